@@ -1,0 +1,93 @@
+// Package action runs what an approval unlocks. Each action type validates
+// its parameters when the approval is created, so a bad action is refused
+// before anyone is asked, and runs only from the workflow once granted.
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// Runner is one action type.
+type Runner interface {
+	// Validate checks parameters without side effects.
+	Validate(a approval.Action) error
+	// Run performs the action. It must be idempotent per approval ID:
+	// activities are retried.
+	Run(ctx context.Context, st *approval.State) (output string, err error)
+}
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("invalid action")
+
+// Registry maps action types to runners.
+type Registry struct {
+	runners map[string]Runner
+	redact  func(string) string
+}
+
+// NewRegistry returns a registry; redact scrubs secrets from outputs and
+// errors before they leave the activity.
+func NewRegistry(redact func(string) string) *Registry {
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	return &Registry{runners: map[string]Runner{}, redact: redact}
+}
+
+// Register adds a runner.
+func (r *Registry) Register(typ string, run Runner) { r.runners[typ] = run }
+
+// Types lists the registered types, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.runners))
+	for t := range r.runners {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Validate checks an action before an approval is created.
+func (r *Registry) Validate(a approval.Action) error {
+	run, ok := r.runners[a.Type]
+	if !ok {
+		return fmt.Errorf("%w: unknown type %q (have %v)", ErrInvalid, a.Type, r.Types())
+	}
+	if err := run.Validate(a); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, a.Type, err)
+	}
+	return nil
+}
+
+// Run runs the approval's action and redacts its output and error.
+func (r *Registry) Run(ctx context.Context, st *approval.State) (string, error) {
+	a := st.Request.Action
+	run, ok := r.runners[a.Type]
+	if !ok {
+		return "", Permanent(fmt.Errorf("unknown action type %q", a.Type))
+	}
+	out, err := run.Run(ctx, st)
+	if err != nil {
+		return "", redactErr(err, r.redact)
+	}
+	return r.redact(out), nil
+}
+
+// Noop does nothing; it makes an approval a pure record.
+type Noop struct{}
+
+// Validate accepts only an empty noop.
+func (Noop) Validate(a approval.Action) error {
+	if a.URL != "" {
+		return errors.New("noop takes no url")
+	}
+	return nil
+}
+
+// Run does nothing.
+func (Noop) Run(context.Context, *approval.State) (string, error) { return "nothing to do", nil }

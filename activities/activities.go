@@ -1,0 +1,81 @@
+// Package activities holds the worker's side effects: prompting people
+// through notifiers and running the approved action. Each outside system
+// plugs in behind the Notifier or action.Runner interface without touching
+// the workflow.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/approval"
+)
+
+// Notification kinds.
+const (
+	KindPrompt  = "prompt"
+	KindOutcome = "outcome"
+)
+
+// Notifier delivers prompts and outcomes through one channel. Implementations
+// must be safe to call twice for the same approval (activities retry).
+type Notifier interface {
+	Prompt(ctx context.Context, st *approval.State) (Delivery, error)
+	Outcome(ctx context.Context, st *approval.State) (Delivery, error)
+}
+
+// Delivery says where a notification went, for the audit trail.
+type Delivery struct {
+	Targets []string `json:"targets"`
+}
+
+// NotifyInput asks one notifier to send one kind of message.
+type NotifyInput struct {
+	Notifier string         `json:"notifier"`
+	Kind     string         `json:"kind"`
+	Approval approval.State `json:"approval"`
+}
+
+// ActionInput runs the action of a granted approval.
+type ActionInput struct {
+	Approval approval.State `json:"approval"`
+}
+
+// Activities is registered with the worker; its methods are the activities.
+type Activities struct {
+	Notifiers map[string]Notifier
+	Actions   *action.Registry
+	Logger    *slog.Logger
+}
+
+// Notify sends a prompt or an outcome through one notifier.
+func (a *Activities) Notify(ctx context.Context, in NotifyInput) (Delivery, error) {
+	n, ok := a.Notifiers[in.Notifier]
+	if !ok {
+		return Delivery{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("notifier %q is not configured on this worker", in.Notifier), "UnknownNotifier", nil)
+	}
+	switch in.Kind {
+	case KindPrompt:
+		return n.Prompt(ctx, &in.Approval)
+	case KindOutcome:
+		return n.Outcome(ctx, &in.Approval)
+	default:
+		return Delivery{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("unknown notification kind %q", in.Kind), "UnknownKind", nil)
+	}
+}
+
+// RunAction runs the approved action. Failures the runner marks permanent
+// are not retried; the result (redacted) goes into the approval either way.
+func (a *Activities) RunAction(ctx context.Context, in ActionInput) (approval.ActionResult, error) {
+	out, err := a.Actions.Run(ctx, &in.Approval)
+	if err != nil {
+		return approval.ActionResult{}, err
+	}
+	return approval.ActionResult{Type: in.Approval.Request.Action.Type, Success: true, Output: out}, nil
+}

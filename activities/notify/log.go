@@ -1,0 +1,57 @@
+// Package notify holds notifiers that need no outside service.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/approval"
+)
+
+// Log writes prompts and outcomes to the worker's log, with the commands an
+// approver can run to decide. It is the notifier of last resort and of the
+// dev setup.
+type Log struct {
+	Logger *slog.Logger
+	// GatewayURL is where approvers reach the REST API.
+	GatewayURL string
+}
+
+// Prompt logs who is asked and how to decide.
+func (l *Log) Prompt(_ context.Context, st *approval.State) (activities.Delivery, error) {
+	pending := st.Pending()
+	l.Logger.Info("approval requested",
+		"approval_id", st.ID,
+		"title", st.Request.Title,
+		"environment", st.Request.Environment,
+		"requester", st.Requester,
+		"policy", st.Policy.Name,
+		"required", st.Policy.RequiredApprovals,
+		"approvers", strings.Join(pending, ","),
+		"deadline", st.Deadline.UTC().Format(time.RFC3339),
+		"decide", fmt.Sprintf(`curl -X POST -H "Authorization: Bearer $TOKEN" %s/v1/approvals/%s:decide -d '{"decision":"DECISION_APPROVE"}'`, l.GatewayURL, st.ID),
+	)
+	return activities.Delivery{Targets: prefixed("log:", pending)}, nil
+}
+
+// Outcome logs how the approval ended.
+func (l *Log) Outcome(_ context.Context, st *approval.State) (activities.Delivery, error) {
+	attrs := []any{"approval_id", st.ID, "status", string(st.Status), "approved_by", strings.Join(st.ApprovedBy, ",")}
+	if st.ActionResult != nil {
+		attrs = append(attrs, "action", st.ActionResult.Type, "action_success", st.ActionResult.Success)
+	}
+	l.Logger.Info("approval finished", attrs...)
+	return activities.Delivery{Targets: []string{"log:" + st.Requester}}, nil
+}
+
+func prefixed(p string, xs []string) []string {
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, p+x)
+	}
+	return out
+}

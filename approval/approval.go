@@ -1,0 +1,121 @@
+// Package approval holds the domain types of an approval and its pure state
+// machine. It does no I/O and reads no clock, so the workflow can run it
+// deterministically and tests can drive it directly.
+package approval
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Status is where an approval stands. The values are the ApprovalStatus
+// search attribute's values, so `ApprovalStatus='Pending'` finds pending ones.
+type Status string
+
+const (
+	StatusPending   Status = "Pending"
+	StatusApproved  Status = "Approved"
+	StatusRejected  Status = "Rejected"
+	StatusExpired   Status = "Expired"
+	StatusCancelled Status = "Cancelled"
+	StatusBypassed  Status = "Bypassed"
+)
+
+// Final reports whether no decision can change the status any more.
+func (s Status) Final() bool { return s != StatusPending && s != "" }
+
+// Granted reports whether the action may run.
+func (s Status) Granted() bool { return s == StatusApproved || s == StatusBypassed }
+
+// Decision is what a person chose.
+type Decision string
+
+const (
+	DecisionApprove Decision = "approve"
+	DecisionReject  Decision = "reject"
+)
+
+// Action names what runs once the approval is granted. It carries no secret:
+// credentials are resolved by the activity that runs it.
+type Action struct {
+	Type string `json:"type"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Request is what the requester asks for; its hash binds decisions to it.
+type Request struct {
+	Title       string            `json:"title"`
+	Description string            `json:"description,omitempty"`
+	Environment string            `json:"environment"`
+	Resource    string            `json:"resource,omitempty"`
+	Fields      map[string]string `json:"fields,omitempty"`
+	Action      Action            `json:"action"`
+}
+
+// Hash is a stable SHA-256 of the request's content (encoding/json sorts map
+// keys), used for idempotent creates and to bind approvals to what was asked.
+func (r Request) Hash() string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		// A struct of strings and a string map always marshals.
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Policy is the snapshot of the matching policy taken when the approval was
+// created: later config changes never alter an approval in flight.
+type Policy struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Approvers are user names, groups already expanded, sorted.
+	Approvers         []string      `json:"approvers"`
+	RequiredApprovals int           `json:"required_approvals"`
+	Deadline          time.Duration `json:"deadline"`
+}
+
+// IsApprover reports whether user may decide under this policy.
+func (p Policy) IsApprover(user string) bool {
+	for _, a := range p.Approvers {
+		if a == user {
+			return true
+		}
+	}
+	return false
+}
+
+// Attempt is one decision attempt, accepted or refused. Every attempt is kept
+// for the audit trail.
+type Attempt struct {
+	// ID makes redelivery idempotent: an attempt with a known ID is not
+	// counted again.
+	ID            string    `json:"id"`
+	User          string    `json:"user"`
+	Decision      Decision  `json:"decision"`
+	Comment       string    `json:"comment,omitempty"`
+	Channel       string    `json:"channel"`
+	Time          time.Time `json:"time"`
+	Accepted      bool      `json:"accepted"`
+	RefusalReason string    `json:"refusal_reason,omitempty"`
+}
+
+// ActionResult is what the action reported, secrets already redacted.
+type ActionResult struct {
+	Type       string    `json:"type"`
+	Success    bool      `json:"success"`
+	Output     string    `json:"output,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	FinishTime time.Time `json:"finish_time"`
+}
+
+// Event is an audit entry other than a decision attempt: notifications,
+// cancellation attempts, expiry, the action.
+type Event struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	User   string    `json:"user,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}

@@ -1,0 +1,171 @@
+// Command signoff runs Signoff: `signoff dev` (everything on an embedded
+// Temporal), `signoff worker` and `signoff gateway` (production, against a
+// Temporal cluster).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/gateway"
+	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/worker"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name, help string
+	run        func(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error
+}
+
+var commands = []command{
+	{"worker", "run the Temporal worker (workflows and activities)", runWorker},
+	{"gateway", "run the gRPC/REST gateway", runGateway},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: signoff <command> [--config FILE]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.help)
+	}
+	fmt.Fprintf(os.Stderr, "  %-8s %s\n", "version", "print the version")
+	fmt.Fprintf(os.Stderr, "\nThe config file defaults to $SIGNOFF_CONFIG, then signoff.yaml.\n")
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage()
+		return 2
+	}
+	if args[0] == "version" {
+		fmt.Println(version)
+		return 0
+	}
+	var cmd *command
+	for i := range commands {
+		if commands[i].name == args[0] {
+			cmd = &commands[i]
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(os.Stderr, "signoff: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	path := fs.String("config", defaultConfigPath(), "config file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signoff: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg.Log)
+	slog.SetDefault(logger)
+	if cfg.DevOnly {
+		logger.Warn("this config is marked dev_only: never use it for real approvals")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.run(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("signoff stopped", "command", cmd.name, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func defaultConfigPath() string {
+	if p := os.Getenv("SIGNOFF_CONFIG"); p != "" {
+		return p
+	}
+	return "signoff.yaml"
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func runWorker(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error {
+	tc, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std()); err != nil {
+		return err
+	}
+	w := worker.New(tc, cfg, logger)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker started", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+func runGateway(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error {
+	tc, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return serveGateway(ctx, cfg, tc, logger)
+}
+
+func serveGateway(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
+	gs, err := gateway.New(cfg, tc, worker.NewActions(cfg), logger)
+	if err != nil {
+		return err
+	}
+	grpcL, err := net.Listen("tcp", cfg.Gateway.GRPCAddress)
+	if err != nil {
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	httpL, err := net.Listen("tcp", cfg.Gateway.HTTPAddress)
+	if err != nil {
+		_ = grpcL.Close()
+		return fmt.Errorf("listen http: %w", err)
+	}
+	return gs.Serve(ctx, grpcL, httpL)
+}
+
+// runAll runs the worker and the gateway in one process until ctx ends.
+func runAll(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
+	w := worker.New(tc, cfg, logger)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveGateway(ctx, cfg, tc, logger) })
+	return g.Wait()
+}

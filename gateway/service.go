@@ -1,0 +1,403 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/policy"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Service implements ApprovalService on Temporal.
+type Service struct {
+	pb.UnimplementedApprovalServiceServer
+	cfg      *config.Loaded
+	temporal client.Client
+	actions  *action.Registry
+	logger   *slog.Logger
+	timeout  time.Duration
+	now      func() time.Time
+}
+
+// NewService returns the API implementation.
+func NewService(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger *slog.Logger) *Service {
+	return &Service{
+		cfg: cfg, temporal: tc, actions: actions, logger: logger,
+		timeout: time.Duration(cfg.Gateway.CallTimeout), now: time.Now,
+	}
+}
+
+// Input limits: generous for people, small enough that one request cannot
+// bloat workflow history.
+const (
+	maxTitle       = 200
+	maxDescription = 4000
+	maxFields      = 50
+	maxFieldKey    = 64
+	maxFieldValue  = 2000
+	maxRequestID   = 128
+	maxComment     = 2000
+	maxPageSize    = 200
+	defPageSize    = 50
+)
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z2-7]{26}$`)
+	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
+	b32          = base32.StdEncoding.WithPadding(base32.NoPadding)
+	errMissingID = status.Error(codes.InvalidArgument, "id is required")
+)
+
+// newID is random; idFor derives the ID from the caller and their request_id
+// so a repeated create finds the same workflow.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(b32.EncodeToString(b[:]))
+}
+
+func idFor(user, requestID string) string {
+	sum := sha256.Sum256([]byte(user + "\x00" + requestID))
+	return strings.ToLower(b32.EncodeToString(sum[:16]))
+}
+
+func checkID(id string) error {
+	if id == "" {
+		return errMissingID
+	}
+	if !idPattern.MatchString(id) {
+		return status.Errorf(codes.InvalidArgument, "malformed approval id %q", truncate(id, 40))
+	}
+	return nil
+}
+
+func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequest) (*pb.Approval, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := requestFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.actions.Validate(r.Action); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	pol, err := s.cfg.Policies.Resolve(r, user.Name)
+	switch {
+	case errors.Is(err, policy.ErrNoPolicy):
+		return nil, status.Errorf(codes.PermissionDenied, "%v: refused (deny by default)", err)
+	case errors.Is(err, policy.ErrUnreachable):
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	case err != nil:
+		return nil, status.Error(codes.Internal, "resolve policy failed")
+	}
+	id := newID()
+	if req.GetRequestId() != "" {
+		id = idFor(user.Name, req.GetRequestId())
+	}
+	in := workflows.Input{
+		ID: id, Requester: user.Name, Request: r, Policy: pol,
+		CreatedAt: s.now().UTC().Truncate(time.Millisecond), Notifiers: s.cfg.Notifiers,
+	}
+	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
+
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       workflows.ApprovalWorkflowID(id),
+		TaskQueue:                                s.cfg.Temporal.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo: map[string]any{
+			workflows.MemoTitle:       r.Title,
+			workflows.MemoPolicy:      pol.Name,
+			workflows.MemoDeadline:    st.Deadline,
+			workflows.MemoRequestHash: st.RequestHash,
+		},
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
+			workflows.AttrRequester.ValueSet(user.Name),
+			workflows.AttrEnvironment.ValueSet(r.Environment),
+		),
+		StaticSummary: fmt.Sprintf("%s (%s) requested by %s", r.Title, r.Environment, user.Name),
+		StaticDetails: staticDetails(st),
+	}, workflows.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started) && req.GetRequestId() != "":
+		return s.existing(ctx, id, st.RequestHash)
+	case err != nil:
+		return nil, s.temporalError(ctx, "start approval", err)
+	}
+	s.logger.InfoContext(ctx, "approval created", "approval_id", id, "requester", user.Name,
+		"environment", r.Environment, "policy", pol.Name)
+	return toProto(st), nil
+}
+
+// existing answers a repeated create: the same request returns the approval
+// it started, a different one under the same request_id is a conflict.
+func (s *Service) existing(ctx context.Context, id, hash string) (*pb.Approval, error) {
+	desc, err := s.describe(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var prev string
+	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash]; p != nil {
+		_ = decodePayload(p, &prev)
+	}
+	if prev != hash {
+		return nil, status.Error(codes.AlreadyExists, "request_id was already used for a different request")
+	}
+	return s.get(ctx, id, desc)
+}
+
+func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (*pb.Approval, error) {
+	if _, err := userFrom(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	desc, err := s.describe(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, req.GetId(), desc)
+}
+
+func (s *Service) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
+	if err != nil {
+		return nil, s.temporalError(ctx, "describe approval", err)
+	}
+	return desc, nil
+}
+
+// get reads the state: a completed workflow's result (no worker needed),
+// otherwise the state query.
+func (s *Service) get(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*pb.Approval, error) {
+	var st approval.State
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		run := s.temporal.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId())
+		if err := run.Get(ctx, &st); err != nil {
+			return nil, s.temporalError(ctx, "read approval result", err)
+		}
+		return toProto(&st), nil
+	}
+	v, err := s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
+	if err != nil {
+		return nil, s.temporalError(ctx, "query approval", err)
+	}
+	if err := v.Get(&st); err != nil {
+		return nil, s.temporalError(ctx, "decode approval", err)
+	}
+	return toProto(&st), nil
+}
+
+func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequest) (*pb.DecideApprovalResponse, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	var d approval.Decision
+	switch req.GetDecision() {
+	case pb.Decision_DECISION_APPROVE:
+		d = approval.DecisionApprove
+	case pb.Decision_DECISION_REJECT:
+		d = approval.DecisionReject
+	default:
+		return nil, status.Error(codes.InvalidArgument, "decision must be DECISION_APPROVE or DECISION_REJECT")
+	}
+	if err := checkText("comment", req.GetComment(), maxComment); err != nil {
+		return nil, err
+	}
+	if len(req.GetRequestId()) > maxRequestID {
+		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
+	}
+	attemptID := "api:" + newID()
+	if req.GetRequestId() != "" {
+		attemptID = "api:" + idFor(user.Name, req.GetRequestId())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.checkOpen(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	var res workflows.DecideResult
+	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, workflows.DecisionRequest{
+		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(), Channel: "api",
+	}, &res); err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
+	return &pb.DecideApprovalResponse{Attempt: attemptToProto(res.Attempt), Approval: toProto(res.Approval)}, nil
+}
+
+func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequest) (*pb.Approval, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	if err := checkText("reason", req.GetReason(), maxComment); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.checkOpen(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	var st approval.State
+	if err := s.update(ctx, req.GetId(), "cancel:"+newID(), workflows.UpdateCancel, workflows.CancelRequest{
+		User: user.Name, Admin: user.Admin, Reason: req.GetReason(),
+	}, &st); err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "approval cancelled", "approval_id", req.GetId(), "user", user.Name)
+	return toProto(&st), nil
+}
+
+// checkOpen answers 404 for an unknown approval and 409 for a finished one
+// before any update is sent.
+func (s *Service) checkOpen(ctx context.Context, id string) error {
+	desc, err := s.describe(ctx, id)
+	if err != nil {
+		return err
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
+	}
+	return nil
+}
+
+// update sends a workflow update and waits for its outcome. An update that
+// races the workflow's completion is reported as a finished approval.
+func (s *Service) update(ctx context.Context, id, updateID, name string, arg, out any) error {
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.ApprovalWorkflowID(id), UpdateID: updateID, UpdateName: name,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, out)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
+	}
+	if err != nil {
+		return s.temporalError(ctx, name, err)
+	}
+	return nil
+}
+
+func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
+	var r approval.Request
+	title := strings.TrimSpace(req.GetTitle())
+	if title == "" {
+		return r, status.Error(codes.InvalidArgument, "title is required")
+	}
+	if err := checkText("title", title, maxTitle); err != nil {
+		return r, err
+	}
+	if err := checkText("description", req.GetDescription(), maxDescription); err != nil {
+		return r, err
+	}
+	if !namePattern.MatchString(req.GetEnvironment()) {
+		return r, status.Error(codes.InvalidArgument, "environment is required: 1-64 letters, digits, '_', '.', ':', '/' or '-'")
+	}
+	if err := checkText("resource", req.GetResource(), maxTitle); err != nil {
+		return r, err
+	}
+	if len(req.GetRequestId()) > maxRequestID {
+		return r, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
+	}
+	if len(req.GetFields()) > maxFields {
+		return r, status.Errorf(codes.InvalidArgument, "at most %d fields", maxFields)
+	}
+	for k, v := range req.GetFields() {
+		if k == "" || len(k) > maxFieldKey || !utf8.ValidString(k) {
+			return r, status.Errorf(codes.InvalidArgument, "field names must be 1-%d characters", maxFieldKey)
+		}
+		if err := checkText("field "+k, v, maxFieldValue); err != nil {
+			return r, err
+		}
+	}
+	act := approval.Action{Type: "noop"}
+	if a := req.GetAction(); a != nil && a.GetType() != "" {
+		act = approval.Action{Type: a.GetType(), URL: a.GetUrl()}
+	}
+	r = approval.Request{
+		Title: title, Description: req.GetDescription(), Environment: req.GetEnvironment(),
+		Resource: req.GetResource(), Fields: req.GetFields(), Action: act,
+	}
+	if len(r.Fields) == 0 {
+		r.Fields = nil
+	}
+	return r, nil
+}
+
+func checkText(name, v string, max int) error {
+	if !utf8.ValidString(v) {
+		return status.Errorf(codes.InvalidArgument, "%s is not valid UTF-8", name)
+	}
+	if utf8.RuneCountInString(v) > max {
+		return status.Errorf(codes.InvalidArgument, "%s is longer than %d characters", name, max)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func staticDetails(st *approval.State) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s**\n\n", st.Request.Title)
+	if st.Request.Description != "" {
+		fmt.Fprintf(&b, "%s\n\n", st.Request.Description)
+	}
+	fmt.Fprintf(&b, "- Environment: `%s`\n- Requester: %s\n- Policy: `%s` (%s), %d of %s\n- Action: `%s`\n",
+		st.Request.Environment, st.Requester, st.Policy.Name, st.Policy.Version,
+		st.Policy.RequiredApprovals, strings.Join(st.Policy.Approvers, ", "), st.Request.Action.Type)
+	if st.Request.Resource != "" {
+		fmt.Fprintf(&b, "- Resource: `%s`\n", st.Request.Resource)
+	}
+	for _, k := range sortedKeys(st.Request.Fields) {
+		fmt.Fprintf(&b, "- %s: %s\n", k, st.Request.Fields[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,146 @@
+// Package identity maps credentials to configured people. It is the only
+// source of who is asking: no identity is ever taken from a request body.
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// User is a configured person.
+type User struct {
+	Name    string   `yaml:"name"`
+	Email   string   `yaml:"email"`
+	SlackID string   `yaml:"slack_id"`
+	Groups  []string `yaml:"groups"`
+	// Admin may cancel any approval (never approve their own).
+	Admin bool `yaml:"admin"`
+	// TokenSHA256 is the hex SHA-256 of the user's API token: configs hold
+	// hashes, not tokens.
+	TokenSHA256 string `yaml:"token_sha256"`
+	// Token is a plaintext token, accepted for dev configs only.
+	Token string `yaml:"token"`
+}
+
+// InGroup reports membership.
+func (u *User) InGroup(g string) bool { return slices.Contains(u.Groups, g) }
+
+// Directory answers who a token, a name or a Slack ID belongs to.
+type Directory struct {
+	users   []*User
+	byName  map[string]*User
+	byToken map[[sha256.Size]byte]*User
+	bySlack map[string]*User
+	groups  map[string][]string
+}
+
+// NewDirectory indexes users and refuses duplicates and malformed entries.
+func NewDirectory(users []User) (*Directory, error) {
+	d := &Directory{
+		byName:  map[string]*User{},
+		byToken: map[[sha256.Size]byte]*User{},
+		bySlack: map[string]*User{},
+		groups:  map[string][]string{},
+	}
+	for i := range users {
+		u := users[i]
+		if u.Name == "" || strings.ContainsAny(u.Name, " \t\n'\"") {
+			return nil, fmt.Errorf("users[%d]: name %q must be non-empty without spaces or quotes", i, u.Name)
+		}
+		if _, dup := d.byName[u.Name]; dup {
+			return nil, fmt.Errorf("users[%d]: duplicate user %q", i, u.Name)
+		}
+		d.byName[u.Name] = &u
+		d.users = append(d.users, &u)
+		for _, hash := range tokenHashes(u) {
+			key, err := parseHash(hash)
+			if err != nil {
+				return nil, fmt.Errorf("user %q: token_sha256: %w", u.Name, err)
+			}
+			if _, dup := d.byToken[key]; dup {
+				return nil, fmt.Errorf("user %q: token shared with another user", u.Name)
+			}
+			d.byToken[key] = &u
+		}
+		if u.SlackID != "" {
+			if _, dup := d.bySlack[u.SlackID]; dup {
+				return nil, fmt.Errorf("user %q: slack_id %s shared with another user", u.Name, u.SlackID)
+			}
+			d.bySlack[u.SlackID] = &u
+		}
+		for _, g := range u.Groups {
+			d.groups[g] = append(d.groups[g], u.Name)
+		}
+	}
+	return d, nil
+}
+
+func tokenHashes(u User) []string {
+	var out []string
+	if u.TokenSHA256 != "" {
+		out = append(out, strings.ToLower(u.TokenSHA256))
+	}
+	if u.Token != "" {
+		out = append(out, HashToken(u.Token))
+	}
+	return out
+}
+
+func parseHash(h string) ([sha256.Size]byte, error) {
+	var key [sha256.Size]byte
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != sha256.Size {
+		return key, fmt.Errorf("want 64 hex characters")
+	}
+	copy(key[:], b)
+	return key, nil
+}
+
+// HashToken is how tokens are stored in config: hex SHA-256.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Authenticate returns the owner of a bearer token. Tokens are compared by
+// their SHA-256, so lookup time does not depend on how much of a guess
+// matches a real token.
+func (d *Directory) Authenticate(token string) (*User, bool) {
+	if token == "" {
+		return nil, false
+	}
+	u, ok := d.byToken[sha256.Sum256([]byte(token))]
+	return u, ok
+}
+
+// Lookup finds a user by name.
+func (d *Directory) Lookup(name string) (*User, bool) {
+	u, ok := d.byName[name]
+	return u, ok
+}
+
+// BySlackID finds the user tied to a Slack user ID.
+func (d *Directory) BySlackID(id string) (*User, bool) {
+	u, ok := d.bySlack[id]
+	return u, ok
+}
+
+// HasGroup reports whether any user is in group g.
+func (d *Directory) HasGroup(g string) bool { _, ok := d.groups[g]; return ok }
+
+// Members lists a group's user names in config order.
+func (d *Directory) Members(g string) []string { return slices.Clone(d.groups[g]) }
+
+// HasPlaintextTokens reports whether any user has a plaintext token, which
+// only dev configs should.
+func (d *Directory) HasPlaintextTokens() bool {
+	for _, u := range d.users {
+		if u.Token != "" {
+			return true
+		}
+	}
+	return false
+}

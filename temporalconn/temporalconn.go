@@ -1,0 +1,120 @@
+// Package temporalconn dials the Temporal cluster from config (plain, TLS,
+// mTLS or a Temporal Cloud API key) and makes sure the namespace has what
+// Signoff needs.
+package temporalconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Dial connects to Temporal. The API key, if any, is read from the
+// environment variable the config names.
+func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.Address,
+		Namespace: cfg.Namespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	}
+	if cfg.TLS.Enabled || cfg.TLS.CAFile != "" || cfg.TLS.CertFile != "" {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	if key := os.Getenv(cfg.APIKeyEnv); cfg.APIKeyEnv != "" && key != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(key)
+		if opts.ConnectionOptions.TLS == nil {
+			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal at %s: %w", cfg.Address, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("temporal tls ca %s: no certificates", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal tls client cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// EnsureNamespace registers the namespace (with a retention long enough for
+// approvals) and Signoff's search attributes when missing. "Already exists"
+// is success, so every worker may run it at start-up.
+func EnsureNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration) error {
+	_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        namespace,
+		WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("register namespace %s: %w", namespace, err)
+	}
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	var already *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &already) {
+		return fmt.Errorf("add search attributes %v (register them with `temporal operator search-attribute create`): %w", keys(missing), err)
+	}
+	return nil
+}
+
+func keys(m map[string]enumspb.IndexedValueType) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,96 @@
+// Package workflows holds ApprovalWorkflow: it waits durably for decisions,
+// checks each against the policy snapshot, runs the action once granted and
+// reports the outcome. All I/O is in activities.
+package workflows
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// Public names other processes rely on.
+const (
+	DefaultTaskQueue = "signoff"
+	WorkflowName     = "ApprovalWorkflow"
+	// SignalDecision carries a DecisionRequest (fire and forget, e.g. Slack).
+	SignalDecision = "decision"
+	// SignalCancel carries a CancelRequest.
+	SignalCancel = "cancel"
+	// UpdateDecide carries a DecisionRequest and answers with the recorded
+	// attempt, or an error naming why it was refused.
+	UpdateDecide = "decide"
+	// UpdateCancel carries a CancelRequest.
+	UpdateCancel = "cancel"
+	// QueryState returns the current approval.State.
+	QueryState = "state"
+
+	// Memo keys, read by list views without a query.
+	MemoTitle       = "title"
+	MemoPolicy      = "policy"
+	MemoDeadline    = "deadline"
+	MemoRequestHash = "request_hash"
+)
+
+// Error types of refusals returned by the update handlers.
+const (
+	ErrTypePermissionDenied   = "PermissionDenied"
+	ErrTypeFailedPrecondition = "FailedPrecondition"
+	ErrTypeInvalidArgument    = "InvalidArgument"
+)
+
+// Search attributes upserted by the workflow.
+var (
+	AttrStatus      = temporal.NewSearchAttributeKeyKeyword("ApprovalStatus")
+	AttrRequester   = temporal.NewSearchAttributeKeyKeyword("Requester")
+	AttrEnvironment = temporal.NewSearchAttributeKeyKeyword("Environment")
+)
+
+// SearchAttributes must be registered in the namespace.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	AttrStatus.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrRequester.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrEnvironment.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// ApprovalWorkflowID is the workflow ID of approval id.
+func ApprovalWorkflowID(id string) string { return "approval-" + id }
+
+// Input starts an approval. It holds no secret: actions name their
+// credentials, activities resolve them.
+type Input struct {
+	ID        string           `json:"id"`
+	Requester string           `json:"requester"`
+	Request   approval.Request `json:"request"`
+	Policy    approval.Policy  `json:"policy"`
+	CreatedAt time.Time        `json:"created_at"`
+	// Notifiers are the configured prompt channels ("log", ...).
+	Notifiers []string `json:"notifiers"`
+}
+
+// DecisionRequest is one decision attempt as delivered by the gateway, which
+// has already established who the user is.
+type DecisionRequest struct {
+	// AttemptID deduplicates redelivery (Slack retries, client retries).
+	AttemptID string            `json:"attempt_id"`
+	User      string            `json:"user"`
+	Decision  approval.Decision `json:"decision"`
+	Comment   string            `json:"comment,omitempty"`
+	Channel   string            `json:"channel"`
+}
+
+// DecideResult answers an accepted decide update.
+type DecideResult struct {
+	Attempt  approval.Attempt `json:"attempt"`
+	Approval *approval.State  `json:"approval"`
+}
+
+// CancelRequest asks to cancel a pending approval.
+type CancelRequest struct {
+	User   string `json:"user"`
+	Admin  bool   `json:"admin"`
+	Reason string `json:"reason,omitempty"`
+}
