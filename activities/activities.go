@@ -31,6 +31,8 @@ type Notifier interface {
 // Delivery says where a notification went, for the audit trail.
 type Delivery struct {
 	Targets []string `json:"targets"`
+	// Messages posted, kept in the workflow so Outcome can update them.
+	Messages []approval.MessageRef `json:"messages,omitempty"`
 }
 
 // NotifyInput asks one notifier to send one kind of message.

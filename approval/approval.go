@@ -42,6 +42,9 @@ const (
 type Action struct {
 	Type string `json:"type"`
 	URL  string `json:"url,omitempty"`
+	// Params are the type's parameters (key IDs, repo names, refs); never
+	// credentials.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // Request is what the requester asks for; its hash binds decisions to it.
@@ -109,6 +112,16 @@ type ActionResult struct {
 	Output     string    `json:"output,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	FinishTime time.Time `json:"finish_time"`
+}
+
+// MessageRef points at a message a notifier posted (a Slack channel and ts,
+// an email Message-ID), so the outcome can update it later.
+type MessageRef struct {
+	Notifier string `json:"notifier"`
+	Channel  string `json:"channel"`
+	ID       string `json:"id"`
+	// User is the person a direct message went to, if any.
+	User string `json:"user,omitempty"`
 }
 
 // Event is an audit entry other than a decision attempt: notifications,

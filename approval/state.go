@@ -41,6 +41,8 @@ type State struct {
 	CancelReason string        `json:"cancel_reason,omitempty"`
 	ActionResult *ActionResult `json:"action_result,omitempty"`
 	Events       []Event       `json:"events"`
+	// Messages are the prompts posted so far, for updates at the end.
+	Messages []MessageRef `json:"messages,omitempty"`
 }
 
 // New starts the state of a pending approval.

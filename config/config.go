@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -30,6 +31,8 @@ type Config struct {
 	Users    []identity.User `yaml:"users"`
 	Policies []policy.Policy `yaml:"policies"`
 	Actions  Actions         `yaml:"actions"`
+	Slack    Slack           `yaml:"slack"`
+	Codec    Codec           `yaml:"codec"`
 	// Notifiers prompt approvers: "log" for now.
 	Notifiers []string `yaml:"notifiers"`
 }
@@ -86,17 +89,8 @@ type Worker struct {
 	StickyCacheSize         int `yaml:"sticky_cache_size"`
 }
 
-// Actions configures action types.
-type Actions struct {
-	Webhook Webhook `yaml:"webhook"`
-}
-
-// Webhook restricts where webhook actions may point.
-type Webhook struct {
-	AllowedURLPrefixes []string `yaml:"allowed_url_prefixes"`
-	// SecretEnv names the environment variable with the HMAC key.
-	SecretEnv string `yaml:"secret_env"`
-}
+// knownNotifiers are the notifier channels a config may name.
+var knownNotifiers = []string{"log", "slack", "email"}
 
 // Defaults fill what a file leaves out.
 func (c *Config) applyDefaults() {
@@ -170,8 +164,8 @@ func Parse(b []byte) (*Loaded, error) {
 		return nil, err
 	}
 	for _, n := range c.Notifiers {
-		if n != "log" {
-			return nil, fmt.Errorf("notifiers: unknown notifier %q (have: log)", n)
+		if !slices.Contains(knownNotifiers, n) {
+			return nil, fmt.Errorf("notifiers: unknown notifier %q (have: %v)", n, knownNotifiers)
 		}
 	}
 	if dir.HasPlaintextTokens() && !c.DevOnly {

@@ -63,7 +63,7 @@ func toProto(st *approval.State) *pb.Approval {
 		PolicyName: st.Policy.Name, PolicyVersion: st.Policy.Version,
 		Approvers: st.Policy.Approvers, RequiredApprovals: int32(st.Policy.RequiredApprovals),
 		CreateTime: ts(st.CreatedAt), Deadline: ts(st.Deadline), CloseTime: ts(st.ClosedAt),
-		Action:     &pb.Action{Type: st.Request.Action.Type, Url: st.Request.Action.URL},
+		Action:     &pb.Action{Type: st.Request.Action.Type, Url: st.Request.Action.URL, Params: st.Request.Action.Params},
 		ApprovedBy: st.ApprovedBy, CancelledBy: st.CancelledBy, CancelReason: st.CancelReason,
 	}
 	for _, a := range st.Attempts {

@@ -30,6 +30,23 @@ import (
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
+// Deps is what extra HTTP routes are built from.
+type Deps struct {
+	Config   *config.Loaded
+	Temporal client.Client
+	Logger   *slog.Logger
+	Service  *Service
+}
+
+// RouteBuilder mounts extra HTTP routes (Slack callbacks, email pages, the
+// codec server). Each registers from an init in a file of its own.
+type RouteBuilder func(mux *http.ServeMux, d Deps) error
+
+var routeBuilders []RouteBuilder
+
+// RegisterRoutes adds a RouteBuilder; call from init.
+func RegisterRoutes(b RouteBuilder) { routeBuilders = append(routeBuilders, b) }
+
 // Server serves gRPC and HTTP.
 type Server struct {
 	cfg      *config.Loaded
@@ -81,6 +98,12 @@ func New(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger 
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	deps := Deps{Config: cfg, Temporal: tc, Logger: logger, Service: svc}
+	for _, b := range routeBuilders {
+		if err := b(root, deps); err != nil {
+			return nil, fmt.Errorf("mount routes: %w", err)
+		}
+	}
 	s.http = &http.Server{
 		Handler:           m.http(securityHeaders(root)),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -353,9 +353,23 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 			return r, err
 		}
 	}
+	if len(req.GetAction().GetParams()) > maxFields {
+		return r, status.Errorf(codes.InvalidArgument, "at most %d action params", maxFields)
+	}
+	for k, v := range req.GetAction().GetParams() {
+		if k == "" || len(k) > maxFieldKey || !utf8.ValidString(k) {
+			return r, status.Errorf(codes.InvalidArgument, "action param names must be 1-%d characters", maxFieldKey)
+		}
+		if err := checkText("action param "+k, v, maxFieldValue); err != nil {
+			return r, err
+		}
+	}
 	act := approval.Action{Type: "noop"}
 	if a := req.GetAction(); a != nil && a.GetType() != "" {
-		act = approval.Action{Type: a.GetType(), URL: a.GetUrl()}
+		act = approval.Action{Type: a.GetType(), URL: a.GetUrl(), Params: a.GetParams()}
+		if len(act.Params) == 0 {
+			act.Params = nil
+		}
 	}
 	r = approval.Request{
 		Title: title, Description: req.GetDescription(), Environment: req.GetEnvironment(),

@@ -3,9 +3,11 @@
 package worker
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -19,8 +21,44 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// New returns a worker polling cfg's task queue; Run or Start it.
-func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) sdkworker.Worker {
+// NotifierBuilder makes one notifier from config. Each channel (log, slack,
+// email) registers its builder in a file of its own.
+type NotifierBuilder func(cfg *config.Loaded, logger *slog.Logger) (activities.Notifier, error)
+
+// ActionBuilder registers action types from config.
+type ActionBuilder func(cfg *config.Loaded, reg *action.Registry) error
+
+var (
+	notifierBuilders = map[string]NotifierBuilder{
+		"log": func(cfg *config.Loaded, logger *slog.Logger) (activities.Notifier, error) {
+			return &notify.Log{Logger: logger.With("notifier", "log"), GatewayURL: cfg.Gateway.PublicURL}, nil
+		},
+	}
+	actionBuilders = []ActionBuilder{
+		func(cfg *config.Loaded, reg *action.Registry) error {
+			reg.Register("noop", action.Noop{})
+			reg.Register("webhook", &action.Webhook{
+				AllowedPrefixes: cfg.Actions.Webhook.AllowedURLPrefixes,
+				Secret:          []byte(os.Getenv(cfg.Actions.Webhook.SecretEnv)),
+				Client:          &http.Client{Timeout: 30 * time.Second},
+			})
+			return nil
+		},
+	}
+)
+
+// RegisterNotifier adds a notifier channel; call from init.
+func RegisterNotifier(name string, b NotifierBuilder) { notifierBuilders[name] = b }
+
+// RegisterActions adds action types; call from init.
+func RegisterActions(b ActionBuilder) { actionBuilders = append(actionBuilders, b) }
+
+// New returns a worker polling cfg's task queue; Start or Run it.
+func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Worker, error) {
+	acts, err := NewActivities(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     cfg.Worker.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
@@ -29,31 +67,49 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) sdkworker.Wor
 		sdkworker.SetStickyWorkflowCacheSize(cfg.Worker.StickyCacheSize)
 	}
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivity(NewActivities(cfg, logger))
-	return w
+	w.RegisterActivity(acts)
+	return w, nil
 }
 
 // NewActions builds the action registry from config; the gateway uses it to
 // validate actions at create time, the worker to run them.
-func NewActions(cfg *config.Loaded) *action.Registry {
+func NewActions(cfg *config.Loaded) (*action.Registry, error) {
 	reg := action.NewRegistry(nil)
-	reg.Register("noop", action.Noop{})
-	reg.Register("webhook", &action.Webhook{
-		AllowedPrefixes: cfg.Actions.Webhook.AllowedURLPrefixes,
-		Secret:          []byte(os.Getenv(cfg.Actions.Webhook.SecretEnv)),
-		Client:          &http.Client{Timeout: 30 * time.Second},
-	})
-	return reg
-}
-
-// NewActivities wires notifiers and actions.
-func NewActivities(cfg *config.Loaded, logger *slog.Logger) *activities.Activities {
-	notifiers := map[string]activities.Notifier{}
-	for _, n := range cfg.Notifiers {
-		switch n {
-		case "log":
-			notifiers[n] = &notify.Log{Logger: logger.With("notifier", "log"), GatewayURL: cfg.Gateway.PublicURL}
+	for _, b := range actionBuilders {
+		if err := b(cfg, reg); err != nil {
+			return nil, fmt.Errorf("actions: %w", err)
 		}
 	}
-	return &activities.Activities{Notifiers: notifiers, Actions: NewActions(cfg), Logger: logger}
+	return reg, nil
+}
+
+// NewActivities wires the configured notifiers and the actions.
+func NewActivities(cfg *config.Loaded, logger *slog.Logger) (*activities.Activities, error) {
+	notifiers := map[string]activities.Notifier{}
+	for _, name := range cfg.Notifiers {
+		b, ok := notifierBuilders[name]
+		if !ok {
+			return nil, fmt.Errorf("notifier %q is not built into this binary (have %v)", name, Notifiers())
+		}
+		n, err := b(cfg, logger)
+		if err != nil {
+			return nil, fmt.Errorf("notifier %s: %w", name, err)
+		}
+		notifiers[name] = n
+	}
+	acts, err := NewActions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &activities.Activities{Notifiers: notifiers, Actions: acts, Logger: logger}, nil
+}
+
+// Notifiers lists the notifier channels built in.
+func Notifiers() []string {
+	out := make([]string, 0, len(notifierBuilders))
+	for n := range notifierBuilders {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

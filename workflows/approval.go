@@ -183,6 +183,7 @@ func notifyAll(ctx workflow.Context, st *approval.State, notifiers []string, kin
 			st.Record(workflow.Now(ctx), "notify_failed", "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, rootMessage(err)))
 			continue
 		}
+		st.Messages = append(st.Messages, d.Messages...)
 		st.Record(workflow.Now(ctx), "notified", "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, strings.Join(d.Targets, ", ")))
 	}
 }

@@ -122,7 +122,10 @@ func runWorker(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) err
 	if err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std()); err != nil {
 		return err
 	}
-	w := worker.New(tc, cfg, logger)
+	w, err := worker.New(tc, cfg, logger)
+	if err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -142,7 +145,11 @@ func runGateway(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) er
 }
 
 func serveGateway(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
-	gs, err := gateway.New(cfg, tc, worker.NewActions(cfg), logger)
+	actions, err := worker.NewActions(cfg)
+	if err != nil {
+		return err
+	}
+	gs, err := gateway.New(cfg, tc, actions, logger)
 	if err != nil {
 		return err
 	}
@@ -160,7 +167,10 @@ func serveGateway(ctx context.Context, cfg *config.Loaded, tc client.Client, log
 
 // runAll runs the worker and the gateway in one process until ctx ends.
 func runAll(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
-	w := worker.New(tc, cfg, logger)
+	w, err := worker.New(tc, cfg, logger)
+	if err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -138,7 +138,9 @@ type Action struct {
 	// Action type: "noop" or "webhook".
 	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	// Webhook target; must match the gateway's allowed URL prefixes.
-	Url           string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The action type's parameters (never credentials).
+	Params        map[string]string `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,6 +187,13 @@ func (x *Action) GetUrl() string {
 		return x.Url
 	}
 	return ""
+}
+
+func (x *Action) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
 }
 
 type CreateApprovalRequest struct {
@@ -1011,10 +1020,14 @@ var File_signoff_v1_signoff_proto protoreflect.FileDescriptor
 const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\n" +
 	"\x18signoff/v1/signoff.proto\x12\n" +
-	"signoff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n" +
+	"signoff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n" +
 	"\x06Action\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"\xda\x02\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x126\n" +
+	"\x06params\x18\x03 \x03(\v2\x1e.signoff.v1.Action.ParamsEntryR\x06params\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
 	"\x15CreateApprovalRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1128,7 +1141,7 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                    // 0: signoff.v1.Status
 	(Decision)(0),                  // 1: signoff.v1.Decision
@@ -1143,44 +1156,46 @@ var file_signoff_v1_signoff_proto_goTypes = []any{
 	(*DecisionAttempt)(nil),        // 10: signoff.v1.DecisionAttempt
 	(*ActionResult)(nil),           // 11: signoff.v1.ActionResult
 	(*Approval)(nil),               // 12: signoff.v1.Approval
-	nil,                            // 13: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                            // 14: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
+	nil,                            // 13: signoff.v1.Action.ParamsEntry
+	nil,                            // 14: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                            // 15: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	13, // 0: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
-	2,  // 1: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
-	0,  // 2: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
-	12, // 3: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
-	1,  // 4: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
-	10, // 5: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
-	12, // 6: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
-	1,  // 7: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	15, // 8: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	15, // 9: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	14, // 10: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
-	0,  // 11: signoff.v1.Approval.status:type_name -> signoff.v1.Status
-	10, // 12: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	15, // 13: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	15, // 14: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	15, // 15: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
-	2,  // 16: signoff.v1.Approval.action:type_name -> signoff.v1.Action
-	11, // 17: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
-	3,  // 18: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	4,  // 19: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	5,  // 20: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	7,  // 21: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	9,  // 22: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	12, // 23: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	12, // 24: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	6,  // 25: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	8,  // 26: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	12, // 27: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	13, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	14, // 1: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	2,  // 2: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
+	0,  // 3: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
+	12, // 4: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
+	1,  // 5: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
+	10, // 6: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
+	12, // 7: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
+	1,  // 8: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
+	16, // 9: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	16, // 10: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	15, // 11: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	0,  // 12: signoff.v1.Approval.status:type_name -> signoff.v1.Status
+	10, // 13: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
+	16, // 14: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	16, // 15: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	16, // 16: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	2,  // 17: signoff.v1.Approval.action:type_name -> signoff.v1.Action
+	11, // 18: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
+	3,  // 19: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	4,  // 20: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	5,  // 21: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	7,  // 22: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	9,  // 23: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	12, // 24: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	12, // 25: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	6,  // 26: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	8,  // 27: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	12, // 28: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -1194,7 +1209,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

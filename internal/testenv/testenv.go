@@ -1,0 +1,320 @@
+// Package testenv starts the whole Signoff stack in-process for end-to-end
+// tests: an embedded Temporal on SQLite, the worker and the gateway, on free
+// loopback ports. Tests that link it link the Temporal server, so keep them
+// in few packages (e2e/).
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/devserver"
+	"github.com/signoff/signoff/gateway"
+	"github.com/signoff/signoff/policy"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/worker"
+	"github.com/signoff/signoff/workflows"
+)
+
+// DevConfig is the checked-in dev config, the one `make run` uses.
+const DevConfig = "deploy/signoff.dev.yaml"
+
+// Options shape a stack.
+type Options struct {
+	// ConfigYAML replaces the dev config when set.
+	ConfigYAML string
+	// Mutate edits the parsed config before anything starts (extra
+	// policies, webhook prefixes, ...).
+	Mutate func(*config.Loaded)
+	// DataDir keeps Temporal's SQLite file; empty means a fresh temp dir.
+	DataDir string
+}
+
+// Stack is a running Signoff.
+type Stack struct {
+	T        testing.TB
+	Config   *config.Loaded
+	DataDir  string
+	Temporal *devserver.Server
+	Client   client.Client
+	Worker   sdkworker.Worker
+	HTTPURL  string
+	GRPCAddr string
+	Logs     *lockedBuffer
+	logger   *slog.Logger
+	stopGW   context.CancelFunc
+	gwDone   chan error
+}
+
+// Start brings up Temporal, worker and gateway; everything stops at cleanup.
+func Start(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	cfg := loadConfig(t, opts)
+	s := &Stack{T: t, Config: cfg, DataDir: opts.DataDir, Logs: &lockedBuffer{}}
+	if s.DataDir == "" {
+		s.DataDir = t.TempDir()
+	}
+	s.logger = slog.New(slog.NewTextHandler(io.MultiWriter(s.Logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Temporal.Address = freeAddr(t)
+	cfg.Gateway.GRPCAddress = freeAddr(t)
+	cfg.Gateway.HTTPAddress = freeAddr(t)
+	cfg.Gateway.PublicURL = "http://" + cfg.Gateway.HTTPAddress
+	s.HTTPURL = cfg.Gateway.PublicURL
+	s.GRPCAddr = cfg.Gateway.GRPCAddress
+
+	s.StartTemporal()
+	s.StartWorker()
+	s.StartGateway()
+	t.Cleanup(s.stopAll)
+	return s
+}
+
+func loadConfig(t testing.TB, opts Options) *config.Loaded {
+	t.Helper()
+	raw := []byte(opts.ConfigYAML)
+	if opts.ConfigYAML == "" {
+		var err error
+		raw, err = os.ReadFile(repoFile(t, DevConfig))
+		if err != nil {
+			t.Fatalf("read dev config: %v", err)
+		}
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		t.Fatalf("parse config: %v", err)
+	}
+	cfg.Gateway.CallTimeout = 0
+	if opts.Mutate != nil {
+		opts.Mutate(cfg)
+	}
+	if cfg.Gateway.CallTimeout == 0 {
+		cfg.Gateway.CallTimeout = policy.Duration(20 * time.Second)
+	}
+	return cfg
+}
+
+// repoFile finds path relative to the module root from any test directory.
+func repoFile(t testing.TB, path string) string {
+	dir, _ := os.Getwd()
+	for range 6 {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			return dir + "/" + path
+		}
+		dir += "/.."
+	}
+	t.Fatalf("module root not found from %s", dir)
+	return ""
+}
+
+// StartTemporal starts the embedded server on DataDir and dials a client.
+func (s *Stack) StartTemporal() {
+	s.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: s.DataDir, FrontendAddress: s.Config.Temporal.Address, Namespace: s.Config.Temporal.Namespace,
+		SearchAttributes: workflows.SearchAttributes, LogLevel: "error",
+	})
+	if err != nil {
+		s.T.Fatalf("start temporal: %v", err)
+	}
+	s.Temporal = srv
+	c, err := temporalconn.Dial(ctx, s.Config.Temporal, s.logger)
+	if err != nil {
+		s.T.Fatalf("dial temporal: %v", err)
+	}
+	s.Client = c
+	if err := temporalconn.EnsureNamespace(ctx, c, s.Config.Temporal.Namespace, 30*24*time.Hour); err != nil {
+		s.T.Fatalf("ensure namespace: %v", err)
+	}
+}
+
+// StopTemporal stops the server (the SQLite file stays).
+func (s *Stack) StopTemporal() {
+	if s.Client != nil {
+		s.Client.Close()
+		s.Client = nil
+	}
+	if s.Temporal != nil {
+		if err := s.Temporal.Stop(); err != nil {
+			s.T.Logf("stop temporal: %v", err)
+		}
+		s.Temporal = nil
+	}
+}
+
+// StartWorker starts a worker on the stack's client.
+func (s *Stack) StartWorker() {
+	s.T.Helper()
+	w, err := worker.New(s.Client, s.Config, s.logger)
+	if err != nil {
+		s.T.Fatalf("worker: %v", err)
+	}
+	s.Worker = w
+	if err := s.Worker.Start(); err != nil {
+		s.T.Fatalf("start worker: %v", err)
+	}
+}
+
+// StopWorker stops the worker.
+func (s *Stack) StopWorker() {
+	if s.Worker != nil {
+		s.Worker.Stop()
+		s.Worker = nil
+	}
+}
+
+// StartGateway serves gRPC and HTTP on the stack's addresses.
+func (s *Stack) StartGateway() {
+	s.T.Helper()
+	actions, err := worker.NewActions(s.Config)
+	if err != nil {
+		s.T.Fatalf("actions: %v", err)
+	}
+	gs, err := gateway.New(s.Config, s.Client, actions, s.logger)
+	if err != nil {
+		s.T.Fatalf("gateway: %v", err)
+	}
+	gl, err := net.Listen("tcp", s.GRPCAddr)
+	if err != nil {
+		s.T.Fatalf("listen grpc: %v", err)
+	}
+	hl, err := net.Listen("tcp", strings.TrimPrefix(s.HTTPURL, "http://"))
+	if err != nil {
+		s.T.Fatalf("listen http: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopGW = cancel
+	s.gwDone = make(chan error, 1)
+	go func() { s.gwDone <- gs.Serve(ctx, gl, hl) }()
+}
+
+// StopGateway drains and stops the gateway.
+func (s *Stack) StopGateway() {
+	if s.stopGW != nil {
+		s.stopGW()
+		<-s.gwDone
+		s.stopGW = nil
+	}
+}
+
+// RestartTemporal stops everything and starts it again on the same data.
+func (s *Stack) RestartTemporal() {
+	s.T.Helper()
+	s.StopGateway()
+	s.StopWorker()
+	s.StopTemporal()
+	s.StartTemporal()
+	s.StartWorker()
+	s.StartGateway()
+}
+
+func (s *Stack) stopAll() {
+	s.StopGateway()
+	s.StopWorker()
+	s.StopTemporal()
+}
+
+// Do sends a REST request with a bearer token and returns status and body.
+func (s *Stack) Do(method, path, token, body string) (int, []byte) {
+	s.T.Helper()
+	req, err := http.NewRequest(method, s.HTTPURL+path, strings.NewReader(body))
+	if err != nil {
+		s.T.Fatalf("request: %v", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// GRPC returns an ApprovalService client; Ctx adds a token.
+func (s *Stack) GRPC() pb.ApprovalServiceClient {
+	s.T.Helper()
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.T.Fatalf("grpc client: %v", err)
+	}
+	s.T.Cleanup(func() { _ = conn.Close() })
+	return pb.NewApprovalServiceClient(conn)
+}
+
+// Ctx is a context carrying token as the caller's bearer token.
+func Ctx(token string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Eventually polls cond until it holds or timeout passes; for state that is
+// eventually consistent by design (Temporal visibility), never as a sleep.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 500*time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(wait)
+	}
+}
+
+// lockedBuffer collects logs written by many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
