@@ -47,6 +47,41 @@ type Action struct {
 	Params map[string]string `json:"params,omitempty"`
 }
 
+// Input types, as in Flowpipe's input step.
+const (
+	InputButton      = "button"
+	InputSelect      = "select"
+	InputMultiselect = "multiselect"
+	InputText        = "text"
+)
+
+// Input is what an approver is asked to choose or write. The zero Input is
+// plain Approve / Reject buttons.
+type Input struct {
+	Type    string   `json:"type,omitempty"`
+	Prompt  string   `json:"prompt,omitempty"`
+	Options []Option `json:"options,omitempty"`
+}
+
+// Option is one choice. Choosing it approves or rejects; its value reaches
+// the action.
+type Option struct {
+	Label    string   `json:"label"`
+	Value    string   `json:"value"`
+	Style    string   `json:"style,omitempty"` // primary, danger or empty
+	Decision Decision `json:"decision"`
+}
+
+// Option returns the option with value v.
+func (in Input) Option(v string) (Option, bool) {
+	for _, o := range in.Options {
+		if o.Value == v {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
 // Request is what the requester asks for; its hash binds decisions to it.
 type Request struct {
 	Title       string            `json:"title"`
@@ -55,6 +90,7 @@ type Request struct {
 	Resource    string            `json:"resource,omitempty"`
 	Fields      map[string]string `json:"fields,omitempty"`
 	Action      Action            `json:"action"`
+	Input       Input             `json:"input,omitzero"`
 }
 
 // Hash is a stable SHA-256 of the request's content (encoding/json sorts map
@@ -95,10 +131,12 @@ func (p Policy) IsApprover(user string) bool {
 type Attempt struct {
 	// ID makes redelivery idempotent: an attempt with a known ID is not
 	// counted again.
-	ID            string    `json:"id"`
-	User          string    `json:"user"`
-	Decision      Decision  `json:"decision"`
-	Comment       string    `json:"comment,omitempty"`
+	ID       string   `json:"id"`
+	User     string   `json:"user"`
+	Decision Decision `json:"decision"`
+	Comment  string   `json:"comment,omitempty"`
+	// Values are the chosen option values, or the text written.
+	Values        []string  `json:"values,omitempty"`
 	Channel       string    `json:"channel"`
 	Time          time.Time `json:"time"`
 	Accepted      bool      `json:"accepted"`

@@ -14,6 +14,7 @@ const (
 	RefusedSelfApproval    = "the requester may not decide their own request"
 	RefusedAlreadyDecided  = "already decided on this request"
 	RefusedUnknownDecision = "unknown decision"
+	RefusedInvalidChoice   = "not one of the offered options"
 )
 
 // ErrNotPending is returned by Cancel on a finished approval.
@@ -85,7 +86,11 @@ func (s *State) Decide(a Attempt, now time.Time) Attempt {
 	}
 	a.Time = now
 	a.Accepted = false
-	a.RefusalReason = s.refusal(a)
+	if a.RefusalReason == "" {
+		// A reason set by the caller (the gateway refusing an unknown
+		// Slack user, say) is kept: the attempt is recorded, never counted.
+		a.RefusalReason = s.refusal(a)
+	}
 	if a.RefusalReason == "" {
 		a.Accepted = true
 		switch a.Decision {
@@ -108,6 +113,8 @@ func (s *State) refusal(a Attempt) string {
 		return RefusedNotPending
 	case a.Decision != DecisionApprove && a.Decision != DecisionReject:
 		return RefusedUnknownDecision
+	case !s.validChoice(a):
+		return RefusedInvalidChoice
 	case a.User == s.Requester:
 		return RefusedSelfApproval
 	case !s.Policy.IsApprover(a.User):
@@ -119,6 +126,33 @@ func (s *State) refusal(a Attempt) string {
 		}
 	}
 	return ""
+}
+
+// validChoice checks chosen values against the input's options: each must
+// be offered and, for a choice, agree with the decision it stands for.
+func (s *State) validChoice(a Attempt) bool {
+	in := s.Request.Input
+	switch in.Type {
+	case "", InputText:
+		return len(a.Values) <= 1
+	case InputButton, InputSelect:
+		if len(a.Values) != 1 {
+			return false
+		}
+	case InputMultiselect:
+		if len(a.Values) == 0 && a.Decision == DecisionApprove {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, v := range a.Values {
+		o, ok := in.Option(v)
+		if !ok || (in.Type != InputMultiselect && o.Decision != a.Decision) {
+			return false
+		}
+	}
+	return true
 }
 
 // Cancel ends a pending approval when asked by the requester or an admin.

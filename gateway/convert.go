@@ -51,7 +51,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
 	return &pb.DecisionAttempt{
 		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
-		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason,
+		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason, Values: a.Values,
 	}
 }
 
@@ -65,6 +65,14 @@ func toProto(st *approval.State) *pb.Approval {
 		CreateTime: ts(st.CreatedAt), Deadline: ts(st.Deadline), CloseTime: ts(st.ClosedAt),
 		Action:     &pb.Action{Type: st.Request.Action.Type, Url: st.Request.Action.URL, Params: st.Request.Action.Params},
 		ApprovedBy: st.ApprovedBy, CancelledBy: st.CancelledBy, CancelReason: st.CancelReason,
+	}
+	if in := st.Request.Input; in.Type != "" {
+		out.Input = &pb.Input{Type: in.Type, Prompt: in.Prompt}
+		for _, o := range in.Options {
+			out.Input.Options = append(out.Input.Options, &pb.Option{
+				Label: o.Label, Value: o.Value, Style: o.Style, Decision: decisionToProto(o.Decision),
+			})
+		}
 	}
 	for _, a := range st.Attempts {
 		out.Decisions = append(out.Decisions, attemptToProto(a))

@@ -228,17 +228,20 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if err := checkID(req.GetId()); err != nil {
 		return nil, err
 	}
-	var d approval.Decision
-	switch req.GetDecision() {
-	case pb.Decision_DECISION_APPROVE:
-		d = approval.DecisionApprove
-	case pb.Decision_DECISION_REJECT:
-		d = approval.DecisionReject
-	default:
-		return nil, status.Error(codes.InvalidArgument, "decision must be DECISION_APPROVE or DECISION_REJECT")
+	d, err := decisionFromProto(req.GetDecision())
+	if err != nil {
+		return nil, err
 	}
 	if err := checkText("comment", req.GetComment(), maxComment); err != nil {
 		return nil, err
+	}
+	if len(req.GetValues()) > maxOptions {
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d values", maxOptions)
+	}
+	for _, v := range req.GetValues() {
+		if err := checkText("value", v, maxComment); err != nil {
+			return nil, err
+		}
 	}
 	if len(req.GetRequestId()) > maxRequestID {
 		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
@@ -254,7 +257,8 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}
 	var res workflows.DecideResult
 	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, workflows.DecisionRequest{
-		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(), Channel: "api",
+		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
+		Values: req.GetValues(), Channel: "api",
 	}, &res); err != nil {
 		return nil, err
 	}
@@ -371,14 +375,83 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 			act.Params = nil
 		}
 	}
+	input, err := inputFromProto(req.GetInput())
+	if err != nil {
+		return r, err
+	}
 	r = approval.Request{
 		Title: title, Description: req.GetDescription(), Environment: req.GetEnvironment(),
-		Resource: req.GetResource(), Fields: req.GetFields(), Action: act,
+		Resource: req.GetResource(), Fields: req.GetFields(), Action: act, Input: input,
 	}
 	if len(r.Fields) == 0 {
 		r.Fields = nil
 	}
 	return r, nil
+}
+
+// Slack's limits bound what an input may offer: 25 options, 75-character
+// button labels.
+const (
+	maxOptions     = 25
+	maxOptionLabel = 75
+	maxValue       = 150
+)
+
+func inputFromProto(in *pb.Input) (approval.Input, error) {
+	if in == nil || (in.GetType() == "" && len(in.GetOptions()) == 0) {
+		return approval.Input{}, nil
+	}
+	out := approval.Input{Type: in.GetType(), Prompt: in.GetPrompt()}
+	if err := checkText("input.prompt", in.GetPrompt(), maxTitle); err != nil {
+		return out, err
+	}
+	switch out.Type {
+	case approval.InputText:
+		if len(in.GetOptions()) > 0 {
+			return out, status.Error(codes.InvalidArgument, "a text input takes no options")
+		}
+		return out, nil
+	case approval.InputButton, approval.InputSelect, approval.InputMultiselect:
+	default:
+		return out, status.Error(codes.InvalidArgument, "input.type must be button, select, multiselect or text")
+	}
+	if n := len(in.GetOptions()); n == 0 || n > maxOptions {
+		return out, status.Errorf(codes.InvalidArgument, "input needs 1-%d options", maxOptions)
+	}
+	seen := map[string]bool{}
+	for i, o := range in.GetOptions() {
+		if o.GetLabel() == "" || utf8.RuneCountInString(o.GetLabel()) > maxOptionLabel {
+			return out, status.Errorf(codes.InvalidArgument, "input.options[%d].label must be 1-%d characters", i, maxOptionLabel)
+		}
+		if o.GetValue() == "" || len(o.GetValue()) > maxValue || !utf8.ValidString(o.GetValue()) {
+			return out, status.Errorf(codes.InvalidArgument, "input.options[%d].value must be 1-%d bytes", i, maxValue)
+		}
+		if seen[o.GetValue()] {
+			return out, status.Errorf(codes.InvalidArgument, "input.options[%d].value %q is repeated", i, o.GetValue())
+		}
+		seen[o.GetValue()] = true
+		switch o.GetStyle() {
+		case "", "primary", "danger":
+		default:
+			return out, status.Errorf(codes.InvalidArgument, "input.options[%d].style must be primary, danger or empty", i)
+		}
+		d, err := decisionFromProto(o.GetDecision())
+		if err != nil && out.Type != approval.InputMultiselect {
+			return out, status.Errorf(codes.InvalidArgument, "input.options[%d].decision must be DECISION_APPROVE or DECISION_REJECT", i)
+		}
+		out.Options = append(out.Options, approval.Option{Label: o.GetLabel(), Value: o.GetValue(), Style: o.GetStyle(), Decision: d})
+	}
+	return out, nil
+}
+
+func decisionFromProto(d pb.Decision) (approval.Decision, error) {
+	switch d {
+	case pb.Decision_DECISION_APPROVE:
+		return approval.DecisionApprove, nil
+	case pb.Decision_DECISION_REJECT:
+		return approval.DecisionReject, nil
+	}
+	return "", status.Error(codes.InvalidArgument, "decision must be DECISION_APPROVE or DECISION_REJECT")
 }
 
 func checkText(name, v string, max int) error {

@@ -34,6 +34,7 @@ type Directory struct {
 	byName  map[string]*User
 	byToken map[[sha256.Size]byte]*User
 	bySlack map[string]*User
+	byEmail map[string]*User
 	groups  map[string][]string
 }
 
@@ -43,6 +44,7 @@ func NewDirectory(users []User) (*Directory, error) {
 		byName:  map[string]*User{},
 		byToken: map[[sha256.Size]byte]*User{},
 		bySlack: map[string]*User{},
+		byEmail: map[string]*User{},
 		groups:  map[string][]string{},
 	}
 	for i := range users {
@@ -70,6 +72,13 @@ func NewDirectory(users []User) (*Directory, error) {
 				return nil, fmt.Errorf("user %q: slack_id %s shared with another user", u.Name, u.SlackID)
 			}
 			d.bySlack[u.SlackID] = &u
+		}
+		if u.Email != "" {
+			key := strings.ToLower(u.Email)
+			if _, dup := d.byEmail[key]; dup {
+				return nil, fmt.Errorf("user %q: email %s shared with another user", u.Name, u.Email)
+			}
+			d.byEmail[key] = &u
 		}
 		for _, g := range u.Groups {
 			d.groups[g] = append(d.groups[g], u.Name)
@@ -125,6 +134,12 @@ func (d *Directory) Lookup(name string) (*User, bool) {
 // BySlackID finds the user tied to a Slack user ID.
 func (d *Directory) BySlackID(id string) (*User, bool) {
 	u, ok := d.bySlack[id]
+	return u, ok
+}
+
+// ByEmail finds a user by email, case-insensitively.
+func (d *Directory) ByEmail(email string) (*User, bool) {
+	u, ok := d.byEmail[strings.ToLower(email)]
 	return u, ok
 }
 

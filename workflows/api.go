@@ -79,7 +79,12 @@ type DecisionRequest struct {
 	User      string            `json:"user"`
 	Decision  approval.Decision `json:"decision"`
 	Comment   string            `json:"comment,omitempty"`
+	Values    []string          `json:"values,omitempty"`
 	Channel   string            `json:"channel"`
+	// Refusal, when set, records the attempt as refused for this reason:
+	// the gateway uses it for clicks it cannot tie to a permitted person,
+	// so they still land in the audit trail without counting.
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // DecideResult answers an accepted decide update.

@@ -28,7 +28,8 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 	decide := func(req DecisionRequest) approval.Attempt {
 		a := st.Decide(approval.Attempt{
-			ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment, Channel: req.Channel,
+			ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
+			Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal,
 		}, workflow.Now(ctx))
 		if !a.Accepted {
 			logger.Info("decision refused", "user", a.User, "reason", a.RefusalReason)

@@ -196,6 +196,139 @@ func (x *Action) GetParams() map[string]string {
 	return nil
 }
 
+// Input is what approvers choose or write (Flowpipe-style input step).
+// Without one, approvers get Approve / Reject.
+type Input struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "button", "select", "multiselect" or "text".
+	Type          string    `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Prompt        string    `protobuf:"bytes,2,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Options       []*Option `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Input) Reset() {
+	*x = Input{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Input) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Input) ProtoMessage() {}
+
+func (x *Input) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Input.ProtoReflect.Descriptor instead.
+func (*Input) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Input) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Input) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *Input) GetOptions() []*Option {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type Option struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Label string                 `protobuf:"bytes,1,opt,name=label,proto3" json:"label,omitempty"`
+	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// "primary", "danger" or empty.
+	Style string `protobuf:"bytes,3,opt,name=style,proto3" json:"style,omitempty"`
+	// What choosing this option decides.
+	Decision      Decision `protobuf:"varint,4,opt,name=decision,proto3,enum=signoff.v1.Decision" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Option) Reset() {
+	*x = Option{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Option) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Option) ProtoMessage() {}
+
+func (x *Option) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Option.ProtoReflect.Descriptor instead.
+func (*Option) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Option) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Option) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *Option) GetStyle() string {
+	if x != nil {
+		return x.Style
+	}
+	return ""
+}
+
+func (x *Option) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
 type CreateApprovalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Idempotency key: the same key from the same caller returns the same
@@ -208,13 +341,14 @@ type CreateApprovalRequest struct {
 	// Shown to approvers, in key order.
 	Fields        map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Action        *Action           `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	Input         *Input            `protobuf:"bytes,8,opt,name=input,proto3" json:"input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateApprovalRequest) Reset() {
 	*x = CreateApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +360,7 @@ func (x *CreateApprovalRequest) String() string {
 func (*CreateApprovalRequest) ProtoMessage() {}
 
 func (x *CreateApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +373,7 @@ func (x *CreateApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CreateApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{1}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateApprovalRequest) GetRequestId() string {
@@ -291,6 +425,13 @@ func (x *CreateApprovalRequest) GetAction() *Action {
 	return nil
 }
 
+func (x *CreateApprovalRequest) GetInput() *Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
 type GetApprovalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -300,7 +441,7 @@ type GetApprovalRequest struct {
 
 func (x *GetApprovalRequest) Reset() {
 	*x = GetApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +453,7 @@ func (x *GetApprovalRequest) String() string {
 func (*GetApprovalRequest) ProtoMessage() {}
 
 func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +466,7 @@ func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApprovalRequest.ProtoReflect.Descriptor instead.
 func (*GetApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{2}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetApprovalRequest) GetId() string {
@@ -349,7 +490,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +502,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +515,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{3}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListApprovalsRequest) GetStatus() Status {
@@ -422,7 +563,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +575,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +588,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -471,14 +612,16 @@ type DecideApprovalRequest struct {
 	Comment  string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	// Optional idempotency key for the attempt: a retry with the same key is
 	// counted once.
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Chosen option values, or the text for a text input.
+	Values        []string `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecideApprovalRequest) Reset() {
 	*x = DecideApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +633,7 @@ func (x *DecideApprovalRequest) String() string {
 func (*DecideApprovalRequest) ProtoMessage() {}
 
 func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +646,7 @@ func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalRequest.ProtoReflect.Descriptor instead.
 func (*DecideApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DecideApprovalRequest) GetId() string {
@@ -534,6 +677,13 @@ func (x *DecideApprovalRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *DecideApprovalRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type DecideApprovalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The attempt as recorded: accepted, or refused with a reason.
@@ -545,7 +695,7 @@ type DecideApprovalResponse struct {
 
 func (x *DecideApprovalResponse) Reset() {
 	*x = DecideApprovalResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +707,7 @@ func (x *DecideApprovalResponse) String() string {
 func (*DecideApprovalResponse) ProtoMessage() {}
 
 func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +720,7 @@ func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalResponse.ProtoReflect.Descriptor instead.
 func (*DecideApprovalResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DecideApprovalResponse) GetAttempt() *DecisionAttempt {
@@ -597,7 +747,7 @@ type CancelApprovalRequest struct {
 
 func (x *CancelApprovalRequest) Reset() {
 	*x = CancelApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +759,7 @@ func (x *CancelApprovalRequest) String() string {
 func (*CancelApprovalRequest) ProtoMessage() {}
 
 func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +772,7 @@ func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CancelApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelApprovalRequest) GetId() string {
@@ -649,14 +799,15 @@ type DecisionAttempt struct {
 	Channel  string `protobuf:"bytes,5,opt,name=channel,proto3" json:"channel,omitempty"`
 	Accepted bool   `protobuf:"varint,6,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Why the attempt was refused; empty when accepted.
-	RefusalReason string `protobuf:"bytes,7,opt,name=refusal_reason,json=refusalReason,proto3" json:"refusal_reason,omitempty"`
+	RefusalReason string   `protobuf:"bytes,7,opt,name=refusal_reason,json=refusalReason,proto3" json:"refusal_reason,omitempty"`
+	Values        []string `protobuf:"bytes,8,rep,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecisionAttempt) Reset() {
 	*x = DecisionAttempt{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +819,7 @@ func (x *DecisionAttempt) String() string {
 func (*DecisionAttempt) ProtoMessage() {}
 
 func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +832,7 @@ func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionAttempt.ProtoReflect.Descriptor instead.
 func (*DecisionAttempt) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DecisionAttempt) GetUser() string {
@@ -733,6 +884,13 @@ func (x *DecisionAttempt) GetRefusalReason() string {
 	return ""
 }
 
+func (x *DecisionAttempt) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type ActionResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -746,7 +904,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +916,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +929,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ActionResult) GetType() string {
@@ -834,13 +992,14 @@ type Approval struct {
 	ApprovedBy    []string `protobuf:"bytes,19,rep,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	CancelledBy   string   `protobuf:"bytes,20,opt,name=cancelled_by,json=cancelledBy,proto3" json:"cancelled_by,omitempty"`
 	CancelReason  string   `protobuf:"bytes,21,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	Input         *Input   `protobuf:"bytes,22,opt,name=input,proto3" json:"input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1011,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1024,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Approval) GetId() string {
@@ -1015,6 +1174,13 @@ func (x *Approval) GetCancelReason() string {
 	return ""
 }
 
+func (x *Approval) GetInput() *Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
 var File_signoff_v1_signoff_proto protoreflect.FileDescriptor
 
 const file_signoff_v1_signoff_proto_rawDesc = "" +
@@ -1027,7 +1193,16 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06params\x18\x03 \x03(\v2\x1e.signoff.v1.Action.ParamsEntryR\x06params\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"a\n" +
+	"\x05Input\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12,\n" +
+	"\aoptions\x18\x03 \x03(\v2\x12.signoff.v1.OptionR\aoptions\"|\n" +
+	"\x06Option\x12\x14\n" +
+	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
+	"\x05style\x18\x03 \x01(\tR\x05style\x120\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\x83\x03\n" +
 	"\x15CreateApprovalRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1036,7 +1211,8 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\venvironment\x18\x04 \x01(\tR\venvironment\x12\x1a\n" +
 	"\bresource\x18\x05 \x01(\tR\bresource\x12E\n" +
 	"\x06fields\x18\x06 \x03(\v2-.signoff.v1.CreateApprovalRequest.FieldsEntryR\x06fields\x12*\n" +
-	"\x06action\x18\a \x01(\v2\x12.signoff.v1.ActionR\x06action\x1a9\n" +
+	"\x06action\x18\a \x01(\v2\x12.signoff.v1.ActionR\x06action\x12'\n" +
+	"\x05input\x18\b \x01(\v2\x11.signoff.v1.InputR\x05input\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"$\n" +
@@ -1051,19 +1227,20 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"s\n" +
 	"\x15ListApprovalsResponse\x122\n" +
 	"\tapprovals\x18\x01 \x03(\v2\x14.signoff.v1.ApprovalR\tapprovals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
 	"\x15DecideApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x81\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06values\x18\x05 \x03(\tR\x06values\"\x81\x01\n" +
 	"\x16DecideApprovalResponse\x125\n" +
 	"\aattempt\x18\x01 \x01(\v2\x1b.signoff.v1.DecisionAttemptR\aattempt\x120\n" +
 	"\bapproval\x18\x02 \x01(\v2\x14.signoff.v1.ApprovalR\bapproval\"?\n" +
 	"\x15CancelApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xfe\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x96\x02\n" +
 	"\x0fDecisionAttempt\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -1071,14 +1248,15 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
 	"\achannel\x18\x05 \x01(\tR\achannel\x12\x1a\n" +
 	"\baccepted\x18\x06 \x01(\bR\baccepted\x12%\n" +
-	"\x0erefusal_reason\x18\a \x01(\tR\rrefusalReason\"\xa7\x01\n" +
+	"\x0erefusal_reason\x18\a \x01(\tR\rrefusalReason\x12\x16\n" +
+	"\x06values\x18\b \x03(\tR\x06values\"\xa7\x01\n" +
 	"\fActionResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12\x16\n" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xa3\a\n" +
+	"finishTime\"\xcc\a\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -1105,7 +1283,8 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\vapproved_by\x18\x13 \x03(\tR\n" +
 	"approvedBy\x12!\n" +
 	"\fcancelled_by\x18\x14 \x01(\tR\vcancelledBy\x12#\n" +
-	"\rcancel_reason\x18\x15 \x01(\tR\fcancelReason\x1a9\n" +
+	"\rcancel_reason\x18\x15 \x01(\tR\fcancelReason\x12'\n" +
+	"\x05input\x18\x16 \x01(\v2\x11.signoff.v1.InputR\x05input\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x9d\x01\n" +
@@ -1141,61 +1320,67 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                    // 0: signoff.v1.Status
 	(Decision)(0),                  // 1: signoff.v1.Decision
 	(*Action)(nil),                 // 2: signoff.v1.Action
-	(*CreateApprovalRequest)(nil),  // 3: signoff.v1.CreateApprovalRequest
-	(*GetApprovalRequest)(nil),     // 4: signoff.v1.GetApprovalRequest
-	(*ListApprovalsRequest)(nil),   // 5: signoff.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),  // 6: signoff.v1.ListApprovalsResponse
-	(*DecideApprovalRequest)(nil),  // 7: signoff.v1.DecideApprovalRequest
-	(*DecideApprovalResponse)(nil), // 8: signoff.v1.DecideApprovalResponse
-	(*CancelApprovalRequest)(nil),  // 9: signoff.v1.CancelApprovalRequest
-	(*DecisionAttempt)(nil),        // 10: signoff.v1.DecisionAttempt
-	(*ActionResult)(nil),           // 11: signoff.v1.ActionResult
-	(*Approval)(nil),               // 12: signoff.v1.Approval
-	nil,                            // 13: signoff.v1.Action.ParamsEntry
-	nil,                            // 14: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                            // 15: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*Input)(nil),                  // 3: signoff.v1.Input
+	(*Option)(nil),                 // 4: signoff.v1.Option
+	(*CreateApprovalRequest)(nil),  // 5: signoff.v1.CreateApprovalRequest
+	(*GetApprovalRequest)(nil),     // 6: signoff.v1.GetApprovalRequest
+	(*ListApprovalsRequest)(nil),   // 7: signoff.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),  // 8: signoff.v1.ListApprovalsResponse
+	(*DecideApprovalRequest)(nil),  // 9: signoff.v1.DecideApprovalRequest
+	(*DecideApprovalResponse)(nil), // 10: signoff.v1.DecideApprovalResponse
+	(*CancelApprovalRequest)(nil),  // 11: signoff.v1.CancelApprovalRequest
+	(*DecisionAttempt)(nil),        // 12: signoff.v1.DecisionAttempt
+	(*ActionResult)(nil),           // 13: signoff.v1.ActionResult
+	(*Approval)(nil),               // 14: signoff.v1.Approval
+	nil,                            // 15: signoff.v1.Action.ParamsEntry
+	nil,                            // 16: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                            // 17: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	13, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
-	14, // 1: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
-	2,  // 2: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
-	0,  // 3: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
-	12, // 4: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
-	1,  // 5: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
-	10, // 6: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
-	12, // 7: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
-	1,  // 8: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	16, // 9: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	16, // 10: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	15, // 11: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
-	0,  // 12: signoff.v1.Approval.status:type_name -> signoff.v1.Status
-	10, // 13: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	16, // 14: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	16, // 15: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	16, // 16: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
-	2,  // 17: signoff.v1.Approval.action:type_name -> signoff.v1.Action
-	11, // 18: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
-	3,  // 19: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	4,  // 20: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	5,  // 21: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	7,  // 22: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	9,  // 23: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	12, // 24: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	12, // 25: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	6,  // 26: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	8,  // 27: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	12, // 28: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	4,  // 1: signoff.v1.Input.options:type_name -> signoff.v1.Option
+	1,  // 2: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
+	16, // 3: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	2,  // 4: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
+	3,  // 5: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
+	0,  // 6: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
+	14, // 7: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
+	1,  // 8: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
+	12, // 9: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
+	14, // 10: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
+	1,  // 11: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
+	18, // 12: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	18, // 13: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	17, // 14: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	0,  // 15: signoff.v1.Approval.status:type_name -> signoff.v1.Status
+	12, // 16: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
+	18, // 17: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	18, // 18: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	18, // 19: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	2,  // 20: signoff.v1.Approval.action:type_name -> signoff.v1.Action
+	13, // 21: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
+	3,  // 22: signoff.v1.Approval.input:type_name -> signoff.v1.Input
+	5,  // 23: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	6,  // 24: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	7,  // 25: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	9,  // 26: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	11, // 27: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	14, // 28: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	14, // 29: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	8,  // 30: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	10, // 31: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	14, // 32: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	28, // [28:33] is the sub-list for method output_type
+	23, // [23:28] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -1209,7 +1394,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
