@@ -6,6 +6,7 @@ package devserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,8 @@ type Options struct {
 	Retention time.Duration
 	// SearchAttributes are registered in the namespace when it is created.
 	SearchAttributes map[string]enumspb.IndexedValueType
-	// LogLevel for the server's own logs ("warn" unless set).
+	// LogLevel for the server's own logs ("warn" unless set; "off" for
+	// none).
 	LogLevel string
 }
 
@@ -94,13 +96,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		sqlCfg.DatabaseName = filepath.Join(opts.DataDir, "temporal.db")
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		// Measured here: WAL with synchronous=normal doubles starts and
-		// signals per second against SQLite's defaults.
+		// WAL with synchronous=normal saves an fsync per commit. One
+		// connection: with several, SQLite refuses lock upgrades inside
+		// transactions (SQLITE_BUSY) and Temporal logs and retries them.
 		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
 		sqlCfg.ConnectAttributes["synchronous"] = "normal"
 		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
-		sqlCfg.MaxConns = 4
-		sqlCfg.MaxIdleConns = 4
 	}
 	if opts.DataDir == "" || !exists(sqlCfg.DatabaseName) {
 		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
@@ -119,11 +120,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("create namespace: %w", err)
 	}
 
-	cfg, err := serverConfig(host, port, sqlCfg)
+	ports, err := servicePorts(host, opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Format: "json"}))
+	cfg := serverConfig(host, port, ports, sqlCfg)
+	var logger log.Logger = log.NewNoopLogger()
+	if opts.LogLevel != "off" {
+		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Format: "json"}))
+	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -152,11 +157,44 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	}
 }
 
-func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Config, error) {
-	ports, err := freePorts(host, 7)
+// servicePorts returns the ports of the internal services and membership.
+// With a data directory they are kept across restarts: a restarted server
+// must come back with the same hosts, or the membership ring keeps the old
+// run's hosts until they expire and task queues stall for about a minute.
+func servicePorts(host, dataDir string) ([]int, error) {
+	const n = 7
+	path := filepath.Join(dataDir, "ports.json")
+	if dataDir != "" {
+		if b, err := os.ReadFile(path); err == nil {
+			var saved []int
+			if json.Unmarshal(b, &saved) == nil && len(saved) == n && allFree(host, saved) {
+				return saved, nil
+			}
+		}
+	}
+	ports, err := freePorts(host, n)
 	if err != nil {
 		return nil, err
 	}
+	if dataDir != "" {
+		b, _ := json.Marshal(ports)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("save service ports: %w", err)
+		}
+	}
+	return ports, nil
+}
+
+func allFree(host string, ports []int) bool {
+	for _, p := range ports {
+		if checkPortFree(net.JoinHostPort(host, strconv.Itoa(p))) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func serverConfig(host string, frontendPort int, ports []int, sqlCfg *config.SQL) *config.Config {
 	frontendAddr := net.JoinHostPort(host, strconv.Itoa(frontendPort))
 	service := func(grpcPort, membershipPort int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: host}}
@@ -198,7 +236,7 @@ func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Co
 			},
 		},
 		PublicClient: config.PublicClient{HostPort: frontendAddr},
-	}, nil
+	}
 }
 
 // freePorts asks the kernel for n distinct free ports on host.

@@ -109,7 +109,7 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	case errors.Is(err, policy.ErrNoPolicy):
 		return nil, status.Errorf(codes.PermissionDenied, "%v: refused (deny by default)", err)
 	case errors.Is(err, policy.ErrUnreachable):
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
+		return nil, status.Error(codes.PermissionDenied, err.Error())
 	case err != nil:
 		return nil, status.Error(codes.Internal, "resolve policy failed")
 	}

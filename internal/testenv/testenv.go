@@ -130,7 +130,7 @@ func (s *Stack) StartTemporal() {
 	defer cancel()
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: s.DataDir, FrontendAddress: s.Config.Temporal.Address, Namespace: s.Config.Temporal.Namespace,
-		SearchAttributes: workflows.SearchAttributes, LogLevel: "error",
+		SearchAttributes: workflows.SearchAttributes, LogLevel: s.temporalLogLevel(),
 	})
 	if err != nil {
 		s.T.Fatalf("start temporal: %v", err)
@@ -144,6 +144,15 @@ func (s *Stack) StartTemporal() {
 	if err := temporalconn.EnsureNamespace(ctx, c, s.Config.Temporal.Namespace, 30*24*time.Hour); err != nil {
 		s.T.Fatalf("ensure namespace: %v", err)
 	}
+}
+
+// temporalLogLevel keeps the server quiet unless SIGNOFF_TEST_TEMPORAL_LOG
+// asks for its logs (its shutdown errors are noise in passing tests).
+func (s *Stack) temporalLogLevel() string {
+	if l := os.Getenv("SIGNOFF_TEST_TEMPORAL_LOG"); l != "" {
+		return l
+	}
+	return "off"
 }
 
 // StopTemporal stops the server (the SQLite file stays).
