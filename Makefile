@@ -9,15 +9,20 @@ BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.29.0
-STATICCHECK_VERSION := 2026.1
+STATICCHECK_VERSION := v0.8.2
+WORKFLOWCHECK_VERSION := v0.6.0
 TEMPORAL_CLI_VERSION := v1.5.1
 
-.PHONY: all build run test test-short vet lint proto proto-check tools bench clean
+.PHONY: all build build-prod run test test-short vet lint fmt-check proto proto-check tools lint-tools temporal-cli ci bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/signoff ./cmd/signoff
+
+## build-prod: the production binary: static, without the embedded Temporal server.
+build-prod:
+	CGO_ENABLED=0 $(GO) build -tags nodev -trimpath -ldflags "-s -w" -o $(BIN)/signoff-prod ./cmd/signoff
 
 ## run: the whole service (embedded Temporal + Web UI, worker, gateway) with the dev config.
 run: build
@@ -30,6 +35,28 @@ test:
 
 test-short:
 	$(GO) test -short -count=1 ./...
+
+## lint: gofmt, staticcheck, and workflowcheck (determinism of workflow code).
+lint: lint-tools fmt-check
+	$(BIN)/staticcheck ./...
+	$(BIN)/workflowcheck ./workflows/...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.' )); test -z "$$out" || (echo "gofmt needed: $$out" >&2; exit 1)
+
+lint-tools: $(BIN)/staticcheck $(BIN)/workflowcheck
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(BIN)/workflowcheck:
+	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+## temporal-cli: the Temporal CLI, to inspect approvals (temporal workflow list ...).
+temporal-cli: $(BIN)/temporal
+$(BIN)/temporal:
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+## ci: everything CI checks.
+ci: proto-check lint test
 
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
 
