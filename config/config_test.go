@@ -1,0 +1,50 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDevConfigLoads(t *testing.T) {
+	c, err := Load("../deploy/signoff.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DevOnly || c.Gateway.HTTPAddress != "127.0.0.1:8080" || c.Temporal.Address != "127.0.0.1:7233" {
+		t.Fatalf("unexpected dev config: %+v", c.Config)
+	}
+	for _, tok := range []string{"dev-alice", "dev-bob", "dev-carol", "dev-dana"} {
+		if _, ok := c.Directory.Authenticate(tok); !ok {
+			t.Errorf("dev token %s does not authenticate", tok)
+		}
+	}
+	if u, _ := c.Directory.Lookup("dana"); !u.Admin {
+		t.Error("dana is not admin")
+	}
+}
+
+func TestConfigMistakes(t *testing.T) {
+	cases := map[string]string{
+		"line 2: field gatway not found":           "log: {level: info}\ngatway: {}\n",
+		"only allowed in a config marked dev_only": "users: [{name: a, token: t}]\n",
+		"unknown notifier":                         "notifiers: [pager]\n",
+		"unknown approver group":                   "policies: [{name: p, match: {environment: x}, approvers: {groups: [g]}, required_approvals: 1, deadline: 1h}]\n",
+		"bad duration":                             "temporal: {retention: soon}\n",
+	}
+	for want, src := range cases {
+		_, err := Parse([]byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want error containing %q, got %v", want, err)
+		}
+	}
+}
+
+func TestEmptyConfigGetsDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.TaskQueue != "signoff" || c.Gateway.MaxBodyBytes != 1<<20 || len(c.Notifiers) != 1 {
+		t.Fatalf("defaults: %+v", c.Config)
+	}
+}

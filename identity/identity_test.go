@@ -1,0 +1,55 @@
+package identity
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAuthenticateAndLookups(t *testing.T) {
+	d, err := NewDirectory([]User{
+		{Name: "alice", Email: "Alice@Example.com", SlackID: "U1", Token: "dev-alice"},
+		{Name: "bob", TokenSHA256: HashToken("s3cret"), Groups: []string{"platform"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for token, want := range map[string]string{"dev-alice": "alice", "s3cret": "bob"} {
+		u, ok := d.Authenticate(token)
+		if !ok || u.Name != want {
+			t.Errorf("token %q: %v %v", token, u, ok)
+		}
+	}
+	for _, bad := range []string{"", "dev-alice ", "S3CRET", HashToken("s3cret")} {
+		if _, ok := d.Authenticate(bad); ok {
+			t.Errorf("token %q accepted", bad)
+		}
+	}
+	if u, ok := d.ByEmail("alice@example.COM"); !ok || u.Name != "alice" {
+		t.Error("email lookup is case-sensitive")
+	}
+	if u, ok := d.BySlackID("U1"); !ok || u.Name != "alice" {
+		t.Error("slack lookup")
+	}
+	if got := strings.Join(d.Members("platform"), ","); got != "bob" || !d.HasGroup("platform") || d.HasGroup("nope") {
+		t.Errorf("groups: %q", got)
+	}
+	if !d.HasPlaintextTokens() {
+		t.Error("plaintext token not reported")
+	}
+}
+
+func TestDirectoryRefusesDuplicates(t *testing.T) {
+	cases := map[string][]User{
+		"duplicate user":  {{Name: "a"}, {Name: "a"}},
+		"token shared":    {{Name: "a", Token: "t"}, {Name: "b", Token: "t"}},
+		"slack_id":        {{Name: "a", SlackID: "U"}, {Name: "b", SlackID: "U"}},
+		"email":           {{Name: "a", Email: "x@y"}, {Name: "b", Email: "X@y"}},
+		"must be non-emp": {{Name: ""}},
+		"64 hex":          {{Name: "a", TokenSHA256: "abc"}},
+	}
+	for want, users := range cases {
+		if _, err := NewDirectory(users); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
