@@ -17,8 +17,11 @@ import (
 
 // Notification kinds.
 const (
-	KindPrompt  = "prompt"
-	KindOutcome = "outcome"
+	KindPrompt     = "prompt"
+	KindReminder   = "reminder"
+	KindEscalation = "escalation"
+	KindBreakGlass = "break_glass"
+	KindOutcome    = "outcome"
 )
 
 // Notifier delivers prompts and outcomes through one channel. Implementations
@@ -26,6 +29,15 @@ const (
 type Notifier interface {
 	Prompt(ctx context.Context, st *approval.State) (Delivery, error)
 	Outcome(ctx context.Context, st *approval.State) (Delivery, error)
+}
+
+// FollowUp is implemented by notifiers that word reminders, escalations and
+// break-glass alerts their own way. Without it, a reminder or an escalation
+// is sent as a fresh prompt and break-glass as an outcome.
+type FollowUp interface {
+	Remind(ctx context.Context, st *approval.State) (Delivery, error)
+	Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (Delivery, error)
+	BreakGlass(ctx context.Context, st *approval.State) (Delivery, error)
 }
 
 // Delivery says where a notification went, for the audit trail.
@@ -40,6 +52,8 @@ type NotifyInput struct {
 	Notifier string         `json:"notifier"`
 	Kind     string         `json:"kind"`
 	Approval approval.State `json:"approval"`
+	// Escalation is the level being applied, for KindEscalation.
+	Escalation *approval.Escalation `json:"escalation,omitempty"`
 }
 
 // ActionInput runs the action of a granted approval.
@@ -61,10 +75,21 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (Delivery, erro
 		return Delivery{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("notifier %q is not configured on this worker", in.Notifier), "UnknownNotifier", nil)
 	}
-	switch in.Kind {
-	case KindPrompt:
+	f, followUp := n.(FollowUp)
+	switch {
+	case in.Kind == KindPrompt:
 		return n.Prompt(ctx, &in.Approval)
-	case KindOutcome:
+	case in.Kind == KindOutcome:
+		return n.Outcome(ctx, &in.Approval)
+	case in.Kind == KindReminder && followUp:
+		return f.Remind(ctx, &in.Approval)
+	case in.Kind == KindEscalation && followUp && in.Escalation != nil:
+		return f.Escalate(ctx, &in.Approval, *in.Escalation)
+	case in.Kind == KindBreakGlass && followUp:
+		return f.BreakGlass(ctx, &in.Approval)
+	case in.Kind == KindReminder, in.Kind == KindEscalation:
+		return n.Prompt(ctx, &in.Approval)
+	case in.Kind == KindBreakGlass:
 		return n.Outcome(ctx, &in.Approval)
 	default:
 		return Delivery{}, temporal.NewNonRetryableApplicationError(

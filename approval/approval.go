@@ -105,27 +105,6 @@ func (r Request) Hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Policy is the snapshot of the matching policy taken when the approval was
-// created: later config changes never alter an approval in flight.
-type Policy struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	// Approvers are user names, groups already expanded, sorted.
-	Approvers         []string      `json:"approvers"`
-	RequiredApprovals int           `json:"required_approvals"`
-	Deadline          time.Duration `json:"deadline"`
-}
-
-// IsApprover reports whether user may decide under this policy.
-func (p Policy) IsApprover(user string) bool {
-	for _, a := range p.Approvers {
-		if a == user {
-			return true
-		}
-	}
-	return false
-}
-
 // Attempt is one decision attempt, accepted or refused. Every attempt is kept
 // for the audit trail.
 type Attempt struct {
@@ -141,6 +120,14 @@ type Attempt struct {
 	Time          time.Time `json:"time"`
 	Accepted      bool      `json:"accepted"`
 	RefusalReason string    `json:"refusal_reason,omitempty"`
+	// Stage is the index of the stage the attempt was made in.
+	Stage int `json:"stage,omitempty"`
+	// RequestHash is the content decided on; Voided marks an accepted
+	// attempt that no longer counts because the request was amended.
+	RequestHash string `json:"request_hash,omitempty"`
+	Voided      bool   `json:"voided,omitempty"`
+	// Verdict is what an extra policy check (Rego) said, when one ran.
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // ActionResult is what the action reported, secrets already redacted.

@@ -25,6 +25,10 @@ const (
 	UpdateDecide = "decide"
 	// UpdateCancel carries a CancelRequest.
 	UpdateCancel = "cancel"
+	// UpdateBypass carries a BypassRequest (break-glass on soft policies).
+	UpdateBypass = "bypass"
+	// UpdateAmend carries an AmendRequest.
+	UpdateAmend = "amend"
 	// QueryState returns the current approval.State.
 	QueryState = "state"
 
@@ -69,6 +73,10 @@ type Input struct {
 	CreatedAt time.Time        `json:"created_at"`
 	// Notifiers are the configured prompt channels ("log", ...).
 	Notifiers []string `json:"notifiers"`
+	// Justification is the requester's reason, when the policy asks.
+	Justification string `json:"justification,omitempty"`
+	// SecurityNotifiers are told at once about break-glass.
+	SecurityNotifiers []string `json:"security_notifiers,omitempty"`
 }
 
 // DecisionRequest is one decision attempt as delivered by the gateway, which
@@ -85,6 +93,20 @@ type DecisionRequest struct {
 	// the gateway uses it for clicks it cannot tie to a permitted person,
 	// so they still land in the audit trail without counting.
 	Refusal string `json:"refusal,omitempty"`
+	// Verdict is the Rego policy's verdict, recorded with the attempt.
+	Verdict string `json:"verdict,omitempty"`
+}
+
+// BypassRequest is break-glass by the requester.
+type BypassRequest struct {
+	User   string `json:"user"`
+	Reason string `json:"reason"`
+}
+
+// AmendRequest replaces the request's content.
+type AmendRequest struct {
+	User    string           `json:"user"`
+	Request approval.Request `json:"request"`
 }
 
 // DecideResult answers an accepted decide update.

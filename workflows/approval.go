@@ -16,85 +16,42 @@ import (
 // acts is only used for method references; the worker registers the real one.
 var acts *activities.Activities
 
-// ApprovalWorkflow waits for decisions until the quorum, a rejection, a
-// cancellation or the deadline, then runs the action if granted and reports
-// the outcome. Its result is the final approval.State.
-func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
-	// Request.Hash marshals JSON, which sorts map keys: deterministic.
-	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
-	logger := workflow.GetLogger(ctx)
+// approvalRun is one execution's state and its wiring.
+type approvalRun struct {
+	in     Input
+	st     *approval.State
+	logger interface {
+		Info(string, ...any)
+	}
+	// changed wakes the main loop after a handler moved the state.
+	changed workflow.Channel
+}
 
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (*approval.State, error) { return st, nil }); err != nil {
-		return nil, fmt.Errorf("set query handler: %w", err)
+// ApprovalWorkflow waits for decisions until the quorum of every stage, a
+// rejection, a cancellation, break-glass or the deadline, reminding and
+// escalating on the policy's timers; then runs the action if granted and
+// reports the outcome. Its result is the final approval.State.
+func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
+	r := &approvalRun{
+		in: in,
+		// Request.Hash marshals JSON, which sorts map keys: deterministic.
+		st:      approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt), //workflowcheck:ignore
+		logger:  workflow.GetLogger(ctx),
+		changed: workflow.NewBufferedChannel(ctx, 1),
 	}
-	decide := func(req DecisionRequest) approval.Attempt {
-		a := st.Decide(approval.Attempt{
-			ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
-			Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal,
-		}, workflow.Now(ctx))
-		if !a.Accepted {
-			logger.Info("decision refused", "user", a.User, "reason", a.RefusalReason)
-		}
-		setDetails(ctx, st)
-		return a
+	r.st.Justification = in.Justification
+	if err := r.registerHandlers(ctx); err != nil {
+		return nil, err
 	}
-	if err := workflow.SetUpdateHandler(ctx, UpdateDecide, func(ctx workflow.Context, req DecisionRequest) (DecideResult, error) {
-		a := decide(req)
-		if !a.Accepted {
-			// The refused attempt is in the state (and so in history);
-			// the error tells the caller why.
-			return DecideResult{}, refusalError(a.RefusalReason)
-		}
-		return DecideResult{Attempt: a, Approval: st}, nil
-	}); err != nil {
-		return nil, fmt.Errorf("set update handler: %w", err)
-	}
-	cancel := func(req CancelRequest) error {
-		err := st.Cancel(req.User, req.Admin, req.Reason, workflow.Now(ctx))
-		setDetails(ctx, st)
-		return err
-	}
-	if err := workflow.SetUpdateHandler(ctx, UpdateCancel, func(ctx workflow.Context, req CancelRequest) (*approval.State, error) {
-		if err := cancel(req); err != nil {
-			return nil, refusalError(err.Error())
-		}
-		return st, nil
-	}); err != nil {
-		return nil, fmt.Errorf("set update handler: %w", err)
-	}
-	// Signals are drained for the workflow's whole life, so attempts that
-	// arrive while the action runs are still recorded (as refused).
-	decisions := workflow.GetSignalChannel(ctx, SignalDecision)
-	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) {
-				var req DecisionRequest
-				c.Receive(ctx, &req)
-				decide(req)
-			})
-			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
-				var req CancelRequest
-				c.Receive(ctx, &req)
-				if err := cancel(req); err != nil {
-					logger.Info("cancel refused", "user", req.User, "reason", err)
-				}
-			})
-			sel.Select(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-		}
-	})
+	st := r.st
 
 	if err := upsertStatus(ctx, st); err != nil {
 		return nil, err
 	}
 	setDetails(ctx, st)
-	notifyAll(ctx, st, in.Notifiers, activities.KindPrompt)
+	r.notifyAll(ctx, activities.KindPrompt, nil)
 
-	if err := waitForOutcome(ctx, st); err != nil {
+	if err := r.wait(ctx); err != nil {
 		if !errors.Is(err, workflow.ErrCanceled) {
 			return nil, err
 		}
@@ -107,13 +64,16 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		return nil, err
 	}
 	setDetails(ctx, st)
+	if st.Status == approval.StatusBypassed {
+		r.notifyAll(ctx, activities.KindBreakGlass, nil)
+	}
 
 	if st.Status.Granted() {
 		st.ActionResult = runAction(ctx, st)
 		st.Record(workflow.Now(ctx), "action", "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 	}
-	notifyAll(ctx, st, in.Notifiers, activities.KindOutcome)
+	r.notifyAll(ctx, activities.KindOutcome, nil)
 
 	// Let in-flight update handlers answer before the workflow closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -122,28 +82,160 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	return st, nil
 }
 
-// waitForOutcome blocks until the status is final or the deadline passes.
-func waitForOutcome(ctx workflow.Context, st *approval.State) error {
-	remaining := st.Deadline.Sub(workflow.Now(ctx))
-	if remaining > 0 {
-		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      remaining,
-			TimerOptions: workflow.TimerOptions{Summary: "deadline " + st.Deadline.UTC().Format(time.RFC3339)},
-		}, func() bool { return st.Status.Final() })
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
+func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
+	st := r.st
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (*approval.State, error) { return st, nil }); err != nil {
+		return fmt.Errorf("set query handler: %w", err)
+	}
+	// Handlers change the state and wake the main loop; refusals are in the
+	// state (and so in history) before the caller hears about them.
+	handlers := map[string]any{
+		UpdateDecide: func(ctx workflow.Context, req DecisionRequest) (DecideResult, error) {
+			a := r.decide(ctx, req)
+			if !a.Accepted {
+				return DecideResult{}, refusalError(a.RefusalReason)
+			}
+			return DecideResult{Attempt: a, Approval: st}, nil
+		},
+		UpdateCancel: func(ctx workflow.Context, req CancelRequest) (*approval.State, error) {
+			return st, r.apply(ctx, st.Cancel(req.User, req.Admin, req.Reason, workflow.Now(ctx)))
+		},
+		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
+			return st, r.apply(ctx, st.Bypass(req.User, req.Reason, workflow.Now(ctx)))
+		},
+		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
+			//workflowcheck:ignore (Request.Hash: JSON with sorted keys)
+			return st, r.apply(ctx, st.Amend(req.User, req.Request, workflow.Now(ctx)))
+		},
+	}
+	for _, name := range workflow.DeterministicKeys(handlers) {
+		if err := workflow.SetUpdateHandler(ctx, name, handlers[name]); err != nil {
+			return fmt.Errorf("set update handler %s: %w", name, err)
 		}
 	}
-	st.Expire(workflow.Now(ctx))
+	// Signals are drained for the workflow's whole life, so attempts that
+	// arrive while the action runs are still recorded (as refused).
+	decisions := workflow.GetSignalChannel(ctx, SignalDecision)
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) {
+				var req DecisionRequest
+				c.Receive(ctx, &req)
+				r.decide(ctx, req)
+			})
+			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
+				var req CancelRequest
+				c.Receive(ctx, &req)
+				if err := r.apply(ctx, st.Cancel(req.User, req.Admin, req.Reason, workflow.Now(ctx))); err != nil {
+					r.logger.Info("cancel refused", "user", req.User, "reason", err)
+				}
+			})
+			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	})
 	return nil
+}
+
+func (r *approvalRun) decide(ctx workflow.Context, req DecisionRequest) approval.Attempt {
+	a := r.st.Decide(approval.Attempt{
+		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
+		Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal, Verdict: req.Verdict,
+	}, workflow.Now(ctx))
+	if !a.Accepted {
+		r.logger.Info("decision refused", "user", a.User, "reason", a.RefusalReason)
+	}
+	_ = r.apply(ctx, nil)
+	return a
+}
+
+// apply refreshes the UI details, wakes the main loop and maps a refusal to
+// the error the caller gets.
+func (r *approvalRun) apply(ctx workflow.Context, err error) error {
+	setDetails(ctx, r.st)
+	r.changed.SendAsync(true)
+	if err != nil {
+		return refusalError(err.Error())
+	}
+	return nil
+}
+
+// wait runs the timers (deadline, reminders, escalation levels) until the
+// status is final, prompting again when a stage opens or the request is
+// amended.
+func (r *approvalRun) wait(ctx workflow.Context) error {
+	st := r.st
+	pol := st.Policy
+	now := workflow.Now(ctx)
+	deadline := timer(ctx, st.Deadline.Sub(now), "deadline "+st.Deadline.UTC().Format(time.RFC3339))
+	var reminder workflow.Future
+	if pol.Reminder > 0 {
+		reminder = timer(ctx, pol.Reminder, "reminder")
+	}
+	level := 0
+	var escalation workflow.Future
+	if len(pol.Escalations) > 0 {
+		escalation = timer(ctx, st.CreatedAt.Add(pol.Escalations[0].After).Sub(now), "escalation level 1")
+	}
+	stage, revision := st.Stage, st.Revision
+	for !st.Status.Final() {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(deadline, func(workflow.Future) { st.DeadlinePassed(workflow.Now(ctx)) })
+		if reminder != nil {
+			sel.AddFuture(reminder, func(workflow.Future) {
+				reminder = timer(ctx, pol.Reminder, "reminder")
+				if !st.Status.Final() {
+					st.Record(workflow.Now(ctx), "reminded", "", strings.Join(st.Pending(), ", "))
+					r.notifyAll(ctx, activities.KindReminder, nil)
+				}
+			})
+		}
+		if escalation != nil {
+			sel.AddFuture(escalation, func(workflow.Future) {
+				esc := st.Escalate(level, workflow.Now(ctx))
+				setDetails(ctx, st)
+				level++
+				escalation = nil
+				if level < len(pol.Escalations) {
+					escalation = timer(ctx, st.CreatedAt.Add(pol.Escalations[level].After).Sub(workflow.Now(ctx)),
+						fmt.Sprintf("escalation level %d", level+1))
+				}
+				r.notifyAll(ctx, activities.KindEscalation, &esc)
+			})
+		}
+		sel.AddReceive(r.changed, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			return workflow.ErrCanceled
+		}
+		if !st.Status.Final() && (st.Stage != stage || st.Revision != revision) {
+			// A new stage opened or the request changed: ask again.
+			stage, revision = st.Stage, st.Revision
+			r.notifyAll(ctx, activities.KindPrompt, nil)
+		}
+	}
+	return nil
+}
+
+// timer is a workflow timer with a summary for the Temporal UI; a duration
+// already past fires at once.
+func timer(ctx workflow.Context, d time.Duration, summary string) workflow.Future {
+	if d <= 0 {
+		f, s := workflow.NewFuture(ctx)
+		s.Set(nil, nil)
+		return f
+	}
+	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary})
 }
 
 func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		Summary:             "run " + st.Request.Action.Type + " action",
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
@@ -163,10 +255,13 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 
 // notifyAll runs one notify activity per notifier in parallel. A notifier
 // that fails is recorded and never blocks the approval: people can still
-// decide through the other channels and the API.
-func notifyAll(ctx workflow.Context, st *approval.State, notifiers []string, kind string) {
+// decide through the other channels and the API. Break-glass also goes to
+// the security notifiers.
+func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval.Escalation) {
+	st := r.st
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -174,10 +269,16 @@ func notifyAll(ctx workflow.Context, st *approval.State, notifiers []string, kin
 			MaximumAttempts:    10,
 		},
 	})
+	notifiers := r.in.Notifiers
+	if kind == activities.KindBreakGlass {
+		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)
+	}
 	futures := make([]workflow.Future, len(notifiers))
 	for i, n := range notifiers {
 		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, kind+" via "+n))
-		futures[i] = workflow.ExecuteActivity(actx, acts.Notify, activities.NotifyInput{Notifier: n, Kind: kind, Approval: *st})
+		futures[i] = workflow.ExecuteActivity(actx, acts.Notify, activities.NotifyInput{
+			Notifier: n, Kind: kind, Approval: *st, Escalation: esc,
+		})
 	}
 	for i, f := range futures {
 		var d activities.Delivery
@@ -215,12 +316,20 @@ func upsertStatus(ctx workflow.Context, st *approval.State) error {
 func setDetails(ctx workflow.Context, st *approval.State) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** — %s\n\n", st.Status, st.Request.Title)
-	fmt.Fprintf(&b, "%d of %d approvals (policy `%s`)", len(st.ApprovedBy), st.Policy.RequiredApprovals, st.Policy.Name)
+	approved, required := st.Progress()
+	stages := st.Policy.StageList()
+	if len(stages) > 1 {
+		fmt.Fprintf(&b, "Stage %d of %d (%s): ", st.Stage+1, len(stages), st.CurrentStage().Name)
+	}
+	fmt.Fprintf(&b, "%d of %d approvals (policy `%s`)", approved, required, st.Policy.Name)
 	if len(st.ApprovedBy) > 0 {
 		fmt.Fprintf(&b, ", approved by %s", strings.Join(st.ApprovedBy, ", "))
 	}
 	if st.Status == approval.StatusPending {
 		fmt.Fprintf(&b, "\n\nWaiting for: %s; deadline %s", strings.Join(st.Pending(), ", "), st.Deadline.UTC().Format(time.RFC3339))
+	}
+	if st.Status == approval.StatusBypassed {
+		fmt.Fprintf(&b, "\n\n**Break-glass** by %s: %s", st.BypassedBy, st.BypassReason)
 	}
 	if st.ActionResult != nil {
 		fmt.Fprintf(&b, "\n\nAction: %s", actionSummary(st.ActionResult))
@@ -240,9 +349,12 @@ func actionSummary(r *approval.ActionResult) string {
 func refusalError(reason string) error {
 	typ := ErrTypeFailedPrecondition
 	switch reason {
-	case approval.RefusedNotApprover, approval.RefusedSelfApproval, approval.ErrNotAllowedToCancel.Error():
+	case approval.RefusedNotApprover, approval.RefusedNotThisStage, approval.RefusedSelfApproval,
+		approval.RefusedEarlierStage, approval.ErrNotAllowedToCancel.Error(), approval.ErrNotRequester.Error(),
+		approval.ErrHardEnforcement.Error():
 		typ = ErrTypePermissionDenied
-	case approval.RefusedUnknownDecision:
+	case approval.RefusedUnknownDecision, approval.RefusedInvalidChoice, approval.RefusedCommentToApprove,
+		approval.RefusedCommentToReject, approval.ErrReasonRequired.Error():
 		typ = ErrTypeInvalidArgument
 	}
 	return temporal.NewNonRetryableApplicationError(reason, typ, nil)
