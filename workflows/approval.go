@@ -32,18 +32,13 @@ type approvalRun struct {
 // escalating on the policy's timers; then runs the action if granted and
 // reports the outcome. Its result is the final approval.State.
 func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
-	r := &approvalRun{
-		in: in,
-		// Request.Hash marshals JSON, which sorts map keys: deterministic.
-		st:      approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt), //workflowcheck:ignore
-		logger:  workflow.GetLogger(ctx),
-		changed: workflow.NewBufferedChannel(ctx, 1),
-	}
+	// Request.Hash marshals JSON, which sorts map keys: deterministic.
+	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
+	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1)}
 	r.st.Justification = in.Justification
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
-	st := r.st
 
 	if err := upsertStatus(ctx, st); err != nil {
 		return nil, err
