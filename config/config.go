@@ -15,6 +15,7 @@ import (
 
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/policy/regopolicy"
 )
 
 // Config is the whole file.
@@ -146,6 +147,25 @@ func Load(path string) (*Loaded, error) {
 	return l, nil
 }
 
+// setPolicyLines notes where each policy starts, so load errors name the line.
+func setPolicyLines(b []byte, ps []policy.Policy) {
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil || len(root.Content) == 0 {
+		return
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "policies" {
+			continue
+		}
+		for j, item := range m.Content[i+1].Content {
+			if j < len(ps) {
+				ps[j].Line = item.Line
+			}
+		}
+	}
+}
+
 // Parse validates config bytes. Unknown keys are errors, with their line.
 func Parse(b []byte) (*Loaded, error) {
 	var c Config
@@ -155,11 +175,12 @@ func Parse(b []byte) (*Loaded, error) {
 		return nil, err
 	}
 	c.applyDefaults()
+	setPolicyLines(b, c.Policies)
 	dir, err := identity.NewDirectory(c.Users)
 	if err != nil {
 		return nil, err
 	}
-	set, err := policy.NewSet(c.Policies, dir)
+	set, err := policy.NewSet(c.Policies, dir, regopolicy.Check)
 	if err != nil {
 		return nil, err
 	}

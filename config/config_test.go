@@ -25,11 +25,11 @@ func TestDevConfigLoads(t *testing.T) {
 
 func TestConfigMistakes(t *testing.T) {
 	cases := map[string]string{
-		"line 2: field gatway not found":           "log: {level: info}\ngatway: {}\n",
-		"only allowed in a config marked dev_only": "users: [{name: a, token: t}]\n",
-		"unknown notifier":                         "notifiers: [pager]\n",
-		"unknown approver group":                   "policies: [{name: p, match: {environment: x}, approvers: {groups: [g]}, required_approvals: 1, deadline: 1h}]\n",
-		"bad duration":                             "temporal: {retention: soon}\n",
+		"line 2: field gatway not found":                    "log: {level: info}\ngatway: {}\n",
+		"only allowed in a config marked dev_only":          "users: [{name: a, token: t}]\n",
+		"unknown notifier":                                  "notifiers: [pager]\n",
+		"line 1: policies[0] (p): approvers: unknown group": "policies: [{name: p, match: {environment: x}, approvers: {groups: [g]}, required_approvals: 1, deadline: 1h}]\n",
+		"bad duration":                                      "temporal: {retention: soon}\n",
 	}
 	for want, src := range cases {
 		_, err := Parse([]byte(src))
@@ -46,5 +46,13 @@ func TestEmptyConfigGetsDefaults(t *testing.T) {
 	}
 	if c.Temporal.TaskQueue != "signoff" || c.Gateway.MaxBodyBytes != 1<<20 || len(c.Notifiers) != 1 {
 		t.Fatalf("defaults: %+v", c.Config)
+	}
+}
+
+func TestBadRegoIsRefusedWithItsLine(t *testing.T) {
+	src := "users: [{name: bob}]\npolicies:\n  - name: p\n    match: {environment: x}\n    approvers: {users: [bob]}\n    required_approvals: 1\n    deadline: 1h\n    rego: \"package signoff\\nallow if {\"\n"
+	_, err := Parse([]byte(src))
+	if err == nil || !strings.Contains(err.Error(), "line 3: policies[0] (p): rego:") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package policy decides which rules govern a request: who may approve it,
-// how many approvals it needs and how long it may wait. Nothing matching
-// means the request is refused (deny by default).
+// in which stages, how many approvals it needs, how long it may wait and
+// whether break-glass is allowed. Nothing matching means the request is
+// refused (deny by default).
 package policy
 
 import (
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"time"
 
@@ -21,17 +23,41 @@ const Wildcard = "*"
 
 // Policy is one rule as written in the config file.
 type Policy struct {
-	Name              string    `yaml:"name" json:"name"`
-	Match             Match     `yaml:"match" json:"match"`
-	Approvers         Approvers `yaml:"approvers" json:"approvers"`
-	RequiredApprovals int       `yaml:"required_approvals" json:"required_approvals"`
-	Deadline          Duration  `yaml:"deadline" json:"deadline"`
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	Match       Match  `yaml:"match" json:"match"`
+	// Approvers and RequiredApprovals make a single-stage policy; Stages
+	// an ordered one. A policy has one or the other.
+	Approvers            Approvers      `yaml:"approvers" json:"approvers,omitzero"`
+	RequiredApprovals    int            `yaml:"required_approvals" json:"required_approvals,omitempty"`
+	Stages               []Stage        `yaml:"stages" json:"stages,omitempty"`
+	SelfApproval         bool           `yaml:"self_approval" json:"self_approval,omitempty"`
+	Reject               RejectRule     `yaml:"reject" json:"reject,omitzero"`
+	DistinctAcrossStages *bool          `yaml:"distinct_across_stages" json:"distinct_across_stages,omitempty"`
+	RequireJustification bool           `yaml:"require_justification" json:"require_justification,omitempty"`
+	RequireComment       CommentRule    `yaml:"require_comment" json:"require_comment,omitzero"`
+	Require2FA           bool           `yaml:"require_2fa" json:"require_2fa,omitempty"`
+	AllowedChannels      []string       `yaml:"allowed_channels" json:"allowed_channels,omitempty"`
+	Reminder             Duration       `yaml:"reminder" json:"reminder,omitempty"`
+	Escalation           []EscalationIn `yaml:"escalation" json:"escalation,omitempty"`
+	Deadline             Duration       `yaml:"deadline" json:"deadline"`
+	OnDeadline           string         `yaml:"on_deadline" json:"on_deadline,omitempty"`
+	Enforcement          string         `yaml:"enforcement" json:"enforcement,omitempty"`
+	Rego                 string         `yaml:"rego" json:"rego,omitempty"`
+	// Line is where the policy starts in the config file, for errors.
+	Line int `yaml:"-" json:"-"`
 }
 
-// Match selects the requests a policy governs.
+// Match selects the requests a policy governs. The most specific match wins:
+// more fields set beats fewer, then the longer resource pattern.
 type Match struct {
 	// Environment is an exact name or "*".
 	Environment string `yaml:"environment" json:"environment"`
+	// Action is an action type (webhook, aws_iam_deactivate_key, ...);
+	// empty matches any.
+	Action string `yaml:"action" json:"action,omitempty"`
+	// Resource is a glob (path.Match: "api/*"); empty matches any.
+	Resource string `yaml:"resource" json:"resource,omitempty"`
 }
 
 // Approvers are named users and groups; groups expand through the user
@@ -39,6 +65,38 @@ type Match struct {
 type Approvers struct {
 	Users  []string `yaml:"users" json:"users,omitempty"`
 	Groups []string `yaml:"groups" json:"groups,omitempty"`
+}
+
+// Stage is one step of an ordered policy.
+type Stage struct {
+	Name              string    `yaml:"name" json:"name"`
+	Approvers         Approvers `yaml:"approvers" json:"approvers"`
+	RequiredApprovals int       `yaml:"required_approvals" json:"required_approvals"`
+}
+
+// RejectRule: how many rejections reject (default 1).
+type RejectRule struct {
+	Required int `yaml:"required" json:"required,omitempty"`
+}
+
+// CommentRule says which decisions need a comment.
+type CommentRule struct {
+	Approve bool `yaml:"approve" json:"approve,omitempty"`
+	Reject  bool `yaml:"reject" json:"reject,omitempty"`
+}
+
+// EscalationIn is one escalation level as written.
+type EscalationIn struct {
+	After        Duration      `yaml:"after" json:"after"`
+	Notify       NotifyTargets `yaml:"notify" json:"notify"`
+	AddApprovers Approvers     `yaml:"add_approvers" json:"add_approvers,omitzero"`
+}
+
+// NotifyTargets are channels, users and groups to tell.
+type NotifyTargets struct {
+	Channels []string `yaml:"channels" json:"channels,omitempty"`
+	Users    []string `yaml:"users" json:"users,omitempty"`
+	Groups   []string `yaml:"groups" json:"groups,omitempty"`
 }
 
 // Duration reads "24h", "90m" and "7d" from YAML.
@@ -66,11 +124,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the Go form.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
 // ErrNoPolicy means no policy matches: the request is refused.
 var ErrNoPolicy = errors.New("no policy matches this request")
 
 // ErrUnreachable means the policy could never be satisfied for this requester.
 var ErrUnreachable = errors.New("policy cannot be satisfied")
+
+// RegoCompiler checks a Rego module at load; nil skips the check.
+type RegoCompiler func(module string) error
 
 // Set is a validated list of policies with the directory they refer to.
 type Set struct {
@@ -80,46 +144,70 @@ type Set struct {
 }
 
 // NewSet validates policies against the directory: unknown users or groups,
-// impossible quorums and missing deadlines are refused at load.
-func NewSet(policies []Policy, dir *identity.Directory) (*Set, error) {
+// impossible quorums, bad durations and globs, and Rego that does not
+// compile are refused at load, each error naming the policy's line.
+func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set, error) {
 	s := &Set{dir: dir}
 	names := map[string]bool{}
-	envs := map[string]string{}
+	matches := map[Match]string{}
 	var errs []error
 	for i, p := range policies {
 		where := fmt.Sprintf("policies[%d] (%s)", i, p.Name)
+		if p.Line > 0 {
+			where = fmt.Sprintf("line %d: %s", p.Line, where)
+		}
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...)))
+		}
 		if p.Name == "" {
-			errs = append(errs, fmt.Errorf("policies[%d]: name is required", i))
+			bad("name is required")
 		}
 		if names[p.Name] {
-			errs = append(errs, fmt.Errorf("%s: duplicate policy name", where))
+			bad("duplicate policy name")
 		}
 		names[p.Name] = true
 		if p.Match.Environment == "" {
-			errs = append(errs, fmt.Errorf("%s: match.environment is required (use %q for any)", where, Wildcard))
-		} else if other, dup := envs[p.Match.Environment]; dup {
-			errs = append(errs, fmt.Errorf("%s: environment %q is already matched by policy %q", where, p.Match.Environment, other))
+			bad("match.environment is required (use %q for any)", Wildcard)
 		}
-		envs[p.Match.Environment] = p.Name
-		for _, u := range p.Approvers.Users {
-			if _, ok := dir.Lookup(u); !ok {
-				errs = append(errs, fmt.Errorf("%s: unknown approver user %q", where, u))
-			}
+		if other, dup := matches[p.Match]; dup {
+			bad("the same match is already used by policy %q", other)
 		}
-		for _, g := range p.Approvers.Groups {
-			if !dir.HasGroup(g) {
-				errs = append(errs, fmt.Errorf("%s: unknown approver group %q", where, g))
-			}
+		matches[p.Match] = p.Name
+		if _, err := path.Match(p.Match.Resource, ""); err != nil {
+			bad("match.resource %q is not a valid glob", p.Match.Resource)
 		}
-		n := len(s.expand(p))
-		switch {
-		case p.RequiredApprovals < 1:
-			errs = append(errs, fmt.Errorf("%s: required_approvals must be at least 1", where))
-		case p.RequiredApprovals > n:
-			errs = append(errs, fmt.Errorf("%s: required_approvals %d is more than its %d approvers", where, p.RequiredApprovals, n))
-		}
+		s.checkApprovers(p, bad)
 		if p.Deadline <= 0 {
-			errs = append(errs, fmt.Errorf("%s: deadline must be a positive duration", where))
+			bad("deadline must be a positive duration")
+		}
+		if p.Reminder < 0 {
+			bad("reminder must not be negative")
+		}
+		var prev Duration
+		for j, e := range p.Escalation {
+			if e.After <= prev {
+				bad("escalation[%d].after must be positive and later than the level before", j)
+			}
+			if e.After >= p.Deadline {
+				bad("escalation[%d].after (%s) is not before the deadline (%s)", j, e.After.Std(), p.Deadline.Std())
+			}
+			prev = e.After
+			s.checkPeople(fmt.Sprintf("escalation[%d].notify", j), Approvers{Users: e.Notify.Users, Groups: e.Notify.Groups}, bad)
+			s.checkPeople(fmt.Sprintf("escalation[%d].add_approvers", j), e.AddApprovers, bad)
+		}
+		if !slices.Contains([]string{"", approval.OnDeadlineExpire, approval.OnDeadlineReject}, p.OnDeadline) {
+			bad("on_deadline must be expire or reject")
+		}
+		if !slices.Contains([]string{"", approval.EnforcementHard, approval.EnforcementSoft}, p.Enforcement) {
+			bad("enforcement must be hard or soft")
+		}
+		if p.Reject.Required < 0 {
+			bad("reject.required must not be negative")
+		}
+		if p.Rego != "" && rego != nil {
+			if err := rego(p.Rego); err != nil {
+				bad("rego: %v", err)
+			}
 		}
 		s.policies = append(s.policies, p)
 		s.versions = append(s.versions, version(p))
@@ -130,6 +218,52 @@ func NewSet(policies []Policy, dir *identity.Directory) (*Set, error) {
 	return s, nil
 }
 
+func (s *Set) checkApprovers(p Policy, bad func(string, ...any)) {
+	single := len(p.Approvers.Users)+len(p.Approvers.Groups) > 0 || p.RequiredApprovals != 0
+	switch {
+	case single && len(p.Stages) > 0:
+		bad("use either approvers/required_approvals or stages, not both")
+		return
+	case !single && len(p.Stages) == 0:
+		bad("approvers and required_approvals (or stages) are required")
+		return
+	}
+	stages := p.Stages
+	if single {
+		stages = []Stage{{Name: "approval", Approvers: p.Approvers, RequiredApprovals: p.RequiredApprovals}}
+	}
+	for j, st := range stages {
+		label := "approvers"
+		if !single {
+			label = fmt.Sprintf("stages[%d] (%s)", j, st.Name)
+			if st.Name == "" {
+				bad("stages[%d].name is required", j)
+			}
+		}
+		s.checkPeople(label, st.Approvers, bad)
+		n := len(s.expand(st.Approvers))
+		switch {
+		case st.RequiredApprovals < 1:
+			bad("%s: required_approvals must be at least 1", label)
+		case st.RequiredApprovals > n:
+			bad("%s: required_approvals %d is more than its %d approvers", label, st.RequiredApprovals, n)
+		}
+	}
+}
+
+func (s *Set) checkPeople(label string, a Approvers, bad func(string, ...any)) {
+	for _, u := range a.Users {
+		if _, ok := s.dir.Lookup(u); !ok {
+			bad("%s: unknown user %q", label, u)
+		}
+	}
+	for _, g := range a.Groups {
+		if !s.dir.HasGroup(g) {
+			bad("%s: unknown group %q", label, g)
+		}
+	}
+}
+
 // version is a short content hash so an approval records exactly which rule
 // text governed it.
 func version(p Policy) string {
@@ -138,53 +272,153 @@ func version(p Policy) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-func (s *Set) expand(p Policy) []string {
-	var out []string
-	out = append(out, p.Approvers.Users...)
-	for _, g := range p.Approvers.Groups {
+func (s *Set) expand(a Approvers) []string {
+	out := slices.Clone(a.Users)
+	for _, g := range a.Groups {
 		out = append(out, s.dir.Members(g)...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// Resolve picks the policy for a request (an exact environment beats the
-// wildcard) and snapshots it with its approvers expanded. It refuses a
-// request the requester could never get approved.
-func (s *Set) Resolve(req approval.Request, requester string) (approval.Policy, error) {
-	idx := -1
-	for i, p := range s.policies {
-		if p.Match.Environment == req.Environment {
-			idx = i
-			break
-		}
-		if p.Match.Environment == Wildcard && idx < 0 {
-			idx = i
-		}
+// specificity ranks a match: fields set, then resource pattern length.
+func specificity(m Match) (int, int) {
+	n := 0
+	if m.Environment != Wildcard {
+		n++
 	}
-	if idx < 0 {
-		return approval.Policy{}, fmt.Errorf("%w (environment %q)", ErrNoPolicy, req.Environment)
+	if m.Action != "" {
+		n++
 	}
-	p := s.policies[idx]
-	approvers := s.expand(p)
-	eligible := 0
-	for _, a := range approvers {
-		if a != requester {
-			eligible++
-		}
+	if m.Resource != "" && m.Resource != "*" {
+		n++
 	}
-	if eligible < p.RequiredApprovals {
-		return approval.Policy{}, fmt.Errorf("%w: policy %q needs %d approvals but has %d approvers other than %s",
-			ErrUnreachable, p.Name, p.RequiredApprovals, eligible, requester)
-	}
-	return approval.Policy{
-		Name:              p.Name,
-		Version:           s.versions[idx],
-		Approvers:         approvers,
-		RequiredApprovals: p.RequiredApprovals,
-		Deadline:          time.Duration(p.Deadline),
-	}, nil
+	return n, len(m.Resource)
 }
 
-// Std returns the time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
+func matches(m Match, req approval.Request) bool {
+	if m.Environment != Wildcard && m.Environment != req.Environment {
+		return false
+	}
+	if m.Action != "" && m.Action != req.Action.Type {
+		return false
+	}
+	if m.Resource != "" {
+		ok, err := path.Match(m.Resource, req.Resource)
+		return err == nil && ok
+	}
+	return true
+}
+
+// Match returns the index of the most specific policy matching req; ties go
+// to the one written first.
+func (s *Set) match(req approval.Request) (int, bool) {
+	best, bestN, bestLen := -1, -1, -1
+	for i, p := range s.policies {
+		if !matches(p.Match, req) {
+			continue
+		}
+		n, l := specificity(p.Match)
+		if n > bestN || (n == bestN && l > bestLen) {
+			best, bestN, bestLen = i, n, l
+		}
+	}
+	return best, best >= 0
+}
+
+// Resolve picks the policy for a request and snapshots it with its
+// approvers expanded. It refuses a request the requester could never get
+// approved.
+func (s *Set) Resolve(req approval.Request, requester string) (approval.Policy, error) {
+	idx, ok := s.match(req)
+	if !ok {
+		return approval.Policy{}, fmt.Errorf("%w (environment %q, action %q, resource %q)",
+			ErrNoPolicy, req.Environment, req.Action.Type, req.Resource)
+	}
+	snap := s.snapshot(idx)
+	used := map[string]bool{}
+	for _, st := range snap.StageList() {
+		eligible := 0
+		for _, a := range st.Approvers {
+			if (a != requester || snap.SelfApproval) && (snap.SameApproverAcrossStages || !used[a]) {
+				eligible++
+			}
+		}
+		if eligible < st.RequiredApprovals {
+			return approval.Policy{}, fmt.Errorf("%w: policy %q (stage %q) needs %d approvals but has %d approvers other than %s",
+				ErrUnreachable, snap.Name, st.Name, st.RequiredApprovals, eligible, requester)
+		}
+		// Assume the stage is decided by its first eligible approvers, who
+		// may then not decide a later stage.
+		n := 0
+		for _, a := range st.Approvers {
+			if n < st.RequiredApprovals && (a != requester || snap.SelfApproval) && !used[a] {
+				used[a] = true
+				n++
+			}
+		}
+	}
+	return snap, nil
+}
+
+func (s *Set) snapshot(idx int) approval.Policy {
+	p := s.policies[idx]
+	out := approval.Policy{
+		Name:                     p.Name,
+		Version:                  s.versions[idx],
+		Deadline:                 p.Deadline.Std(),
+		OnDeadline:               p.OnDeadline,
+		RejectionsRequired:       p.Reject.Required,
+		SelfApproval:             p.SelfApproval,
+		SameApproverAcrossStages: p.DistinctAcrossStages != nil && !*p.DistinctAcrossStages,
+		RequireJustification:     p.RequireJustification,
+		RequireComment:           approval.CommentRule{Approve: p.RequireComment.Approve, Reject: p.RequireComment.Reject},
+		Require2FA:               p.Require2FA,
+		AllowedChannels:          p.AllowedChannels,
+		Reminder:                 p.Reminder.Std(),
+		Enforcement:              p.Enforcement,
+		Rego:                     p.Rego,
+	}
+	if len(p.Stages) == 0 {
+		out.Approvers = s.expand(p.Approvers)
+		out.RequiredApprovals = p.RequiredApprovals
+	}
+	for _, st := range p.Stages {
+		out.Stages = append(out.Stages, approval.Stage{Name: st.Name, Approvers: s.expand(st.Approvers), RequiredApprovals: st.RequiredApprovals})
+	}
+	for _, e := range p.Escalation {
+		notify := s.expand(Approvers{Users: e.Notify.Users, Groups: e.Notify.Groups})
+		out.Escalations = append(out.Escalations, approval.Escalation{
+			After: e.After.Std(), AddApprovers: s.expand(e.AddApprovers),
+			Notify: approval.Targets{Channels: e.Notify.Channels, Users: notify},
+		})
+	}
+	return out
+}
+
+// Entry is a policy in force with its version, for the policies API.
+type Entry struct {
+	Policy  Policy
+	Version string
+	// Snapshot is what an approval under this policy would hold.
+	Snapshot approval.Policy
+}
+
+// List returns every policy in force, in config order.
+func (s *Set) List() []Entry {
+	out := make([]Entry, len(s.policies))
+	for i := range s.policies {
+		out[i] = Entry{Policy: s.policies[i], Version: s.versions[i], Snapshot: s.snapshot(i)}
+	}
+	return out
+}
+
+// Get returns the policy named name.
+func (s *Set) Get(name string) (Entry, bool) {
+	for i, p := range s.policies {
+		if p.Name == name {
+			return Entry{Policy: p, Version: s.versions[i], Snapshot: s.snapshot(i)}, true
+		}
+	}
+	return Entry{}, false
+}
