@@ -34,8 +34,12 @@ type Config struct {
 	Actions  Actions         `yaml:"actions"`
 	Slack    Slack           `yaml:"slack"`
 	Codec    Codec           `yaml:"codec"`
-	// Notifiers prompt approvers: "log" for now.
+	// TemporalServer configures `signoff temporal` (config/server.go).
+	TemporalServer TemporalServer `yaml:"temporal_server"`
+	// Notifiers prompt approvers.
 	Notifiers []string `yaml:"notifiers"`
+	// SecurityNotifiers are also told, at once, about every break-glass.
+	SecurityNotifiers []string `yaml:"security_notifiers"`
 }
 
 // Log configures log/slog.
@@ -88,6 +92,8 @@ type Worker struct {
 	MaxConcurrentActivities int `yaml:"max_concurrent_activities"`
 	MaxConcurrentWorkflows  int `yaml:"max_concurrent_workflow_tasks"`
 	StickyCacheSize         int `yaml:"sticky_cache_size"`
+	// HealthAddress serves /healthz, /readyz and /metrics when set.
+	HealthAddress string `yaml:"health_address"`
 }
 
 // knownNotifiers are the notifier channels a config may name.
@@ -184,7 +190,7 @@ func Parse(b []byte) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range c.Notifiers {
+	for _, n := range append(slices.Clone(c.Notifiers), c.SecurityNotifiers...) {
 		if !slices.Contains(knownNotifiers, n) {
 			return nil, fmt.Errorf("notifiers: unknown notifier %q (have: %v)", n, knownNotifiers)
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,34 @@ func TestBadRegoIsRefusedWithItsLine(t *testing.T) {
 	_, err := Parse([]byte(src))
 	if err == nil || !strings.Contains(err.Error(), "line 3: policies[0] (p): rego:") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLiveReloadKeepsTheOldConfigOnMistakes(t *testing.T) {
+	path := t.TempDir() + "/c.yaml"
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("dev_only: true\nusers: [{name: bob, token: t1}]\n")
+	first, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := NewLive(first, path)
+	write("dev_only: true\nusers: [{name: bob, token: t2}]\n")
+	if _, err := live.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Get().Directory.Authenticate("t2"); !ok {
+		t.Fatal("reload did not take the new token")
+	}
+	write("dev_only: true\nusers: [{name: bob, token: t3}]\npolicies: [{name: p}]\n")
+	if _, err := live.Reload(); err == nil {
+		t.Fatal("a bad config was accepted")
+	}
+	if _, ok := live.Get().Directory.Authenticate("t2"); !ok {
+		t.Fatal("a failed reload replaced the config in force")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 )
 
@@ -35,7 +36,7 @@ func bearerToken(header string) string {
 
 // authUnary authenticates every call of the services it guards. Identity
 // comes from the token alone, never from a request field.
-func authUnary(dir *identity.Directory, guarded string) grpc.UnaryServerInterceptor {
+func authUnary(live *config.Live, guarded string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !strings.HasPrefix(info.FullMethod, guarded) {
 			return handler(ctx, req)
@@ -50,7 +51,7 @@ func authUnary(dir *identity.Directory, guarded string) grpc.UnaryServerIntercep
 		if token == "" {
 			return nil, status.Error(codes.Unauthenticated, "missing bearer token (Authorization: Bearer <token>)")
 		}
-		u, ok := dir.Authenticate(token)
+		u, ok := live.Get().Directory.Authenticate(token)
 		if !ok {
 			return nil, status.Error(codes.Unauthenticated, "unknown token")
 		}

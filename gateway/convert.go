@@ -52,6 +52,7 @@ func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
 	return &pb.DecisionAttempt{
 		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
 		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason, Values: a.Values,
+		Stage: int32(a.Stage), Voided: a.Voided, Verdict: a.Verdict,
 	}
 }
 
@@ -61,10 +62,25 @@ func toProto(st *approval.State) *pb.Approval {
 		Environment: st.Request.Environment, Resource: st.Request.Resource, Fields: st.Request.Fields,
 		Requester: st.Requester, Status: statusToProto[st.Status],
 		PolicyName: st.Policy.Name, PolicyVersion: st.Policy.Version,
-		Approvers: st.Policy.Approvers, RequiredApprovals: int32(st.Policy.RequiredApprovals),
+		Approvers: st.Policy.AllApprovers(), RequiredApprovals: int32(st.CurrentStage().RequiredApprovals),
 		CreateTime: ts(st.CreatedAt), Deadline: ts(st.Deadline), CloseTime: ts(st.ClosedAt),
 		Action:     &pb.Action{Type: st.Request.Action.Type, Url: st.Request.Action.URL, Params: st.Request.Action.Params},
 		ApprovedBy: st.ApprovedBy, CancelledBy: st.CancelledBy, CancelReason: st.CancelReason,
+		Justification: st.Justification, RequestHash: st.RequestHash, CurrentStage: st.CurrentStage().Name,
+		PendingApprovers: st.Pending(), BypassedBy: st.BypassedBy, BypassReason: st.BypassReason,
+		Revision: int32(st.Revision), EscalationLevel: int32(st.EscalationLevel),
+	}
+	for i, stage := range st.Policy.StageList() {
+		ps := &pb.Stage{Name: stage.Name, Approvers: stage.Approvers, RequiredApprovals: int32(stage.RequiredApprovals)}
+		for _, a := range st.Attempts {
+			if a.Accepted && !a.Voided && a.Stage == i && a.Decision == approval.DecisionApprove {
+				ps.ApprovedBy = append(ps.ApprovedBy, a.User)
+			}
+		}
+		out.Stages = append(out.Stages, ps)
+	}
+	for _, e := range st.Events {
+		out.Events = append(out.Events, &pb.AuditEvent{Time: ts(e.Time), Kind: e.Kind, User: e.User, Detail: e.Detail})
 	}
 	if in := st.Request.Input; in.Type != "" {
 		out.Input = &pb.Input{Type: in.Type, Prompt: in.Prompt}

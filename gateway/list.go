@@ -60,7 +60,7 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: s.cfg.Temporal.Namespace, PageSize: size, NextPageToken: token, Query: strings.Join(q, " AND "),
+		Namespace: s.conf().Temporal.Namespace, PageSize: size, NextPageToken: token, Query: strings.Join(q, " AND "),
 	})
 	if err != nil {
 		return nil, s.temporalError(ctx, "list approvals", err)

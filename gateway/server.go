@@ -32,7 +32,9 @@ import (
 
 // Deps is what extra HTTP routes are built from.
 type Deps struct {
+	// Config is the config at start; Live has the one in force.
 	Config   *config.Loaded
+	Live     *config.Live
 	Temporal client.Client
 	Logger   *slog.Logger
 	Service  *Service
@@ -60,17 +62,19 @@ type Server struct {
 }
 
 // New builds the servers; Serve starts them.
-func New(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger *slog.Logger) (*Server, error) {
+func New(live *config.Live, tc client.Client, actions *action.Registry, logger *slog.Logger) (*Server, error) {
+	cfg := live.Get()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
-	svc := NewService(cfg, tc, actions, logger)
+	svc := NewService(live, tc, actions, logger)
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
-		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(cfg.Directory, "/"+pb.ApprovalService_ServiceDesc.ServiceName+"/")),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(live, "/signoff.v1.")),
 	)
 	pb.RegisterApprovalServiceServer(gs, svc)
+	pb.RegisterPolicyServiceServer(gs, &PolicyService{svc: svc})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -91,6 +95,9 @@ func New(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger 
 	if err := pb.RegisterApprovalServiceHandler(context.Background(), mux, conn); err != nil {
 		return nil, fmt.Errorf("register rest handlers: %w", err)
 	}
+	if err := pb.RegisterPolicyServiceHandler(context.Background(), mux, conn); err != nil {
+		return nil, fmt.Errorf("register rest handlers: %w", err)
+	}
 
 	s := &Server{cfg: cfg, temporal: tc, logger: logger, grpc: gs, inproc: inproc, conn: conn, health: hs}
 	root := http.NewServeMux()
@@ -98,7 +105,7 @@ func New(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger 
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	deps := Deps{Config: cfg, Temporal: tc, Logger: logger, Service: svc}
+	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc}
 	for _, b := range routeBuilders {
 		if err := b(root, deps); err != nil {
 			return nil, fmt.Errorf("mount routes: %w", err)

@@ -32,7 +32,7 @@ import (
 // Service implements ApprovalService on Temporal.
 type Service struct {
 	pb.UnimplementedApprovalServiceServer
-	cfg      *config.Loaded
+	live     *config.Live
 	temporal client.Client
 	actions  *action.Registry
 	logger   *slog.Logger
@@ -41,12 +41,15 @@ type Service struct {
 }
 
 // NewService returns the API implementation.
-func NewService(cfg *config.Loaded, tc client.Client, actions *action.Registry, logger *slog.Logger) *Service {
+func NewService(live *config.Live, tc client.Client, actions *action.Registry, logger *slog.Logger) *Service {
 	return &Service{
-		cfg: cfg, temporal: tc, actions: actions, logger: logger,
-		timeout: time.Duration(cfg.Gateway.CallTimeout), now: time.Now,
+		live: live, temporal: tc, actions: actions, logger: logger,
+		timeout: time.Duration(live.Get().Gateway.CallTimeout), now: time.Now,
 	}
 }
+
+// conf is the config in force (reloadable).
+func (s *Service) conf() *config.Loaded { return s.live.Get() }
 
 // Input limits: generous for people, small enough that one request cannot
 // bloat workflow history.
@@ -104,7 +107,8 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	if err := s.actions.Validate(r.Action); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	pol, err := s.cfg.Policies.Resolve(r, user.Name)
+	cfg := s.conf()
+	pol, err := cfg.Policies.Resolve(r, user.Name)
 	switch {
 	case errors.Is(err, policy.ErrNoPolicy):
 		return nil, status.Errorf(codes.PermissionDenied, "%v: refused (deny by default)", err)
@@ -113,21 +117,30 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	case err != nil:
 		return nil, status.Error(codes.Internal, "resolve policy failed")
 	}
+	justification := strings.TrimSpace(req.GetJustification())
+	if err := checkText("justification", justification, maxDescription); err != nil {
+		return nil, err
+	}
+	if pol.RequireJustification && justification == "" {
+		return nil, status.Errorf(codes.InvalidArgument, "policy %q requires a justification", pol.Name)
+	}
 	id := newID()
 	if req.GetRequestId() != "" {
 		id = idFor(user.Name, req.GetRequestId())
 	}
 	in := workflows.Input{
 		ID: id, Requester: user.Name, Request: r, Policy: pol,
-		CreatedAt: s.now().UTC().Truncate(time.Millisecond), Notifiers: s.cfg.Notifiers,
+		CreatedAt: s.now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
+		Justification: justification, SecurityNotifiers: cfg.SecurityNotifiers,
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
+	st.Justification = justification
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       workflows.ApprovalWorkflowID(id),
-		TaskQueue:                                s.cfg.Temporal.TaskQueue,
+		TaskQueue:                                cfg.Temporal.TaskQueue,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
@@ -136,6 +149,7 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 			workflows.MemoPolicy:      pol.Name,
 			workflows.MemoDeadline:    st.Deadline,
 			workflows.MemoRequestHash: st.RequestHash,
+			workflows.MemoRego:        pol.Rego != "",
 		},
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
@@ -252,14 +266,22 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.checkOpen(ctx, req.GetId()); err != nil {
+	desc, err := s.describe(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
+	}
+	dr := workflows.DecisionRequest{
+		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
+		Values: req.GetValues(), Channel: "api",
+	}
+	if err := s.checkRego(ctx, req.GetId(), desc, user, nil, &dr); err != nil {
 		return nil, err
 	}
 	var res workflows.DecideResult
-	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, workflows.DecisionRequest{
-		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: "api",
-	}, &res); err != nil {
+	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, dr, &res); err != nil {
 		return nil, err
 	}
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))

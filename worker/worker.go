@@ -86,7 +86,10 @@ func NewActions(cfg *config.Loaded) (*action.Registry, error) {
 // NewActivities wires the configured notifiers and the actions.
 func NewActivities(cfg *config.Loaded, logger *slog.Logger) (*activities.Activities, error) {
 	notifiers := map[string]activities.Notifier{}
-	for _, name := range cfg.Notifiers {
+	for _, name := range append(append([]string(nil), cfg.Notifiers...), cfg.SecurityNotifiers...) {
+		if _, done := notifiers[name]; done {
+			continue
+		}
 		b, ok := notifierBuilders[name]
 		if !ok {
 			return nil, fmt.Errorf("notifier %q is not built into this binary (have %v)", name, Notifiers())

@@ -37,6 +37,9 @@ const (
 	MemoPolicy      = "policy"
 	MemoDeadline    = "deadline"
 	MemoRequestHash = "request_hash"
+	// MemoRego marks approvals whose policy has a Rego check, so the
+	// gateway knows to evaluate it before delivering a decision.
+	MemoRego = "rego"
 )
 
 // Error types of refusals returned by the update handlers.

@@ -20,7 +20,8 @@ func init() {
 	commands = append(commands, command{"dev", "run everything: embedded Temporal + Web UI, worker, gateway", runDev})
 }
 
-func runDev(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error {
+func runDev(ctx context.Context, live *config.Live, logger *slog.Logger) error {
+	cfg := live.Get()
 	dataDir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -57,5 +58,5 @@ func runDev(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error 
 	logger.Info("signoff dev is up",
 		"rest", cfg.Gateway.PublicURL, "grpc", cfg.Gateway.GRPCAddress,
 		"temporal", srv.Address(), "temporal_ui", "http://"+cfg.Dev.UIAddress)
-	return runAll(ctx, cfg, tc, logger)
+	return runAll(ctx, live, tc, logger)
 }

@@ -29,7 +29,7 @@ var version = "dev"
 
 type command struct {
 	name, help string
-	run        func(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error
+	run        func(ctx context.Context, live *config.Live, logger *slog.Logger) error
 }
 
 var commands = []command{
@@ -87,11 +87,34 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
+	live := config.NewLive(cfg, *path)
+	go reloadOnHangup(ctx, live, logger)
+	if err := cmd.run(ctx, live, logger); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("signoff stopped", "command", cmd.name, "err", err)
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHangup re-reads the config on SIGHUP: users and policies take
+// effect for new requests; a config with mistakes is refused and logged.
+func reloadOnHangup(ctx context.Context, live *config.Live, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			next, err := live.Reload()
+			if err != nil {
+				logger.Error("config reload refused; the previous config stays in force", "err", err)
+				continue
+			}
+			logger.Info("config reloaded", "policies", len(next.Policies.List()))
+		}
+	}
 }
 
 func defaultConfigPath() string {
@@ -113,7 +136,8 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func runWorker(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error {
+func runWorker(ctx context.Context, live *config.Live, logger *slog.Logger) error {
+	cfg := live.Get()
 	tc, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
 	if err != nil {
 		return err
@@ -135,21 +159,22 @@ func runWorker(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) err
 	return nil
 }
 
-func runGateway(ctx context.Context, cfg *config.Loaded, logger *slog.Logger) error {
-	tc, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
+func runGateway(ctx context.Context, live *config.Live, logger *slog.Logger) error {
+	tc, err := temporalconn.Dial(ctx, live.Get().Temporal, logger)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	return serveGateway(ctx, cfg, tc, logger)
+	return serveGateway(ctx, live, tc, logger)
 }
 
-func serveGateway(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
+func serveGateway(ctx context.Context, live *config.Live, tc client.Client, logger *slog.Logger) error {
+	cfg := live.Get()
 	actions, err := worker.NewActions(cfg)
 	if err != nil {
 		return err
 	}
-	gs, err := gateway.New(cfg, tc, actions, logger)
+	gs, err := gateway.New(live, tc, actions, logger)
 	if err != nil {
 		return err
 	}
@@ -166,8 +191,8 @@ func serveGateway(ctx context.Context, cfg *config.Loaded, tc client.Client, log
 }
 
 // runAll runs the worker and the gateway in one process until ctx ends.
-func runAll(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *slog.Logger) error {
-	w, err := worker.New(tc, cfg, logger)
+func runAll(ctx context.Context, live *config.Live, tc client.Client, logger *slog.Logger) error {
+	w, err := worker.New(tc, live.Get(), logger)
 	if err != nil {
 		return err
 	}
@@ -176,6 +201,6 @@ func runAll(ctx context.Context, cfg *config.Loaded, tc client.Client, logger *s
 	}
 	defer w.Stop()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveGateway(ctx, cfg, tc, logger) })
+	g.Go(func() error { return serveGateway(ctx, live, tc, logger) })
 	return g.Wait()
 }

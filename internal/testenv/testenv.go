@@ -51,6 +51,7 @@ type Options struct {
 type Stack struct {
 	T        testing.TB
 	Config   *config.Loaded
+	Live     *config.Live
 	DataDir  string
 	Temporal *devserver.Server
 	Client   client.Client
@@ -67,7 +68,7 @@ type Stack struct {
 func Start(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	cfg := loadConfig(t, opts)
-	s := &Stack{T: t, Config: cfg, DataDir: opts.DataDir, Logs: &lockedBuffer{}}
+	s := &Stack{T: t, Config: cfg, Live: config.NewLive(cfg, ""), DataDir: opts.DataDir, Logs: &lockedBuffer{}}
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()
 	}
@@ -197,7 +198,7 @@ func (s *Stack) StartGateway() {
 	if err != nil {
 		s.T.Fatalf("actions: %v", err)
 	}
-	gs, err := gateway.New(s.Config, s.Client, actions, s.logger)
+	gs, err := gateway.New(s.Live, s.Client, actions, s.logger)
 	if err != nil {
 		s.T.Fatalf("gateway: %v", err)
 	}

@@ -339,9 +339,11 @@ type CreateApprovalRequest struct {
 	Environment string `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
 	Resource    string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
 	// Shown to approvers, in key order.
-	Fields        map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Action        *Action           `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
-	Input         *Input            `protobuf:"bytes,8,opt,name=input,proto3" json:"input,omitempty"`
+	Fields map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Action *Action           `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	Input  *Input            `protobuf:"bytes,8,opt,name=input,proto3" json:"input,omitempty"`
+	// Why this is needed; required when the policy says so.
+	Justification string `protobuf:"bytes,9,opt,name=justification,proto3" json:"justification,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -432,6 +434,819 @@ func (x *CreateApprovalRequest) GetInput() *Input {
 	return nil
 }
 
+func (x *CreateApprovalRequest) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+type BypassApprovalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BypassApprovalRequest) Reset() {
+	*x = BypassApprovalRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BypassApprovalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BypassApprovalRequest) ProtoMessage() {}
+
+func (x *BypassApprovalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BypassApprovalRequest.ProtoReflect.Descriptor instead.
+func (*BypassApprovalRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BypassApprovalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BypassApprovalRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AmendApprovalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Fields        map[string]string      `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Action        *Action                `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Input         *Input                 `protobuf:"bytes,7,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AmendApprovalRequest) Reset() {
+	*x = AmendApprovalRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AmendApprovalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AmendApprovalRequest) ProtoMessage() {}
+
+func (x *AmendApprovalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AmendApprovalRequest.ProtoReflect.Descriptor instead.
+func (*AmendApprovalRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AmendApprovalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AmendApprovalRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AmendApprovalRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AmendApprovalRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *AmendApprovalRequest) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *AmendApprovalRequest) GetAction() *Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *AmendApprovalRequest) GetInput() *Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+type ListPoliciesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesRequest) Reset() {
+	*x = ListPoliciesRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesRequest) ProtoMessage() {}
+
+func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
+}
+
+type ListPoliciesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policies      []*Policy              `protobuf:"bytes,1,rep,name=policies,proto3" json:"policies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesResponse) Reset() {
+	*x = ListPoliciesResponse{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesResponse) ProtoMessage() {}
+
+func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListPoliciesResponse) GetPolicies() []*Policy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+type GetPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetPolicyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type EvaluatePolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Environment   string                 `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
+	Resource      string                 `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	Action        *Action                `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluatePolicyRequest) Reset() {
+	*x = EvaluatePolicyRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluatePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluatePolicyRequest) ProtoMessage() {}
+
+func (x *EvaluatePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluatePolicyRequest.ProtoReflect.Descriptor instead.
+func (*EvaluatePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EvaluatePolicyRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *EvaluatePolicyRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *EvaluatePolicyRequest) GetAction() *Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+type EvaluatePolicyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Who may approve each stage, with the caller as requester.
+	Stages   []*Stage               `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// Set when the caller's request would be refused, and why.
+	Refusal       string `protobuf:"bytes,4,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluatePolicyResponse) Reset() {
+	*x = EvaluatePolicyResponse{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluatePolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluatePolicyResponse) ProtoMessage() {}
+
+func (x *EvaluatePolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluatePolicyResponse.ProtoReflect.Descriptor instead.
+func (*EvaluatePolicyResponse) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EvaluatePolicyResponse) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *EvaluatePolicyResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *EvaluatePolicyResponse) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *EvaluatePolicyResponse) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
+}
+
+type Policy struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	Name                    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version                 string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Description             string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	MatchEnvironment        string                 `protobuf:"bytes,4,opt,name=match_environment,json=matchEnvironment,proto3" json:"match_environment,omitempty"`
+	MatchAction             string                 `protobuf:"bytes,5,opt,name=match_action,json=matchAction,proto3" json:"match_action,omitempty"`
+	MatchResource           string                 `protobuf:"bytes,6,opt,name=match_resource,json=matchResource,proto3" json:"match_resource,omitempty"`
+	Stages                  []*Stage               `protobuf:"bytes,7,rep,name=stages,proto3" json:"stages,omitempty"`
+	Deadline                string                 `protobuf:"bytes,8,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	OnDeadline              string                 `protobuf:"bytes,9,opt,name=on_deadline,json=onDeadline,proto3" json:"on_deadline,omitempty"`
+	Enforcement             string                 `protobuf:"bytes,10,opt,name=enforcement,proto3" json:"enforcement,omitempty"`
+	RejectionsRequired      int32                  `protobuf:"varint,11,opt,name=rejections_required,json=rejectionsRequired,proto3" json:"rejections_required,omitempty"`
+	SelfApproval            bool                   `protobuf:"varint,12,opt,name=self_approval,json=selfApproval,proto3" json:"self_approval,omitempty"`
+	DistinctAcrossStages    bool                   `protobuf:"varint,13,opt,name=distinct_across_stages,json=distinctAcrossStages,proto3" json:"distinct_across_stages,omitempty"`
+	RequireJustification    bool                   `protobuf:"varint,14,opt,name=require_justification,json=requireJustification,proto3" json:"require_justification,omitempty"`
+	RequireCommentOnApprove bool                   `protobuf:"varint,15,opt,name=require_comment_on_approve,json=requireCommentOnApprove,proto3" json:"require_comment_on_approve,omitempty"`
+	RequireCommentOnReject  bool                   `protobuf:"varint,16,opt,name=require_comment_on_reject,json=requireCommentOnReject,proto3" json:"require_comment_on_reject,omitempty"`
+	Require_2Fa             bool                   `protobuf:"varint,17,opt,name=require_2fa,json=require2fa,proto3" json:"require_2fa,omitempty"`
+	AllowedChannels         []string               `protobuf:"bytes,18,rep,name=allowed_channels,json=allowedChannels,proto3" json:"allowed_channels,omitempty"`
+	Reminder                string                 `protobuf:"bytes,19,opt,name=reminder,proto3" json:"reminder,omitempty"`
+	Escalations             []*Escalation          `protobuf:"bytes,20,rep,name=escalations,proto3" json:"escalations,omitempty"`
+	HasRego                 bool                   `protobuf:"varint,21,opt,name=has_rego,json=hasRego,proto3" json:"has_rego,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *Policy) Reset() {
+	*x = Policy{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Policy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Policy) ProtoMessage() {}
+
+func (x *Policy) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Policy.ProtoReflect.Descriptor instead.
+func (*Policy) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Policy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Policy) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Policy) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Policy) GetMatchEnvironment() string {
+	if x != nil {
+		return x.MatchEnvironment
+	}
+	return ""
+}
+
+func (x *Policy) GetMatchAction() string {
+	if x != nil {
+		return x.MatchAction
+	}
+	return ""
+}
+
+func (x *Policy) GetMatchResource() string {
+	if x != nil {
+		return x.MatchResource
+	}
+	return ""
+}
+
+func (x *Policy) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *Policy) GetDeadline() string {
+	if x != nil {
+		return x.Deadline
+	}
+	return ""
+}
+
+func (x *Policy) GetOnDeadline() string {
+	if x != nil {
+		return x.OnDeadline
+	}
+	return ""
+}
+
+func (x *Policy) GetEnforcement() string {
+	if x != nil {
+		return x.Enforcement
+	}
+	return ""
+}
+
+func (x *Policy) GetRejectionsRequired() int32 {
+	if x != nil {
+		return x.RejectionsRequired
+	}
+	return 0
+}
+
+func (x *Policy) GetSelfApproval() bool {
+	if x != nil {
+		return x.SelfApproval
+	}
+	return false
+}
+
+func (x *Policy) GetDistinctAcrossStages() bool {
+	if x != nil {
+		return x.DistinctAcrossStages
+	}
+	return false
+}
+
+func (x *Policy) GetRequireJustification() bool {
+	if x != nil {
+		return x.RequireJustification
+	}
+	return false
+}
+
+func (x *Policy) GetRequireCommentOnApprove() bool {
+	if x != nil {
+		return x.RequireCommentOnApprove
+	}
+	return false
+}
+
+func (x *Policy) GetRequireCommentOnReject() bool {
+	if x != nil {
+		return x.RequireCommentOnReject
+	}
+	return false
+}
+
+func (x *Policy) GetRequire_2Fa() bool {
+	if x != nil {
+		return x.Require_2Fa
+	}
+	return false
+}
+
+func (x *Policy) GetAllowedChannels() []string {
+	if x != nil {
+		return x.AllowedChannels
+	}
+	return nil
+}
+
+func (x *Policy) GetReminder() string {
+	if x != nil {
+		return x.Reminder
+	}
+	return ""
+}
+
+func (x *Policy) GetEscalations() []*Escalation {
+	if x != nil {
+		return x.Escalations
+	}
+	return nil
+}
+
+func (x *Policy) GetHasRego() bool {
+	if x != nil {
+		return x.HasRego
+	}
+	return false
+}
+
+type Stage struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Approvers         []string               `protobuf:"bytes,2,rep,name=approvers,proto3" json:"approvers,omitempty"`
+	RequiredApprovals int32                  `protobuf:"varint,3,opt,name=required_approvals,json=requiredApprovals,proto3" json:"required_approvals,omitempty"`
+	ApprovedBy        []string               `protobuf:"bytes,4,rep,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Stage) Reset() {
+	*x = Stage{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stage) ProtoMessage() {}
+
+func (x *Stage) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stage.ProtoReflect.Descriptor instead.
+func (*Stage) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Stage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Stage) GetApprovers() []string {
+	if x != nil {
+		return x.Approvers
+	}
+	return nil
+}
+
+func (x *Stage) GetRequiredApprovals() int32 {
+	if x != nil {
+		return x.RequiredApprovals
+	}
+	return 0
+}
+
+func (x *Stage) GetApprovedBy() []string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return nil
+}
+
+type Escalation struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	After          string                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	NotifyChannels []string               `protobuf:"bytes,2,rep,name=notify_channels,json=notifyChannels,proto3" json:"notify_channels,omitempty"`
+	NotifyUsers    []string               `protobuf:"bytes,3,rep,name=notify_users,json=notifyUsers,proto3" json:"notify_users,omitempty"`
+	AddApprovers   []string               `protobuf:"bytes,4,rep,name=add_approvers,json=addApprovers,proto3" json:"add_approvers,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Escalation) Reset() {
+	*x = Escalation{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Escalation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Escalation) ProtoMessage() {}
+
+func (x *Escalation) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
+func (*Escalation) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Escalation) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *Escalation) GetNotifyChannels() []string {
+	if x != nil {
+		return x.NotifyChannels
+	}
+	return nil
+}
+
+func (x *Escalation) GetNotifyUsers() []string {
+	if x != nil {
+		return x.NotifyUsers
+	}
+	return nil
+}
+
+func (x *Escalation) GetAddApprovers() []string {
+	if x != nil {
+		return x.AddApprovers
+	}
+	return nil
+}
+
+type AuditEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	Detail        string                 `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type GetApprovalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -441,7 +1256,7 @@ type GetApprovalRequest struct {
 
 func (x *GetApprovalRequest) Reset() {
 	*x = GetApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +1268,7 @@ func (x *GetApprovalRequest) String() string {
 func (*GetApprovalRequest) ProtoMessage() {}
 
 func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +1281,7 @@ func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApprovalRequest.ProtoReflect.Descriptor instead.
 func (*GetApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetApprovalRequest) GetId() string {
@@ -490,7 +1305,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +1317,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +1330,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListApprovalsRequest) GetStatus() Status {
@@ -563,7 +1378,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +1390,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +1403,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -621,7 +1436,7 @@ type DecideApprovalRequest struct {
 
 func (x *DecideApprovalRequest) Reset() {
 	*x = DecideApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +1448,7 @@ func (x *DecideApprovalRequest) String() string {
 func (*DecideApprovalRequest) ProtoMessage() {}
 
 func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +1461,7 @@ func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalRequest.ProtoReflect.Descriptor instead.
 func (*DecideApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DecideApprovalRequest) GetId() string {
@@ -695,7 +1510,7 @@ type DecideApprovalResponse struct {
 
 func (x *DecideApprovalResponse) Reset() {
 	*x = DecideApprovalResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +1522,7 @@ func (x *DecideApprovalResponse) String() string {
 func (*DecideApprovalResponse) ProtoMessage() {}
 
 func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +1535,7 @@ func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalResponse.ProtoReflect.Descriptor instead.
 func (*DecideApprovalResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DecideApprovalResponse) GetAttempt() *DecisionAttempt {
@@ -747,7 +1562,7 @@ type CancelApprovalRequest struct {
 
 func (x *CancelApprovalRequest) Reset() {
 	*x = CancelApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +1574,7 @@ func (x *CancelApprovalRequest) String() string {
 func (*CancelApprovalRequest) ProtoMessage() {}
 
 func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +1587,7 @@ func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CancelApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelApprovalRequest) GetId() string {
@@ -801,13 +1616,19 @@ type DecisionAttempt struct {
 	// Why the attempt was refused; empty when accepted.
 	RefusalReason string   `protobuf:"bytes,7,opt,name=refusal_reason,json=refusalReason,proto3" json:"refusal_reason,omitempty"`
 	Values        []string `protobuf:"bytes,8,rep,name=values,proto3" json:"values,omitempty"`
+	// Index of the stage the attempt was made in.
+	Stage int32 `protobuf:"varint,9,opt,name=stage,proto3" json:"stage,omitempty"`
+	// Accepted, then voided by an amendment.
+	Voided bool `protobuf:"varint,10,opt,name=voided,proto3" json:"voided,omitempty"`
+	// The Rego policy's verdict, when one ran.
+	Verdict       string `protobuf:"bytes,11,opt,name=verdict,proto3" json:"verdict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecisionAttempt) Reset() {
 	*x = DecisionAttempt{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1640,7 @@ func (x *DecisionAttempt) String() string {
 func (*DecisionAttempt) ProtoMessage() {}
 
 func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1653,7 @@ func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionAttempt.ProtoReflect.Descriptor instead.
 func (*DecisionAttempt) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DecisionAttempt) GetUser() string {
@@ -891,6 +1712,27 @@ func (x *DecisionAttempt) GetValues() []string {
 	return nil
 }
 
+func (x *DecisionAttempt) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *DecisionAttempt) GetVoided() bool {
+	if x != nil {
+		return x.Voided
+	}
+	return false
+}
+
+func (x *DecisionAttempt) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
 type ActionResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -904,7 +1746,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1758,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1771,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{11}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ActionResult) GetType() string {
@@ -993,13 +1835,26 @@ type Approval struct {
 	CancelledBy   string   `protobuf:"bytes,20,opt,name=cancelled_by,json=cancelledBy,proto3" json:"cancelled_by,omitempty"`
 	CancelReason  string   `protobuf:"bytes,21,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
 	Input         *Input   `protobuf:"bytes,22,opt,name=input,proto3" json:"input,omitempty"`
+	Justification string   `protobuf:"bytes,23,opt,name=justification,proto3" json:"justification,omitempty"`
+	// Content hash of the request (what approvals are bound to).
+	RequestHash  string   `protobuf:"bytes,24,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	Stages       []*Stage `protobuf:"bytes,25,rep,name=stages,proto3" json:"stages,omitempty"`
+	CurrentStage string   `protobuf:"bytes,26,opt,name=current_stage,json=currentStage,proto3" json:"current_stage,omitempty"`
+	// Who may still decide the current stage.
+	PendingApprovers []string `protobuf:"bytes,27,rep,name=pending_approvers,json=pendingApprovers,proto3" json:"pending_approvers,omitempty"`
+	BypassedBy       string   `protobuf:"bytes,28,opt,name=bypassed_by,json=bypassedBy,proto3" json:"bypassed_by,omitempty"`
+	BypassReason     string   `protobuf:"bytes,29,opt,name=bypass_reason,json=bypassReason,proto3" json:"bypass_reason,omitempty"`
+	Revision         int32    `protobuf:"varint,30,opt,name=revision,proto3" json:"revision,omitempty"`
+	EscalationLevel  int32    `protobuf:"varint,31,opt,name=escalation_level,json=escalationLevel,proto3" json:"escalation_level,omitempty"`
+	// Notifications, cancellations, escalations, break-glass, the action.
+	Events        []*AuditEvent `protobuf:"bytes,32,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1866,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1879,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{12}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Approval) GetId() string {
@@ -1181,6 +2036,76 @@ func (x *Approval) GetInput() *Input {
 	return nil
 }
 
+func (x *Approval) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+func (x *Approval) GetRequestHash() string {
+	if x != nil {
+		return x.RequestHash
+	}
+	return ""
+}
+
+func (x *Approval) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *Approval) GetCurrentStage() string {
+	if x != nil {
+		return x.CurrentStage
+	}
+	return ""
+}
+
+func (x *Approval) GetPendingApprovers() []string {
+	if x != nil {
+		return x.PendingApprovers
+	}
+	return nil
+}
+
+func (x *Approval) GetBypassedBy() string {
+	if x != nil {
+		return x.BypassedBy
+	}
+	return ""
+}
+
+func (x *Approval) GetBypassReason() string {
+	if x != nil {
+		return x.BypassReason
+	}
+	return ""
+}
+
+func (x *Approval) GetRevision() int32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Approval) GetEscalationLevel() int32 {
+	if x != nil {
+		return x.EscalationLevel
+	}
+	return 0
+}
+
+func (x *Approval) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_signoff_v1_signoff_proto protoreflect.FileDescriptor
 
 const file_signoff_v1_signoff_proto_rawDesc = "" +
@@ -1202,7 +2127,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
 	"\x05style\x18\x03 \x01(\tR\x05style\x120\n" +
-	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\x83\x03\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\xa9\x03\n" +
 	"\x15CreateApprovalRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1212,10 +2137,82 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bresource\x18\x05 \x01(\tR\bresource\x12E\n" +
 	"\x06fields\x18\x06 \x03(\v2-.signoff.v1.CreateApprovalRequest.FieldsEntryR\x06fields\x12*\n" +
 	"\x06action\x18\a \x01(\v2\x12.signoff.v1.ActionR\x06action\x12'\n" +
-	"\x05input\x18\b \x01(\v2\x11.signoff.v1.InputR\x05input\x1a9\n" +
+	"\x05input\x18\b \x01(\v2\x11.signoff.v1.InputR\x05input\x12$\n" +
+	"\rjustification\x18\t \x01(\tR\rjustification\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"$\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
+	"\x15BypassApprovalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd0\x02\n" +
+	"\x14AmendApprovalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\x12D\n" +
+	"\x06fields\x18\x05 \x03(\v2,.signoff.v1.AmendApprovalRequest.FieldsEntryR\x06fields\x12*\n" +
+	"\x06action\x18\x06 \x01(\v2\x12.signoff.v1.ActionR\x06action\x12'\n" +
+	"\x05input\x18\a \x01(\v2\x11.signoff.v1.InputR\x05input\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x15\n" +
+	"\x13ListPoliciesRequest\"F\n" +
+	"\x14ListPoliciesResponse\x12.\n" +
+	"\bpolicies\x18\x01 \x03(\v2\x12.signoff.v1.PolicyR\bpolicies\"&\n" +
+	"\x10GetPolicyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x81\x01\n" +
+	"\x15EvaluatePolicyRequest\x12 \n" +
+	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\tR\bresource\x12*\n" +
+	"\x06action\x18\x03 \x01(\v2\x12.signoff.v1.ActionR\x06action\"\xc1\x01\n" +
+	"\x16EvaluatePolicyResponse\x12*\n" +
+	"\x06policy\x18\x01 \x01(\v2\x12.signoff.v1.PolicyR\x06policy\x12)\n" +
+	"\x06stages\x18\x02 \x03(\v2\x11.signoff.v1.StageR\x06stages\x126\n" +
+	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x18\n" +
+	"\arefusal\x18\x04 \x01(\tR\arefusal\"\xcf\x06\n" +
+	"\x06Policy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12+\n" +
+	"\x11match_environment\x18\x04 \x01(\tR\x10matchEnvironment\x12!\n" +
+	"\fmatch_action\x18\x05 \x01(\tR\vmatchAction\x12%\n" +
+	"\x0ematch_resource\x18\x06 \x01(\tR\rmatchResource\x12)\n" +
+	"\x06stages\x18\a \x03(\v2\x11.signoff.v1.StageR\x06stages\x12\x1a\n" +
+	"\bdeadline\x18\b \x01(\tR\bdeadline\x12\x1f\n" +
+	"\von_deadline\x18\t \x01(\tR\n" +
+	"onDeadline\x12 \n" +
+	"\venforcement\x18\n" +
+	" \x01(\tR\venforcement\x12/\n" +
+	"\x13rejections_required\x18\v \x01(\x05R\x12rejectionsRequired\x12#\n" +
+	"\rself_approval\x18\f \x01(\bR\fselfApproval\x124\n" +
+	"\x16distinct_across_stages\x18\r \x01(\bR\x14distinctAcrossStages\x123\n" +
+	"\x15require_justification\x18\x0e \x01(\bR\x14requireJustification\x12;\n" +
+	"\x1arequire_comment_on_approve\x18\x0f \x01(\bR\x17requireCommentOnApprove\x129\n" +
+	"\x19require_comment_on_reject\x18\x10 \x01(\bR\x16requireCommentOnReject\x12\x1f\n" +
+	"\vrequire_2fa\x18\x11 \x01(\bR\n" +
+	"require2fa\x12)\n" +
+	"\x10allowed_channels\x18\x12 \x03(\tR\x0fallowedChannels\x12\x1a\n" +
+	"\breminder\x18\x13 \x01(\tR\breminder\x128\n" +
+	"\vescalations\x18\x14 \x03(\v2\x16.signoff.v1.EscalationR\vescalations\x12\x19\n" +
+	"\bhas_rego\x18\x15 \x01(\bR\ahasRego\"\x89\x01\n" +
+	"\x05Stage\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tapprovers\x18\x02 \x03(\tR\tapprovers\x12-\n" +
+	"\x12required_approvals\x18\x03 \x01(\x05R\x11requiredApprovals\x12\x1f\n" +
+	"\vapproved_by\x18\x04 \x03(\tR\n" +
+	"approvedBy\"\x93\x01\n" +
+	"\n" +
+	"Escalation\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\tR\x05after\x12'\n" +
+	"\x0fnotify_channels\x18\x02 \x03(\tR\x0enotifyChannels\x12!\n" +
+	"\fnotify_users\x18\x03 \x03(\tR\vnotifyUsers\x12#\n" +
+	"\radd_approvers\x18\x04 \x03(\tR\faddApprovers\"|\n" +
+	"\n" +
+	"AuditEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"$\n" +
 	"\x12GetApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xbe\x01\n" +
 	"\x14ListApprovalsRequest\x12*\n" +
@@ -1240,7 +2237,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bapproval\x18\x02 \x01(\v2\x14.signoff.v1.ApprovalR\bapproval\"?\n" +
 	"\x15CancelApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x96\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xde\x02\n" +
 	"\x0fDecisionAttempt\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -1249,14 +2246,19 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\achannel\x18\x05 \x01(\tR\achannel\x12\x1a\n" +
 	"\baccepted\x18\x06 \x01(\bR\baccepted\x12%\n" +
 	"\x0erefusal_reason\x18\a \x01(\tR\rrefusalReason\x12\x16\n" +
-	"\x06values\x18\b \x03(\tR\x06values\"\xa7\x01\n" +
+	"\x06values\x18\b \x03(\tR\x06values\x12\x14\n" +
+	"\x05stage\x18\t \x01(\x05R\x05stage\x12\x16\n" +
+	"\x06voided\x18\n" +
+	" \x01(\bR\x06voided\x12\x18\n" +
+	"\averdict\x18\v \x01(\tR\averdict\"\xa7\x01\n" +
 	"\fActionResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12\x16\n" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xcc\a\n" +
+	"finishTime\"\xcf\n" +
+	"\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -1284,7 +2286,18 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"approvedBy\x12!\n" +
 	"\fcancelled_by\x18\x14 \x01(\tR\vcancelledBy\x12#\n" +
 	"\rcancel_reason\x18\x15 \x01(\tR\fcancelReason\x12'\n" +
-	"\x05input\x18\x16 \x01(\v2\x11.signoff.v1.InputR\x05input\x1a9\n" +
+	"\x05input\x18\x16 \x01(\v2\x11.signoff.v1.InputR\x05input\x12$\n" +
+	"\rjustification\x18\x17 \x01(\tR\rjustification\x12!\n" +
+	"\frequest_hash\x18\x18 \x01(\tR\vrequestHash\x12)\n" +
+	"\x06stages\x18\x19 \x03(\v2\x11.signoff.v1.StageR\x06stages\x12#\n" +
+	"\rcurrent_stage\x18\x1a \x01(\tR\fcurrentStage\x12+\n" +
+	"\x11pending_approvers\x18\x1b \x03(\tR\x10pendingApprovers\x12\x1f\n" +
+	"\vbypassed_by\x18\x1c \x01(\tR\n" +
+	"bypassedBy\x12#\n" +
+	"\rbypass_reason\x18\x1d \x01(\tR\fbypassReason\x12\x1a\n" +
+	"\brevision\x18\x1e \x01(\x05R\brevision\x12)\n" +
+	"\x10escalation_level\x18\x1f \x01(\x05R\x0fescalationLevel\x12.\n" +
+	"\x06events\x18  \x03(\v2\x16.signoff.v1.AuditEventR\x06events\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x9d\x01\n" +
@@ -1299,13 +2312,19 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x13\n" +
-	"\x0fDECISION_REJECT\x10\x022\x9b\x03\n" +
+	"\x0fDECISION_REJECT\x10\x022\xaf\x04\n" +
 	"\x0fApprovalService\x12I\n" +
 	"\x0eCreateApproval\x12!.signoff.v1.CreateApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vGetApproval\x12\x1e.signoff.v1.GetApprovalRequest\x1a\x14.signoff.v1.Approval\x12T\n" +
 	"\rListApprovals\x12 .signoff.v1.ListApprovalsRequest\x1a!.signoff.v1.ListApprovalsResponse\x12W\n" +
 	"\x0eDecideApproval\x12!.signoff.v1.DecideApprovalRequest\x1a\".signoff.v1.DecideApprovalResponse\x12I\n" +
-	"\x0eCancelApproval\x12!.signoff.v1.CancelApprovalRequest\x1a\x14.signoff.v1.ApprovalB7Z5github.com/signoff/signoff/proto/signoff/v1;signoffv1b\x06proto3"
+	"\x0eCancelApproval\x12!.signoff.v1.CancelApprovalRequest\x1a\x14.signoff.v1.Approval\x12I\n" +
+	"\x0eBypassApproval\x12!.signoff.v1.BypassApprovalRequest\x1a\x14.signoff.v1.Approval\x12G\n" +
+	"\rAmendApproval\x12 .signoff.v1.AmendApprovalRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
+	"\rPolicyService\x12Q\n" +
+	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
+	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
+	"\x0eEvaluatePolicy\x12!.signoff.v1.EvaluatePolicyRequest\x1a\".signoff.v1.EvaluatePolicyResponseB7Z5github.com/signoff/signoff/proto/signoff/v1;signoffv1b\x06proto3"
 
 var (
 	file_signoff_v1_signoff_proto_rawDescOnce sync.Once
@@ -1320,7 +2339,7 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                    // 0: signoff.v1.Status
 	(Decision)(0),                  // 1: signoff.v1.Decision
@@ -1328,59 +2347,94 @@ var file_signoff_v1_signoff_proto_goTypes = []any{
 	(*Input)(nil),                  // 3: signoff.v1.Input
 	(*Option)(nil),                 // 4: signoff.v1.Option
 	(*CreateApprovalRequest)(nil),  // 5: signoff.v1.CreateApprovalRequest
-	(*GetApprovalRequest)(nil),     // 6: signoff.v1.GetApprovalRequest
-	(*ListApprovalsRequest)(nil),   // 7: signoff.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),  // 8: signoff.v1.ListApprovalsResponse
-	(*DecideApprovalRequest)(nil),  // 9: signoff.v1.DecideApprovalRequest
-	(*DecideApprovalResponse)(nil), // 10: signoff.v1.DecideApprovalResponse
-	(*CancelApprovalRequest)(nil),  // 11: signoff.v1.CancelApprovalRequest
-	(*DecisionAttempt)(nil),        // 12: signoff.v1.DecisionAttempt
-	(*ActionResult)(nil),           // 13: signoff.v1.ActionResult
-	(*Approval)(nil),               // 14: signoff.v1.Approval
-	nil,                            // 15: signoff.v1.Action.ParamsEntry
-	nil,                            // 16: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                            // 17: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
+	(*BypassApprovalRequest)(nil),  // 6: signoff.v1.BypassApprovalRequest
+	(*AmendApprovalRequest)(nil),   // 7: signoff.v1.AmendApprovalRequest
+	(*ListPoliciesRequest)(nil),    // 8: signoff.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),   // 9: signoff.v1.ListPoliciesResponse
+	(*GetPolicyRequest)(nil),       // 10: signoff.v1.GetPolicyRequest
+	(*EvaluatePolicyRequest)(nil),  // 11: signoff.v1.EvaluatePolicyRequest
+	(*EvaluatePolicyResponse)(nil), // 12: signoff.v1.EvaluatePolicyResponse
+	(*Policy)(nil),                 // 13: signoff.v1.Policy
+	(*Stage)(nil),                  // 14: signoff.v1.Stage
+	(*Escalation)(nil),             // 15: signoff.v1.Escalation
+	(*AuditEvent)(nil),             // 16: signoff.v1.AuditEvent
+	(*GetApprovalRequest)(nil),     // 17: signoff.v1.GetApprovalRequest
+	(*ListApprovalsRequest)(nil),   // 18: signoff.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),  // 19: signoff.v1.ListApprovalsResponse
+	(*DecideApprovalRequest)(nil),  // 20: signoff.v1.DecideApprovalRequest
+	(*DecideApprovalResponse)(nil), // 21: signoff.v1.DecideApprovalResponse
+	(*CancelApprovalRequest)(nil),  // 22: signoff.v1.CancelApprovalRequest
+	(*DecisionAttempt)(nil),        // 23: signoff.v1.DecisionAttempt
+	(*ActionResult)(nil),           // 24: signoff.v1.ActionResult
+	(*Approval)(nil),               // 25: signoff.v1.Approval
+	nil,                            // 26: signoff.v1.Action.ParamsEntry
+	nil,                            // 27: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                            // 28: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                            // 29: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	15, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	26, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
 	4,  // 1: signoff.v1.Input.options:type_name -> signoff.v1.Option
 	1,  // 2: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	16, // 3: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	27, // 3: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
 	2,  // 4: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
 	3,  // 5: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	0,  // 6: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
-	14, // 7: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
-	1,  // 8: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
-	12, // 9: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
-	14, // 10: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
-	1,  // 11: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	18, // 12: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	18, // 13: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	17, // 14: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
-	0,  // 15: signoff.v1.Approval.status:type_name -> signoff.v1.Status
-	12, // 16: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	18, // 17: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	18, // 18: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	18, // 19: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
-	2,  // 20: signoff.v1.Approval.action:type_name -> signoff.v1.Action
-	13, // 21: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
-	3,  // 22: signoff.v1.Approval.input:type_name -> signoff.v1.Input
-	5,  // 23: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	6,  // 24: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	7,  // 25: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	9,  // 26: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	11, // 27: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	14, // 28: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	14, // 29: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	8,  // 30: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	10, // 31: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	14, // 32: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	28, // [28:33] is the sub-list for method output_type
-	23, // [23:28] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	28, // 6: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	2,  // 7: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
+	3,  // 8: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
+	13, // 9: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
+	2,  // 10: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
+	13, // 11: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
+	14, // 12: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
+	30, // 13: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	14, // 14: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
+	15, // 15: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
+	30, // 16: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 17: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
+	25, // 18: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
+	1,  // 19: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
+	23, // 20: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
+	25, // 21: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
+	1,  // 22: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
+	30, // 23: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	30, // 24: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	29, // 25: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	0,  // 26: signoff.v1.Approval.status:type_name -> signoff.v1.Status
+	23, // 27: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
+	30, // 28: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	30, // 29: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	30, // 30: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	2,  // 31: signoff.v1.Approval.action:type_name -> signoff.v1.Action
+	24, // 32: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
+	3,  // 33: signoff.v1.Approval.input:type_name -> signoff.v1.Input
+	14, // 34: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
+	16, // 35: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
+	5,  // 36: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	17, // 37: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	18, // 38: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	20, // 39: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	22, // 40: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	6,  // 41: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	7,  // 42: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	8,  // 43: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	10, // 44: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	11, // 45: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	25, // 46: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	25, // 47: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	19, // 48: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	21, // 49: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	25, // 50: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	25, // 51: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	25, // 52: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	9,  // 53: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	13, // 54: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	12, // 55: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	46, // [46:56] is the sub-list for method output_type
+	36, // [36:46] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -1394,9 +2448,9 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   28,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_signoff_v1_signoff_proto_goTypes,
 		DependencyIndexes: file_signoff_v1_signoff_proto_depIdxs,

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/signoff/signoff/approval"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/workflows"
+)
+
+// BypassApproval is break-glass; the workflow decides whether the policy
+// allows it and records the attempt either way.
+func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequest) (*pb.Approval, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	if err := checkText("reason", req.GetReason(), maxComment); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.checkOpen(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	var st approval.State
+	if err := s.update(ctx, req.GetId(), "bypass:"+newID(), workflows.UpdateBypass, workflows.BypassRequest{
+		User: user.Name, Reason: req.GetReason(),
+	}, &st); err != nil {
+		return nil, err
+	}
+	s.logger.WarnContext(ctx, "break-glass", "approval_id", req.GetId(), "user", user.Name)
+	return toProto(&st), nil
+}
+
+// AmendApproval replaces the content of a pending request. The amended
+// request must still fall under the same policy: a change that would move
+// it under other rules is a new request.
+func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalRequest) (*pb.Approval, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	desc, err := s.describe(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	current, err := s.get(ctx, req.GetId(), desc)
+	if err != nil {
+		return nil, err
+	}
+	if current.GetStatus() != pb.Status_STATUS_PENDING {
+		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
+	}
+	r, err := requestFromProto(&pb.CreateApprovalRequest{
+		Title: req.GetTitle(), Description: req.GetDescription(), Environment: current.GetEnvironment(),
+		Resource: req.GetResource(), Fields: req.GetFields(), Action: req.GetAction(), Input: req.GetInput(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.actions.Validate(r.Action); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	pol, err := s.conf().Policies.Resolve(r, user.Name)
+	if err != nil || pol.Name != current.GetPolicyName() {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"the amended request would fall under another policy than %q: create a new request instead", current.GetPolicyName())
+	}
+	var st approval.State
+	if err := s.update(ctx, req.GetId(), "amend:"+newID(), workflows.UpdateAmend, workflows.AmendRequest{
+		User: user.Name, Request: r,
+	}, &st); err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "approval amended", "approval_id", req.GetId(), "user", user.Name, "request_hash", st.RequestHash)
+	return toProto(&st), nil
+}
