@@ -112,4 +112,3 @@ func or(s, def string) string {
 	}
 	return s
 }
-
