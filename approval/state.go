@@ -20,6 +20,8 @@ const (
 	RefusedInvalidChoice    = "not one of the offered options"
 	RefusedCommentToApprove = "a comment is required to approve"
 	RefusedCommentToReject  = "a comment is required to reject"
+	// RefusedByPolicy prefixes refusals by the policy's Rego check.
+	RefusedByPolicy = "denied by the approval policy"
 )
 
 // Errors of the requester's and admins' operations; each is also recorded.

@@ -33,12 +33,12 @@ func (s *Service) checkRego(ctx context.Context, id string, desc *workflowservic
 	if err != nil {
 		s.logger.WarnContext(ctx, "rego evaluation failed: denying", "approval_id", id, "err", err)
 		dr.Verdict = "rego: error: " + err.Error()
-		dr.Refusal = "the approval policy could not be evaluated (denied by default)"
+		dr.Refusal = approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
 		return nil
 	}
 	dr.Verdict = verdict.String()
 	if !verdict.Allow {
-		dr.Refusal = "denied by the approval policy"
+		dr.Refusal = approval.RefusedByPolicy
 		if len(verdict.Reasons) > 0 {
 			dr.Refusal += ": " + verdict.Reasons[0]
 		}

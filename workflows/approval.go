@@ -352,6 +352,9 @@ func refusalError(reason string) error {
 		approval.RefusedCommentToReject, approval.ErrReasonRequired.Error():
 		typ = ErrTypeInvalidArgument
 	}
+	if strings.HasPrefix(reason, approval.RefusedByPolicy) {
+		typ = ErrTypePermissionDenied
+	}
 	return temporal.NewNonRetryableApplicationError(reason, typ, nil)
 }
 
