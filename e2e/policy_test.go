@@ -162,4 +162,3 @@ func waitClosed(t *testing.T, s *testenv.Stack, id string) *pb.Approval {
 	})
 	return got
 }
-
