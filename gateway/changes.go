@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -30,7 +31,7 @@ func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequ
 		return nil, err
 	}
 	var st approval.State
-	if err := s.update(ctx, req.GetId(), "bypass:"+newID(), workflows.UpdateBypass, workflows.BypassRequest{
+	if err := s.update(ctx, req.GetId(), "bypass:"+intake.NewID(), workflows.UpdateBypass, workflows.BypassRequest{
 		User: user.Name, Reason: req.GetReason(),
 	}, &st); err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 			"the amended request would fall under another policy than %q: create a new request instead", current.GetPolicyName())
 	}
 	var st approval.State
-	if err := s.update(ctx, req.GetId(), "amend:"+newID(), workflows.UpdateAmend, workflows.AmendRequest{
+	if err := s.update(ctx, req.GetId(), "amend:"+intake.NewID(), workflows.UpdateAmend, workflows.AmendRequest{
 		User: user.Name, Request: r,
 	}, &st); err != nil {
 		return nil, err

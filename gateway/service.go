@@ -2,11 +2,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
-	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -17,14 +13,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -36,6 +31,7 @@ type Service struct {
 	temporal client.Client
 	actions  *action.Registry
 	logger   *slog.Logger
+	starter  *intake.Starter
 	timeout  time.Duration
 	now      func() time.Time
 }
@@ -44,6 +40,7 @@ type Service struct {
 func NewService(live *config.Live, tc client.Client, actions *action.Registry, logger *slog.Logger) *Service {
 	return &Service{
 		live: live, temporal: tc, actions: actions, logger: logger,
+		starter: &intake.Starter{Live: live, Temporal: tc, Actions: actions, Now: time.Now},
 		timeout: time.Duration(live.Get().Gateway.CallTimeout), now: time.Now,
 	}
 }
@@ -68,22 +65,8 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z2-7]{26}$`)
 	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
-	b32          = base32.StdEncoding.WithPadding(base32.NoPadding)
 	errMissingID = status.Error(codes.InvalidArgument, "id is required")
 )
-
-// newID is random; idFor derives the ID from the caller and their request_id
-// so a repeated create finds the same workflow.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToLower(b32.EncodeToString(b[:]))
-}
-
-func idFor(user, requestID string) string {
-	sum := sha256.Sum256([]byte(user + "\x00" + requestID))
-	return strings.ToLower(b32.EncodeToString(sum[:16]))
-}
 
 func checkID(id string) error {
 	if id == "" {
@@ -104,88 +87,34 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	if err != nil {
 		return nil, err
 	}
-	if err := s.actions.Validate(r.Action); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	cfg := s.conf()
-	pol, err := cfg.Policies.Resolve(r, user.Name)
-	switch {
-	case errors.Is(err, policy.ErrNoPolicy):
-		return nil, status.Errorf(codes.PermissionDenied, "%v: refused (deny by default)", err)
-	case errors.Is(err, policy.ErrUnreachable):
-		return nil, status.Error(codes.PermissionDenied, err.Error())
-	case err != nil:
-		return nil, status.Error(codes.Internal, "resolve policy failed")
-	}
 	justification := strings.TrimSpace(req.GetJustification())
 	if err := checkText("justification", justification, maxDescription); err != nil {
 		return nil, err
 	}
-	if pol.RequireJustification && justification == "" {
-		return nil, status.Errorf(codes.InvalidArgument, "policy %q requires a justification", pol.Name)
-	}
-	id := newID()
-	if req.GetRequestId() != "" {
-		id = idFor(user.Name, req.GetRequestId())
-	}
-	in := workflows.Input{
-		ID: id, Requester: user.Name, Request: r, Policy: pol,
-		CreatedAt: s.now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
-		Justification: justification, SecurityNotifiers: cfg.SecurityNotifiers,
-	}
-	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
-	st.Justification = justification
-
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       workflows.ApprovalWorkflowID(id),
-		TaskQueue:                                cfg.Temporal.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo: map[string]any{
-			workflows.MemoTitle:       r.Title,
-			workflows.MemoPolicy:      pol.Name,
-			workflows.MemoDeadline:    st.Deadline,
-			workflows.MemoRequestHash: st.RequestHash,
-			workflows.MemoRego:        pol.Rego != "",
-		},
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
-			workflows.AttrRequester.ValueSet(user.Name),
-			workflows.AttrEnvironment.ValueSet(r.Environment),
-		),
-		StaticSummary: fmt.Sprintf("%s (%s) requested by %s", r.Title, r.Environment, user.Name),
-		StaticDetails: staticDetails(st),
-	}, workflows.WorkflowName, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	res, err := s.starter.Start(ctx, intake.Request{
+		Requester: user, RequestID: req.GetRequestId(), Request: r, Justification: justification,
+	})
 	switch {
-	case errors.As(err, &started) && req.GetRequestId() != "":
-		return s.existing(ctx, id, st.RequestHash)
+	case errors.Is(err, intake.ErrInvalid):
+		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+	case errors.Is(err, intake.ErrDenied):
+		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
+	case errors.Is(err, intake.ErrConflict):
+		return nil, status.Error(codes.AlreadyExists, err.Error())
 	case err != nil:
 		return nil, s.temporalError(ctx, "start approval", err)
+	case res.Existing:
+		desc, err := s.describe(ctx, res.ID)
+		if err != nil {
+			return nil, err
+		}
+		return s.get(ctx, res.ID, desc)
 	}
-	s.logger.InfoContext(ctx, "approval created", "approval_id", id, "requester", user.Name,
-		"environment", r.Environment, "policy", pol.Name)
-	return toProto(st), nil
-}
-
-// existing answers a repeated create: the same request returns the approval
-// it started, a different one under the same request_id is a conflict.
-func (s *Service) existing(ctx context.Context, id, hash string) (*pb.Approval, error) {
-	desc, err := s.describe(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var prev string
-	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash]; p != nil {
-		_ = decodePayload(p, &prev)
-	}
-	if prev != hash {
-		return nil, status.Error(codes.AlreadyExists, "request_id was already used for a different request")
-	}
-	return s.get(ctx, id, desc)
+	s.logger.InfoContext(ctx, "approval created", "approval_id", res.ID, "requester", user.Name,
+		"environment", r.Environment, "policy", res.State.Policy.Name)
+	return toProto(res.State), nil
 }
 
 func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (*pb.Approval, error) {
@@ -260,9 +189,9 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if len(req.GetRequestId()) > maxRequestID {
 		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
 	}
-	attemptID := "api:" + newID()
+	attemptID := "api:" + intake.NewID()
 	if req.GetRequestId() != "" {
-		attemptID = "api:" + idFor(user.Name, req.GetRequestId())
+		attemptID = "api:" + intake.ApprovalID(user.Name, req.GetRequestId())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -305,7 +234,7 @@ func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequ
 		return nil, err
 	}
 	var st approval.State
-	if err := s.update(ctx, req.GetId(), "cancel:"+newID(), workflows.UpdateCancel, workflows.CancelRequest{
+	if err := s.update(ctx, req.GetId(), "cancel:"+intake.NewID(), workflows.UpdateCancel, workflows.CancelRequest{
 		User: user.Name, Admin: user.Admin, Reason: req.GetReason(),
 	}, &st); err != nil {
 		return nil, err
@@ -491,22 +420,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func staticDetails(st *approval.State) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "**%s**\n\n", st.Request.Title)
-	if st.Request.Description != "" {
-		fmt.Fprintf(&b, "%s\n\n", st.Request.Description)
-	}
-	fmt.Fprintf(&b, "- Environment: `%s`\n- Requester: %s\n- Policy: `%s` (%s), %d of %s\n- Action: `%s`\n",
-		st.Request.Environment, st.Requester, st.Policy.Name, st.Policy.Version,
-		st.Policy.RequiredApprovals, strings.Join(st.Policy.Approvers, ", "), st.Request.Action.Type)
-	if st.Request.Resource != "" {
-		fmt.Fprintf(&b, "- Resource: `%s`\n", st.Request.Resource)
-	}
-	for _, k := range sortedKeys(st.Request.Fields) {
-		fmt.Fprintf(&b, "- %s: %s\n", k, st.Request.Fields[k])
-	}
-	return b.String()
 }
