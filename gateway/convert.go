@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"sort"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -101,15 +100,6 @@ func toProto(st *approval.State) *pb.Approval {
 
 func decodePayload(p *commonpb.Payload, out any) error {
 	return converter.GetDefaultDataConverter().FromPayload(p, out)
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // decodeIf decodes p when present; absent payloads leave out unchanged.

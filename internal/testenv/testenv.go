@@ -14,7 +14,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -33,6 +32,16 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
+// TB is what the stack needs from its driver: *testing.T and *testing.B
+// satisfy it, and so does the benchmark program's own runner.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
 // DevConfig is the checked-in dev config, the one `make run` uses.
 const DevConfig = "deploy/signoff.dev.yaml"
 
@@ -45,11 +54,13 @@ type Options struct {
 	Mutate func(*config.Loaded)
 	// DataDir keeps Temporal's SQLite file; empty means a fresh temp dir.
 	DataDir string
+	// LogLevel of the stack's own logs (default info).
+	LogLevel slog.Level
 }
 
 // Stack is a running Signoff.
 type Stack struct {
-	T        testing.TB
+	T        TB
 	Config   *config.Loaded
 	Live     *config.Live
 	DataDir  string
@@ -65,14 +76,14 @@ type Stack struct {
 }
 
 // Start brings up Temporal, worker and gateway; everything stops at cleanup.
-func Start(t testing.TB, opts Options) *Stack {
+func Start(t TB, opts Options) *Stack {
 	t.Helper()
 	cfg := loadConfig(t, opts)
 	s := &Stack{T: t, Config: cfg, Live: config.NewLive(cfg, ""), DataDir: opts.DataDir, Logs: &lockedBuffer{}}
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()
 	}
-	s.logger = slog.New(slog.NewTextHandler(io.MultiWriter(s.Logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s.logger = slog.New(slog.NewTextHandler(io.MultiWriter(s.Logs, testWriter{t}), &slog.HandlerOptions{Level: opts.LogLevel}))
 	cfg.Temporal.Address = freeAddr(t)
 	cfg.Gateway.GRPCAddress = freeAddr(t)
 	cfg.Gateway.HTTPAddress = freeAddr(t)
@@ -87,7 +98,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-func loadConfig(t testing.TB, opts Options) *config.Loaded {
+func loadConfig(t TB, opts Options) *config.Loaded {
 	t.Helper()
 	raw := []byte(opts.ConfigYAML)
 	if opts.ConfigYAML == "" {
@@ -112,7 +123,7 @@ func loadConfig(t testing.TB, opts Options) *config.Loaded {
 }
 
 // repoFile finds path relative to the module root from any test directory.
-func repoFile(t testing.TB, path string) string {
+func repoFile(t TB, path string) string {
 	dir, _ := os.Getwd()
 	for range 6 {
 		if _, err := os.Stat(dir + "/go.mod"); err == nil {
@@ -278,7 +289,7 @@ func Ctx(token string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 }
 
-func freeAddr(t testing.TB) string {
+func freeAddr(t TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
@@ -287,7 +298,7 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-type testWriter struct{ t testing.TB }
+type testWriter struct{ t TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
@@ -296,7 +307,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // Eventually polls cond until it holds or timeout passes; for state that is
 // eventually consistent by design (Temporal visibility), never as a sleep.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+func Eventually(t TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 500*time.Millisecond) {

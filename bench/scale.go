@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ScaleResult is the many-pending phase.
+type ScaleResult struct {
+	Pending         int     `json:"pending"`
+	CreatePerSecond float64 `json:"create_per_second"`
+	CreateErrors    int     `json:"create_errors"`
+	RSSMiB          float64 `json:"rss_mib"`
+	DatabaseMiB     float64 `json:"database_mib"`
+	DecideAtLow     Summary `json:"decide_at_low_pending"`
+	LowPending      int     `json:"low_pending"`
+	DecideAtHigh    Summary `json:"decide_at_high_pending"`
+	Ratio           float64 `json:"p99_ratio"`
+}
+
+// CreateMany starts n approvals in env from conc clients.
+func CreateMany(ctx context.Context, api *API, env string, n, conc int) ([]string, time.Duration, int) {
+	ids := make([]string, n)
+	wall, errs := runConcurrently(n, conc, func(i int) error {
+		id, err := api.Create(ctx, env, "pending "+strconv.Itoa(i), "")
+		ids[i] = id
+		return err
+	})
+	return ids, wall, len(errs)
+}
+
+// DecideAll approves ids as token's owner and returns the latencies.
+func DecideAll(ctx context.Context, api *API, ids []string, token string, conc int) Summary {
+	var lat Latencies
+	runConcurrently(len(ids), conc, func(i int) error {
+		if ids[i] == "" {
+			return nil
+		}
+		start := time.Now()
+		if err := api.Decide(ctx, ids[i], token, "DECISION_APPROVE"); err != nil {
+			return err
+		}
+		lat.Add(time.Since(start))
+		return nil
+	})
+	return lat.Summary()
+}
+
+// RSSMiB is this process's resident memory.
+func RSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return float64(int(kb/1024*10)) / 10
+			}
+		}
+	}
+	return 0
+}
+
+// DirMiB is the size of the files under dir.
+func DirMiB(dir string) float64 {
+	var total int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return float64(int(float64(total)/(1<<20)*10)) / 10
+}

@@ -1,0 +1,250 @@
+// Command signoff-bench measures Signoff against bare Temporal on the same
+// embedded server in one run and prints a table; `make bench` runs it. The
+// same figures go to <out>/latest.json and a plot to <out>/latency.png.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/signoff/signoff/bench"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/internal/testenv"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Results is the JSON document.
+type Results struct {
+	Machine   string              `json:"machine"`
+	Started   time.Time           `json:"started"`
+	Seconds   float64             `json:"seconds"`
+	Baseline  bench.Throughput    `json:"baseline"`
+	Signoff   bench.PathResult    `json:"signoff"`
+	Ratio     float64             `json:"throughput_ratio"`
+	PerApprov map[string]int      `json:"per_approval_history"`
+	PerBase   map[string]int      `json:"per_baseline_history"`
+	Sweep     []bench.PathResult  `json:"sweep"`
+	BaseSweep []bench.Throughput  `json:"baseline_sweep"`
+	Burst     BurstResult         `json:"burst"`
+	Scale     *bench.ScaleResult  `json:"scale,omitempty"`
+	Targets   map[string]TargetOK `json:"targets"`
+}
+
+// BurstResult is many creates at once.
+type BurstResult struct {
+	N         int     `json:"n"`
+	Clients   int     `json:"clients"`
+	Errors    int     `json:"errors"`
+	PerSecond float64 `json:"per_second"`
+	Created   int     `json:"created"`
+}
+
+// TargetOK is one target against its measurement.
+type TargetOK struct {
+	Target   string  `json:"target"`
+	Measured float64 `json:"measured"`
+	Met      bool    `json:"met"`
+}
+
+type runner struct{ tmp string }
+
+func (r *runner) Helper() {}
+func (r *runner) Fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "FATAL: "+format+"\n", a...)
+	os.Exit(1)
+}
+func (r *runner) Logf(string, ...any) {}
+func (r *runner) Cleanup(func())      {}
+func (r *runner) TempDir() string     { d, _ := os.MkdirTemp(r.tmp, "bench"); return d }
+
+func main() {
+	out := flag.String("out", "bench/results", "where latest.json and latency.png go")
+	n := flag.Int("n", 200, "approvals per throughput phase")
+	conc := flag.Int("c", 8, "concurrency of the baseline and Signoff phases")
+	pending := flag.Int("pending", 10000, "approvals pending in the scale phase (0 skips it)")
+	flag.Parse()
+	start := time.Now()
+	ctx := context.Background()
+
+	tmp, err := os.MkdirTemp("", "signoff-bench")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	actions := bench.NewArrivals()
+	hook := httptest.NewServer(bench.WebhookReceiver(actions))
+	defer hook.Close()
+
+	s := testenv.Start(&runner{tmp: tmp}, testenv.Options{LogLevel: slog.LevelError, Mutate: func(c *config.Loaded) {
+		c.Actions.Webhook.AllowedURLPrefixes = []string{hook.URL}
+		c.Config.Policies = append(c.Config.Policies,
+			policy.Policy{Name: "bench", Match: policy.Match{Environment: "bench"}, Approvers: policy.Approvers{Users: []string{"bob"}},
+				RequiredApprovals: 1, Deadline: policy.Duration(time.Hour)},
+			policy.Policy{Name: "scale", Match: policy.Match{Environment: "scale"}, Approvers: policy.Approvers{Users: []string{"bob"}},
+				RequiredApprovals: 1, Reminder: policy.Duration(time.Hour), Deadline: policy.Duration(7 * 24 * time.Hour)},
+		)
+		set, err := policy.NewSet(c.Config.Policies, c.Directory, nil)
+		if err != nil {
+			panic(err)
+		}
+		c.Policies = set
+	}})
+	if _, err := bench.StartBaselineWorker(s.Client); err != nil {
+		panic(err)
+	}
+	api := &bench.API{Base: s.HTTPURL, Client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	restClick := func(ctx context.Context, id string) (time.Duration, error) {
+		t := time.Now()
+		err := api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE")
+		return time.Since(t), err
+	}
+	res := Results{Machine: machine(), Started: start, Targets: map[string]TargetOK{}}
+
+	step("warm-up")
+	bench.Baseline(ctx, s.Client, "warm", 20, 4)
+	bench.Path(ctx, api, "bench", hook.URL, 20, 4, nil, restClick, actions, nil)
+
+	step(fmt.Sprintf("baseline: bare Temporal, %d workflows, %d clients", *n, *conc))
+	res.Baseline = bench.Baseline(ctx, s.Client, "main", *n, *conc)
+	step(fmt.Sprintf("signoff: full path, %d approvals, %d clients", *n, *conc))
+	res.Signoff = bench.Path(ctx, api, "bench", hook.URL, *n, *conc, nil, restClick, actions, nil)
+	if res.Baseline.PerSecond > 0 {
+		res.Ratio = float64(int(res.Signoff.PerSecond/res.Baseline.PerSecond*100)) / 100
+	}
+	res.PerBase, _ = bench.HistoryCounts(ctx, s.Client, "baseline-main-0")
+	if id, err := api.Create(ctx, "bench", "history sample", hook.URL); err == nil {
+		if _, err := restClick(ctx, id); err == nil {
+			<-actions.Wait(id)
+			_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
+			res.PerApprov, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
+		}
+	}
+
+	for _, c := range []int{1, 4, 8, 16} {
+		step(fmt.Sprintf("sweep: %d clients", c))
+		res.Sweep = append(res.Sweep, bench.Path(ctx, api, "bench", hook.URL, max(40, c*10), c, nil, restClick, actions, nil))
+		res.BaseSweep = append(res.BaseSweep, bench.Baseline(ctx, s.Client, fmt.Sprintf("sweep%d", c), max(40, c*10), c))
+	}
+
+	step("burst: 500 creates from 32 clients")
+	ids, wall, errs := bench.CreateMany(ctx, api, "bench", 500, 32)
+	res.Burst = BurstResult{N: 500, Clients: 32, Errors: errs, PerSecond: float64(int(float64(500-errs)/wall.Seconds()*10)) / 10, Created: countNonEmpty(ids)}
+
+	if *pending > 0 {
+		res.Scale = scale(ctx, s, api, *pending)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.targets()
+	report(res)
+	if err := os.MkdirAll(*out, 0o755); err == nil {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		_ = os.WriteFile(filepath.Join(*out, "latest.json"), b, 0o644)
+		if err := bench.PlotSweep(filepath.Join(*out, "latency.png"), res.Sweep, res.BaseSweep); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+}
+
+func scale(ctx context.Context, s *testenv.Stack, api *bench.API, pending int) *bench.ScaleResult {
+	r := &bench.ScaleResult{LowPending: 100}
+	step("scale: decide latency at 100 pending")
+	low, _, _ := bench.CreateMany(ctx, api, "scale", 200, 16)
+	r.DecideAtLow = bench.DecideAll(ctx, api, low[:100], "dev-bob", 4)
+	step(fmt.Sprintf("scale: %d approvals pending with reminder timers", pending))
+	_, wall, errs := bench.CreateMany(ctx, api, "scale", pending, 32)
+	r.CreatePerSecond = float64(int(float64(pending-errs)/wall.Seconds()*10)) / 10
+	r.CreateErrors = errs
+	r.Pending = pending + 100 - errs
+	step("scale: decide latency at full load")
+	more, _, _ := bench.CreateMany(ctx, api, "scale", 100, 16)
+	r.DecideAtHigh = bench.DecideAll(ctx, api, more, "dev-bob", 4)
+	runtime.GC()
+	r.RSSMiB = bench.RSSMiB()
+	r.DatabaseMiB = bench.DirMiB(s.DataDir)
+	if r.DecideAtLow.P99 > 0 {
+		r.Ratio = float64(int(r.DecideAtHigh.P99/r.DecideAtLow.P99*100)) / 100
+	}
+	return r
+}
+
+func (r *Results) targets() {
+	r.Targets["signoff_vs_baseline_throughput"] = TargetOK{">= 0.5", r.Ratio, r.Ratio >= 0.5}
+	r.Targets["click_ack_p99_ms"] = TargetOK{"< 100 (Slack click path)", r.Signoff.Ack.P99, r.Signoff.Ack.P99 < 100}
+	if r.Scale != nil {
+		r.Targets["scale_rss_mib"] = TargetOK{"< 1024", r.Scale.RSSMiB, r.Scale.RSSMiB < 1024}
+		r.Targets["scale_decide_p99_ratio"] = TargetOK{"<= 1.5", r.Scale.Ratio, r.Scale.Ratio <= 1.5}
+	}
+}
+
+func report(r Results) {
+	fmt.Printf("\nSignoff benchmark — %s — %.0fs\n\n", r.Machine, r.Seconds)
+	fmt.Printf("%-40s %8s %10s %10s %10s\n", "phase", "per sec", "p50 ms", "p95 ms", "p99 ms")
+	row := func(name string, perSec float64, s bench.Summary) {
+		fmt.Printf("%-40s %8.1f %10.1f %10.1f %10.1f\n", name, perSec, s.P50, s.P95, s.P99)
+	}
+	row(fmt.Sprintf("baseline end to end (c=%d)", r.Baseline.Concurrency), r.Baseline.PerSecond, r.Baseline.EndToEnd)
+	row(fmt.Sprintf("signoff end to end (c=%d)", r.Signoff.Concurrency), r.Signoff.PerSecond, r.Signoff.EndToEnd)
+	row("  create", 0, r.Signoff.Create)
+	row("  click acknowledgement", 0, r.Signoff.Ack)
+	row("  click to action", 0, r.Signoff.ClickToAct)
+	for _, s := range r.Sweep {
+		row(fmt.Sprintf("sweep signoff c=%d", s.Concurrency), s.PerSecond, s.EndToEnd)
+	}
+	for _, s := range r.BaseSweep {
+		row(fmt.Sprintf("sweep baseline c=%d", s.Concurrency), s.PerSecond, s.EndToEnd)
+	}
+	fmt.Printf("\nthroughput ratio signoff/baseline: %.2f; errors: baseline %d, signoff %d; duplicate actions: %d\n",
+		r.Ratio, r.Baseline.Errors, r.Signoff.Errors, r.Signoff.DuplicateActions)
+	fmt.Printf("per approval history: %v\nper baseline history: %v\n", r.PerApprov, r.PerBase)
+	fmt.Printf("burst: %d creates from %d clients: %d created, %d errors, %.1f/s\n", r.Burst.N, r.Burst.Clients, r.Burst.Created, r.Burst.Errors, r.Burst.PerSecond)
+	if s := r.Scale; s != nil {
+		fmt.Printf("scale: %d pending (created at %.1f/s, %d errors): RSS %.0f MiB (server+worker+gateway, one process), database %.0f MiB\n",
+			s.Pending, s.CreatePerSecond, s.CreateErrors, s.RSSMiB, s.DatabaseMiB)
+		fmt.Printf("scale: decide p99 %.1f ms at %d pending, %.1f ms at %d pending (x%.2f)\n",
+			s.DecideAtLow.P99, s.LowPending, s.DecideAtHigh.P99, s.Pending, s.Ratio)
+	}
+	fmt.Println("\ntargets:")
+	for name, t := range r.Targets {
+		verdict := "MET"
+		if !t.Met {
+			verdict = "MISSED (see README, Performance)"
+		}
+		fmt.Printf("  %-32s %-26s measured %-8.2f %s\n", name, t.Target, t.Measured, verdict)
+	}
+}
+
+func step(s string) { fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), s) }
+
+func countNonEmpty(ids []string) int {
+	n := 0
+	for _, id := range ids {
+		if id != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func machine() string {
+	cpu := "unknown cpu"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores, %s, %s", runtime.NumCPU(), cpu, runtime.Version())
+}
