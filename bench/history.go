@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -18,17 +17,16 @@ func HistoryCounts(ctx context.Context, c client.Client, workflowID string) (map
 		if err != nil {
 			return nil, err
 		}
-		name := strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_")
-		switch name {
-		case "ACTIVITY_TASK_SCHEDULED":
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			out["activities"]++
-		case "WORKFLOW_EXECUTION_SIGNALED":
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
 			out["signals"]++
-		case "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
 			out["updates"]++
-		case "TIMER_STARTED":
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
 			out["timers"]++
-		case "WORKFLOW_TASK_COMPLETED":
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
 			out["workflow_tasks"]++
 		}
 		out["events"]++

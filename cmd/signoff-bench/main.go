@@ -137,6 +137,7 @@ func main() {
 		res.BaseSweep = append(res.BaseSweep, bench.Baseline(ctx, s.Client, fmt.Sprintf("sweep%d", c), max(40, c*10), c))
 	}
 
+	idle(ctx, s)
 	step("burst: 500 creates from 32 clients")
 	ids, wall, errs := bench.CreateMany(ctx, api, "bench", 500, 32)
 	res.Burst = BurstResult{N: 500, Clients: 32, Errors: errs, PerSecond: float64(int(float64(500-errs)/wall.Seconds()*10)) / 10, Created: countNonEmpty(ids)}
@@ -160,6 +161,7 @@ func scale(ctx context.Context, s *testenv.Stack, api *bench.API, pending int) *
 	r := &bench.ScaleResult{LowPending: 100}
 	step("scale: decide latency at 100 pending")
 	low, _, _ := bench.CreateMany(ctx, api, "scale", 200, 16)
+	idle(ctx, s)
 	r.DecideAtLow = bench.DecideAll(ctx, api, low[:100], "dev-bob", 4)
 	step(fmt.Sprintf("scale: %d approvals pending with reminder timers", pending))
 	_, wall, errs := bench.CreateMany(ctx, api, "scale", pending, 32)
@@ -168,6 +170,7 @@ func scale(ctx context.Context, s *testenv.Stack, api *bench.API, pending int) *
 	r.Pending = pending + 100 - errs
 	step("scale: decide latency at full load")
 	more, _, _ := bench.CreateMany(ctx, api, "scale", 100, 16)
+	idle(ctx, s)
 	r.DecideAtHigh = bench.DecideAll(ctx, api, more, "dev-bob", 4)
 	runtime.GC()
 	r.RSSMiB = bench.RSSMiB()
@@ -176,6 +179,13 @@ func scale(ctx context.Context, s *testenv.Stack, api *bench.API, pending int) *
 		r.Ratio = float64(int(r.DecideAtHigh.P99/r.DecideAtLow.P99*100)) / 100
 	}
 	return r
+}
+
+// idle waits for the worker to catch up, so decisions are measured at rest.
+func idle(ctx context.Context, s *testenv.Stack) {
+	if err := bench.WaitIdle(ctx, s.Client, s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue, 10*time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 }
 
 func (r *Results) targets() {

@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// WaitIdle blocks until the task queue has no workflow or activity backlog,
+// so a latency measured next is the steady state, not the queue draining.
+// Backlog counts are approximate and eventually consistent: it polls.
+func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	quiet := 0
+	for quiet < 3 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("task queue %s still busy after %s", queue, timeout)
+		}
+		busy := int64(0)
+		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
+			resp, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+				Namespace: namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: queue}, TaskQueueType: typ, ReportStats: true,
+			})
+			if err != nil {
+				return fmt.Errorf("describe task queue: %w", err)
+			}
+			busy += resp.GetStats().GetApproximateBacklogCount()
+		}
+		if busy == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
