@@ -55,6 +55,12 @@ temporal-cli: $(BIN)/temporal
 $(BIN)/temporal:
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
+## bench: Go micro-benchmarks, then the load generator against bare Temporal on the same embedded server.
+## Prints a table; writes bench/results/latest.json and bench/results/latency.png. Not part of make test.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./policy/... ./gateway/...
+	$(GO) run ./cmd/signoff-bench -out bench/results
+
 ## ci: everything CI checks.
 ci: proto-check lint test
 
