@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities/action"
@@ -100,9 +102,38 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (Delivery, erro
 // RunAction runs the approved action. Failures the runner marks permanent
 // are not retried; the result (redacted) goes into the approval either way.
 func (a *Activities) RunAction(ctx context.Context, in ActionInput) (approval.ActionResult, error) {
+	defer heartbeat(ctx)()
 	out, err := a.Actions.Run(ctx, &in.Approval)
 	if err != nil {
 		return approval.ActionResult{}, err
 	}
 	return approval.ActionResult{Type: in.Approval.Request.Action.Type, Success: true, Output: out}, nil
+}
+
+// heartbeat reports the activity alive until the returned func is called.
+// Temporal counts the heartbeat timeout from the start of an attempt: an
+// action slower than it (an IAM read-back, a slow webhook) would otherwise
+// be declared lost and run again while still running, and a crashed
+// worker's attempt is retried after the heartbeat timeout rather than the
+// whole start-to-close timeout.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).HeartbeatTimeout <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(activity.GetInfo(ctx).HeartbeatTimeout / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -1,8 +1,18 @@
 package config
 
+import (
+	"time"
+
+	"github.com/signoff/signoff/policy"
+)
+
 // Actions configures action types.
 type Actions struct {
 	Webhook Webhook `yaml:"webhook"`
+	// AWSIAM configures aws_iam_deactivate_key.
+	AWSIAM AWSIAM `yaml:"aws_iam"`
+	// GitHub configures github_workflow_dispatch.
+	GitHub GitHub `yaml:"github"`
 }
 
 // Webhook restricts where webhook actions may point.
@@ -10,4 +20,62 @@ type Webhook struct {
 	AllowedURLPrefixes []string `yaml:"allowed_url_prefixes"`
 	// SecretEnv names the environment variable with the HMAC key.
 	SecretEnv string `yaml:"secret_env"`
+}
+
+// AWSIAM says how the worker reaches AWS IAM. Credentials come from the
+// AWS SDK's standard chain (environment, shared files, SSO, container and
+// instance roles), never from this file.
+type AWSIAM struct {
+	// Profile picks a named profile of the shared AWS config; empty uses
+	// the standard chain (AWS_PROFILE included).
+	Profile string `yaml:"profile"`
+	// Region signs the requests; IAM is global, so it only selects the
+	// partition (us-gov-west-1 for GovCloud). Default us-east-1.
+	Region string `yaml:"region"`
+	// Endpoint overrides the IAM endpoint (a VPC endpoint, a test fake).
+	Endpoint string `yaml:"endpoint"`
+	// VerifyTimeout bounds how long the worker reads the key back after
+	// deactivating it, for IAM is eventually consistent. Default 15s.
+	VerifyTimeout policy.Duration `yaml:"verify_timeout"`
+}
+
+// WithDefaults fills what the file leaves out.
+func (a AWSIAM) WithDefaults() AWSIAM {
+	if a.Region == "" {
+		a.Region = "us-east-1"
+	}
+	if a.VerifyTimeout == 0 {
+		a.VerifyTimeout = policy.Duration(15 * time.Second)
+	}
+	return a
+}
+
+// GitHub says how the worker dispatches GitHub Actions workflows.
+type GitHub struct {
+	// BaseURL of the REST API; https://<host>/api/v3 for GitHub Enterprise
+	// Server. Default https://api.github.com.
+	BaseURL string `yaml:"base_url"`
+	// TokenEnv names the environment variable with the token (a
+	// fine-grained token or GitHub App token with actions:write). Default
+	// GITHUB_TOKEN.
+	TokenEnv string `yaml:"token_env"`
+	// AllowedRepos are owner/repo patterns (path.Match: "acme/*") a request
+	// may dispatch in; none means no repository is allowed, so a requester
+	// cannot reach every repository the token can.
+	AllowedRepos []string `yaml:"allowed_repos"`
+	// ApprovalIDInput, when set, adds the approval ID as this workflow
+	// input, so the dispatched workflow can drop a repeated run (GitHub's
+	// dispatch API has no idempotency key). The workflow must declare it.
+	ApprovalIDInput string `yaml:"approval_id_input"`
+}
+
+// WithDefaults fills what the file leaves out.
+func (g GitHub) WithDefaults() GitHub {
+	if g.BaseURL == "" {
+		g.BaseURL = "https://api.github.com"
+	}
+	if g.TokenEnv == "" {
+		g.TokenEnv = "GITHUB_TOKEN"
+	}
+	return g
 }

@@ -5,10 +5,10 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
-	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/codec"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -98,8 +98,14 @@ func toProto(st *approval.State) *pb.Approval {
 	return out
 }
 
+// decodePayload decodes a memo or search-attribute value; memos are
+// encrypted when payload encryption is on.
 func decodePayload(p *commonpb.Payload, out any) error {
-	return converter.GetDefaultDataConverter().FromPayload(p, out)
+	dc, err := codec.EnvDataConverter()
+	if err != nil {
+		return err
+	}
+	return dc.FromPayload(p, out)
 }
 
 // decodeIf decodes p when present; absent payloads leave out unchanged.

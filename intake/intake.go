@@ -18,11 +18,11 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/policy"
@@ -156,7 +156,10 @@ func (s *Starter) existing(ctx context.Context, id, hash string) (Result, error)
 	}
 	var prev string
 	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash]; p != nil {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, &prev)
+		// The memo is encrypted when payload encryption is on.
+		if dc, err := codec.EnvDataConverter(); err == nil {
+			_ = dc.FromPayload(p, &prev)
+		}
 	}
 	if prev != hash {
 		return Result{}, ErrConflict

@@ -21,6 +21,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/workflows"
 )
@@ -45,6 +46,17 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client
 		if opts.ConnectionOptions.TLS == nil {
 			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
+	}
+	// With codec keys in the environment, every payload (and failure
+	// message) this client writes is encrypted; see package codec.
+	pc, err := codec.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if pc != nil {
+		opts.DataConverter = codec.DataConverter(pc)
+		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+		logger.Info("payload encryption on", "key_ids", pc.KeyIDs())
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

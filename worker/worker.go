@@ -53,6 +53,15 @@ func RegisterNotifier(name string, b NotifierBuilder) { notifierBuilders[name] =
 // RegisterActions adds action types; call from init.
 func RegisterActions(b ActionBuilder) { actionBuilders = append(actionBuilders, b) }
 
+// Extension registers more workflows and activities on a new worker (and may
+// set up what they need, such as schedules).
+type Extension func(w sdkworker.Worker, c client.Client, cfg *config.Loaded, actions *action.Registry, logger *slog.Logger) error
+
+var extensions []Extension
+
+// RegisterExtension adds an extension; call from init.
+func RegisterExtension(e Extension) { extensions = append(extensions, e) }
+
 // New returns a worker polling cfg's task queue; Start or Run it.
 func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Worker, error) {
 	acts, err := NewActivities(cfg, logger)
@@ -68,13 +77,18 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Wo
 	}
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
+	for _, ext := range extensions {
+		if err := ext(w, c, cfg, acts.Actions, logger); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
 }
 
 // NewActions builds the action registry from config; the gateway uses it to
 // validate actions at create time, the worker to run them.
 func NewActions(cfg *config.Loaded) (*action.Registry, error) {
-	reg := action.NewRegistry(nil)
+	reg := action.NewRegistry(newRedactor(cfg))
 	for _, b := range actionBuilders {
 		if err := b(cfg, reg); err != nil {
 			return nil, fmt.Errorf("actions: %w", err)

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"go.temporal.io/sdk/converter"
+
+	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/identity"
+)
+
+func init() {
+	RegisterRoutes(codecRoutes)
+}
+
+// codecRoutes serves Temporal's remote codec protocol for the Web UI and
+// the CLI (`temporal workflow show --codec-endpoint …/codec
+// --codec-auth "Bearer <token>"`): POST /codec/decode and /codec/encode with
+// a JSON {"payloads": [...]} body. Callers need an API token, the same as
+// for the API. Mounted only when payload encryption is on.
+func codecRoutes(mux *http.ServeMux, d Deps) error {
+	c, err := codec.FromEnv()
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return nil
+	}
+	origin, err := uiOrigin(d.Config.Codec.UIOrigin)
+	if err != nil {
+		return err
+	}
+	directory := func() *identity.Directory {
+		if d.Live != nil {
+			return d.Live.Get().Directory
+		}
+		return d.Config.Directory
+	}
+	h := &codecServer{
+		origin:    origin,
+		directory: directory,
+		maxBody:   d.Config.Gateway.MaxBodyBytes,
+		next:      converter.NewPayloadCodecHTTPHandler(c),
+	}
+	mux.Handle("POST /codec/decode", h)
+	mux.Handle("POST /codec/encode", h)
+	mux.Handle("OPTIONS /codec/{op}", h)
+	d.Logger.Info("codec server on", "path", "/codec", "key_ids", c.KeyIDs(), "ui_origin", origin)
+	return nil
+}
+
+// uiOrigin checks codec.ui_origin is a bare origin, as browsers send it.
+func uiOrigin(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("codec.ui_origin %q: want scheme://host[:port], as a browser sends it", v)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+type codecServer struct {
+	origin    string
+	directory func() *identity.Directory
+	maxBody   int64
+	next      http.Handler
+}
+
+func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// CORS: the Web UI calls from its own origin. A request from any other
+	// origin gets no CORS grant, so a browser will not show it the answer.
+	if o := r.Header.Get("Origin"); o != "" && s.origin != "" && o == s.origin {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions {
+		if w.Header().Get("Access-Control-Allow-Origin") == "" {
+			http.Error(w, "origin not allowed (codec.ui_origin)", http.StatusForbidden)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	token := bearerToken(r.Header.Get("Authorization"))
+	if _, ok := s.directory().Authenticate(token); !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="signoff"`)
+		http.Error(w, "missing or unknown bearer token (Authorization: Bearer <token>)", http.StatusUnauthorized)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	s.next.ServeHTTP(w, r)
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/config"
+)
+
+const codecTestConfig = `dev_only: true
+users: [{name: bob, token: dev-bob}]
+codec: {ui_origin: "http://127.0.0.1:8233"}
+`
+
+func codecTestServer(t *testing.T, keys string) *httptest.Server {
+	t.Helper()
+	t.Setenv(codec.EnvKeys, keys)
+	cfg, err := config.Parse([]byte(codecTestConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	if err := codecRoutes(mux, Deps{Config: cfg, Live: config.NewLive(cfg, ""), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func codecCall(t *testing.T, srv *httptest.Server, method, path, token, origin string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
+	keys := "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	srv := codecTestServer(t, keys)
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
+
+	resp, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-bob", "http://127.0.0.1:8233", body)
+	if resp.StatusCode != 200 || bytes.Contains(enc, []byte(base64.StdEncoding.EncodeToString(plain.Data))) {
+		t.Fatalf("encode: %d %s", resp.StatusCode, enc)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://127.0.0.1:8233" {
+		t.Fatalf("CORS origin %q", got)
+	}
+	var sealed commonpb.Payloads
+	if err := protojson.Unmarshal(enc, &sealed); err != nil || string(sealed.Payloads[0].Metadata[codec.MetadataKeyID]) != "k1" {
+		t.Fatalf("encoded: %v %s", err, enc)
+	}
+
+	resp, dec := codecCall(t, srv, "POST", "/codec/decode", "dev-bob", "", enc)
+	var opened commonpb.Payloads
+	if resp.StatusCode != 200 || protojson.Unmarshal(dec, &opened) != nil {
+		t.Fatalf("decode: %d %s", resp.StatusCode, dec)
+	}
+	var title string
+	if err := converter.GetDefaultDataConverter().FromPayload(opened.Payloads[0], &title); err != nil || title != "Rotate the prod database password" {
+		t.Fatalf("decoded %q, %v", title, err)
+	}
+
+	for _, token := range []string{"", "nope"} {
+		resp, b := codecCall(t, srv, "POST", "/codec/decode", token, "http://127.0.0.1:8233", enc)
+		if resp.StatusCode != 401 || strings.Contains(string(b), "Rotate") {
+			t.Errorf("token %q: %d %s", token, resp.StatusCode, b)
+		}
+		// The UI can read the refusal (CORS headers on errors too).
+		if resp.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Error("no CORS headers on 401")
+		}
+	}
+	resp, _ = codecCall(t, srv, "GET", "/codec/decode", "dev-bob", "", nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d", resp.StatusCode)
+	}
+	resp, _ = codecCall(t, srv, "POST", "/codec/decode", "dev-bob", "", []byte(`{"payloads": "nope"}`))
+	if resp.StatusCode != 400 {
+		t.Errorf("malformed body: %d", resp.StatusCode)
+	}
+}
+
+func TestCodecServerCORSPreflight(t *testing.T) {
+	srv := codecTestServer(t, "k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	resp, _ := codecCall(t, srv, "OPTIONS", "/codec/decode", "", "http://127.0.0.1:8233", nil)
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8233" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "X-Namespace") ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("preflight from the UI: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = codecCall(t, srv, "OPTIONS", "/codec/decode", "", "https://evil.example", nil)
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from elsewhere: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestCodecServerOnlyWithKeys(t *testing.T) {
+	srv := codecTestServer(t, "")
+	resp, _ := codecCall(t, srv, "POST", "/codec/decode", "dev-bob", "", []byte(`{"payloads":[]}`))
+	if resp.StatusCode != 404 {
+		t.Fatalf("without keys: %d", resp.StatusCode)
+	}
+}
+
+func TestCodecServerRefusesBadSettings(t *testing.T) {
+	t.Setenv(codec.EnvKeys, "k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	for _, origin := range []string{"127.0.0.1:8233", "http://127.0.0.1:8233/ui", "ftp://x"} {
+		cfg, err := config.Parse([]byte("codec: {ui_origin: \"" + origin + "\"}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := codecRoutes(http.NewServeMux(), Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "codec.ui_origin") {
+			t.Errorf("ui_origin %q: %v", origin, err)
+		}
+	}
+	t.Setenv(codec.EnvKeys, "k1:tooshort")
+	cfg, _ := config.Parse(nil)
+	if err := codecRoutes(http.NewServeMux(), Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), codec.EnvKeys) {
+		t.Errorf("bad keys: %v", err)
+	}
+}

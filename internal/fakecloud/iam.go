@@ -1,0 +1,310 @@
+// Package fakecloud has fakes of the outside APIs actions call (AWS IAM's
+// query API, GitHub's workflow dispatch), served on 127.0.0.1 for tests.
+// They speak the real wire protocols well enough for the real clients, and
+// record what they were asked.
+package fakecloud
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// IAM is a fake of the IAM query API (form-encoded POST, XML answers)
+// covering ListAccessKeys and UpdateAccessKey. It checks each request's
+// SigV4 signature against the credentials it was given, as IAM does.
+type IAM struct {
+	URL string
+	// AccessKeyID and SecretKey are the caller's credentials.
+	AccessKeyID, SecretKey string
+	// PageSize splits ListAccessKeys answers into pages (0: one page).
+	PageSize int
+
+	mu sync.Mutex
+	// ignoreUpdates makes UpdateAccessKey answer success and change
+	// nothing: the verify-failure path.
+	ignoreUpdates bool
+	keys          []iamKey
+	calls         []url.Values
+	fails         map[string][]Fault
+}
+
+type iamKey struct{ user, id, status string }
+
+// Fault is an injected error answer.
+type Fault struct {
+	HTTPStatus    int
+	Code, Message string
+}
+
+// NewIAM serves a fake IAM until the test ends.
+func NewIAM(t testing.TB, accessKeyID, secretKey string) *IAM {
+	f := &IAM{AccessKeyID: accessKeyID, SecretKey: secretKey, fails: map[string][]Fault{}}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// AddKey gives user an access key with status Active or Inactive.
+func (f *IAM) AddKey(user, id, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys = append(f.keys, iamKey{user: user, id: id, status: status})
+}
+
+// IgnoreUpdates makes UpdateAccessKey answer success and change nothing
+// (on): a key that stays active whatever IAM says.
+func (f *IAM) IgnoreUpdates(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ignoreUpdates = on
+}
+
+// Status is a key's current status ("" if unknown).
+func (f *IAM) Status(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.id == id {
+			return k.status
+		}
+	}
+	return ""
+}
+
+// FailNext makes the next call of action answer with fault.
+func (f *IAM) FailNext(action string, fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails[action] = append(f.fails[action], fault)
+}
+
+// Calls returns the form of every signed call of action ("" for all).
+func (f *IAM) Calls(action string) []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []url.Values
+	for _, c := range f.calls {
+		if action == "" || c.Get("Action") == action {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+const iamNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+func (f *IAM) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil || r.Method != http.MethodPost {
+		f.fault(w, Fault{400, "InvalidRequest", "want a form POST"})
+		return
+	}
+	if err := f.checkSignature(r, body); err != nil {
+		f.fault(w, Fault{403, "SignatureDoesNotMatch", err.Error()})
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("Version") != "2010-05-08" {
+		f.fault(w, Fault{400, "InvalidRequest", "want a form body with Version=2010-05-08"})
+		return
+	}
+	action := form.Get("Action")
+	f.mu.Lock()
+	f.calls = append(f.calls, form)
+	var injected *Fault
+	if q := f.fails[action]; len(q) > 0 {
+		injected, f.fails[action] = &q[0], q[1:]
+	}
+	f.mu.Unlock()
+	if injected != nil {
+		f.fault(w, *injected)
+		return
+	}
+	switch action {
+	case "ListAccessKeys":
+		f.listAccessKeys(w, form)
+	case "UpdateAccessKey":
+		f.updateAccessKey(w, form)
+	default:
+		f.fault(w, Fault{400, "InvalidAction", "unknown action " + action})
+	}
+}
+
+type accessKeyMember struct {
+	UserName    string
+	AccessKeyId string
+	Status      string
+	CreateDate  string
+}
+
+type listAccessKeysResponse struct {
+	XMLName xml.Name `xml:"ListAccessKeysResponse"`
+	NS      string   `xml:"xmlns,attr"`
+	Result  struct {
+		Members     []accessKeyMember `xml:"AccessKeyMetadata>member"`
+		IsTruncated bool
+		Marker      string `xml:",omitempty"`
+	} `xml:"ListAccessKeysResult"`
+	RequestID string `xml:"ResponseMetadata>RequestId"`
+}
+
+func (f *IAM) listAccessKeys(w http.ResponseWriter, form url.Values) {
+	user := form.Get("UserName")
+	f.mu.Lock()
+	var mine []accessKeyMember
+	known := false
+	for _, k := range f.keys {
+		if k.user == user {
+			known = true
+			mine = append(mine, accessKeyMember{UserName: k.user, AccessKeyId: k.id, Status: k.status, CreateDate: "2026-01-02T03:04:05Z"})
+		}
+	}
+	f.mu.Unlock()
+	if !known {
+		f.fault(w, Fault{404, "NoSuchEntity", "The user with name " + user + " cannot be found."})
+		return
+	}
+	start, _ := strconv.Atoi(form.Get("Marker"))
+	end := len(mine)
+	if f.PageSize > 0 {
+		end = min(start+f.PageSize, len(mine))
+	}
+	var resp listAccessKeysResponse
+	resp.NS, resp.RequestID = iamNS, "req-list"
+	resp.Result.Members = mine[start:end]
+	if end < len(mine) {
+		resp.Result.IsTruncated, resp.Result.Marker = true, strconv.Itoa(end)
+	}
+	writeXML(w, http.StatusOK, resp)
+}
+
+type updateAccessKeyResponse struct {
+	XMLName   xml.Name `xml:"UpdateAccessKeyResponse"`
+	NS        string   `xml:"xmlns,attr"`
+	RequestID string   `xml:"ResponseMetadata>RequestId"`
+}
+
+func (f *IAM) updateAccessKey(w http.ResponseWriter, form url.Values) {
+	user, id, status := form.Get("UserName"), form.Get("AccessKeyId"), form.Get("Status")
+	if status != "Active" && status != "Inactive" {
+		f.fault(w, Fault{400, "ValidationError", "bad status " + status})
+		return
+	}
+	f.mu.Lock()
+	i := slices.IndexFunc(f.keys, func(k iamKey) bool { return k.user == user && k.id == id })
+	if i >= 0 && !f.ignoreUpdates {
+		f.keys[i].status = status
+	}
+	f.mu.Unlock()
+	if i < 0 {
+		f.fault(w, Fault{404, "NoSuchEntity", "The Access Key with id " + id + " cannot be found."})
+		return
+	}
+	writeXML(w, http.StatusOK, updateAccessKeyResponse{NS: iamNS, RequestID: "req-update"})
+}
+
+type errorResponse struct {
+	XMLName xml.Name `xml:"ErrorResponse"`
+	NS      string   `xml:"xmlns,attr"`
+	Error   struct {
+		Type    string
+		Code    string
+		Message string
+	}
+	RequestID string `xml:"RequestId"`
+}
+
+func (f *IAM) fault(w http.ResponseWriter, flt Fault) {
+	var e errorResponse
+	e.NS, e.RequestID = iamNS, "req-error"
+	e.Error.Type = "Sender"
+	if flt.HTTPStatus >= 500 {
+		e.Error.Type = "Receiver"
+	}
+	e.Error.Code, e.Error.Message = flt.Code, flt.Message
+	writeXML(w, flt.HTTPStatus, e)
+}
+
+func writeXML(w http.ResponseWriter, status int, v any) {
+	b, err := xml.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	_, _ = w.Write(append([]byte(xml.Header), b...))
+}
+
+// checkSignature recomputes the request's AWS Signature Version 4 with the
+// fake's secret key: a caller that signed with other credentials fails as
+// it would against IAM.
+func (f *IAM) checkSignature(r *http.Request, body []byte) error {
+	auth := r.Header.Get("Authorization")
+	rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 ")
+	if !ok {
+		return fmt.Errorf("not signed with AWS4-HMAC-SHA256")
+	}
+	parts := map[string]string{}
+	for _, p := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		parts[k] = v
+	}
+	scope := strings.SplitN(parts["Credential"], "/", 2)
+	if len(scope) != 2 || scope[0] != f.AccessKeyID {
+		return fmt.Errorf("unknown access key")
+	}
+	amzDate := r.Header.Get("X-Amz-Date")
+	signed := strings.Split(parts["SignedHeaders"], ";")
+	var canon strings.Builder
+	fmt.Fprintf(&canon, "%s\n%s\n%s\n", r.Method, orDefault(r.URL.EscapedPath(), "/"), r.URL.RawQuery)
+	for _, h := range signed {
+		v := strings.Join(r.Header.Values(h), ",")
+		switch h {
+		case "host":
+			v = r.Host
+		case "content-length":
+			v = strconv.FormatInt(r.ContentLength, 10)
+		}
+		fmt.Fprintf(&canon, "%s:%s\n", h, strings.TrimSpace(v))
+	}
+	bodySum := sha256.Sum256(body)
+	fmt.Fprintf(&canon, "\n%s\n%s", parts["SignedHeaders"], hex.EncodeToString(bodySum[:]))
+	canonSum := sha256.Sum256([]byte(canon.String()))
+	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope[1] + "\n" + hex.EncodeToString(canonSum[:])
+
+	key := []byte("AWS4" + f.SecretKey)
+	for _, s := range strings.Split(scope[1], "/") {
+		key = hmacSum(key, s)
+	}
+	if want := hex.EncodeToString(hmacSum(key, toSign)); !hmac.Equal([]byte(want), []byte(parts["Signature"])) {
+		return fmt.Errorf("the request signature does not match")
+	}
+	return nil
+}
+
+func hmacSum(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

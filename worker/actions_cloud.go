@@ -1,0 +1,111 @@
+package worker
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/redact"
+)
+
+func init() {
+	RegisterActions(cloudActions)
+}
+
+// cloudActions registers aws_iam_deactivate_key and
+// github_workflow_dispatch. Neither reads a credential here: the IAM client
+// and the GitHub token are resolved when an action runs, on the worker.
+func cloudActions(cfg *config.Loaded, reg *action.Registry) error {
+	ic := cfg.Actions.AWSIAM.WithDefaults()
+	if err := checkBaseURL("actions.aws_iam.endpoint", ic.Endpoint); err != nil {
+		return err
+	}
+	reg.Register(action.IAMDeactivateKeyType, &action.IAMDeactivateKey{
+		Client:        action.NewIAMClient(action.IAMClientOptions{Profile: ic.Profile, Region: ic.Region, Endpoint: ic.Endpoint}),
+		VerifyTimeout: time.Duration(ic.VerifyTimeout),
+	})
+
+	gc := cfg.Actions.GitHub.WithDefaults()
+	if err := checkBaseURL("actions.github.base_url", gc.BaseURL); err != nil {
+		return err
+	}
+	if gc.ApprovalIDInput != "" && !githubInputName.MatchString(gc.ApprovalIDInput) {
+		return fmt.Errorf("actions.github.approval_id_input %q is not a workflow input name", gc.ApprovalIDInput)
+	}
+	reg.Register(action.GitHubDispatchType, &action.GitHubDispatch{
+		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, AllowedRepos: gc.AllowedRepos,
+		ApprovalIDInput: gc.ApprovalIDInput, Client: &http.Client{Timeout: 30 * time.Second},
+	})
+	return nil
+}
+
+var githubInputName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,99}$`)
+
+// checkBaseURL accepts an empty value or an absolute http(s) URL without
+// credentials (they belong in the environment).
+func checkBaseURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%s: want an absolute http(s) URL without credentials", key)
+	}
+	return nil
+}
+
+var (
+	secretEnvMu sync.Mutex
+	// secretEnvs name environment variables holding secrets the worker
+	// knows; their values are redacted from action outputs and errors.
+	secretEnvs = []string{
+		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SMTP_PASSWORD",
+	}
+)
+
+// RegisterSecretEnv adds environment variables whose values must never
+// leave an activity; call from init.
+func RegisterSecretEnv(names ...string) {
+	secretEnvMu.Lock()
+	defer secretEnvMu.Unlock()
+	secretEnvs = append(secretEnvs, names...)
+}
+
+// secretValues are the values of every secret the worker reads: the fixed
+// names above, those the config names, and the codec keys.
+func secretValues(cfg *config.Loaded) []string {
+	secretEnvMu.Lock()
+	names := slices.Clone(secretEnvs)
+	secretEnvMu.Unlock()
+	names = append(names, cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
+	var out []string
+	for _, n := range names {
+		if v := os.Getenv(n); n != "" && v != "" {
+			out = append(out, v)
+		}
+	}
+	// Codec keys as written (base64); a malformed list is reported by
+	// the codec, not here.
+	for _, entry := range strings.Split(os.Getenv(codec.EnvKeys), ",") {
+		if _, key, ok := strings.Cut(entry, ":"); ok {
+			out = append(out, strings.TrimSpace(key))
+		}
+	}
+	return out
+}
+
+// newRedactor scrubs the worker's secrets and common token shapes from
+// action outputs and errors.
+func newRedactor(cfg *config.Loaded) func(string) string {
+	return redact.New(secretValues(cfg)...).Redact
+}

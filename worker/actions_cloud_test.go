@@ -1,0 +1,95 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/config"
+)
+
+func parse(t *testing.T, src string) *config.Loaded {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestActionOutputsAreRedactedWithTheWorkersSecrets: every secret the
+// worker reads from its environment is scrubbed from what an action
+// returns, here a webhook receiver that echoes them all.
+func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
+	codecKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	secrets := map[string]string{
+		"SIGNOFF_WEBHOOK_SECRET": "webhook-hmac-key-1234",
+		"MY_GH_TOKEN":            "plain-github-token-5678",
+		"AWS_SECRET_ACCESS_KEY":  "aws/secret+key-abcdefgh",
+		"SLACK_BOT_TOKEN":        "slack-bot-token-9999",
+		"TEMPORAL_API_KEY":       "temporal-api-key-0000",
+		codec.EnvKeys:            "k1:" + codecKey,
+	}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for _, v := range secrets {
+			fmt.Fprintf(w, "%s ", v)
+		}
+	}))
+	defer srv.Close()
+	cfg := parse(t, `actions:
+  webhook: {allowed_url_prefixes: ["http://127.0.0.1:"]}
+  github: {token_env: MY_GH_TOKEN}
+`)
+	reg, err := NewActions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := reg.Run(context.Background(), &approval.State{ID: "x", Request: approval.Request{Action: approval.Action{Type: "webhook", URL: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range secrets {
+		if _, key, ok := strings.Cut(v, ":"); ok && name == codec.EnvKeys {
+			v = key
+		}
+		if strings.Contains(out, v) {
+			t.Errorf("%s survives in %q", name, out)
+		}
+	}
+	if strings.Count(out, "[redacted]") != len(secrets) {
+		t.Errorf("output %q", out)
+	}
+}
+
+func TestCloudActionsAreRegisteredAndConfigChecked(t *testing.T) {
+	reg, err := NewActions(parse(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{action.IAMDeactivateKeyType, action.GitHubDispatchType} {
+		if !strings.Contains(strings.Join(reg.Types(), ","), typ) {
+			t.Errorf("%s not registered: %v", typ, reg.Types())
+		}
+	}
+	bad := map[string]string{
+		"actions: {aws_iam: {endpoint: \"iam.local\"}}":                       "actions.aws_iam.endpoint",
+		"actions: {github: {base_url: \"https://user:pw@ghe.local/api/v3\"}}": "actions.github.base_url",
+		"actions: {github: {approval_id_input: \"has space\"}}":               "approval_id_input",
+	}
+	for src, want := range bad {
+		if _, err := NewActions(parse(t, src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want error containing %q, got %v", src, want, err)
+		}
+	}
+}
