@@ -33,6 +33,7 @@ type Config struct {
 	Policies []policy.Policy `yaml:"policies"`
 	Actions  Actions         `yaml:"actions"`
 	Slack    Slack           `yaml:"slack"`
+	Email    Email           `yaml:"email"`
 	Codec    Codec           `yaml:"codec"`
 	// TemporalServer configures `signoff temporal` (config/server.go).
 	TemporalServer TemporalServer `yaml:"temporal_server"`
@@ -40,6 +41,8 @@ type Config struct {
 	Notifiers []string `yaml:"notifiers"`
 	// SecurityNotifiers are also told, at once, about every break-glass.
 	SecurityNotifiers []string `yaml:"security_notifiers"`
+	// Triggers are scheduled queries that start approvals (config/triggers.go).
+	Triggers Triggers `yaml:"triggers"`
 }
 
 // Log configures log/slog.

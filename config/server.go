@@ -15,8 +15,8 @@ import (
 type TemporalServer struct {
 	// FrontendAddress is where the frontend listens (gRPC); default
 	// temporal.address. The history, matching and worker services and the
-	// membership ring listen on ports derived from it (see
-	// ServicePortOffsets), so one setting moves them all.
+	// membership ring listen on ports at fixed offsets from it (from 7233:
+	// 6933, 7234/6934, 7235/6935, 7239/6939), so one setting moves them all.
 	FrontendAddress string `yaml:"frontend_address"`
 	// BroadcastAddress is the IP this server announces to its own services;
 	// required when FrontendAddress binds all interfaces (0.0.0.0).
@@ -58,15 +58,6 @@ type Postgres struct {
 
 // PostgresPlugins are the SQL plugins `signoff temporal` accepts.
 var PostgresPlugins = []string{"postgres12_pgx", "postgres12"}
-
-// ServicePortOffsets place the other services' ports relative to the
-// frontend port; with the frontend on 7233 this is Temporal's usual layout
-// (membership 6933, history 7234/6934, matching 7235/6935, worker
-// 7239/6939). Fixed ports let a restarted server rejoin its own membership
-// ring at once instead of waiting for stale hosts to expire.
-var ServicePortOffsets = struct {
-	FrontendMembership, History, HistoryMembership, Matching, MatchingMembership, Worker, WorkerMembership int
-}{-300, 1, -299, 2, -298, 6, -294}
 
 // Resolved returns the section with defaults filled in from c, checked.
 func (s TemporalServer) Resolved(c *Config) (TemporalServer, error) {

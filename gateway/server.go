@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -38,6 +39,10 @@ type Deps struct {
 	Temporal client.Client
 	Logger   *slog.Logger
 	Service  *Service
+	// Go runs fn in the background while Serve runs (a Slack Socket Mode
+	// connection, draining deliveries); fn's ctx ends when Serve stops,
+	// and Serve waits for it (up to the shutdown timeout).
+	Go func(fn func(ctx context.Context) error)
 }
 
 // RouteBuilder mounts extra HTTP routes (Slack callbacks, email pages, the
@@ -59,6 +64,8 @@ type Server struct {
 	inproc   *bufconn.Listener
 	conn     *grpc.ClientConn
 	health   *health.Server
+	// background are the Deps.Go tasks.
+	background []func(ctx context.Context) error
 }
 
 // New builds the servers; Serve starts them.
@@ -105,7 +112,8 @@ func New(live *config.Live, tc client.Client, actions *action.Registry, logger *
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc}
+	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc,
+		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routeBuilders {
 		if err := b(root, deps); err != nil {
 			return nil, fmt.Errorf("mount routes: %w", err)
@@ -132,6 +140,15 @@ func (s *Server) Serve(ctx context.Context, grpcL, httpL net.Listener) error {
 		}
 	}()
 	s.logger.Info("gateway listening", "grpc", grpcL.Addr().String(), "http", httpL.Addr().String())
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	for _, fn := range s.background {
+		bg.Go(func() {
+			if err := fn(bgCtx); err != nil && bgCtx.Err() == nil {
+				s.logger.Error("gateway background task failed", "error", err)
+			}
+		})
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -149,6 +166,13 @@ func (s *Server) Serve(ctx context.Context, grpcL, httpL net.Listener) error {
 		s.grpc.Stop()
 	}
 	_ = s.conn.Close()
+	stopBackground()
+	bgDone := make(chan struct{})
+	go func() { bg.Wait(); close(bgDone) }()
+	select {
+	case <-bgDone:
+	case <-shutdownCtx.Done():
+	}
 	return err
 }
 

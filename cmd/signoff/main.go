@@ -47,7 +47,9 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.help)
 	}
 	fmt.Fprintf(os.Stderr, "  %-8s %s\n", "version", "print the version")
+	fmt.Fprintf(os.Stderr, "  %-8s %s\n", "probe URL", "exit 0 when GET URL answers 2xx (container health checks)")
 	fmt.Fprintf(os.Stderr, "\nThe config file defaults to $SIGNOFF_CONFIG, then signoff.yaml.\n")
+	printClientUsage(os.Stderr)
 }
 
 func run(args []string) int {
@@ -59,10 +61,24 @@ func run(args []string) int {
 		fmt.Println(version)
 		return 0
 	}
+	if args[0] == "probe" {
+		return probe(args[1:])
+	}
+	// Client commands (cli.go) talk to a gateway and need no config file.
+	if code, ok := runClientCommand(args[0], args[1:]); ok {
+		return code
+	}
 	var cmd *command
+	rest := args[1:]
 	for i := range commands {
 		if commands[i].name == args[0] {
 			cmd = &commands[i]
+		}
+	}
+	// Two-word commands ("temporal migrate") win over their first word.
+	for i := range commands {
+		if len(args) > 1 && commands[i].name == args[0]+" "+args[1] {
+			cmd, rest = &commands[i], args[2:]
 		}
 	}
 	if cmd == nil {
@@ -72,7 +88,11 @@ func run(args []string) int {
 	}
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	path := fs.String("config", defaultConfigPath(), "config file")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "signoff %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
 		return 2
 	}
 	cfg, err := config.Load(*path)
@@ -149,6 +169,13 @@ func runWorker(ctx context.Context, live *config.Live, logger *slog.Logger) erro
 	w, err := worker.New(tc, cfg, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.Worker.HealthAddress != "" {
+		stopHealth, err := serveWorkerHealth(cfg.Worker.HealthAddress, tc, logger)
+		if err != nil {
+			return err
+		}
+		defer stopHealth()
 	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

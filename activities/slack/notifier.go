@@ -1,0 +1,308 @@
+// Package slack is the Slack notifier: it posts Block Kit prompts to the
+// configured channels and approvers' direct messages, and when the approval
+// ends replaces their controls with the outcome and replies in thread with
+// the action's result.
+//
+// chat.postMessage has no idempotency key, and the activity may be retried.
+// Each posted target is recorded in the activity's heartbeat details and
+// skipped on a retry. What remains: if the worker dies after Slack accepted
+// a post but before the heartbeat reached Temporal (heartbeats are batched,
+// and flushed when an attempt fails), or if Slack's answer is lost on the
+// network, the retry posts that target again. Outcome updates are naturally
+// idempotent; thread replies use the same heartbeat record.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
+)
+
+// Name is the notifier's name in config and in MessageRef.Notifier.
+const Name = "slack"
+
+// Error types of the notifier's failures, as temporal ApplicationError types.
+const (
+	ErrTypeConfig    = "SlackConfig"
+	ErrTypeTarget    = "SlackTarget"
+	ErrTypeTransient = "SlackTransient"
+)
+
+// Options build a Notifier.
+type Options struct {
+	Config    config.Slack
+	BotToken  string
+	PublicURL string
+	Directory *identity.Directory
+	Logger    *slog.Logger
+	// HTTPClient defaults to one with a 15 s timeout.
+	HTTPClient *http.Client
+}
+
+// Notifier posts prompts and outcomes to Slack.
+type Notifier struct {
+	api    *slackapi.Client
+	cfg    config.Slack
+	dir    *identity.Directory
+	render slackkit.Render
+	logger *slog.Logger
+	redact slackkit.Redactor
+}
+
+var _ activities.Notifier = (*Notifier)(nil)
+
+// New returns a Notifier; it makes no call yet.
+func New(o Options) (*Notifier, error) {
+	if o.BotToken == "" {
+		return nil, errors.New("slack notifier: no bot token")
+	}
+	if o.Directory == nil {
+		return nil, errors.New("slack notifier: no user directory")
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	dir := o.Directory
+	return &Notifier{
+		api: slackapi.New(o.BotToken, slackapi.OptionAPIURL(o.Config.ResolvedAPIURL()), slackapi.OptionHTTPClient(hc)),
+		cfg: o.Config,
+		dir: dir,
+		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
+			if u, ok := dir.Lookup(name); ok {
+				return u.SlackID
+			}
+			return ""
+		}},
+		logger: logger,
+		redact: slackkit.Redactor{o.BotToken},
+	}, nil
+}
+
+// target is one place a prompt goes.
+type target struct {
+	key     string // stable, for the heartbeat record
+	channel string // what chat.postMessage is given
+	user    string // configured user of a direct message
+	label   string // for the audit trail
+}
+
+// targets are the policy's channel (or the default one) and, when
+// configured, a direct message to each pending approver with a Slack ID.
+func (n *Notifier) targets(st *approval.State) []target {
+	var out []target
+	if ch := n.cfg.ChannelFor(st.Policy.Name); ch != "" {
+		out = append(out, target{key: "channel:" + ch, channel: ch, label: "slack:" + ch})
+	}
+	if n.cfg.DMApprovers {
+		for _, name := range st.Pending() {
+			u, ok := n.dir.Lookup(name)
+			if !ok || u.SlackID == "" {
+				n.logger.Warn("approver has no slack_id: no direct message", "approval_id", st.ID, "user", name)
+				continue
+			}
+			out = append(out, target{key: "dm:" + name, channel: u.SlackID, user: name, label: "slack:@" + name})
+		}
+	}
+	return out
+}
+
+// progress is what an attempt did, kept in heartbeat details so a retry
+// skips it.
+type progress struct {
+	Posted map[string]approval.MessageRef `json:"posted,omitempty"`
+	Done   map[string]bool                `json:"done,omitempty"`
+}
+
+func (n *Notifier) loadProgress(ctx context.Context) progress {
+	p := progress{Posted: map[string]approval.MessageRef{}, Done: map[string]bool{}}
+	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+		return p
+	}
+	var prev progress
+	if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {
+		n.logger.Warn("unreadable heartbeat details: starting over", "error", err)
+		return p
+	}
+	for k, v := range prev.Posted {
+		p.Posted[k] = v
+	}
+	for k, v := range prev.Done {
+		p.Done[k] = v
+	}
+	return p
+}
+
+func heartbeat(ctx context.Context, p *progress) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, *p)
+	}
+}
+
+func (n *Notifier) heartbeater(ctx context.Context, p *progress) slackkit.Heartbeat {
+	return func() { heartbeat(ctx, p) }
+}
+
+// Prompt posts the prompt to every target not already posted by an
+// earlier attempt.
+func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+	targets := n.targets(st)
+	if len(targets) == 0 {
+		return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("slack: nowhere to post approval %s: no channel for policy %q and no approver with a slack_id", st.ID, st.Policy.Name),
+			ErrTypeConfig, nil)
+	}
+	prog := n.loadProgress(ctx)
+	blocks := n.render.PromptBlocks(st)
+	var d activities.Delivery
+	var failed []string
+	for _, t := range targets {
+		if ref, ok := prog.Posted[t.key]; ok {
+			d.Targets = append(d.Targets, t.label)
+			d.Messages = append(d.Messages, ref)
+			continue
+		}
+		var ch, ts string
+		err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
+			var err error
+			ch, ts, err = n.api.PostMessageContext(ctx, t.channel,
+				slackapi.MsgOptionText(slackkit.PromptText(st), true),
+				slackapi.MsgOptionBlocks(blocks...),
+				slackapi.MsgOptionDisableLinkUnfurl(),
+				slackapi.MsgOptionDisableMediaUnfurl(),
+			)
+			return err
+		})
+		if err != nil {
+			if ferr := n.fail(ctx, "chat.postMessage", t.label, err, &failed); ferr != nil {
+				return activities.Delivery{}, ferr
+			}
+			continue
+		}
+		ref := approval.MessageRef{Notifier: Name, Channel: ch, ID: ts, User: t.user}
+		prog.Posted[t.key] = ref
+		heartbeat(ctx, &prog)
+		d.Targets = append(d.Targets, t.label)
+		d.Messages = append(d.Messages, ref)
+		n.logger.InfoContext(ctx, "slack prompt posted", "approval_id", st.ID, "target", t.label, "channel", ch, "ts", ts)
+	}
+	if len(d.Messages) == 0 {
+		return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
+			"slack: no prompt could be posted: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
+	}
+	for _, f := range failed {
+		d.Targets = append(d.Targets, "failed "+f)
+	}
+	return d, nil
+}
+
+// fail handles one call's error: a target failure is noted and the caller
+// goes on; anything else becomes the activity's error — non-retryable for
+// configuration problems, retryable (after Retry-After when Slack said so)
+// for the rest. Progress is already in the heartbeat, so a retry resumes.
+func (n *Notifier) fail(ctx context.Context, method, label string, err error, failed *[]string) error {
+	class, msg := slackkit.Classify(err)
+	msg = n.redact.Redact(fmt.Sprintf("slack %s to %s: %s", method, label, msg))
+	switch class {
+	case slackkit.Target:
+		n.logger.WarnContext(ctx, "slack target failed", "error", msg)
+		*failed = append(*failed, msg)
+		return nil
+	case slackkit.Fatal:
+		n.logger.ErrorContext(ctx, "slack misconfigured", "error", msg)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, nil)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	opts := temporal.ApplicationErrorOptions{}
+	if wait, ok := slackkit.RetryAfter(err); ok {
+		opts.NextRetryDelay = wait
+	}
+	n.logger.WarnContext(ctx, "slack call failed: will retry", "error", msg)
+	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeTransient, opts)
+}
+
+// Outcome replaces every Slack prompt of the approval with its outcome
+// (controls gone, new block IDs) and replies in each channel's thread with
+// the action's result.
+func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+	prog := n.loadProgress(ctx)
+	blocks := n.render.OutcomeBlocks(st)
+	reply := slackkit.ActionResultText(st.ActionResult)
+	var d activities.Delivery
+	var failed []string
+	seen := map[string]bool{}
+	for _, m := range st.Messages {
+		key := m.Channel + ":" + m.ID
+		if m.Notifier != Name || seen[key] {
+			continue
+		}
+		seen[key] = true
+		label := "slack:" + key
+		if k := "update:" + key; !prog.Done[k] {
+			err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
+				_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.ID,
+					slackapi.MsgOptionText(slackkit.OutcomeText(st), true),
+					slackapi.MsgOptionBlocks(blocks...),
+				)
+				return err
+			})
+			if err != nil {
+				if ferr := n.fail(ctx, "chat.update", label, err, &failed); ferr != nil {
+					return activities.Delivery{}, ferr
+				}
+				continue
+			}
+			prog.Done[k] = true
+			heartbeat(ctx, &prog)
+		}
+		d.Targets = append(d.Targets, "updated "+label)
+		if reply == "" || m.User != "" {
+			continue
+		}
+		if k := "reply:" + key; !prog.Done[k] {
+			err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
+				_, _, err := n.api.PostMessageContext(ctx, m.Channel,
+					slackapi.MsgOptionText(reply, false),
+					slackapi.MsgOptionTS(m.ID),
+					slackapi.MsgOptionDisableLinkUnfurl(),
+					slackapi.MsgOptionDisableMediaUnfurl(),
+				)
+				return err
+			})
+			if err != nil {
+				if ferr := n.fail(ctx, "chat.postMessage (thread)", label, err, &failed); ferr != nil {
+					return activities.Delivery{}, ferr
+				}
+				continue
+			}
+			prog.Done[k] = true
+			heartbeat(ctx, &prog)
+		}
+		d.Targets = append(d.Targets, "replied "+label)
+	}
+	for _, f := range failed {
+		d.Targets = append(d.Targets, "failed "+f)
+	}
+	n.logger.InfoContext(ctx, "slack outcome posted", "approval_id", st.ID, "status", string(st.Status), "targets", len(d.Targets))
+	return d, nil
+}

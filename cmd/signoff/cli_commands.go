@@ -1,0 +1,235 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+)
+
+func runGet(c *cli, args []string) int {
+	fs := c.flags()
+	asJSON := fs.Bool("json", false, "print the approval as JSON")
+	pos, code, ok := c.parse(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) != 1:
+		return c.errorf("want one approval ID, got %d arguments", len(pos))
+	}
+	api, code, ok := c.api()
+	if !ok {
+		return code
+	}
+	defer c.close()
+	ctx, cancel := c.call()
+	defer cancel()
+	a, err := api.GetApproval(ctx, &pb.GetApprovalRequest{Id: pos[0]})
+	if err != nil {
+		return c.apiError(err)
+	}
+	if *asJSON {
+		c.printJSON(a)
+		return exitOK
+	}
+	c.describe(a)
+	return exitOK
+}
+
+// describe prints an approval for people.
+func (c *cli) describe(a *pb.Approval) {
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%s:\t%s\n", k, v)
+		}
+	}
+	line("id", a.GetId())
+	line("title", a.GetTitle())
+	line("status", statusWord(a.GetStatus()))
+	line("environment", a.GetEnvironment())
+	line("resource", a.GetResource())
+	line("requester", a.GetRequester())
+	line("policy", a.GetPolicyName())
+	line("approvers", fmt.Sprintf("%d of %s", a.GetRequiredApprovals(), strings.Join(a.GetApprovers(), ", ")))
+	line("approved by", strings.Join(a.GetApprovedBy(), ", "))
+	line("waiting for", strings.Join(a.GetPendingApprovers(), ", "))
+	line("created", timeText(a.GetCreateTime().AsTime(), a.GetCreateTime() != nil))
+	line("deadline", timeText(a.GetDeadline().AsTime(), a.GetDeadline() != nil))
+	line("closed", timeText(a.GetCloseTime().AsTime(), a.GetCloseTime() != nil))
+	if act := a.GetAction(); act != nil && act.GetType() != "" {
+		line("action", act.GetType())
+	}
+	if r := a.GetActionResult(); r != nil {
+		res := "ok"
+		if !r.GetSuccess() {
+			res = "failed: " + r.GetError()
+		}
+		line("action result", res)
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.GetFields())) {
+		line("  "+k, a.GetFields()[k])
+	}
+	for _, d := range a.GetDecisions() {
+		verdict := "accepted"
+		if !d.GetAccepted() {
+			verdict = "refused: " + d.GetRefusalReason()
+		}
+		line("decision", fmt.Sprintf("%s %s (%s, %s) %s", d.GetUser(), strings.ToLower(strings.TrimPrefix(d.GetDecision().String(), "DECISION_")),
+			d.GetChannel(), verdict, d.GetComment()))
+	}
+	line("link", c.link(a.GetId()))
+	_ = w.Flush()
+}
+
+func timeText(t time.Time, set bool) string {
+	if !set {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func runList(c *cli, args []string) int {
+	fs := c.flags()
+	var (
+		statusText string
+		req        pb.ListApprovalsRequest
+		limit      int
+		asJSON     bool
+	)
+	fs.StringVar(&statusText, "status", "", "pending, approved, rejected, expired, cancelled or bypassed")
+	fs.StringVar(&req.Environment, "environment", "", "only this environment")
+	fs.StringVar(&req.Requester, "requester", "", "only this requester")
+	fs.IntVar(&limit, "limit", 50, "at most this many")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	pos, code, ok := c.parse(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) > 0:
+		return c.errorf("unexpected argument %q", pos[0])
+	case limit <= 0:
+		return c.errorf("--limit must be positive")
+	}
+	if statusText != "" {
+		v, ok := pb.Status_value["STATUS_"+strings.ToUpper(strings.TrimPrefix(strings.ToUpper(statusText), "STATUS_"))]
+		if !ok || v == 0 {
+			return c.errorf("--status %q: want pending, approved, rejected, expired, cancelled or bypassed", statusText)
+		}
+		req.Status = pb.Status(v)
+	}
+	api, code, ok := c.api()
+	if !ok {
+		return code
+	}
+	defer c.close()
+	var all []*pb.Approval
+	for len(all) < limit {
+		req.PageSize = int32(min(limit-len(all), 200))
+		ctx, cancel := c.call()
+		resp, err := api.ListApprovals(ctx, &req)
+		cancel()
+		if err != nil {
+			return c.apiError(err)
+		}
+		all = append(all, resp.GetApprovals()...)
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	if asJSON {
+		c.printJSON(&pb.ListApprovalsResponse{Approvals: all})
+		return exitOK
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSTATUS\tENVIRONMENT\tREQUESTER\tCREATED\tTITLE")
+	for _, a := range all {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.GetId(), statusWord(a.GetStatus()), a.GetEnvironment(),
+			a.GetRequester(), timeText(a.GetCreateTime().AsTime(), a.GetCreateTime() != nil), a.GetTitle())
+	}
+	_ = w.Flush()
+	return exitOK
+}
+
+func runDecide(c *cli, args []string) int {
+	req := &pb.DecideApprovalRequest{Decision: pb.Decision_DECISION_APPROVE}
+	if c.name == "reject" {
+		req.Decision = pb.Decision_DECISION_REJECT
+	}
+	var values strs
+	var asJSON bool
+	fs := c.flags()
+	fs.StringVar(&req.Comment, "comment", "", "why")
+	fs.Var(&values, "value", "a chosen option value, or the text of a text input (repeatable)")
+	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: a retry with the same key counts once")
+	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")
+	pos, code, ok := c.parse(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) != 1:
+		return c.errorf("want one approval ID, got %d arguments", len(pos))
+	}
+	req.Id, req.Values = pos[0], values
+	api, code, ok := c.api()
+	if !ok {
+		return code
+	}
+	defer c.close()
+	ctx, cancel := c.call()
+	defer cancel()
+	resp, err := api.DecideApproval(ctx, req)
+	if err != nil {
+		return c.apiError(err)
+	}
+	if asJSON {
+		c.printJSON(resp.GetApproval())
+		return exitOK
+	}
+	a := resp.GetApproval()
+	if a.GetStatus() == pb.Status_STATUS_PENDING {
+		fmt.Fprintf(c.stdout, "decision recorded on approval %s; %s\n", a.GetId(), progress(a))
+	} else {
+		fmt.Fprintln(c.stdout, outcome(a))
+	}
+	return exitOK
+}
+
+func runCancel(c *cli, args []string) int {
+	var reason string
+	var asJSON bool
+	fs := c.flags()
+	fs.StringVar(&reason, "reason", "", "why")
+	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")
+	pos, code, ok := c.parse(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) != 1:
+		return c.errorf("want one approval ID, got %d arguments", len(pos))
+	}
+	api, code, ok := c.api()
+	if !ok {
+		return code
+	}
+	defer c.close()
+	ctx, cancel := c.call()
+	defer cancel()
+	a, err := api.CancelApproval(ctx, &pb.CancelApprovalRequest{Id: pos[0], Reason: reason})
+	if err != nil {
+		return c.apiError(err)
+	}
+	if asJSON {
+		c.printJSON(a)
+		return exitOK
+	}
+	fmt.Fprintln(c.stdout, outcome(a))
+	return exitOK
+}

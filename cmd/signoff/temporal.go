@@ -1,0 +1,125 @@
+//go:build !nodev
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/devserver"
+	"github.com/signoff/signoff/temporalconn"
+)
+
+// `signoff temporal` runs the same embedded server as `signoff dev`, on
+// PostgreSQL, without worker or gateway: a small production install with
+// its own Temporal. It links the Temporal server, so -tags nodev leaves it
+// out like `dev`.
+func init() {
+	commands = append(commands,
+		command{"temporal", "run a single-process Temporal server on PostgreSQL (temporal_server in the config)", runTemporal},
+		command{"temporal migrate", "create or upgrade Temporal's PostgreSQL databases, then exit", runTemporalMigrate},
+	)
+}
+
+// temporalServer resolves the config section and reads the password.
+func temporalServer(cfg *config.Loaded) (config.TemporalServer, devserver.PostgresOptions, error) {
+	ts, err := cfg.TemporalServer.Resolved(cfg.Config)
+	if err != nil {
+		return ts, devserver.PostgresOptions{}, err
+	}
+	p := ts.Postgres
+	return ts, devserver.PostgresOptions{
+		Address:            p.Address,
+		User:               p.User,
+		Password:           os.Getenv(p.PasswordEnv),
+		Database:           p.Database,
+		VisibilityDatabase: p.VisibilityDatabase,
+		Plugin:             p.Plugin,
+		MaxConns:           p.MaxConns,
+		ConnectAttributes:  p.ConnectAttributes,
+	}, nil
+}
+
+func runTemporalMigrate(_ context.Context, live *config.Live, logger *slog.Logger) error {
+	_, pg, err := temporalServer(live.Get())
+	if err != nil {
+		return err
+	}
+	if err := devserver.MigratePostgres(pg, logger); err != nil {
+		return err
+	}
+	logger.Info("temporal schema is current", "postgres", pg.Address, "database", pg.Database, "visibility_database", pg.VisibilityDatabase)
+	return nil
+}
+
+func runTemporal(ctx context.Context, live *config.Live, logger *slog.Logger) error {
+	cfg := live.Get()
+	ts, pg, err := temporalServer(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := devserver.StartPostgres(ctx, devserver.PostgresServerOptions{
+		FrontendAddress:  ts.FrontendAddress,
+		BroadcastAddress: ts.BroadcastAddress,
+		NumHistoryShards: int32(ts.NumHistoryShards),
+		MetricsAddress:   ts.MetricsAddress,
+		Logger:           logger,
+		LogLevel:         ts.LogLevel,
+		Postgres:         pg,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.Stop() }()
+	if ts.UIAddress != "" {
+		ui, err := devserver.StartUI(ts.UIAddress, srv.Address(), cfg.Temporal.Namespace)
+		if err != nil {
+			return err
+		}
+		defer ui.Stop()
+	}
+	// The namespace and its search attributes are made through the API, as
+	// every worker does at start-up; this server talks to itself in plain
+	// gRPC whatever TLS the config gives clients.
+	tcfg := config.Temporal{Address: srv.Address(), Namespace: cfg.Temporal.Namespace}
+	tc, err := temporalconn.Dial(ctx, tcfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := ensureNamespace(ctx, tc, cfg, logger); err != nil {
+		return err
+	}
+	logger.Info("signoff temporal is up", "frontend", ts.FrontendAddress, "namespace", cfg.Temporal.Namespace,
+		"postgres", pg.Address, "ui", ts.UIAddress, "metrics", ts.MetricsAddress)
+	<-ctx.Done()
+	return nil
+}
+
+// ensureNamespace retries: on a new database the namespace just registered
+// is unknown to the other services until their namespace cache refreshes
+// (about 10 s), and listing its search attributes fails until then.
+func ensureNamespace(ctx context.Context, tc client.Client, cfg *config.Loaded, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std())
+		if err == nil {
+			return nil
+		}
+		logger.Debug("namespace not ready yet", "namespace", cfg.Temporal.Namespace, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %s: %w", cfg.Temporal.Namespace, err)
+		case <-tick.C:
+		}
+	}
+}

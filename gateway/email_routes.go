@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/gateway/emailhttp"
+	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/workflows"
+)
+
+func init() { RegisterRoutes(mountEmail) }
+
+// mountEmail serves the pages email links open (when the link key is set)
+// and the evidence export (always; it answers 503 without a signing key).
+func mountEmail(mux *http.ServeMux, d Deps) error {
+	keys, ok, err := emailtoken.FromEnv()
+	if err != nil {
+		return fmt.Errorf("email pages: %w", err)
+	}
+	if !ok && (slices.Contains(d.Config.Notifiers, "email") || slices.Contains(d.Config.SecurityNotifiers, "email")) {
+		return errors.New("email pages: " + config.EnvEmailLinkKey + " is not set: the links in emails could not be verified")
+	}
+	sign, _, err := evidence.KeyFromEnv()
+	if err != nil {
+		return fmt.Errorf("evidence export: %w", err)
+	}
+	live := d.Live
+	h, err := emailhttp.New(emailhttp.Options{
+		Keys:      keys,
+		Evidence:  sign,
+		Directory: func() *identity.Directory { return live.Get().Directory },
+		Temporal:  d.Temporal,
+		Logger:    d.Logger.With("component", "email_pages"),
+		PublicURL: d.Config.Gateway.PublicURL,
+		Timeout:   time.Duration(d.Config.Gateway.CallTimeout),
+		Check:     emailRegoCheck(d),
+	})
+	if err != nil {
+		return err
+	}
+	h.Mount(mux)
+	return nil
+}
+
+// emailRegoCheck evaluates a policy's Rego check for an email decision, as
+// checkRego does for the API: a deny, or an evaluation error (deny by
+// default), becomes a refusal the workflow records.
+func emailRegoCheck(d Deps) emailhttp.CheckFunc {
+	return func(ctx context.Context, st *approval.State, user *identity.User, dr *workflows.DecisionRequest) {
+		verdict, err := RegoVerdict(ctx, st, user, nil, *dr)
+		if err != nil {
+			d.Logger.WarnContext(ctx, "rego evaluation failed: denying", "approval_id", st.ID, "err", err)
+			dr.Verdict = "rego: error: " + err.Error()
+			dr.Refusal = approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
+			return
+		}
+		dr.Verdict = verdict.String()
+		if !verdict.Allow {
+			dr.Refusal = approval.RefusedByPolicy
+			if len(verdict.Reasons) > 0 {
+				dr.Refusal += ": " + verdict.Reasons[0]
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package emailhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/workflows"
+)
+
+// approvalPageData is the audit trail page.
+type approvalPageData struct {
+	PageTitle string
+	ID        string
+	Viewer    string
+	Summary   *summary
+	Action    *approval.ActionResult
+	Entries   []entryView
+}
+
+// approvalPage shows an approval's request, status and timeline to an API
+// user (bearer token), a browser with a session from a valid link, or the
+// holder of a link token for this approval (?t=), who gets a session and
+// is sent on without the token in the address.
+func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !idPattern.MatchString(id) {
+		h.message(w, http.StatusNotFound, message{Heading: "Approval not found", Result: "not_found",
+			Message: "This is not an approval's address."})
+		return
+	}
+	if t := r.URL.Query().Get("t"); t != "" {
+		c, err := h.keys.Verify(t, h.now())
+		switch {
+		case err != nil:
+			h.tokenError(w, err)
+		case c.Approval != id || c.Purpose == emailtoken.PurposeSession:
+			h.forbidden(w)
+		default:
+			h.setSession(w, c)
+			http.Redirect(w, r, "/approvals/"+id, http.StatusSeeOther)
+		}
+		return
+	}
+	viewer, ok := h.viewer(r, id)
+	if !ok {
+		h.message(w, http.StatusUnauthorized, message{Heading: "Sign-in needed", Result: "unauthorized",
+			Message: "Open this page from a link in a Signoff email about this approval, or call it with an API token " +
+				"(Authorization: Bearer)."})
+		return
+	}
+	if viewer == "" {
+		h.forbidden(w)
+		return
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	l, err := h.load(ctx, id)
+	if err != nil {
+		h.loadError(w, err)
+		return
+	}
+	timers, err := h.timers(ctx, id, l.runID)
+	if err != nil {
+		// The state alone is still the audit trail; timers add detail.
+		h.logger.Warn("audit page without timers", "approval_id", id, "err", err)
+	}
+	entries := evidence.Timeline(evidence.Input{State: l.st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: l.runID, Timers: timers})
+	h.render(w, http.StatusOK, "approval", &approvalPageData{
+		PageTitle: "Audit trail: " + l.st.Request.Title, ID: id, Viewer: viewer,
+		Summary: summarize(l.st), Action: l.st.ActionResult, Entries: timelineView(entries),
+	})
+}
+
+// viewer is who may read approval id: ok false without credentials;
+// viewer empty with credentials for another approval.
+func (h *Handler) viewer(r *http.Request, id string) (viewer string, ok bool) {
+	if tok := bearer(r); tok != "" {
+		if u, found := h.dir().Authenticate(tok); found {
+			return u.Name, true
+		}
+		return "", false
+	}
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", false
+	}
+	c, err := h.keys.Verify(ck.Value, h.now())
+	if err != nil || c.Purpose != emailtoken.PurposeSession {
+		return "", false
+	}
+	if c.Approval != id {
+		return "", true
+	}
+	return c.User, true
+}
+
+func (h *Handler) forbidden(w http.ResponseWriter) {
+	h.message(w, http.StatusForbidden, message{Heading: "Not your link", Result: "forbidden",
+		Message: "This link is for another approval."})
+}
+
+// jsonError answers the evidence route like the REST API does.
+func jsonError(w http.ResponseWriter, code, grpcCode int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": grpcCode, "message": msg})
+}
+
+// exportEvidence returns the signed evidence document of one approval to
+// an API user.
+func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	if tok == "" {
+		jsonError(w, http.StatusUnauthorized, 16, "missing bearer token (Authorization: Bearer <token>)")
+		return
+	}
+	u, ok := h.dir().Authenticate(tok)
+	if !ok {
+		jsonError(w, http.StatusUnauthorized, 16, "unknown token")
+		return
+	}
+	id := r.PathValue("id")
+	if !idPattern.MatchString(id) {
+		jsonError(w, http.StatusBadRequest, 3, "malformed approval id")
+		return
+	}
+	if h.evidence == nil {
+		jsonError(w, http.StatusServiceUnavailable, 14, "evidence signing is not configured (SIGNOFF_EVIDENCE_KEY)")
+		return
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	l, err := h.load(ctx, id)
+	switch {
+	case errors.Is(err, errNotFound):
+		jsonError(w, http.StatusNotFound, 5, "approval not found")
+		return
+	case errors.Is(err, errUnavailable):
+		jsonError(w, http.StatusServiceUnavailable, 14, "no worker answered in time; retry later")
+		return
+	case err != nil:
+		h.logger.Error("evidence: read approval", "approval_id", id, "err", err)
+		jsonError(w, http.StatusInternalServerError, 13, "read approval failed")
+		return
+	}
+	timers, err := h.timers(ctx, id, l.runID)
+	if err != nil {
+		// Evidence must be complete: no export without the history.
+		h.logger.Error("evidence: read history", "approval_id", id, "err", err)
+		jsonError(w, http.StatusServiceUnavailable, 14, "workflow history unavailable; retry later")
+		return
+	}
+	_, b, err := evidence.Build(evidence.Input{State: l.st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: l.runID, Timers: timers,
+		ExportedBy: u.Name}, h.evidence, h.now())
+	if err != nil {
+		h.logger.Error("evidence: build", "approval_id", id, "err", err)
+		jsonError(w, http.StatusInternalServerError, 13, "build evidence failed")
+		return
+	}
+	h.logger.Info("evidence exported", "approval_id", id, "user", u.Name, "entries_bytes", len(b))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="signoff-evidence-`+id+`.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,267 @@
+// Package emailhttp serves the pages email links open: a confirmation page
+// for each decision link (GET decides nothing: mail scanners and previews
+// fetch links), the POST that decides, an approval's audit trail, and the
+// signed evidence export for auditors.
+//
+// Routes:
+//
+//	GET  /d/{token}                    confirmation page (sets a CSRF cookie)
+//	POST /d/{token}                    decide, as the token's approver, channel "email"
+//	GET  /approvals/{id}               audit trail: bearer token, session cookie or ?t=<link token>
+//	GET  /v1/approvals/{id}/evidence   signed evidence JSON (bearer token)
+//	GET  /email-assets/style.css       the pages' only asset
+package emailhttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Channel is the decision channel of email links.
+const Channel = "email"
+
+// CheckFunc runs the policy's extra decision check (Rego) and writes its
+// verdict, and any refusal, into dr.
+type CheckFunc func(ctx context.Context, st *approval.State, user *identity.User, dr *workflows.DecisionRequest)
+
+// Options build a Handler.
+type Options struct {
+	// Keys verify links; nil serves only the evidence export.
+	Keys *emailtoken.Keys
+	// Evidence signs exports; nil makes the export answer 503.
+	Evidence ed25519.PrivateKey
+	// Directory is the user directory in force (reloadable).
+	Directory func() *identity.Directory
+	Temporal  client.Client
+	Logger    *slog.Logger
+	// PublicURL is how people reach the gateway: cookies are Secure when it
+	// is https, and POSTs from another origin are refused.
+	PublicURL string
+	// Timeout bounds each page's calls to Temporal (default 10s).
+	Timeout time.Duration
+	Check   CheckFunc
+	Now     func() time.Time
+}
+
+// Handler serves the pages.
+type Handler struct {
+	keys     *emailtoken.Keys
+	evidence ed25519.PrivateKey
+	dir      func() *identity.Directory
+	tc       client.Client
+	logger   *slog.Logger
+	origin   string
+	secure   bool
+	timeout  time.Duration
+	check    CheckFunc
+	now      func() time.Time
+}
+
+// New checks the options.
+func New(o Options) (*Handler, error) {
+	if o.Temporal == nil || o.Directory == nil {
+		return nil, errors.New("email pages: Temporal client and directory are required")
+	}
+	u, err := url.Parse(o.PublicURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, errors.New("email pages: gateway.public_url must be an absolute http(s) URL")
+	}
+	h := &Handler{
+		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, tc: o.Temporal, logger: o.Logger,
+		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, check: o.Check, now: o.Now,
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.timeout <= 0 {
+		h.timeout = 10 * time.Second
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h, nil
+}
+
+// Mount registers the routes. The evidence route is more specific than the
+// REST mux's "/v1/", so it wins.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/approvals/{id}/evidence", h.exportEvidence)
+	if h.keys == nil {
+		return
+	}
+	mux.HandleFunc("GET /d/{token}", h.page(h.confirm))
+	mux.HandleFunc("POST /d/{token}", h.page(h.decide))
+	mux.HandleFunc("GET /approvals/{id}", h.page(h.approvalPage))
+	mux.HandleFunc("GET /email-assets/style.css", h.stylesheet)
+}
+
+//go:embed templates/*.html assets/style.css
+var files embed.FS
+
+var pages = map[string]*template.Template{}
+
+func init() {
+	for _, name := range []string{"confirm", "message", "approval"} {
+		pages[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+	}
+}
+
+// csp allows nothing but our stylesheet and forms posting to us; no
+// script runs on these pages.
+const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// page adds the pages' security headers.
+func (h *Handler) page(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("X-Robots-Tag", "noindex, nofollow")
+		if h.secure {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next(w, r)
+	}
+}
+
+func (h *Handler) stylesheet(w http.ResponseWriter, _ *http.Request) {
+	b, err := files.ReadFile("assets/style.css")
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
+}
+
+// render writes a page; a template error is a bug, logged and answered 500.
+func (h *Handler) render(w http.ResponseWriter, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		h.logger.Error("render email page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// message is the data of the message page.
+type message struct {
+	PageTitle string
+	Heading   string
+	Message   string
+	Reason    string
+	// Result names the outcome for tests and tools: accepted, refused,
+	// used, expired, invalid, closed, changed, unavailable, forbidden.
+	Result  string
+	Tone    string // ok, bad, info
+	Summary *summary
+	ViewURL string
+}
+
+func (h *Handler) message(w http.ResponseWriter, code int, m message) {
+	if m.PageTitle == "" {
+		m.PageTitle = m.Heading
+	}
+	if m.Tone == "" {
+		m.Tone = "bad"
+	}
+	h.render(w, code, "message", m)
+}
+
+// tokenError explains a link that cannot be used. None of these reach the
+// workflow.
+func (h *Handler) tokenError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, emailtoken.ErrExpired):
+		h.message(w, http.StatusGone, message{Heading: "This link has expired", Result: "expired",
+			Message: "The approval's deadline has passed, so this link no longer works. Nothing was decided."})
+	default:
+		h.message(w, http.StatusBadRequest, message{Heading: "This link is not valid", Result: "invalid",
+			Message: "The link is incomplete, was altered, or was not issued by this Signoff. Nothing was decided. " +
+				"Open the link from the email again, or decide through another channel."})
+	}
+}
+
+const (
+	csrfCookie    = "signoff_csrf"
+	sessionCookie = "signoff_session"
+	// sessionTTL is how long a link-opened session may read the audit
+	// trail.
+	sessionTTL = 12 * time.Hour
+)
+
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// setSession lets the holder of a valid link read that approval's audit
+// trail for a while. Lax, so the link from the email (a cross-site
+// navigation) carries it.
+func (h *Handler) setSession(w http.ResponseWriter, c emailtoken.Claims) {
+	exp := h.now().Add(sessionTTL)
+	tok, err := h.keys.Sign(emailtoken.Claims{
+		Purpose: emailtoken.PurposeSession, Approval: c.Approval, User: c.User,
+		Expires: exp.Unix(), ID: c.ID,
+	})
+	if err != nil {
+		h.logger.Error("sign session", "err", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: tok, Path: "/approvals/" + c.Approval, MaxAge: int(sessionTTL.Seconds()),
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// sameOrigin refuses a POST that a browser says came from elsewhere.
+// Browsers send "Origin: null" under our no-referrer policy, so a missing or
+// null origin is left to the CSRF check.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o == "" || o == "null" || o == h.origin
+}
+
+var idPattern = regexp.MustCompile(`^[a-z2-7]{26}$`)
+
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}

@@ -1,0 +1,87 @@
+package slackhttp
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/internal/slackfake"
+)
+
+func (hs *harness) command(user, text string) slack.WebhookMessage {
+	hs.t.Helper()
+	cmd := slackfake.Command{TeamID: team, UserID: user, ChannelID: prodCh, Text: text, ResponseURL: hs.fake.ResponseURL()}
+	code, body := hs.post(PathCommands, cmd.Form().Encode())
+	require.Equal(hs.t, http.StatusOK, code, body)
+	var msg slack.WebhookMessage
+	require.NoError(hs.t, json.Unmarshal([]byte(body), &msg), body)
+	assert.Equal(hs.t, "ephemeral", msg.ResponseType, "only the caller sees it")
+	return msg
+}
+
+func TestSlashCommand(t *testing.T) {
+	done := testApproval(approvalB, approval.Input{})
+	done.Decide(approval.Attempt{ID: "x", User: "carol", Decision: approval.DecisionReject, Comment: "no"}, time.Now())
+	hs := newHarness(t, nil, testApproval(approvalA, approval.Input{}), done)
+
+	t.Run("help", func(t *testing.T) {
+		assert.Contains(t, hs.command("U0BOB", "help").Text, "/signoff list")
+		assert.Contains(t, hs.command("U0BOB", "").Text, "/signoff status <id>")
+		unknown := hs.command("U0BOB", "approve-everything")
+		assert.Contains(t, unknown.Text, "Unknown command `approve-everything`")
+		assert.Contains(t, unknown.Text, "/signoff list")
+	})
+	t.Run("list shows what the caller may decide, with buttons", func(t *testing.T) {
+		msg := hs.command("U0BOB", "list")
+		require.NotNil(t, msg.Blocks)
+		b, _ := json.Marshal(msg.Blocks)
+		assert.Contains(t, msg.Text, "1 approval(s) waiting for you")
+		assert.Contains(t, slackfake.Text(b), "approval `"+approvalA+"`")
+		assert.NotContains(t, string(b), approvalB, "finished approvals are not listed")
+		approve, ok := slackfake.Find(b, "Approve")
+		require.True(t, ok)
+		assert.Equal(t, "signoff:approve:"+approvalA, approve.ActionID)
+
+		assert.Equal(t, "Nothing is waiting for you. 🎉", hs.command("U0ALICE", "list").Text, "the requester decides nothing")
+	})
+	t.Run("status", func(t *testing.T) {
+		msg := hs.command("U0ALICE", "status "+approvalB)
+		b, _ := json.Marshal(msg.Blocks)
+		assert.Contains(t, slackfake.Text(b), "❌ *Rejected* by <@U0CAROL>")
+		assert.Empty(t, slackfake.Controls(b))
+		msg = hs.command("U0BOB", "status "+approvalA)
+		b, _ = json.Marshal(msg.Blocks)
+		assert.Contains(t, slackfake.Text(b), "0 of 2 approvals")
+		assert.NotEmpty(t, slackfake.Controls(b), "bob may decide: buttons")
+		assert.Contains(t, hs.command("U0BOB", "status nope").Text, "Usage")
+		assert.Contains(t, hs.command("U0BOB", "status "+strings.Repeat("c", 26)).Text, "There is no approval")
+	})
+	t.Run("strangers are refused", func(t *testing.T) {
+		assert.Equal(t, "❌ "+RefusedUnknownUser+".", hs.command("U0EVE", "list").Text)
+		assert.Equal(t, "❌ "+RefusedGuest+".", hs.command("U0GUEST", "status "+approvalA).Text)
+	})
+}
+
+// TestSlowCommandAnswersLater: past the ack budget the command answers at
+// once and posts the result to the response_url when it comes.
+func TestSlowCommandAnswersLater(t *testing.T) {
+	hs := newHarness(t, func(o *Options) { o.AckBudget = 50 * time.Millisecond })
+	hs.apps.listGate = make(chan struct{})
+	cmd := slackfake.Command{TeamID: team, UserID: "U0BOB", ChannelID: prodCh, Text: "list", ResponseURL: hs.fake.ResponseURL()}
+	code, body := hs.post(PathCommands, cmd.Form().Encode())
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "Working on it")
+	assert.Empty(t, hs.fake.Responses())
+
+	close(hs.apps.listGate)
+	msg := hs.responseTo(cmd.ResponseURL)
+	assert.Equal(t, "ephemeral", msg.ResponseType)
+	assert.Contains(t, msg.Text, "1 approval(s) waiting for you")
+}

@@ -1,0 +1,529 @@
+package slackhttp
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Routes served over HTTP.
+const (
+	PathInteractions = "/slack/interactions"
+	PathCommands     = "/slack/commands"
+)
+
+// Options build a Handler.
+type Options struct {
+	// Config is the Slack config in force and Directory the users in
+	// force: both are read per request, so a reloaded config applies.
+	// The API URL and secrets are read once.
+	Config    func() config.Slack
+	Secrets   config.SlackSecrets
+	Directory func() *identity.Directory
+	Approvals Approvals
+	Logger    *slog.Logger
+	// PublicURL is the gateway's public base URL, for links.
+	PublicURL string
+	// HTTPClient calls the Web API and response URLs (default: 10 s timeout).
+	HTTPClient *http.Client
+	// AckBudget is how long a click waits for its decision to be
+	// delivered before Slack is answered anyway (default 2 s: Slack gives
+	// up after 3).
+	AckBudget time.Duration
+	// ResultTimeout bounds waiting for the workflow to record an attempt
+	// before the clicker is told (default 30 s).
+	ResultTimeout time.Duration
+	// DeliveryTimeout bounds a decision's delivery in the background,
+	// retries included (default 2 min).
+	DeliveryTimeout time.Duration
+}
+
+// Handler serves Slack's callbacks.
+type Handler struct {
+	cfg       func() config.Slack
+	secret    string
+	token     string
+	dir       func() *identity.Directory
+	approvals Approvals
+	logger    *slog.Logger
+	api       *slack.Client
+	hc        *http.Client
+	users     *Resolver
+	render    slackkit.Render
+	redact    slackkit.Redactor
+	apiURL    string
+	ackBudget time.Duration
+	resultTTL time.Duration
+	deliverTO time.Duration
+	now       func() time.Time
+
+	// ctx bounds background work; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	flightsMu sync.Mutex
+	flights   map[string]*flight
+}
+
+// New returns a Handler; it makes no call yet.
+func New(o Options) (*Handler, error) {
+	if o.Config == nil || o.Directory == nil || o.Approvals == nil {
+		return nil, errors.New("slack callbacks: config, directory and approvals are required")
+	}
+	if o.Secrets.BotToken == "" {
+		return nil, fmt.Errorf("slack callbacks: %s is not set", config.EnvSlackBotToken)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("component", "slack")
+	def := func(d, v time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return v
+	}
+	apiURL := o.Config().ResolvedAPIURL()
+	api := slack.New(o.Secrets.BotToken, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc))
+	dir := o.Directory
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Handler{
+		cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		api: api, hc: hc,
+		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
+		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
+			if u, ok := dir().Lookup(name); ok {
+				return u.SlackID
+			}
+			return ""
+		}},
+		redact:    slackkit.Redactor{o.Secrets.BotToken, o.Secrets.SigningSecret, o.Secrets.AppToken},
+		apiURL:    apiURL,
+		ackBudget: def(o.AckBudget, 2*time.Second),
+		resultTTL: def(o.ResultTimeout, 30*time.Second),
+		deliverTO: def(o.DeliveryTimeout, 2*time.Minute),
+		now:       time.Now,
+		ctx:       ctx, cancel: cancel,
+		flights: map[string]*flight{},
+	}, nil
+}
+
+// Mount serves the HTTP Request URLs on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathInteractions, h.ServeInteractions)
+	mux.HandleFunc("POST "+PathCommands, h.ServeCommands)
+}
+
+// Close waits for background deliveries (bounded by ctx), then stops them.
+func (h *Handler) Close(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { h.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	h.cancel()
+}
+
+// Idle waits until no delivery runs in the background (tests).
+func (h *Handler) Idle() { h.bg.Wait() }
+
+// verified reads and verifies a request; on failure it has answered.
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := readBody(w, r)
+	if errors.Is(err, ErrTooLarge) {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	if err != nil {
+		http.Error(w, "cannot read request", http.StatusBadRequest)
+		return nil, false
+	}
+	if err := Verify(r.Header, body, h.secret, h.now()); err != nil {
+		h.logger.WarnContext(r.Context(), "slack request refused", "path", r.URL.Path, "reason", err.Error(),
+			"remote", r.RemoteAddr)
+		http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+// ServeInteractions handles POST /slack/interactions.
+func (h *Handler) ServeInteractions(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.verified(w, r)
+	if !ok {
+		return
+	}
+	ic, err := ParseInteraction(body)
+	if err != nil {
+		h.logger.WarnContext(r.Context(), "slack interaction unreadable", "error", err)
+		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
+		return
+	}
+	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
+		// The same payload again: its attempt ID is the same, so the
+		// workflow counts it once.
+		h.logger.InfoContext(r.Context(), "slack retry", "retry_num", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
+	}
+	writeResponse(w, h.Interaction(r.Context(), &ic))
+}
+
+func writeResponse(w http.ResponseWriter, resp any) {
+	if resp == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// Interaction handles one verified interaction and returns what to answer
+// Slack with (nil: an empty 200). HTTP and Socket Mode share it.
+func (h *Handler) Interaction(ctx context.Context, ic *slack.InteractionCallback) any {
+	switch ic.Type {
+	case slack.InteractionTypeBlockActions:
+		c, err := readClick(ic)
+		if errors.Is(err, errIgnored) {
+			return nil
+		}
+		if err != nil {
+			h.logger.WarnContext(ctx, "slack click unreadable", "error", err, "user", ic.User.ID)
+			h.tell(ctx, click{SlackUser: ic.User.ID, Channel: channelOf(ic), ResponseURL: ic.ResponseURL}, "❌ "+err.Error())
+			return nil
+		}
+		if c.Action.Opens() {
+			h.openModal(ctx, ic, c)
+			return nil
+		}
+		h.deliver(ctx, c)
+		return nil
+	case slack.InteractionTypeViewSubmission:
+		c, err := readSubmission(ic)
+		if errors.Is(err, errIgnored) {
+			return nil
+		}
+		if err != nil {
+			return modalError(err.Error())
+		}
+		if c.Text && c.Values[0] == "" || !c.Text && c.Comment == "" {
+			return modalError("Please write something.")
+		}
+		h.deliver(ctx, c)
+		return nil // closes the modal
+	}
+	return nil
+}
+
+// modalError keeps the modal open with a message under its input.
+func modalError(msg string) any {
+	return map[string]any{"response_action": "errors", "errors": map[string]string{slackkit.ModalBlockID: msg}}
+}
+
+// openModal asks for a comment or a text answer. It runs before anything
+// else: the click's trigger_id expires after 3 s.
+func (h *Handler) openModal(ctx context.Context, ic *slack.InteractionCallback, c click) {
+	title := ic.Message.Text
+	if title == "" {
+		title = "Approval " + c.Action.ApprovalID
+	}
+	meta := slackkit.ModalMetadata{ApprovalID: c.Action.ApprovalID, Verb: c.Action.Verb, Channel: c.Channel,
+		MessageTS: c.MessageTS, Revision: max(c.Revision, 0)}
+	ctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	err := slackkit.Call(ctx, nil, func(ctx context.Context) error {
+		_, err := h.api.OpenViewContext(ctx, ic.TriggerID, slackkit.DecisionModal(meta, title))
+		return err
+	})
+	if err != nil {
+		_, msg := slackkit.Classify(err)
+		msg = h.redact.Redact(msg)
+		h.logger.WarnContext(ctx, "slack views.open failed", "approval_id", c.Action.ApprovalID, "error", msg)
+		h.tell(h.ctx, c, "❌ The form could not be opened ("+msg+"): click again.")
+	}
+}
+
+// attemptID derives the attempt's ID from the click: the same click (a
+// Slack retry, a redelivery) gives the same ID and counts once.
+func attemptID(c click) string {
+	sum := sha256.Sum256([]byte(c.SlackUser + "\x00" + c.Action.ApprovalID + "\x00" + c.Key))
+	return "slack:" + hex.EncodeToString(sum[:16])
+}
+
+// flight is one attempt being delivered by this gateway.
+type flight struct {
+	delivered chan struct{}
+	once      sync.Once
+	started   time.Time
+}
+
+func (f *flight) markDelivered() { f.once.Do(func() { close(f.delivered) }) }
+
+// startFlight returns the flight of id and whether the caller must run it.
+func (h *Handler) startFlight(id string) (*flight, bool) {
+	h.flightsMu.Lock()
+	defer h.flightsMu.Unlock()
+	now := h.now()
+	for k, f := range h.flights {
+		if now.Sub(f.started) > 10*time.Minute {
+			delete(h.flights, k)
+		}
+	}
+	if f, ok := h.flights[id]; ok {
+		return f, false
+	}
+	f := &flight{delivered: make(chan struct{}), started: now}
+	h.flights[id] = f
+	return f, true
+}
+
+// deliver starts delivering c in the background and waits until it is
+// delivered or the ack budget is spent, whichever comes first: Slack must
+// hear back within 3 s, whatever Temporal's latency.
+func (h *Handler) deliver(ctx context.Context, c click) {
+	id := attemptID(c)
+	f, run := h.startFlight(id)
+	if run {
+		h.bg.Add(1)
+		go func() {
+			defer h.bg.Done()
+			defer f.markDelivered()
+			bctx, cancel := context.WithTimeout(h.ctx, h.deliverTO)
+			defer cancel()
+			h.decide(bctx, c, id, f)
+		}()
+	}
+	t := time.NewTimer(h.ackBudget)
+	defer t.Stop()
+	select {
+	case <-f.delivered:
+	case <-t.C:
+		h.logger.WarnContext(ctx, "slack click answered before its decision was delivered; delivery goes on",
+			"approval_id", c.Action.ApprovalID, "attempt_id", id)
+	case <-ctx.Done():
+	}
+}
+
+// decide resolves the person, checks them against the approval, delivers
+// the attempt (refused ones too, for the audit trail) and tells the
+// clicker what the workflow made of it.
+func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
+	log := h.logger.With("approval_id", c.Action.ApprovalID, "attempt_id", id, "slack_user", c.SlackUser)
+	person, err := h.users.Resolve(ctx, c.SlackUser, c.Team)
+	if err != nil {
+		log.WarnContext(ctx, "slack identity unverifiable", "error", h.redact.Redact(err.Error()))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := h.approvals.State(sctx, c.Action.ApprovalID)
+	cancel()
+	switch {
+	case errors.Is(err, ErrNotFound):
+		f.markDelivered()
+		h.tell(ctx, c, fmt.Sprintf("❌ There is no approval `%s`.", c.Action.ApprovalID))
+		return
+	case err != nil:
+		log.WarnContext(ctx, "approval state unreadable", "error", err)
+		st = nil
+	}
+	req := workflows.DecisionRequest{
+		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
+	}
+	req.Decision, req.Values, req.Refusal = choice(c, st)
+	switch {
+	case person.Refusal != "":
+		req.Refusal = person.Refusal
+	case st == nil:
+		req.Refusal = RefusedNoApprovalState
+	default:
+		if r := h.placeRefusal(person, c, st); r != "" {
+			req.Refusal = r
+		}
+	}
+	if err := h.signal(ctx, c.Action.ApprovalID, req); err != nil {
+		f.markDelivered()
+		if errors.Is(err, ErrClosed) {
+			h.tell(ctx, c, "❌ Not counted: "+approval.RefusedNotPending+".")
+			return
+		}
+		log.ErrorContext(ctx, "slack decision not delivered", "error", err)
+		h.tell(ctx, c, "❌ Your decision could not be delivered: try again.")
+		return
+	}
+	f.markDelivered()
+	log.InfoContext(ctx, "slack decision delivered", "user", req.User, "decision", string(req.Decision), "refusal", req.Refusal)
+	a, st, err := h.awaitAttempt(ctx, c.Action.ApprovalID, id)
+	if err != nil {
+		log.WarnContext(ctx, "slack decision delivered but not yet recorded", "error", err)
+		h.tell(ctx, c, "⏳ Your decision was delivered; the approval has not recorded it yet.")
+		return
+	}
+	h.tell(ctx, c, resultText(a, st, h.render))
+}
+
+// signal delivers req, retrying transient failures until ctx ends.
+func (h *Handler) signal(ctx context.Context, id string, req workflows.DecisionRequest) error {
+	wait := 200 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := h.approvals.Decide(sctx, id, req)
+		cancel()
+		if err == nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		h.logger.WarnContext(ctx, "slack decision delivery failed: retrying", "approval_id", id, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// awaitAttempt reads the approval until the attempt is recorded.
+func (h *Handler) awaitAttempt(ctx context.Context, id, attempt string) (approval.Attempt, *approval.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.resultTTL)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := h.approvals.State(sctx, id)
+		scancel()
+		if err == nil {
+			if a, ok := st.Find(attempt); ok {
+				return a, st, nil
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return approval.Attempt{}, nil, fmt.Errorf("attempt %s not recorded: %w", attempt, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// choice maps a click to a decision and option values; the refusal is set
+// when the choice cannot be one of the approval's options.
+func choice(c click, st *approval.State) (approval.Decision, []string, string) {
+	switch c.Action.Verb {
+	case slackkit.VerbApprove, slackkit.VerbApproveComment:
+		return approval.DecisionApprove, nil, ""
+	case slackkit.VerbReject, slackkit.VerbRejectComment:
+		return approval.DecisionReject, nil, ""
+	case slackkit.VerbRespond, slackkit.VerbSubmit:
+		return approval.DecisionApprove, c.Values, ""
+	case slackkit.VerbOption, slackkit.VerbSelect:
+		if st == nil || len(c.Values) != 1 {
+			return "", c.Values, ""
+		}
+		o, ok := st.Request.Input.Option(c.Values[0])
+		if !ok {
+			return approval.DecisionApprove, c.Values, approval.RefusedInvalidChoice
+		}
+		return o.Decision, c.Values, ""
+	}
+	return "", nil, approval.RefusedUnknownDecision
+}
+
+// placeRefusal applies the checks that need the approval: the prompt
+// showed the request as it stands, 2FA (config or policy), and where the
+// click was made.
+func (h *Handler) placeRefusal(p Person, c click, st *approval.State) string {
+	if c.Revision >= 0 && c.Revision != st.Revision {
+		return RefusedOutdated
+	}
+	cfg := h.cfg()
+	if (cfg.Require2FA || st.Policy.Require2FA) && !p.Has2FA {
+		return RefusedNo2FA
+	}
+	return channelRefusal(c.Channel, p.Name(), cfg.AllowedChannels, st)
+}
+
+// channelRefusal says whether a decision may come from channel: a direct
+// message Signoff sent this very approver is always fine; otherwise the
+// channel must be in every configured allow-list (config, policy), and
+// with no list, be one where this approval was posted.
+func channelRefusal(channel, user string, allowed []string, st *approval.State) string {
+	if channel == "" {
+		return RefusedChannel
+	}
+	posted := false
+	for _, m := range st.Messages {
+		if m.Notifier != "slack" || m.Channel != channel {
+			continue
+		}
+		if m.User != "" && m.User == user {
+			return ""
+		}
+		if m.User == "" {
+			posted = true
+		}
+	}
+	lists := 0
+	for _, list := range [][]string{allowed, st.Policy.AllowedChannels} {
+		if len(list) == 0 {
+			continue
+		}
+		lists++
+		if !slices.Contains(list, channel) {
+			return RefusedChannel
+		}
+	}
+	if lists == 0 && !posted {
+		return RefusedNotPromptedHere
+	}
+	return ""
+}
+
+// resultText tells the clicker what became of their attempt.
+func resultText(a approval.Attempt, st *approval.State, r slackkit.Render) string {
+	title := "*" + slackkit.Escape(slackkit.Truncate(st.Request.Title, 150)) + "*"
+	verb := "approved"
+	if a.Decision == approval.DecisionReject {
+		verb = "rejected"
+	}
+	now := ""
+	if st.Status.Final() {
+		now = fmt.Sprintf(" The approval is now *%s*.", st.Status)
+	} else {
+		now = " (" + slackkit.Progress(st) + ")"
+	}
+	if a.Accepted {
+		return fmt.Sprintf("✅ Counted: you %s %s.%s", verb, title, now)
+	}
+	if a.RefusalReason == approval.RefusedAlreadyDecided {
+		for _, prev := range st.Attempts {
+			if prev.Accepted && !prev.Voided && prev.User == a.User && prev.Decision == a.Decision && prev.Stage == a.Stage {
+				return fmt.Sprintf("✅ Already counted: you %s %s.%s", verb, title, now)
+			}
+		}
+	}
+	return fmt.Sprintf("❌ Not counted: %s. (%s)", slackkit.Escape(a.RefusalReason), title)
+}

@@ -1,0 +1,277 @@
+package slackhttp
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/workflows"
+)
+
+// fakeApprovals stands in for Temporal: it applies decisions with the real
+// state machine, as the workflow does, deduplicating by attempt ID.
+type fakeApprovals struct {
+	mu      sync.Mutex
+	states  map[string]*approval.State
+	signals []workflows.DecisionRequest
+	// gate, when set, holds every Decide until it is closed: a slow
+	// Temporal.
+	gate chan struct{}
+	// listGate, when set, holds Pending until it is closed.
+	listGate chan struct{}
+	// changed is signalled after each recorded decision.
+	changed chan struct{}
+}
+
+func newFakeApprovals(states ...*approval.State) *fakeApprovals {
+	f := &fakeApprovals{states: map[string]*approval.State{}, changed: make(chan struct{}, 100)}
+	for _, st := range states {
+		f.states[st.ID] = st
+	}
+	return f
+}
+
+func clone(st *approval.State) *approval.State {
+	b, _ := json.Marshal(st)
+	var out approval.State
+	_ = json.Unmarshal(b, &out)
+	return &out
+}
+
+func (f *fakeApprovals) State(_ context.Context, id string) (*approval.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.states[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return clone(st), nil
+}
+
+func (f *fakeApprovals) Decide(ctx context.Context, id string, req workflows.DecisionRequest) error {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.states[id]
+	if !ok {
+		return ErrClosed
+	}
+	f.signals = append(f.signals, req)
+	st.Decide(approval.Attempt{
+		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
+		Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal,
+	}, time.Now())
+	f.changed <- struct{}{}
+	return nil
+}
+
+func (f *fakeApprovals) Pending(ctx context.Context, _ int) ([]*approval.State, error) {
+	if f.listGate != nil {
+		select {
+		case <-f.listGate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*approval.State
+	for _, st := range f.states {
+		if st.Status == approval.StatusPending {
+			out = append(out, clone(st))
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeApprovals) Signals() []workflows.DecisionRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]workflows.DecisionRequest(nil), f.signals...)
+}
+
+const (
+	team      = "T0SIGNOFF"
+	prodCh    = "C0PROD"
+	prodTS    = "1700000000.000100"
+	approvalA = "aaaaaaaaaaaaaaaaaaaaaaaaaa"
+	approvalB = "bbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+var testUsers = []identity.User{
+	{Name: "alice", Email: "alice@example.com", SlackID: "U0ALICE"},
+	{Name: "bob", Email: "bob@example.com", SlackID: "U0BOB"},
+	{Name: "carol", Email: "carol@example.com", SlackID: "U0CAROL"},
+	{Name: "dana", Email: "dana@example.com"}, // found by email
+	{Name: "gus", SlackID: "U0GUEST"},
+	{Name: "gone", SlackID: "U0GONE"},
+	{Name: "ext", SlackID: "U0EXT"},
+}
+
+func yes() *bool { b := true; return &b }
+
+func slackUsers() []slack.User {
+	no := false
+	return []slack.User{
+		{ID: "U0ALICE", Has2FA: yes()},
+		{ID: "U0BOB", Has2FA: yes()},
+		{ID: "U0CAROL", Has2FA: &no},
+		{ID: "U0DANA", Has2FA: yes(), Profile: slack.UserProfile{Email: "Dana@Example.com"}},
+		{ID: "U0EVE", Has2FA: yes(), Profile: slack.UserProfile{Email: "eve@example.com"}},
+		{ID: "U0GUEST", Has2FA: yes(), IsRestricted: true},
+		{ID: "U0GONE", Has2FA: yes(), Deleted: true},
+		{ID: "U0EXT", Has2FA: yes(), TeamID: "T0OTHER"},
+	}
+}
+
+func testApproval(id string, in approval.Input) *approval.State {
+	st := approval.New(id, "alice", approval.Request{Title: "Deploy api", Environment: "production", Input: in, Action: approval.Action{Type: "noop"}},
+		approval.Policy{Name: "production", Approvers: []string{"bob", "carol", "dana", "gus", "gone", "ext"}, RequiredApprovals: 2, Deadline: time.Hour},
+		time.Now().Add(-time.Minute))
+	st.Messages = []approval.MessageRef{{Notifier: "slack", Channel: prodCh, ID: prodTS}, {Notifier: "slack", Channel: "D0BOB", ID: "1.2", User: "bob"}}
+	return st
+}
+
+type harness struct {
+	t    *testing.T
+	fake *slackfake.Server
+	apps *fakeApprovals
+	h    *Handler
+	srv  *httptest.Server
+	cfg  config.Slack
+}
+
+func newHarness(t *testing.T, mutate func(*Options), states ...*approval.State) *harness {
+	t.Helper()
+	f := slackfake.New()
+	t.Cleanup(f.Close)
+	for _, u := range slackUsers() {
+		f.SetUser(u)
+	}
+	dir, err := identity.NewDirectory(testUsers)
+	require.NoError(t, err)
+	if len(states) == 0 {
+		states = []*approval.State{testApproval(approvalA, approval.Input{})}
+	}
+	hs := &harness{t: t, fake: f, apps: newFakeApprovals(states...), cfg: config.Slack{TeamID: team, APIURL: f.APIURL()}}
+	t.Setenv(config.EnvSlackAPIURL, "")
+	o := Options{
+		Config:    func() config.Slack { return hs.cfg },
+		Secrets:   config.SlackSecrets{BotToken: f.Token(), SigningSecret: secret},
+		Directory: func() *identity.Directory { return dir },
+		Approvals: hs.apps,
+		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		PublicURL: "https://signoff.example.com",
+	}
+	if mutate != nil {
+		mutate(&o)
+	}
+	h, err := New(o)
+	require.NoError(t, err)
+	hs.h = h
+	mux := http.NewServeMux()
+	h.Mount(mux)
+	hs.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.Close(ctx)
+	})
+	return hs
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// post sends body to path signed as Slack signs it, with extra headers.
+func (hs *harness) post(path, body string, extra ...string) (int, string) {
+	hs.t.Helper()
+	req, err := slackfake.Request(hs.srv.URL+path, secret, body)
+	require.NoError(hs.t, err)
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(hs.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// prompt is the message a prompt for st would be, for clicks on it.
+func prompt(st *approval.State) json.RawMessage {
+	b, _ := json.Marshal(slackkit.Render{PublicURL: "https://signoff.example.com"}.PromptBlocks(st))
+	return b
+}
+
+// click builds a click by user on the control labelled or ID-prefixed
+// control of st's prompt in channel.
+func (hs *harness) click(st *approval.State, user, control, channel string) slackfake.Click {
+	hs.t.Helper()
+	blocks := prompt(st)
+	c, ok := slackfake.Find(blocks, control)
+	require.True(hs.t, ok, "no control %q", control)
+	return slackfake.Click{
+		TeamID: team, UserID: user, ChannelID: channel, MessageTS: prodTS, Blocks: blocks,
+		ResponseURL: hs.fake.ResponseURL(), Control: c,
+	}
+}
+
+// send posts a click and returns the HTTP status.
+func (hs *harness) send(c slackfake.Click, extra ...string) int {
+	hs.t.Helper()
+	code, _ := hs.post(PathInteractions, slackfake.InteractionBody(slackfake.BlockActions(c)), extra...)
+	return code
+}
+
+// responseTo waits for the message posted to a response_url.
+func (hs *harness) responseTo(url string) slack.WebhookMessage {
+	hs.t.Helper()
+	var got *slackfake.Response
+	ok := hs.fake.Wait(10*time.Second, func() bool {
+		for _, r := range hs.fake.Responses() {
+			if strings.HasSuffix(url, r.Path) {
+				got = &r
+				return true
+			}
+		}
+		return false
+	})
+	require.True(hs.t, ok, "no message on %s", url)
+	return got.Message
+}
+
+func (hs *harness) attempts(id string) []approval.Attempt {
+	st, err := hs.apps.State(context.Background(), id)
+	require.NoError(hs.t, err)
+	return st.Attempts
+}
