@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 WORKFLOWCHECK_VERSION := v0.6.0
 TEMPORAL_CLI_VERSION := v1.5.1
 
-.PHONY: all build build-prod run test test-short vet lint fmt-check proto proto-check tools lint-tools temporal-cli ci bench clean
+.PHONY: all build build-prod run test test-short vet lint fmt-check proto proto-check tools lint-tools temporal-cli ci bench fuzz image clean
 
 all: build
 
@@ -39,7 +39,7 @@ test-short:
 ## lint: gofmt, staticcheck, and workflowcheck (determinism of workflow code).
 lint: lint-tools fmt-check
 	$(BIN)/staticcheck ./...
-	$(BIN)/workflowcheck ./workflows/...
+	$(BIN)/workflowcheck ./workflows/... ./triggers/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.' )); test -z "$$out" || (echo "gofmt needed: $$out" >&2; exit 1)
@@ -61,8 +61,22 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./policy/... ./gateway/...
 	$(GO) run ./cmd/signoff-bench -out bench/results
 
+## fuzz: run every fuzz target for FUZZTIME on its checked-in seeds plus what it finds (bounded).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := ./gateway/slackhttp:FuzzParseInteraction ./gateway/slackhttp:FuzzVerify \
+	./gateway/emailtoken:FuzzVerify ./config:FuzzParse ./redact:FuzzRedact
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	done
+
+## image: the production container image (needs a Docker engine).
+image:
+	docker build -f deploy/Dockerfile -t signoff:$(shell git describe --always --dirty 2>/dev/null || echo dev) .
+
 ## ci: everything CI checks.
-ci: proto-check lint test
+ci: proto-check lint test fuzz
 
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -184,6 +185,17 @@ func Parse(b []byte) (*Loaded, error) {
 		return nil, err
 	}
 	c.applyDefaults()
+	// SIGNOFF_NOTIFIERS overrides the file's notifiers, so the same config
+	// runs with Slack or email switched on by the environment that holds
+	// their secrets (`SIGNOFF_NOTIFIERS=log,slack make run`).
+	if v := strings.TrimSpace(os.Getenv("SIGNOFF_NOTIFIERS")); v != "" {
+		c.Notifiers = nil
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				c.Notifiers = append(c.Notifiers, n)
+			}
+		}
+	}
 	setPolicyLines(b, c.Policies)
 	dir, err := identity.NewDirectory(c.Users)
 	if err != nil {
