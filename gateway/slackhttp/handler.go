@@ -357,7 +357,25 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 	case st == nil:
 		req.Refusal = RefusedNoApprovalState
 	default:
-		if r := h.placeRefusal(person, c, st); r != "" {
+		r := h.placeRefusal(person, c, st)
+		// A click can beat the workflow to recording where its prompt went
+		// (the notify activity is still completing): look again briefly
+		// before refusing a prompt Slack says we posted.
+		for wait := 50 * time.Millisecond; r == RefusedNotPromptedHere && wait <= 800*time.Millisecond && ctx.Err() == nil; wait *= 2 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if again, err := h.approvals.State(sctx, c.Action.ApprovalID); err == nil {
+				st = again
+				r = h.placeRefusal(person, c, st)
+			}
+			cancel()
+		}
+		if r != "" {
 			req.Refusal = r
 		}
 	}
