@@ -170,8 +170,65 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.D
 			fmt.Sprintf("slack: nowhere to post approval %s: no channel for policy %q and no approver with a slack_id", st.ID, st.Policy.Name),
 			ErrTypeConfig, nil)
 	}
+	return n.post(ctx, st, targets, n.render.PromptBlocks(st), slackkit.PromptText(st))
+}
+
+// Remind posts the prompt again where it went first: the channel and the
+// approvers still awaited.
+func (n *Notifier) Remind(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+	return n.Prompt(ctx, st)
+}
+
+// Escalate posts the prompt to the level's channels and people: those it
+// adds as approvers can decide from it, the others see it.
+func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (activities.Delivery, error) {
+	var targets []target
+	for _, ch := range esc.Notify.Channels {
+		targets = append(targets, target{key: "channel:" + ch, channel: ch, label: "slack:" + ch})
+	}
+	seen := map[string]bool{}
+	for _, name := range append(append([]string(nil), esc.Notify.Users...), esc.AddApprovers...) {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		u, ok := n.dir.Lookup(name)
+		if !ok || u.SlackID == "" {
+			continue
+		}
+		targets = append(targets, target{key: "dm:" + name, channel: u.SlackID, user: name, label: "slack:@" + name})
+	}
+	if len(targets) == 0 {
+		return n.Prompt(ctx, st)
+	}
+	return n.post(ctx, st, targets, n.render.PromptBlocks(st), "Escalated: "+slackkit.PromptText(st))
+}
+
+// BreakGlass tells the policy's channel and every approver at once that the
+// requester bypassed approval, and why.
+func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+	text := fmt.Sprintf(":rotating_light: Break-glass: %s bypassed approval of *%s* (%s). Reason: %s",
+		slackkit.Escape(st.BypassedBy), slackkit.Escape(st.Request.Title), slackkit.Escape(st.Request.Environment),
+		slackkit.Escape(st.BypassReason))
+	var targets []target
+	if ch := n.cfg.ChannelFor(st.Policy.Name); ch != "" {
+		targets = append(targets, target{key: "channel:" + ch, channel: ch, label: "slack:" + ch})
+	}
+	for _, name := range st.Policy.AllApprovers() {
+		if u, ok := n.dir.Lookup(name); ok && u.SlackID != "" {
+			targets = append(targets, target{key: "dm:" + name, channel: u.SlackID, user: name, label: "slack:@" + name})
+		}
+	}
+	d, err := n.post(ctx, st, targets, nil, text)
+	// These are alerts, not prompts: nothing to update at the end.
+	d.Messages = nil
+	return d, err
+}
+
+// post sends blocks (or text alone) to every target not already posted by
+// an earlier attempt of this activity.
+func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, blocks []slackapi.Block, text string) (activities.Delivery, error) {
 	prog := n.loadProgress(ctx)
-	blocks := n.render.PromptBlocks(st)
 	var d activities.Delivery
 	var failed []string
 	for _, t := range targets {
@@ -180,15 +237,18 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.D
 			d.Messages = append(d.Messages, ref)
 			continue
 		}
+		opts := []slackapi.MsgOption{
+			slackapi.MsgOptionText(text, blocks == nil),
+			slackapi.MsgOptionDisableLinkUnfurl(),
+			slackapi.MsgOptionDisableMediaUnfurl(),
+		}
+		if blocks != nil {
+			opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
+		}
 		var ch, ts string
 		err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
 			var err error
-			ch, ts, err = n.api.PostMessageContext(ctx, t.channel,
-				slackapi.MsgOptionText(slackkit.PromptText(st), true),
-				slackapi.MsgOptionBlocks(blocks...),
-				slackapi.MsgOptionDisableLinkUnfurl(),
-				slackapi.MsgOptionDisableMediaUnfurl(),
-			)
+			ch, ts, err = n.api.PostMessageContext(ctx, t.channel, opts...)
 			return err
 		})
 		if err != nil {
@@ -202,11 +262,11 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.D
 		heartbeat(ctx, &prog)
 		d.Targets = append(d.Targets, t.label)
 		d.Messages = append(d.Messages, ref)
-		n.logger.InfoContext(ctx, "slack prompt posted", "approval_id", st.ID, "target", t.label, "channel", ch, "ts", ts)
+		n.logger.InfoContext(ctx, "slack message posted", "approval_id", st.ID, "target", t.label, "channel", ch, "ts", ts)
 	}
-	if len(d.Messages) == 0 {
+	if len(d.Messages) == 0 && len(targets) > 0 {
 		return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
-			"slack: no prompt could be posted: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
+			"slack: nothing could be posted: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
 	}
 	for _, f := range failed {
 		d.Targets = append(d.Targets, "failed "+f)
