@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -154,6 +155,22 @@ func (s *Service) get(ctx context.Context, id string, desc *workflowservice.Desc
 		return toProto(&st), nil
 	}
 	v, err := s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
+	// A query can fail while the workflow's task is being retried (seen
+	// under bursts of concurrent decisions); it answers again moments later.
+	for wait := 100 * time.Millisecond; err != nil && ctx.Err() == nil && wait <= 800*time.Millisecond; wait *= 2 {
+		var app *temporal.ApplicationError
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) || errors.As(err, &app) {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		v, err = s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
+	}
 	if err != nil {
 		return nil, s.temporalError(ctx, "query approval", err)
 	}

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/internal/testenv"
+	"github.com/signoff/signoff/policy"
+	pb "github.com/signoff/signoff/proto/signoff/v1"
+)
+
+// TestRestartWithManyPending: 100 approvals pending when the embedded
+// Temporal restarts on its data directory are all still pending and
+// decidable afterwards.
+func TestRestartWithManyPending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	s := testenv.Start(t, testenv.Options{})
+	api := s.GRPC()
+	ids := make([]string, 100)
+	for i := range ids {
+		a, err := api.CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{
+			Title: fmt.Sprintf("change %d", i), Environment: "staging", RequestId: fmt.Sprintf("restart-%d", i),
+		})
+		require.NoError(t, err)
+		ids[i] = a.GetId()
+	}
+	s.RestartTemporal()
+	api = s.GRPC()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := api.GetApproval(testenv.Ctx("dev-bob"), &pb.GetApprovalRequest{Id: id})
+			if err == nil && got.GetStatus() != pb.Status_STATUS_PENDING {
+				err = fmt.Errorf("%s is %s after the restart", id, got.GetStatus())
+			}
+			if err == nil {
+				var r *pb.DecideApprovalResponse
+				r, err = api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE})
+				if err == nil && r.GetApproval().GetStatus() != pb.Status_STATUS_APPROVED {
+					err = fmt.Errorf("%s is %s after approval", id, r.GetApproval().GetStatus())
+				}
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// TestConcurrentDecisions: 100 approvers deciding one approval at once
+// make an exact quorum, and the same click delivered five times at once
+// counts once.
+func TestConcurrentDecisions(t *testing.T) {
+	const people, quorum = 100, 50
+	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+		users := append([]identity.User(nil), c.Config.Users...)
+		for i := range people {
+			users = append(users, identity.User{Name: fmt.Sprintf("p%03d", i), Token: fmt.Sprintf("tok-%03d", i), Groups: []string{"crowd"}})
+		}
+		dir, err := identity.NewDirectory(users)
+		require.NoError(t, err)
+		c.Config.Users, c.Directory = users, dir
+		c.Config.Policies = append(c.Config.Policies, policy.Policy{Name: "crowd", Match: policy.Match{Environment: "crowd"},
+			Approvers: policy.Approvers{Groups: []string{"crowd"}}, RequiredApprovals: quorum, Deadline: policy.Duration(time.Hour)})
+		set, err := policy.NewSet(c.Config.Policies, dir, nil)
+		require.NoError(t, err)
+		c.Policies = set
+	}})
+	api := s.GRPC()
+	a, err := api.CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{Title: "crowd", Environment: "crowd"})
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	for i := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Errors are expected once the quorum closes the approval.
+			_, _ = api.DecideApproval(testenv.Ctx(fmt.Sprintf("tok-%03d", i)), &pb.DecideApprovalRequest{
+				Id: a.GetId(), Decision: pb.Decision_DECISION_APPROVE, RequestId: "click",
+			})
+		}()
+	}
+	// One person's click delivered five times at once.
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = api.DecideApproval(testenv.Ctx("tok-000"), &pb.DecideApprovalRequest{
+				Id: a.GetId(), Decision: pb.Decision_DECISION_APPROVE, RequestId: "click",
+			})
+		}()
+	}
+	wg.Wait()
+	var final *pb.Approval
+	testenv.Eventually(t, 60*time.Second, "the crowd approval to close", func() bool {
+		got, err := api.GetApproval(testenv.Ctx("dev-alice"), &pb.GetApprovalRequest{Id: a.GetId()})
+		if err != nil {
+			// A burst of concurrent updates can make the workflow retry a
+			// task; reads answer again once it has.
+			return false
+		}
+		final = got
+		return got.GetCloseTime() != nil
+	})
+	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
+	require.Len(t, final.GetApprovedBy(), quorum, "the quorum is exact")
+	seen := map[string]int{}
+	for _, d := range final.GetDecisions() {
+		seen[d.GetUser()]++
+	}
+	for user, n := range seen {
+		require.Equal(t, 1, n, "%s's attempt is recorded %d times", user, n)
+	}
+}
+
+// TestGatewayRestartBetweenPromptAndClick: the gateway is stateless; a
+// click on a prompt posted before it restarted still lands.
+func TestGatewayRestartBetweenPromptAndClick(t *testing.T) {
+	f := slackfake.New()
+	t.Cleanup(f.Close)
+	has2FA := true
+	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &has2FA})
+	t.Setenv(config.EnvSlackBotToken, f.Token())
+	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
+	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
+	t.Setenv(config.EnvSlackAppToken, "")
+	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+		c.Notifiers = []string{"slack"}
+		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
+	}})
+	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Rotate secret","environment":"staging"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	id := decodeApproval(t, body).GetId()
+	require.True(t, f.Wait(60*time.Second, func() bool { return len(f.Messages()) >= 1 }), "no prompt")
+	prompt := f.Messages()[0]
+
+	s.StopGateway()
+	s.StartGateway()
+	// Slack opens new connections; the test client's kept-alive ones died
+	// with the old gateway.
+	http.DefaultClient.CloseIdleConnections()
+
+	approve, ok := slackfake.Find(prompt.Blocks, "Approve")
+	require.True(t, ok)
+	click := slackfake.Click{TeamID: f.TeamID(), UserID: "U0BOB", ChannelID: prompt.Channel, MessageTS: prompt.TS,
+		Blocks: prompt.Blocks, ResponseURL: f.ResponseURL(), Control: approve}
+	require.Equal(t, http.StatusOK, postSlack(t, s, "/slack/interactions", slackSigningSecret,
+		slackfake.InteractionBody(slackfake.BlockActions(click))))
+	final := waitClosed(t, s, id)
+	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
+	require.Equal(t, []string{"bob"}, final.GetApprovedBy())
+}
