@@ -112,7 +112,12 @@ func Start(t testing.TB, opts Options) *Server {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-		<-done
+		_ = l.Close()
+		// Never hang a failing test's cleanup on a stuck server.
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	})
 	return s
 }
