@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -10,12 +11,14 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/workflows"
 )
 
 // TestRestartWithManyPending: 100 approvals pending when the embedded
@@ -87,26 +90,23 @@ func TestConcurrentDecisions(t *testing.T) {
 	a, err := api.CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{Title: "crowd", Environment: "crowd"})
 	require.NoError(t, err)
 
+	// Clicks arrive as signals, as the Slack gateway delivers them: 100
+	// people at once, and one person's click delivered five times.
 	var wg sync.WaitGroup
+	click := func(user, attempt string) {
+		defer wg.Done()
+		err := s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision,
+			workflows.DecisionRequest{AttemptID: attempt, User: user, Decision: approval.DecisionApprove, Channel: "slack:C1"})
+		// Signals after the workflow closed are refused by Temporal: fine.
+		_ = err
+	}
 	for i := range people {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Errors are expected once the quorum closes the approval.
-			_, _ = api.DecideApproval(testenv.Ctx(fmt.Sprintf("tok-%03d", i)), &pb.DecideApprovalRequest{
-				Id: a.GetId(), Decision: pb.Decision_DECISION_APPROVE, RequestId: "click",
-			})
-		}()
+		go click(fmt.Sprintf("p%03d", i), fmt.Sprintf("slack:click-%03d", i))
 	}
-	// One person's click delivered five times at once.
 	for range 5 {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = api.DecideApproval(testenv.Ctx("tok-000"), &pb.DecideApprovalRequest{
-				Id: a.GetId(), Decision: pb.Decision_DECISION_APPROVE, RequestId: "click",
-			})
-		}()
+		go click("p000", "slack:click-000")
 	}
 	wg.Wait()
 	var final *pb.Approval
