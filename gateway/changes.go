@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
@@ -15,29 +16,9 @@ import (
 // BypassApproval is break-glass; the workflow decides whether the policy
 // allows it and records the attempt either way.
 func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequest) (*pb.Approval, error) {
-	user, err := userFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkID(req.GetId()); err != nil {
-		return nil, err
-	}
-	if err := checkText("reason", req.GetReason(), maxComment); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if err := s.checkOpen(ctx, req.GetId()); err != nil {
-		return nil, err
-	}
-	var st approval.State
-	if err := s.update(ctx, req.GetId(), "bypass:"+intake.NewID(), workflows.UpdateBypass, workflows.BypassRequest{
-		User: user.Name, Reason: req.GetReason(),
-	}, &st); err != nil {
-		return nil, err
-	}
-	s.logger.WarnContext(ctx, "break-glass", "approval_id", req.GetId(), "user", user.Name)
-	return toProto(&st), nil
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(u *identity.User) any {
+		return workflows.BypassRequest{User: u.Name, Reason: req.GetReason()}
+	})
 }
 
 // AmendApproval replaces the content of a pending request. The amended

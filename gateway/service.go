@@ -20,6 +20,7 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
@@ -235,28 +236,39 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 }
 
 func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequest) (*pb.Approval, error) {
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(u *identity.User) any {
+		return workflows.CancelRequest{User: u.Name, Admin: u.Admin, Reason: req.GetReason()}
+	})
+}
+
+// reasoned runs an update in which the caller acts on a pending approval
+// with a reason (cancel, break-glass); the workflow decides whether they
+// may, and records the attempt either way.
+func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg func(*identity.User) any) (*pb.Approval, error) {
 	user, err := userFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID(req.GetId()); err != nil {
+	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	if err := checkText("reason", req.GetReason(), maxComment); err != nil {
+	if err := checkText("reason", reason, maxComment); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.checkOpen(ctx, req.GetId()); err != nil {
+	if err := s.checkOpen(ctx, id); err != nil {
 		return nil, err
 	}
 	var st approval.State
-	if err := s.update(ctx, req.GetId(), "cancel:"+intake.NewID(), workflows.UpdateCancel, workflows.CancelRequest{
-		User: user.Name, Admin: user.Admin, Reason: req.GetReason(),
-	}, &st); err != nil {
+	if err := s.update(ctx, id, update+":"+intake.NewID(), update, arg(user), &st); err != nil {
 		return nil, err
 	}
-	s.logger.InfoContext(ctx, "approval cancelled", "approval_id", req.GetId(), "user", user.Name)
+	level := slog.LevelInfo
+	if update == workflows.UpdateBypass {
+		level = slog.LevelWarn // break-glass is for people to look at
+	}
+	s.logger.Log(ctx, level, "approval "+update, "approval_id", id, "user", user.Name, "status", string(st.Status))
 	return toProto(&st), nil
 }
 
