@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/stretchr/testify/mock"
@@ -23,13 +24,16 @@ type notification struct {
 
 func (s *ApprovalSuite) recordNotifications() *[]notification {
 	var got []notification
+	var mu sync.Mutex // parallel notify activities run on their own goroutines
 	s.env.OnActivity(acts.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (activities.Delivery, error) {
 			n := notification{kind: in.Kind, at: s.env.Now().Sub(t0), stage: in.Approval.Stage}
 			if in.Escalation != nil {
 				n.level = in.Approval.EscalationLevel
 			}
+			mu.Lock()
 			got = append(got, n)
+			mu.Unlock()
 			return activities.Delivery{}, nil
 		})
 	return &got
