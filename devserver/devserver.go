@@ -129,6 +129,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogLevel != "off" {
 		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Format: "json"}))
 	}
+	srv, err := startServer(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("embedded temporal started", "address", opts.FrontendAddress, "namespace", opts.Namespace, "data_dir", opts.DataDir)
+	return &Server{srv: srv, address: opts.FrontendAddress}, nil
+}
+
+// startServer creates and starts every Temporal service in this process,
+// whatever the persistence (SQLite here, PostgreSQL in postgres.go).
+func startServer(cfg *config.Config, logger log.Logger) (temporal.Server, error) {
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -141,8 +152,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	slog.Info("embedded temporal started", "address", opts.FrontendAddress, "namespace", opts.Namespace, "data_dir", opts.DataDir)
-	return &Server{srv: srv, address: opts.FrontendAddress}, nil
+	return srv, nil
 }
 
 // dynamicConfig holds settings measured on small machines: one task-queue

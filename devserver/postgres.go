@@ -11,7 +11,6 @@ import (
 
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/metrics"
-	"go.temporal.io/server/temporal"
 )
 
 // PostgresOptions say where Temporal's two PostgreSQL databases are.
@@ -163,17 +162,9 @@ func StartPostgres(ctx context.Context, opts PostgresServerOptions) (*Server, er
 		}}
 	}
 
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
-	)
+	srv, err := startServer(cfg, logger)
 	if err != nil {
-		return nil, fmt.Errorf("create temporal server: %w", err)
-	}
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("start temporal server: %w", err)
+		return nil, err
 	}
 	opts.Logger.InfoContext(ctx, "temporal server started", "address", opts.FrontendAddress, "broadcast", dialAddr,
 		"postgres", opts.Postgres.Address, "database", opts.Postgres.Database, "shards", opts.NumHistoryShards)
