@@ -50,7 +50,8 @@ func TestProductionSplit(t *testing.T) {
 	t.Cleanup(func() { pg.dropDatabases(t, mainDB, visDB) })
 
 	frontend := freeFrontendAddr(t)
-	gwHTTP, gwGRPC, workerHealth, temporalMetrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 4)
+	gwHTTP, gwGRPC, workerHealth, temporalMetrics := addrs[0], addrs[1], addrs[2], addrs[3]
 	cfgPath := filepath.Join(dir, "signoff.yaml")
 	cfgYAML := splitConfig(frontend, gwHTTP, gwGRPC, workerHealth, temporalMetrics, pg.user, mainDB, visDB)
 	_, err := config.Parse([]byte(cfgYAML))
@@ -491,12 +492,19 @@ func decodeApproval(t *testing.T, body string) *pb.Approval {
 	return a
 }
 
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct free loopback addresses. Every listener stays
+// open until all are picked: a port closed at once can be handed out again
+// by the next :0 listen, and two processes would then fight over it.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer func() { _ = l.Close() }()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
 }
 
 // servicePortOffsets mirror devserver.ServicePortOffsets (not imported: it

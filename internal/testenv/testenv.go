@@ -84,9 +84,8 @@ func Start(t TB, opts Options) *Stack {
 		s.DataDir = t.TempDir()
 	}
 	s.logger = slog.New(slog.NewTextHandler(io.MultiWriter(s.Logs, testWriter{t}), &slog.HandlerOptions{Level: opts.LogLevel}))
-	cfg.Temporal.Address = freeAddr(t)
-	cfg.Gateway.GRPCAddress = freeAddr(t)
-	cfg.Gateway.HTTPAddress = freeAddr(t)
+	addrs := freeAddrs(t, 3)
+	cfg.Temporal.Address, cfg.Gateway.GRPCAddress, cfg.Gateway.HTTPAddress = addrs[0], addrs[1], addrs[2]
 	cfg.Gateway.PublicURL = "http://" + cfg.Gateway.HTTPAddress
 	s.HTTPURL = cfg.Gateway.PublicURL
 	s.GRPCAddr = cfg.Gateway.GRPCAddress
@@ -289,13 +288,19 @@ func Ctx(token string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 }
 
-func freeAddr(t TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+// freeAddrs returns n distinct free loopback addresses; every listener stays
+// open until all are picked, so the kernel cannot hand one port out twice.
+func freeAddrs(t TB, n int) []string {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 type testWriter struct{ t TB }
