@@ -56,19 +56,10 @@ func mountEmail(mux *http.ServeMux, d Deps) error {
 // default), becomes a refusal the workflow records.
 func emailRegoCheck(d Deps) emailhttp.CheckFunc {
 	return func(ctx context.Context, st *approval.State, user *identity.User, dr *workflows.DecisionRequest) {
-		verdict, err := RegoVerdict(ctx, st, user, nil, *dr)
+		verdict, err := RegoVerdict(ctx, st, user, *dr)
 		if err != nil {
 			d.Logger.WarnContext(ctx, "rego evaluation failed: denying", "approval_id", st.ID, "err", err)
-			dr.Verdict = "rego: error: " + err.Error()
-			dr.Refusal = approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
-			return
 		}
-		dr.Verdict = verdict.String()
-		if !verdict.Allow {
-			dr.Refusal = approval.RefusedByPolicy
-			if len(verdict.Reasons) > 0 {
-				dr.Refusal += ": " + verdict.Reasons[0]
-			}
-		}
+		dr.Verdict, dr.Refusal = workflows.RegoOutcome(verdict, err)
 	}
 }

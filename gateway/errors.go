@@ -21,6 +21,7 @@ func (s *Service) temporalError(ctx context.Context, op string, err error) error
 	var app *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
 	switch {
 	case errors.As(err, &app):
 		switch app.Type() {
@@ -33,9 +34,9 @@ func (s *Service) temporalError(ctx context.Context, op string, err error) error
 		}
 	case errors.As(err, &notFound):
 		return status.Error(codes.NotFound, "approval not found")
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable), errors.As(err, &deadline):
 		return status.Error(codes.Unavailable,
-			"no worker answered in time; retry later (a retry with the same request_id is counted once)")
+			"no worker answered in time: the request may still be applied when one does; retry with the same request_id and it counts once")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request cancelled")
 	}

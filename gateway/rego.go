@@ -16,7 +16,7 @@ import (
 // deny by default) becomes a refusal the workflow records. It runs here, not
 // in the workflow, because evaluation must not happen during replay.
 func (s *Service) checkRego(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse,
-	user *identity.User, slack *regopolicy.SlackUser, dr *workflows.DecisionRequest) error {
+	user *identity.User, dr *workflows.DecisionRequest) error {
 	var has bool
 	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRego]; p == nil || decodePayload(p, &has) != nil || !has {
 		return nil
@@ -29,39 +29,17 @@ func (s *Service) checkRego(ctx context.Context, id string, desc *workflowservic
 	if err := v.Get(&st); err != nil {
 		return s.temporalError(ctx, "decode approval", err)
 	}
-	verdict, err := RegoVerdict(ctx, &st, user, slack, *dr)
+	verdict, err := RegoVerdict(ctx, &st, user, *dr)
 	if err != nil {
 		s.logger.WarnContext(ctx, "rego evaluation failed: denying", "approval_id", id, "err", err)
-		dr.Verdict = "rego: error: " + err.Error()
-		dr.Refusal = approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
-		return nil
 	}
-	dr.Verdict = verdict.String()
-	if !verdict.Allow {
-		dr.Refusal = approval.RefusedByPolicy
-		if len(verdict.Reasons) > 0 {
-			dr.Refusal += ": " + verdict.Reasons[0]
-		}
-	}
+	dr.Verdict, dr.Refusal = workflows.RegoOutcome(verdict, err)
 	return nil
 }
 
-// RegoVerdict builds the Rego input for one decision and evaluates the
-// snapshot's module. Slack callbacks use it with the clicker's Slack facts.
-func RegoVerdict(ctx context.Context, st *approval.State, user *identity.User, slack *regopolicy.SlackUser,
-	dr workflows.DecisionRequest) (regopolicy.Verdict, error) {
-	in := regopolicy.Input{
-		Decider:  regopolicy.Decider{User: user.Name, Groups: user.Groups, Admin: user.Admin, Slack: slack},
-		Decision: string(dr.Decision), Comment: dr.Comment, Values: dr.Values, Channel: dr.Channel,
-		Request: st.Request,
-		Approval: regopolicy.Approval{
-			ID: st.ID, Requester: st.Requester, Environment: st.Request.Environment, Status: string(st.Status),
-			Stage: st.CurrentStage().Name, Policy: st.Policy.Name,
-		},
-		Decisions: []regopolicy.Decision{},
-	}
-	for _, a := range st.Attempts {
-		in.Decisions = append(in.Decisions, regopolicy.Decision{User: a.User, Decision: string(a.Decision), Accepted: a.Accepted && !a.Voided, Channel: a.Channel})
-	}
-	return regopolicy.Evaluate(ctx, st.Policy.Rego, in)
+// RegoVerdict evaluates the snapshot's module for a decision by user made
+// through the API or email (Slack clicks are checked by the workflow).
+func RegoVerdict(ctx context.Context, st *approval.State, user *identity.User, dr workflows.DecisionRequest) (regopolicy.Verdict, error) {
+	d := regopolicy.Decider{User: user.Name, Groups: user.Groups, Admin: user.Admin}
+	return regopolicy.Evaluate(ctx, st.Policy.Rego, workflows.RegoInput(st, d, dr))
 }

@@ -224,7 +224,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
 		Values: req.GetValues(), Channel: "api",
 	}
-	if err := s.checkRego(ctx, req.GetId(), desc, user, nil, &dr); err != nil {
+	if err := s.checkRego(ctx, req.GetId(), desc, user, &dr); err != nil {
 		return nil, err
 	}
 	var res workflows.DecideResult

@@ -98,6 +98,9 @@ type DecisionRequest struct {
 	Refusal string `json:"refusal,omitempty"`
 	// Verdict is the Rego policy's verdict, recorded with the attempt.
 	Verdict string `json:"verdict,omitempty"`
+	// Slack is set for Slack clicks: the workflow checks the place and
+	// runs the policy's Rego check itself (see SlackClick).
+	Slack *SlackClick `json:"slack,omitempty"`
 }
 
 // BypassRequest is break-glass by the requester.

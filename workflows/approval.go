@@ -11,6 +11,7 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/policy/regopolicy"
 )
 
 // acts is only used for method references; the worker registers the real one.
@@ -25,6 +26,10 @@ type approvalRun struct {
 	}
 	// changed wakes the main loop after a handler moved the state.
 	changed workflow.Channel
+	// notifying counts notification rounds in flight; deferred holds Slack
+	// clicks that arrived before the prompt they came from was recorded.
+	notifying int
+	deferred  []DecisionRequest
 }
 
 // ApprovalWorkflow waits for decisions until the quorum of every stage, a
@@ -118,7 +123,7 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) {
 				var req DecisionRequest
 				c.Receive(ctx, &req)
-				r.decide(ctx, req)
+				r.receive(ctx, req)
 			})
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				var req CancelRequest
@@ -134,6 +139,55 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		}
 	})
 	return nil
+}
+
+// receive handles a decision signal. A Slack click is checked here against
+// the approval (CheckPlace, then the policy's Rego module); one from a
+// prompt whose posting is not recorded yet waits for the notification round
+// to finish rather than being refused.
+func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) {
+	if req.Slack == nil {
+		r.decide(ctx, req)
+		return
+	}
+	if _, seen := r.st.Find(req.AttemptID); seen {
+		return // a redelivery: recorded once
+	}
+	checked := CheckPlace(r.st, req)
+	if checked.Refusal == approval.RefusedNotPromptedHere && r.notifying > 0 {
+		r.deferred = append(r.deferred, req)
+		return
+	}
+	if checked.Refusal == "" && r.st.Policy.Rego != "" && !r.st.Status.Final() {
+		checked.Verdict, checked.Refusal = r.checkRego(ctx, checked)
+	}
+	r.decide(ctx, checked)
+}
+
+// checkRego evaluates the policy's Rego module in a local activity, whose
+// result history keeps for replay.
+func (r *approvalRun) checkRego(ctx workflow.Context, req DecisionRequest) (verdict, refusal string) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "rego check",
+	})
+	in := activities.RegoInput{Module: r.st.Policy.Rego, Input: RegoInput(r.st, req.Slack.Decider, req)}
+	var v regopolicy.Verdict
+	err := workflow.ExecuteLocalActivity(ctx, acts.CheckRego, in).Get(ctx, &v)
+	if err != nil {
+		err = errors.New(rootMessage(err))
+	}
+	return RegoOutcome(v, err)
+}
+
+// flushDeferred judges the clicks that waited for a notification round.
+func (r *approvalRun) flushDeferred(ctx workflow.Context) {
+	pending := r.deferred
+	r.deferred = nil
+	for _, req := range pending {
+		r.receive(ctx, req)
+	}
 }
 
 func (r *approvalRun) decide(ctx workflow.Context, req DecisionRequest) approval.Attempt {
@@ -268,6 +322,12 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval
 	if kind == activities.KindBreakGlass {
 		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)
 	}
+	r.notifying++
+	defer func() {
+		if r.notifying--; r.notifying == 0 {
+			r.flushDeferred(ctx)
+		}
+	}()
 	futures := make([]workflow.Future, len(notifiers))
 	for i, n := range notifiers {
 		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, kind+" via "+n))

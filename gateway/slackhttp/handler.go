@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -326,70 +325,45 @@ func (h *Handler) deliver(ctx context.Context, c click) {
 	}
 }
 
-// decide resolves the person, checks them against the approval, delivers
-// the attempt (refused ones too, for the audit trail) and tells the
-// clicker what the workflow made of it.
+// decide resolves the person and delivers the attempt (refused ones too,
+// for the audit trail) as a signal: once it is in history the click is
+// acknowledged, and the workflow checks it against the approval. Then the
+// clicker is told what the workflow made of it.
 func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 	log := h.logger.With("approval_id", c.Action.ApprovalID, "attempt_id", id, "slack_user", c.SlackUser)
 	person, err := h.users.Resolve(ctx, c.SlackUser, c.Team)
 	if err != nil {
 		log.WarnContext(ctx, "slack identity unverifiable", "error", h.redact.Redact(err.Error()))
 	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	st, err := h.approvals.State(sctx, c.Action.ApprovalID)
-	cancel()
-	switch {
-	case errors.Is(err, ErrNotFound):
-		f.markDelivered()
-		h.tell(ctx, c, fmt.Sprintf("❌ There is no approval `%s`.", c.Action.ApprovalID))
-		return
-	case err != nil:
-		log.WarnContext(ctx, "approval state unreadable", "error", err)
-		st = nil
-	}
+	cfg := h.cfg()
 	req := workflows.DecisionRequest{
 		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
+		Refusal: person.Refusal,
+		Slack: &workflows.SlackClick{
+			Place: approval.SlackPlace{Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
+				Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},
+			Decider: person.Decider(c.Team, c.Channel),
+		},
 	}
-	req.Decision, req.Values, req.Refusal = choice(c, st)
-	switch {
-	case person.Refusal != "":
-		req.Refusal = person.Refusal
-	case st == nil:
-		req.Refusal = RefusedNoApprovalState
-	default:
-		r := h.placeRefusal(person, c, st)
-		// A click can beat the workflow to recording where its prompt went
-		// (the notify activity is still completing): look again briefly
-		// before refusing a prompt Slack says we posted.
-		for wait := 50 * time.Millisecond; r == RefusedNotPromptedHere && wait <= 800*time.Millisecond && ctx.Err() == nil; wait *= 2 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if again, err := h.approvals.State(sctx, c.Action.ApprovalID); err == nil {
-				st = again
-				r = h.placeRefusal(person, c, st)
-			}
-			cancel()
-		}
-		if r != "" {
-			req.Refusal = r
-		}
-	}
-	if err := h.signal(ctx, c.Action.ApprovalID, req); err != nil {
-		f.markDelivered()
-		if errors.Is(err, ErrClosed) {
-			h.tell(ctx, c, "❌ Not counted: "+approval.RefusedNotPending+".")
+	req.Decision, req.Values = choice(c)
+	err = h.signal(ctx, c.Action.ApprovalID, req)
+	f.markDelivered()
+	if errors.Is(err, ErrClosed) {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, serr := h.approvals.State(sctx, c.Action.ApprovalID)
+		cancel()
+		if errors.Is(serr, ErrNotFound) {
+			h.tell(ctx, c, fmt.Sprintf("❌ There is no approval `%s`.", c.Action.ApprovalID))
 			return
 		}
+		h.tell(ctx, c, "❌ Not counted: "+approval.RefusedNotPending+".")
+		return
+	}
+	if err != nil {
 		log.ErrorContext(ctx, "slack decision not delivered", "error", err)
 		h.tell(ctx, c, "❌ Your decision could not be delivered: try again.")
 		return
 	}
-	f.markDelivered()
 	log.InfoContext(ctx, "slack decision delivered", "user", req.User, "decision", string(req.Decision), "refusal", req.Refusal)
 	a, st, err := h.awaitAttempt(ctx, c.Action.ApprovalID, id)
 	if err != nil {
@@ -447,77 +421,18 @@ func (h *Handler) awaitAttempt(ctx context.Context, id, attempt string) (approva
 	}
 }
 
-// choice maps a click to a decision and option values; the refusal is set
-// when the choice cannot be one of the approval's options.
-func choice(c click, st *approval.State) (approval.Decision, []string, string) {
+// choice maps a click to a decision and option values. An option's
+// decision is left to the workflow, which knows the options.
+func choice(c click) (approval.Decision, []string) {
 	switch c.Action.Verb {
 	case slackkit.VerbApprove, slackkit.VerbApproveComment:
-		return approval.DecisionApprove, nil, ""
+		return approval.DecisionApprove, nil
 	case slackkit.VerbReject, slackkit.VerbRejectComment:
-		return approval.DecisionReject, nil, ""
+		return approval.DecisionReject, nil
 	case slackkit.VerbRespond, slackkit.VerbSubmit:
-		return approval.DecisionApprove, c.Values, ""
-	case slackkit.VerbOption, slackkit.VerbSelect:
-		if st == nil || len(c.Values) != 1 {
-			return "", c.Values, ""
-		}
-		o, ok := st.Request.Input.Option(c.Values[0])
-		if !ok {
-			return approval.DecisionApprove, c.Values, approval.RefusedInvalidChoice
-		}
-		return o.Decision, c.Values, ""
+		return approval.DecisionApprove, c.Values
 	}
-	return "", nil, approval.RefusedUnknownDecision
-}
-
-// placeRefusal applies the checks that need the approval: the prompt
-// showed the request as it stands, 2FA (config or policy), and where the
-// click was made.
-func (h *Handler) placeRefusal(p Person, c click, st *approval.State) string {
-	if c.Revision >= 0 && c.Revision != st.Revision {
-		return RefusedOutdated
-	}
-	cfg := h.cfg()
-	if (cfg.Require2FA || st.Policy.Require2FA) && !p.Has2FA {
-		return RefusedNo2FA
-	}
-	return channelRefusal(c.Channel, p.Name(), cfg.AllowedChannels, st)
-}
-
-// channelRefusal says whether a decision may come from channel: a direct
-// message Signoff sent this very approver is always fine; otherwise the
-// channel must be in every configured allow-list (config, policy), and
-// with no list, be one where this approval was posted.
-func channelRefusal(channel, user string, allowed []string, st *approval.State) string {
-	if channel == "" {
-		return RefusedChannel
-	}
-	posted := false
-	for _, m := range st.Messages {
-		if m.Notifier != "slack" || m.Channel != channel {
-			continue
-		}
-		if m.User != "" && m.User == user {
-			return ""
-		}
-		if m.User == "" {
-			posted = true
-		}
-	}
-	lists := 0
-	for _, list := range [][]string{allowed, st.Policy.AllowedChannels} {
-		if len(list) == 0 {
-			continue
-		}
-		lists++
-		if !slices.Contains(list, channel) {
-			return RefusedChannel
-		}
-	}
-	if lists == 0 && !posted {
-		return RefusedNotPromptedHere
-	}
-	return ""
+	return "", c.Values
 }
 
 // resultText tells the clicker what became of their attempt.

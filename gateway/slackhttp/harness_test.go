@@ -81,6 +81,7 @@ func (f *fakeApprovals) Decide(ctx context.Context, id string, req workflows.Dec
 		return ErrClosed
 	}
 	f.signals = append(f.signals, req)
+	req = workflows.CheckPlace(st, req) // as the workflow does (without Rego)
 	st.Decide(approval.Attempt{
 		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
 		Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal,

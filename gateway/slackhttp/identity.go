@@ -10,24 +10,26 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/policy/regopolicy"
 )
 
 // Refusal reasons of the Slack gateway, shown to the clicker and kept in
 // the audit trail.
 const (
-	RefusedWrongTeam       = "this Slack workspace may not decide Signoff approvals"
-	RefusedUnknownUser     = "your Slack account is not linked to a Signoff user (slack_id or email)"
-	RefusedDeleted         = "your Slack account is deactivated"
-	RefusedGuest           = "guest accounts may not decide"
-	RefusedBot             = "bots may not decide"
-	RefusedExternal        = "accounts of other workspaces (Slack Connect) may not decide"
-	RefusedNo2FA           = "two-factor authentication is required to decide"
-	RefusedChannel         = "decisions are not allowed from this channel"
-	RefusedNotPromptedHere = "decide in a channel where this approval was posted"
-	RefusedUnverifiable    = "your Slack account could not be verified right now: try again"
-	RefusedNoApprovalState = "the approval could not be read right now: try again"
-	RefusedOutdated        = "this prompt is outdated: the request was amended, decide on the latest prompt"
+	RefusedWrongTeam    = "this Slack workspace may not decide Signoff approvals"
+	RefusedUnknownUser  = "your Slack account is not linked to a Signoff user (slack_id or email)"
+	RefusedDeleted      = "your Slack account is deactivated"
+	RefusedGuest        = "guest accounts may not decide"
+	RefusedBot          = "bots may not decide"
+	RefusedExternal     = "accounts of other workspaces (Slack Connect) may not decide"
+	RefusedUnverifiable = "your Slack account could not be verified right now: try again"
+	// Refusals of the place, judged by the workflow.
+	RefusedNo2FA           = approval.RefusedNo2FA
+	RefusedChannel         = approval.RefusedChannel
+	RefusedNotPromptedHere = approval.RefusedNotPromptedHere
+	RefusedOutdated        = approval.RefusedOutdated
 )
 
 // Person is who clicked, as far as Slack and the config say.
@@ -37,8 +39,21 @@ type Person struct {
 	User *identity.User
 	// Has2FA is what users.info said; false when Slack did not say.
 	Has2FA bool
+	// IsAdmin and IsRestricted are what users.info said.
+	IsAdmin, IsRestricted bool
 	// Refusal is why this person may not decide anything, "" if none.
 	Refusal string
+}
+
+// Decider is the person as a policy's Rego module sees them.
+func (p Person) Decider(team, channel string) regopolicy.Decider {
+	d := regopolicy.Decider{User: p.Name(), Groups: []string{}, Slack: &regopolicy.SlackUser{
+		UserID: p.SlackID, IsAdmin: p.IsAdmin, Has2FA: p.Has2FA, IsRestricted: p.IsRestricted, Team: team, Channel: channel,
+	}}
+	if p.User != nil {
+		d.Groups, d.Admin = p.User.Groups, p.User.Admin
+	}
+	return d
 }
 
 // Name is the user name to record: the configured name, else "slack:<ID>".
@@ -148,6 +163,7 @@ func (r *Resolver) Resolve(ctx context.Context, slackID, team string) (Person, e
 		p.Refusal = RefusedBot
 	}
 	p.Has2FA = info.Has2FA != nil && *info.Has2FA
+	p.IsAdmin, p.IsRestricted = info.IsAdmin || info.IsOwner, info.IsRestricted || info.IsUltraRestricted
 	if p.User == nil && info.Profile.Email != "" {
 		if u, ok := dir.ByEmail(info.Profile.Email); ok {
 			// A configured slack_id wins: an email match must not let a
