@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,4 +198,113 @@ func TestGatewayRestartBetweenPromptAndClick(t *testing.T) {
 	final := waitClosed(t, s, id)
 	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
 	require.Equal(t, []string{"bob"}, final.GetApprovedBy())
+}
+
+// TestWorkerKilled: the worker process is SIGKILLed while approvals are
+// pending and while one's action is in flight (the receiver applied it; the
+// answer never came back). A new worker process finishes everything: every
+// approval completes, each action is applied once (the receiver dedups by
+// Idempotency-Key), and each Slack prompt is updated with the outcome once.
+func TestWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const n = 12
+	opts := testenv.Options{NoWorker: true, Mutate: func(c *config.Loaded) {
+		c.Notifiers = []string{"slack"}
+		c.Slack = config.Slack{TeamID: slackfake.DefaultTeamID, DefaultChannel: "#approvals"}
+	}}
+	// In the worker processes this test starts, the test is the worker;
+	// they inherit the environment set below.
+	if testenv.ServeWorkerProcess(t, opts) {
+		return
+	}
+	f := slackfake.New()
+	t.Cleanup(f.Close)
+	has2FA := true
+	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &has2FA})
+	t.Setenv("SIGNOFF_WEBHOOK_SECRET", e2eWebhookSecret)
+	t.Setenv(config.EnvSlackBotToken, f.Token())
+	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
+	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
+	t.Setenv(config.EnvSlackAppToken, "")
+	rc := &onceReceiver{secret: []byte(e2eWebhookSecret), firstCall: make(chan struct{}), release: make(chan struct{}), applied: map[string]int{}}
+	receiver := httptest.NewServer(rc)
+	t.Cleanup(receiver.Close)
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(rc.release) }) }
+	t.Cleanup(release) // before receiver.Close, which waits for handlers
+
+	s := testenv.Start(t, opts)
+	first := s.StartWorkerProcess("TestWorkerKilled")
+	ids := make([]string, n)
+	for i := range ids {
+		code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
+			createBody(fmt.Sprintf("Deploy api kill-%d", i), "staging", map[string]any{"type": "webhook", "url": receiver.URL + "/deploy"}))
+		require.Equal(t, http.StatusOK, code, string(body))
+		ids[i] = decodeApproval(t, body).GetId()
+	}
+	require.True(t, f.Wait(90*time.Second, func() bool { return len(f.Messages()) >= n }), "prompts not posted: %d", len(f.Messages()))
+
+	code, body := s.Do(http.MethodPost, "/v1/approvals/"+ids[0]+":decide", "dev-bob", `{"decision":"DECISION_APPROVE"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	select {
+	case <-rc.firstCall:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the webhook was never called")
+	}
+	first.Kill()
+	exited, err := first.Exited()
+	require.True(t, exited)
+	require.ErrorContains(t, err, "killed", "the worker died of SIGKILL, not on its own")
+	release() // the receiver applies the call; its answer goes nowhere
+
+	// Slack clicks while no worker runs are acknowledged and wait in
+	// history; the API, which answers with the verdict, says to retry.
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+ids[1]+":decide", "dev-bob", `{"decision":"DECISION_APPROVE"}`)
+	require.Equal(t, http.StatusServiceUnavailable, code, string(body))
+	for _, m := range f.Messages() {
+		approve, ok := slackfake.Find(m.Blocks, "Approve")
+		if !ok || approve.ActionID == "signoff:approve:"+ids[0] {
+			continue
+		}
+		click := slackfake.Click{TeamID: f.TeamID(), UserID: "U0BOB", ChannelID: m.Channel, MessageTS: m.TS,
+			Blocks: m.Blocks, ResponseURL: f.ResponseURL(), Control: approve}
+		require.Equal(t, http.StatusOK, postSlack(t, s, "/slack/interactions", slackSigningSecret,
+			slackfake.InteractionBody(slackfake.BlockActions(click))))
+	}
+	s.StartWorkerProcess("TestWorkerKilled")
+
+	for _, id := range ids {
+		// The killed call is retried once its heartbeat times out (30 s).
+		got := waitAction(t, s, id, 2*time.Minute)
+		require.Equal(t, pb.Status_STATUS_APPROVED, got.GetStatus())
+		require.True(t, got.GetActionResult().GetSuccess(), got.GetActionResult().String())
+	}
+	calls, distinct, applied, badSigned := rc.snapshot()
+	require.Greater(t, calls, n, "the killed call was retried")
+	require.Len(t, distinct, n)
+	want := map[string]int{}
+	for _, id := range ids {
+		want[id] = 1
+	}
+	require.Equal(t, want, applied, "each action applied exactly once")
+	require.Zero(t, badSigned)
+
+	var prompts []slackfake.Message
+	for _, m := range f.Messages() {
+		if _, ok := slackfake.Find(m.Blocks, "Approve"); ok {
+			prompts = append(prompts, m)
+		}
+	}
+	require.Equal(t, n, len(prompts), "one prompt per approval, none posted twice")
+	require.True(t, f.Wait(60*time.Second, func() bool { return len(f.Updates()) >= n }), "outcomes not posted")
+	updates := map[string]int{}
+	for _, u := range f.Updates() {
+		updates[u.Channel+"/"+u.TS]++
+		require.True(t, strings.Contains(slackfake.Text(u.Blocks), "Approved"), "the update of %s shows the outcome", u.TS)
+	}
+	for _, m := range prompts {
+		require.Equal(t, 1, updates[m.Channel+"/"+m.TS], "prompt %s updated once", m.TS)
+	}
 }

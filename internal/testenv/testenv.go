@@ -56,6 +56,9 @@ type Options struct {
 	DataDir string
 	// LogLevel of the stack's own logs (default info).
 	LogLevel slog.Level
+	// NoWorker starts no in-process worker: the test runs workers as
+	// processes of their own (StartWorkerProcess), to kill them.
+	NoWorker bool
 }
 
 // Stack is a running Signoff.
@@ -91,7 +94,9 @@ func Start(t TB, opts Options) *Stack {
 	s.GRPCAddr = cfg.Gateway.GRPCAddress
 
 	s.StartTemporal()
-	s.StartWorker()
+	if !opts.NoWorker {
+		s.StartWorker()
+	}
 	s.StartGateway()
 	t.Cleanup(s.stopAll)
 	return s
