@@ -131,6 +131,12 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.CallTimeout == 0 {
 		c.Gateway.CallTimeout = policy.Duration(10 * time.Second)
 	}
+	if c.Worker.StickyCacheSize == 0 {
+		// Approvals wait for days between events: caching every one of
+		// them (the SDK's 10,000) costs memory and saves only the replay
+		// of a short history.
+		c.Worker.StickyCacheSize = 1000
+	}
 	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
 	if len(c.Notifiers) == 0 {
 		c.Notifiers = []string{"log"}

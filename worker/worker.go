@@ -68,13 +68,14 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Wo
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Worker.StickyCacheSize > 0 {
+		// Process-wide, and read when the first worker builds its cache.
+		sdkworker.SetStickyWorkflowCacheSize(cfg.Worker.StickyCacheSize)
+	}
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     cfg.Worker.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
 	})
-	if cfg.Worker.StickyCacheSize > 0 {
-		sdkworker.SetStickyWorkflowCacheSize(cfg.Worker.StickyCacheSize)
-	}
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
 	for _, ext := range extensions {
