@@ -14,7 +14,13 @@ type ScaleResult struct {
 	Pending         int     `json:"pending"`
 	CreatePerSecond float64 `json:"create_per_second"`
 	CreateErrors    int     `json:"create_errors"`
-	RSSMiB          float64 `json:"rss_mib"`
+	// RSSMiB is resident memory at rest: after a GC that returns freed
+	// pages to the OS (which Go's scavenger otherwise does over minutes).
+	RSSMiB float64 `json:"rss_mib"`
+	// PeakRSSMiB is the high-water mark, reached while creating.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// HeapMiB is the Go heap in use at rest.
+	HeapMiB         float64 `json:"heap_mib"`
 	DatabaseMiB     float64 `json:"database_mib"`
 	DecideAtLow     Summary `json:"decide_at_low_pending"`
 	LowPending      int     `json:"low_pending"`
@@ -51,13 +57,18 @@ func DecideAll(ctx context.Context, api *API, ids []string, token string, conc i
 }
 
 // RSSMiB is this process's resident memory.
-func RSSMiB() float64 {
+func RSSMiB() float64 { return procStatusMiB("VmRSS:") }
+
+// PeakRSSMiB is this process's highest resident memory so far.
+func PeakRSSMiB() float64 { return procStatusMiB("VmHWM:") }
+
+func procStatusMiB(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				kb, _ := strconv.ParseFloat(f[1], 64)
