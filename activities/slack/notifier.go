@@ -61,6 +61,9 @@ type Notifier struct {
 	render slackkit.Render
 	logger *slog.Logger
 	redact slackkit.Redactor
+	// pacer spaces posts per channel at Slack's rate: about one message
+	// per second, short bursts allowed.
+	pacer *slackkit.Pacer
 }
 
 var _ activities.Notifier = (*Notifier)(nil)
@@ -94,6 +97,7 @@ func New(o Options) (*Notifier, error) {
 		}},
 		logger: logger,
 		redact: slackkit.Redactor{o.BotToken},
+		pacer:  slackkit.NewPacer(time.Second, 3),
 	}, nil
 }
 
@@ -225,6 +229,23 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activiti
 	return d, err
 }
 
+// postPaced posts to channel in its turn (see slackkit.Pacer), waiting out
+// rate limits.
+func (n *Notifier) postPaced(ctx context.Context, hb slackkit.Heartbeat, channel string, opts ...slackapi.MsgOption) (ch, ts string, err error) {
+	err = slackkit.Call(ctx, hb, func(ctx context.Context) error {
+		if err := n.pacer.Wait(ctx, channel, hb); err != nil {
+			return err
+		}
+		var err error
+		ch, ts, err = n.api.PostMessageContext(ctx, channel, opts...)
+		if d, ok := slackkit.RetryAfter(err); ok {
+			n.pacer.Backoff(channel, d)
+		}
+		return err
+	})
+	return ch, ts, err
+}
+
 // post sends blocks (or text alone) to every target not already posted by
 // an earlier attempt of this activity.
 func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, blocks []slackapi.Block, text string) (activities.Delivery, error) {
@@ -245,12 +266,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		if blocks != nil {
 			opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
 		}
-		var ch, ts string
-		err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
-			var err error
-			ch, ts, err = n.api.PostMessageContext(ctx, t.channel, opts...)
-			return err
-		})
+		ch, ts, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), t.channel, opts...)
 		if err != nil {
 			if ferr := n.fail(ctx, "chat.postMessage", t.label, err, &failed); ferr != nil {
 				return activities.Delivery{}, ferr
@@ -340,15 +356,12 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.
 			continue
 		}
 		if k := "reply:" + key; !prog.Done[k] {
-			err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
-				_, _, err := n.api.PostMessageContext(ctx, m.Channel,
-					slackapi.MsgOptionText(reply, false),
-					slackapi.MsgOptionTS(m.ID),
-					slackapi.MsgOptionDisableLinkUnfurl(),
-					slackapi.MsgOptionDisableMediaUnfurl(),
-				)
-				return err
-			})
+			_, _, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), m.Channel,
+				slackapi.MsgOptionText(reply, false),
+				slackapi.MsgOptionTS(m.ID),
+				slackapi.MsgOptionDisableLinkUnfurl(),
+				slackapi.MsgOptionDisableMediaUnfurl(),
+			)
 			if err != nil {
 				if ferr := n.fail(ctx, "chat.postMessage (thread)", label, err, &failed); ferr != nil {
 					return activities.Delivery{}, ferr
