@@ -14,6 +14,8 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/policy/regopolicy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -190,4 +192,62 @@ func TestSlack(t *testing.T) {
 	assert.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
 	assert.Equal(t, []string{"bob", "carol"}, final.GetApprovedBy())
 	assert.Len(t, final.GetDecisions(), 3)
+}
+
+// TestSlackClickRunsRego: a policy's Rego module sees the clicker's Slack
+// account; a click it denies is refused with its verdict, one it allows
+// counts.
+func TestSlackClickRunsRego(t *testing.T) {
+	f := slackfake.New()
+	t.Cleanup(f.Close)
+	with2FA, without2FA := true, false
+	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &with2FA})
+	f.SetUser(slack.User{ID: "U0CAROL", Profile: slack.UserProfile{Email: "carol@example.com"}, Has2FA: &without2FA})
+	t.Setenv(config.EnvSlackBotToken, f.Token())
+	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
+	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
+	t.Setenv(config.EnvSlackAppToken, "")
+	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+		c.Notifiers = []string{"slack"}
+		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
+		pols := append([]policy.Policy{{
+			Name: "regulated", Match: policy.Match{Environment: "regulated"}, Approvers: policy.Approvers{Groups: []string{"platform"}},
+			RequiredApprovals: 1, Deadline: policy.Duration(time.Hour),
+			Rego: "package signoff\nallow if input.decider.slack.has_2fa\n" +
+				"deny contains \"decide in Slack with 2FA\" if not input.decider.slack.has_2fa\n",
+		}}, c.Config.Policies...)
+		c.Config.Policies = pols
+		set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
+		require.NoError(t, err)
+		c.Policies = set
+	}})
+	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Open the audit bucket","environment":"regulated"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	id := decodeApproval(t, body).GetId()
+	require.True(t, f.Wait(60*time.Second, func() bool { return len(f.Messages()) >= 1 }), "no prompt")
+	prompt := f.Messages()[0]
+	approve, ok := slackfake.Find(prompt.Blocks, "Approve")
+	require.True(t, ok)
+	clickAs := func(user string) slackfake.Click {
+		c := slackfake.Click{TeamID: f.TeamID(), UserID: user, ChannelID: prompt.Channel, MessageTS: prompt.TS,
+			Blocks: prompt.Blocks, ResponseURL: f.ResponseURL(), Control: approve}
+		require.Equal(t, http.StatusOK, postSlack(t, s, "/slack/interactions", slackSigningSecret,
+			slackfake.InteractionBody(slackfake.BlockActions(c))))
+		return c
+	}
+
+	carol := clickAs("U0CAROL")
+	assert.Contains(t, slackResponse(t, f, carol.ResponseURL), "❌ Not counted: denied by the approval policy: decide in Slack with 2FA")
+	bob := clickAs("U0BOB")
+	assert.Contains(t, slackResponse(t, f, bob.ResponseURL), "The approval is now *Approved*")
+
+	final := waitClosed(t, s, id)
+	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
+	d := final.GetDecisions()
+	require.Len(t, d, 2)
+	assert.Equal(t, "carol", d[0].GetUser())
+	assert.False(t, d[0].GetAccepted())
+	assert.Equal(t, "rego: deny: [decide in Slack with 2FA]", d[0].GetVerdict())
+	assert.Equal(t, "bob", d[1].GetUser())
+	assert.Equal(t, "rego: allow", d[1].GetVerdict())
 }
