@@ -61,8 +61,8 @@ type Notifier struct {
 	render slackkit.Render
 	logger *slog.Logger
 	redact slackkit.Redactor
-	// pacer spaces posts per channel at Slack's rate: about one message
-	// per second, short bursts allowed.
+	// pacer spaces posts to a channel Slack has rate-limited at Slack's
+	// rate, about one message per second.
 	pacer *slackkit.Pacer
 }
 
@@ -97,7 +97,7 @@ func New(o Options) (*Notifier, error) {
 		}},
 		logger: logger,
 		redact: slackkit.Redactor{o.BotToken},
-		pacer:  slackkit.NewPacer(time.Second, 3),
+		pacer:  slackkit.NewPacer(time.Second, 30*time.Second),
 	}, nil
 }
 

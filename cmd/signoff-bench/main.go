@@ -119,6 +119,7 @@ func main() {
 	conc := flag.Int("c", 8, "concurrency of the baseline and Signoff phases")
 	pending := flag.Int("pending", 10000, "approvals pending in the scale phase (0 skips it)")
 	memProfile := flag.String("memprofile", "", "write a heap profile here at the end of the scale phase")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the phases after the scale phase here")
 	scaleOnly := flag.Bool("scale-only", false, "run only the scale phase and print it (writes no results)")
 	channelBurst := flag.Int("channel-burst", 120, "approvals prompted to one rate-limited Slack channel (1 message/s: this many seconds at least)")
 	flag.Parse()
@@ -154,6 +155,11 @@ func main() {
 			report(res)
 			return
 		}
+	}
+
+	if *cpuProfile != "" {
+		stop := startCPUProfile(*cpuProfile)
+		defer stop()
 	}
 
 	// Everything else on one stack with Slack: prompts go to a fake Slack
@@ -413,5 +419,22 @@ func writeHeapProfile(path string) {
 	defer f.Close()
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+	}
+}
+
+func startCPUProfile(path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }

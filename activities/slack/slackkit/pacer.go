@@ -8,29 +8,31 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// Pacer spaces messages to each channel at Slack's posting rate (about one
-// per second per channel, with short bursts allowed), so that many
-// approvals prompted to one channel queue in the worker, in order, rather
-// than all retrying against 429s. A 429 pushes the channel's next slot past
-// its Retry-After. Each worker paces on its own; Slack's 429s still cover
-// several workers sharing a channel.
+// Pacer spaces messages to a channel once Slack has rate-limited it: after
+// a 429, the channel is quiet for the Retry-After, then its messages go one
+// per interval, in order, for a while. Without it, every activity posting to
+// a busy channel retries on its own and the herd keeps the channel limited.
+// Until a 429, nothing waits: Slack, not a guess, says when the rate is too
+// high. Each worker paces on its own; Slack's 429s cover several workers.
 type Pacer struct {
 	interval time.Duration
-	burst    int
+	hold     time.Duration
 	now      func() time.Time
 
-	mu   sync.Mutex
-	next map[string]time.Time
+	mu       sync.Mutex
+	channels map[string]*pace
 }
 
-// NewPacer allows burst messages at once per channel, then one per interval.
-func NewPacer(interval time.Duration, burst int) *Pacer {
-	return &Pacer{interval: interval, burst: max(burst, 1), now: time.Now, next: map[string]time.Time{}}
+type pace struct {
+	next  time.Time // the channel's next free slot
+	until time.Time // paced until then
 }
 
-// maxChannels bounds the map: past it, channels whose slots are all in the
-// past are forgotten.
-const maxChannels = 10000
+// NewPacer spaces a rate-limited channel's messages by interval, for hold
+// after its last 429.
+func NewPacer(interval, hold time.Duration) *Pacer {
+	return &Pacer{interval: interval, hold: hold, now: time.Now, channels: map[string]*pace{}}
+}
 
 // reserve takes channel's next slot, unless it comes after deadline (zero:
 // none): a slot not taken leaves the queue as it was.
@@ -38,27 +40,22 @@ func (p *Pacer) reserve(channel string, deadline time.Time) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if len(p.next) >= maxChannels {
-		for ch, t := range p.next {
-			if t.Before(now) {
-				delete(p.next, ch)
-			}
+	c, ok := p.channels[channel]
+	if !ok || (now.After(c.until) && !c.next.After(now)) {
+		if ok {
+			delete(p.channels, channel) // calm again
 		}
+		return now, true
 	}
-	// Unused slots of the recent past make up the burst.
-	slot := p.next[channel]
-	if earliest := now.Add(-time.Duration(p.burst-1) * p.interval); slot.Before(earliest) {
-		slot = earliest
+	slot := c.next
+	if slot.Before(now) {
+		slot = now
 	}
-	at := slot
-	if at.Before(now) {
-		at = now
+	if !deadline.IsZero() && slot.After(deadline) {
+		return slot, false
 	}
-	if !deadline.IsZero() && at.After(deadline) {
-		return at, false
-	}
-	p.next[channel] = slot.Add(p.interval)
-	return at, true
+	c.next = slot.Add(p.interval)
+	return slot, true
 }
 
 // Wait blocks until channel may be posted to. A slot beyond ctx's deadline
@@ -79,14 +76,21 @@ func (p *Pacer) Wait(ctx context.Context, channel string, hb Heartbeat) error {
 	return sleep(ctx, d, hb)
 }
 
-// Backoff keeps channel quiet for d (a 429's Retry-After).
-func (p *Pacer) Backoff(channel string, d time.Duration) {
+// Backoff records a 429 on channel: quiet for retryAfter, then paced.
+func (p *Pacer) Backoff(channel string, retryAfter time.Duration) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if until := p.now().Add(d); p.next[channel].Before(until) {
-		p.next[channel] = until
+	now := p.now()
+	c, ok := p.channels[channel]
+	if !ok {
+		c = &pace{}
+		p.channels[channel] = c
 	}
+	if quiet := now.Add(retryAfter); c.next.Before(quiet) {
+		c.next = quiet
+	}
+	c.until = c.next.Add(p.hold)
 }

@@ -11,38 +11,41 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestPacerSpacesEachChannel(t *testing.T) {
+func TestPacerPacesAChannelAfterA429(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	now := t0
-	p := NewPacer(time.Second, 2)
+	p := NewPacer(time.Second, 30*time.Second)
 	p.now = func() time.Time { return now }
-
-	var slots []time.Duration
-	for range 4 {
-		slot, ok := p.reserve("C1", time.Time{})
+	after := func(channel string) time.Duration {
+		slot, ok := p.reserve(channel, time.Time{})
 		require.True(t, ok)
-		slots = append(slots, slot.Sub(t0))
+		return slot.Sub(t0)
 	}
-	assert.Equal(t, []time.Duration{0, 0, time.Second, 2 * time.Second}, slots, "a burst of 2, then one per second")
-	assert.Equal(t, time.Duration(0), at(p, "C2").Sub(t0), "channels are paced apart")
-	_, ok := p.reserve("C1", t0.Add(2*time.Second))
+
+	for range 5 {
+		assert.Equal(t, time.Duration(0), after("C1"), "no 429 yet: nothing waits")
+	}
+	p.Backoff("C1", 2*time.Second)
+	assert.Equal(t, []time.Duration{2 * time.Second, 3 * time.Second, 4 * time.Second},
+		[]time.Duration{after("C1"), after("C1"), after("C1")}, "quiet for Retry-After, then one per second")
+	assert.Equal(t, time.Duration(0), after("C2"), "other channels are not held")
+
+	_, ok := p.reserve("C1", t0.Add(4*time.Second))
 	assert.False(t, ok, "a slot past the deadline is not taken")
-	assert.Equal(t, 3*time.Second, at(p, "C1").Sub(t0), "and does not push the queue back")
+	assert.Equal(t, 5*time.Second, after("C1"), "and does not push the queue back")
 
+	now = t0.Add(10 * time.Second)
+	assert.Equal(t, 10*time.Second, after("C1"), "still paced while the hold lasts")
+	assert.Equal(t, 11*time.Second, after("C1"))
 	now = t0.Add(time.Minute)
-	assert.Equal(t, time.Minute, at(p, "C1").Sub(t0), "a quiet channel starts afresh")
-	p.Backoff("C1", 30*time.Second)
-	assert.Equal(t, time.Minute+30*time.Second, at(p, "C1").Sub(t0), "a 429 holds the channel for its Retry-After")
-}
-
-func at(p *Pacer, channel string) time.Time {
-	slot, _ := p.reserve(channel, time.Time{})
-	return slot
+	assert.Equal(t, time.Minute, after("C1"), "calm again after the hold")
+	assert.Equal(t, time.Minute, after("C1"))
 }
 
 func TestPacerWaitPastTheDeadlineIsARateLimit(t *testing.T) {
-	p := NewPacer(time.Hour, 1)
+	p := NewPacer(time.Second, time.Minute)
 	require.NoError(t, p.Wait(context.Background(), "C1", nil))
+	p.Backoff("C1", time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	err := p.Wait(ctx, "C1", nil)
