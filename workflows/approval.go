@@ -30,6 +30,9 @@ type approvalRun struct {
 	// clicks that arrived before the prompt they came from was recorded.
 	notifying int
 	deferred  []DecisionRequest
+	// checking counts Rego checks in flight: the workflow does not end
+	// before their attempts are recorded.
+	checking int
 }
 
 // ApprovalWorkflow waits for decisions until the quorum of every stage, a
@@ -75,8 +78,9 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 	r.notifyAll(ctx, activities.KindOutcome, nil)
 
-	// Let in-flight update handlers answer before the workflow closes.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	// Let in-flight update handlers answer, and Rego checks record their
+	// attempts, before the workflow closes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && r.checking == 0 }); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -159,7 +163,9 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) {
 		return
 	}
 	if checked.Refusal == "" && r.st.Policy.Rego != "" && !r.st.Status.Final() {
+		r.checking++
 		checked.Verdict, checked.Refusal = r.checkRego(ctx, checked)
+		r.checking--
 	}
 	r.decide(ctx, checked)
 }

@@ -61,8 +61,10 @@ type Notifier struct {
 	render slackkit.Render
 	logger *slog.Logger
 	redact slackkit.Redactor
-	// pacer spaces posts to a channel Slack has rate-limited at Slack's
-	// rate, about one message per second.
+	// pacer spaces posts to a channel Slack has rate-limited a little
+	// slower than Slack's rate (about one message per second): spaced at
+	// exactly the limit, every other post lands in the same second as the
+	// previous one and is refused again.
 	pacer *slackkit.Pacer
 }
 
@@ -97,7 +99,7 @@ func New(o Options) (*Notifier, error) {
 		}},
 		logger: logger,
 		redact: slackkit.Redactor{o.BotToken},
-		pacer:  slackkit.NewPacer(time.Second, 30*time.Second),
+		pacer:  slackkit.NewPacer(1100*time.Millisecond, 30*time.Second),
 	}, nil
 }
 
