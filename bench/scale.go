@@ -20,12 +20,12 @@ type ScaleResult struct {
 	// PeakRSSMiB is the high-water mark, reached while creating.
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// HeapMiB is the Go heap in use at rest.
-	HeapMiB         float64 `json:"heap_mib"`
-	DatabaseMiB     float64 `json:"database_mib"`
-	DecideAtLow     Summary `json:"decide_at_low_pending"`
-	LowPending      int     `json:"low_pending"`
-	DecideAtHigh    Summary `json:"decide_at_high_pending"`
-	Ratio           float64 `json:"p99_ratio"`
+	HeapMiB      float64 `json:"heap_mib"`
+	DatabaseMiB  float64 `json:"database_mib"`
+	DecideAtLow  Summary `json:"decide_at_low_pending"`
+	LowPending   int     `json:"low_pending"`
+	DecideAtHigh Summary `json:"decide_at_high_pending"`
+	Ratio        float64 `json:"p99_ratio"`
 }
 
 // CreateMany starts n approvals in env from conc clients.
