@@ -408,16 +408,11 @@ func (rc *onceReceiver) snapshot() (calls int, distinct map[string]bool, applied
 // records success.
 func TestExactlyOnceWebhookAcrossWorkerCrash(t *testing.T) {
 	t.Setenv("SIGNOFF_WEBHOOK_SECRET", e2eWebhookSecret)
-	rc := &onceReceiver{secret: []byte(e2eWebhookSecret), firstCall: make(chan struct{}), release: make(chan struct{}), applied: map[string]int{}}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(rc.release) }) }
-	t.Cleanup(release) // before srv.Close, which waits for handlers
+	rc, receiverURL, release := startOnceReceiver(t)
 	s := testenv.Start(t, testenv.Options{})
 
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
-		createBody("Deploy api e2e-once", "staging", map[string]any{"type": "webhook", "url": srv.URL + "/deploy"}))
+		createBody("Deploy api e2e-once", "staging", map[string]any{"type": "webhook", "url": receiverURL + "/deploy"}))
 	require.Equal(t, http.StatusOK, code, string(body))
 	id := decodeApproval(t, body).GetId()
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-bob", `{"decision":"DECISION_APPROVE"}`)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -165,14 +163,8 @@ func TestConcurrentDecisions(t *testing.T) {
 // TestGatewayRestartBetweenPromptAndClick: the gateway is stateless; a
 // click on a prompt posted before it restarted still lands.
 func TestGatewayRestartBetweenPromptAndClick(t *testing.T) {
-	f := slackfake.New()
-	t.Cleanup(f.Close)
-	has2FA := true
-	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &has2FA})
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
+	f := startSlackFake(t)
+	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"slack"}
 		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
@@ -219,28 +211,17 @@ func TestWorkerKilled(t *testing.T) {
 	if testenv.ServeWorkerProcess(t, opts) {
 		return
 	}
-	f := slackfake.New()
-	t.Cleanup(f.Close)
-	has2FA := true
-	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &has2FA})
+	f := startSlackFake(t)
+	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	t.Setenv("SIGNOFF_WEBHOOK_SECRET", e2eWebhookSecret)
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
-	rc := &onceReceiver{secret: []byte(e2eWebhookSecret), firstCall: make(chan struct{}), release: make(chan struct{}), applied: map[string]int{}}
-	receiver := httptest.NewServer(rc)
-	t.Cleanup(receiver.Close)
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(rc.release) }) }
-	t.Cleanup(release) // before receiver.Close, which waits for handlers
+	rc, receiverURL, release := startOnceReceiver(t)
 
 	s := testenv.Start(t, opts)
 	first := s.StartWorkerProcess("TestWorkerKilled")
 	ids := make([]string, n)
 	for i := range ids {
 		code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
-			createBody(fmt.Sprintf("Deploy api kill-%d", i), "staging", map[string]any{"type": "webhook", "url": receiver.URL + "/deploy"}))
+			createBody(fmt.Sprintf("Deploy api kill-%d", i), "staging", map[string]any{"type": "webhook", "url": receiverURL + "/deploy"}))
 		require.Equal(t, http.StatusOK, code, string(body))
 		ids[i] = decodeApproval(t, body).GetId()
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/activities/action"
@@ -27,14 +26,8 @@ func TestSeedScenarioExpiredKey(t *testing.T) {
 	iam.AddKey("carol", key, "Active")
 	gh := fakecloud.NewGitHub(t, e2eGitHubToken)
 
-	f := slackfake.New()
-	t.Cleanup(f.Close)
-	has2FA := true
-	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &has2FA})
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
+	f := startSlackFake(t)
+	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	cloud := cloudConfig(iam.URL, gh.URL)
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		cloud(c)

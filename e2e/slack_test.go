@@ -56,22 +56,15 @@ func slackResponse(t *testing.T, f *slackfake.Server, responseURL string) string
 // refused but recorded, a forged one is turned away, and after the quorum
 // every prompt is updated and the action's result replied in thread.
 func TestSlack(t *testing.T) {
-	f := slackfake.New()
-	t.Cleanup(f.Close)
-	has2FA := true
+	f := startSlackFake(t)
 	for _, u := range []slack.User{
-		{ID: "U0ALICE", Profile: slack.UserProfile{Email: "alice@example.com"}},
-		{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}},
-		{ID: "U0CAROL", Profile: slack.UserProfile{Email: "carol@example.com"}},
-		{ID: "U0EVE", Profile: slack.UserProfile{Email: "eve@example.org"}},
+		slackUser("U0ALICE", "alice@example.com", true),
+		slackUser("U0BOB", "bob@example.com", true),
+		slackUser("U0CAROL", "carol@example.com", true),
+		slackUser("U0EVE", "eve@example.org", true),
 	} {
-		u.Has2FA = &has2FA
 		f.SetUser(u)
 	}
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"log", "slack"}
 		c.Slack = config.Slack{
@@ -198,15 +191,9 @@ func TestSlack(t *testing.T) {
 // account; a click it denies is refused with its verdict, one it allows
 // counts.
 func TestSlackClickRunsRego(t *testing.T) {
-	f := slackfake.New()
-	t.Cleanup(f.Close)
-	with2FA, without2FA := true, false
-	f.SetUser(slack.User{ID: "U0BOB", Profile: slack.UserProfile{Email: "bob@example.com"}, Has2FA: &with2FA})
-	f.SetUser(slack.User{ID: "U0CAROL", Profile: slack.UserProfile{Email: "carol@example.com"}, Has2FA: &without2FA})
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
+	f := startSlackFake(t)
+	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
+	f.SetUser(slackUser("U0CAROL", "carol@example.com", false))
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"slack"}
 		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
