@@ -336,29 +336,75 @@ func (s *Set) Resolve(req approval.Request, requester string) (approval.Policy, 
 			ErrNoPolicy, req.Environment, req.Action.Type, req.Resource)
 	}
 	snap := s.snapshot(idx)
-	used := map[string]bool{}
-	for _, st := range snap.StageList() {
-		eligible := 0
-		for _, a := range st.Approvers {
-			if (a != requester || snap.SelfApproval) && (snap.SameApproverAcrossStages || !used[a]) {
-				eligible++
-			}
-		}
-		if eligible < st.RequiredApprovals {
-			return approval.Policy{}, fmt.Errorf("%w: policy %q (stage %q) needs %d approvals but has %d approvers other than %s",
-				ErrUnreachable, snap.Name, st.Name, st.RequiredApprovals, eligible, requester)
-		}
-		// Assume the stage is decided by its first eligible approvers, who
-		// may then not decide a later stage.
-		n := 0
-		for _, a := range st.Approvers {
-			if n < st.RequiredApprovals && (a != requester || snap.SelfApproval) && !used[a] {
-				used[a] = true
-				n++
-			}
-		}
+	if err := satisfiable(snap, requester); err != nil {
+		return approval.Policy{}, err
 	}
 	return snap, nil
+}
+
+// satisfiable reports whether the stages of p can all reach their quorum
+// for a request by requester: the requester may not approve (unless self
+// approval is on) and, unless SameApproverAcrossStages, nobody may approve
+// two stages. The latter is a bipartite matching of people to the stages'
+// approval slots; it is solved exactly with augmenting paths, so stages
+// that share people are judged on the best assignment, not the first one.
+// The error wraps ErrUnreachable.
+func satisfiable(p approval.Policy, requester string) error {
+	stages := p.StageList()
+	eligible := make([][]string, len(stages))
+	for i, st := range stages {
+		for _, a := range st.Approvers {
+			if (a != requester || p.SelfApproval) && !slices.Contains(eligible[i], a) {
+				eligible[i] = append(eligible[i], a)
+			}
+		}
+		if len(eligible[i]) < st.RequiredApprovals {
+			return fmt.Errorf("%w: policy %q (stage %q) needs %d approvals but has %d approvers other than %s",
+				ErrUnreachable, p.Name, st.Name, st.RequiredApprovals, len(eligible[i]), requester)
+		}
+	}
+	if p.SameApproverAcrossStages {
+		// People may repeat across stages: each stage stands alone.
+		return nil
+	}
+	// slots[k] is the stage of the k-th approval slot; holder[person] is
+	// the slot a person fills.
+	var slots []int
+	for i, st := range stages {
+		for range st.RequiredApprovals {
+			slots = append(slots, i)
+		}
+	}
+	holder := map[string]int{}
+	var augment func(slot int, seen map[string]bool) bool
+	augment = func(slot int, seen map[string]bool) bool {
+		for _, a := range eligible[slots[slot]] {
+			if seen[a] {
+				continue
+			}
+			seen[a] = true
+			if other, taken := holder[a]; !taken || augment(other, seen) {
+				holder[a] = slot
+				return true
+			}
+		}
+		return false
+	}
+	for k, stage := range slots {
+		// A slot with no augmenting path now has none later either, so
+		// the first one found decides.
+		if !augment(k, map[string]bool{}) {
+			st := stages[stage]
+			who := "the requester " + requester + " excluded"
+			if p.SelfApproval {
+				who = "self approval allowed"
+			}
+			return fmt.Errorf("%w: policy %q needs %d approvals from different people across its stages, but stage %q "+
+				"cannot get its %d once the other stages have theirs (%s)",
+				ErrUnreachable, p.Name, len(slots), st.Name, st.RequiredApprovals, who)
+		}
+	}
+	return nil
 }
 
 func (s *Set) snapshot(idx int) approval.Policy {
