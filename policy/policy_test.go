@@ -233,3 +233,29 @@ func TestStagedSnapshotAndReachability(t *testing.T) {
 		t.Fatalf("want unreachable with distinct stages, got %v", err)
 	}
 }
+
+// A policy may match on the action type: it governs that type only, so
+// key deactivations go to security whatever the environment, and other
+// actions never fall under it.
+func TestMatchOnActionType(t *testing.T) {
+	set, err := NewSet(parse(t, `
+- {name: key-kill, match: {environment: "*", action: aws_iam_deactivate_key}, approvers: {groups: [security]}, required_approvals: 1, deadline: 15m}
+- {name: prod, match: {environment: production}, approvers: {groups: [platform]}, required_approvals: 1, deadline: 1h}
+`), dir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(env, typ string) approval.Request {
+		return approval.Request{Environment: env, Action: approval.Action{Type: typ}}
+	}
+	p, err := set.Resolve(req("staging", "aws_iam_deactivate_key"), "alice")
+	if err != nil || p.Name != "key-kill" || strings.Join(p.Approvers, ",") != "dana" {
+		t.Fatalf("key deactivation in staging: %+v %v", p, err)
+	}
+	if _, err := set.Resolve(req("staging", "webhook"), "alice"); !errors.Is(err, ErrNoPolicy) {
+		t.Fatalf("a webhook must not fall under the key policy: %v", err)
+	}
+	if p, err := set.Resolve(req("production", "webhook"), "alice"); err != nil || p.Name != "prod" {
+		t.Fatalf("webhook in production: %+v %v", p, err)
+	}
+}

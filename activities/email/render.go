@@ -43,6 +43,8 @@ type content struct {
 	Options    []link
 	ChoiceNote string
 	ViewURL    string
+	// Action is what runs once granted: approvers decide on it.
+	Action approval.ActionView
 }
 
 type field struct{ Key, Value string }
@@ -92,6 +94,7 @@ func describe(st *approval.State, recipient string) *content {
 		Deadline:      formatTime(st.Deadline),
 		Justification: st.Justification,
 		Prompt:        st.Request.Input.Prompt,
+		Action:        st.Request.Action.View(),
 	}
 	keys := make([]string, 0, len(st.Request.Fields))
 	for k := range st.Request.Fields {

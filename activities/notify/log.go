@@ -33,7 +33,9 @@ func (l *Log) Prompt(_ context.Context, st *approval.State) (activities.Delivery
 		"required", st.Policy.RequiredApprovals,
 		"approvers", strings.Join(pending, ","),
 		"deadline", st.Deadline.UTC().Format(time.RFC3339),
-		"decide", fmt.Sprintf(`curl -X POST -H "Authorization: Bearer $TOKEN" %s/v1/approvals/%s:decide -d '{"decision":"DECISION_APPROVE"}'`, l.GatewayURL, st.ID),
+		actionAttr(st.Request.Action.View()),
+		// The hash binds the decision to the content logged here.
+		"decide", fmt.Sprintf(`curl -X POST -H "Authorization: Bearer $TOKEN" %s/v1/approvals/%s:decide -d '{"decision":"DECISION_APPROVE","request_hash":"%s"}'`, l.GatewayURL, st.ID, st.RequestHash),
 	)
 	return activities.Delivery{Targets: prefixed("log:", pending)}, nil
 }
@@ -46,6 +48,16 @@ func (l *Log) Outcome(_ context.Context, st *approval.State) (activities.Deliver
 	}
 	l.Logger.Info("approval finished", attrs...)
 	return activities.Delivery{Targets: []string{"log:" + st.Requester}}, nil
+}
+
+// actionAttr is what runs once granted, every parameter in its own key
+// (action.params.<name>), so the handler quotes each value for its format.
+func actionAttr(v approval.ActionView) slog.Attr {
+	params := make([]any, 0, len(v.Params))
+	for _, p := range v.Params {
+		params = append(params, slog.String(p.Key, p.Value))
+	}
+	return slog.Group("action", "type", v.Type, "target", v.Target, slog.Group("params", params...))
 }
 
 func prefixed(p string, xs []string) []string {

@@ -19,6 +19,8 @@ type summary struct {
 	Progress                                             string
 	Deadline, DeadlineISO                                string
 	Justification                                        string
+	// Action is what runs once granted: approvers decide on it.
+	Action approval.ActionView
 }
 
 type field struct{ Key, Value string }
@@ -29,7 +31,7 @@ func summarize(st *approval.State) *summary {
 		Environment: st.Request.Environment, Resource: st.Request.Resource,
 		Policy: st.Policy.Name, Status: string(st.Status), StatusClass: statusClass(st.Status),
 		Progress: progress(st), Deadline: formatTime(st.Deadline), DeadlineISO: st.Deadline.UTC().Format(time.RFC3339),
-		Justification: st.Justification,
+		Justification: st.Justification, Action: st.Request.Action.View(),
 	}
 	if st.Policy.Version != "" {
 		s.Policy += " (" + shortVersion(st.Policy.Version) + ")"

@@ -25,6 +25,16 @@ const (
 	maxOutput      = 2500
 )
 
+// Limits of the action's rendering, in characters before escaping (which
+// can make a character five). A line stays well under maxSectionText, and
+// the sections are capped so a message stays under Slack's 50 blocks.
+const (
+	maxActionTarget   = 400
+	maxParamKey       = 100
+	maxParamValue     = 300
+	maxActionSections = 4
+)
+
 // Render says how people and links are shown.
 type Render struct {
 	// PublicURL is the gateway's public base URL, for the "Open" link.
@@ -158,7 +168,73 @@ func (r Render) requestBlocks(kind string, st *approval.State) []slack.Block {
 		blocks = append(blocks, slack.NewSectionBlock(nil, part, nil,
 			slack.SectionBlockOptionBlockID(blockID(kind, fmt.Sprintf("fields%d", i/maxFields), st))))
 	}
+	return append(blocks, actionBlocks(kind, st)...)
+}
+
+// ActionLine reads "*Action:* webhook → https://…": what runs once granted.
+func ActionLine(v approval.ActionView) string {
+	return "*Action:* " + Escape(Truncate(v.Type, maxParamKey)) + " → " + Escape(Truncate(v.Target, maxActionTarget))
+}
+
+// paramLine is one action parameter. View put each value on one line, so
+// a value cannot pass for another parameter.
+func paramLine(p approval.Param) string {
+	return "• *" + Escape(Truncate(p.Key, maxParamKey)) + "*: " + Escape(Truncate(p.Value, maxParamValue))
+}
+
+// actionLines are the action's line and one line per parameter.
+func actionLines(v approval.ActionView) []string {
+	lines := []string{ActionLine(v)}
+	for _, p := range v.Params {
+		lines = append(lines, paramLine(p))
+	}
+	return lines
+}
+
+// actionBlocks show the action and every parameter, as many lines per
+// section as fit. Parameters beyond the last section are counted, never
+// dropped silently.
+func actionBlocks(kind string, st *approval.State) []slack.Block {
+	lines := actionLines(st.Request.Action.View())
+	var blocks []slack.Block
+	for i := 0; len(lines) > 0; i++ {
+		var text string
+		if i == maxActionSections-1 {
+			text, lines = fit(lines, maxSectionText), nil
+		} else {
+			n := take(lines, maxSectionText)
+			text, lines = strings.Join(lines[:n], "\n"), lines[n:]
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(Truncate(text, maxSectionText)), nil, nil,
+			slack.SectionBlockOptionBlockID(blockID(kind, fmt.Sprintf("action%d", i), st))))
+	}
 	return blocks
+}
+
+// moreLines counts the lines that did not fit.
+const moreLines = "\n…and %d more parameters: open the approval in Signoff"
+
+// fit joins the lines that fit in room bytes (no fewer characters) and
+// counts the rest.
+func fit(lines []string, room int) string {
+	if take(lines, room) == len(lines) {
+		return strings.Join(lines, "\n")
+	}
+	n := take(lines, room-len(moreLines)-4) // 4: the count's digits
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf(moreLines, len(lines)-n)
+}
+
+// take is how many lines, joined by newlines, fit in room bytes. It takes
+// at least one: a line too long is truncated visibly by the caller.
+func take(lines []string, room int) int {
+	size := -1
+	for i, l := range lines {
+		size += 1 + len(l)
+		if i > 0 && size > room {
+			return i
+		}
+	}
+	return len(lines)
 }
 
 func quote(s string) string {
@@ -409,7 +485,10 @@ func (r Render) SummaryBlocks(st *approval.State, withControls bool) []slack.Blo
 			line += " · waiting for " + r.people(pending)
 		}
 	}
-	line += fmt.Sprintf("\napproval `%s`", st.ID)
+	trailer := fmt.Sprintf("\napproval `%s`", st.ID)
+	// The action shares the summary's section: /signoff list must stay
+	// under Slack's 50 blocks.
+	line += "\n" + fit(actionLines(st.Request.Action.View()), maxSectionText-len(line)-len(trailer)-1) + trailer
 	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(Truncate(line, maxSectionText)), nil, nil,
 		slack.SectionBlockOptionBlockID(blockID("s", "summary", st)))}
 	if withControls && !st.Status.Final() {
