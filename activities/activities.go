@@ -15,6 +15,7 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/proof"
 )
 
 // Notification kinds.
@@ -68,6 +69,8 @@ type Activities struct {
 	Notifiers map[string]Notifier
 	Actions   *action.Registry
 	Logger    *slog.Logger
+	// Proofs verifies the gateway's stamps on decisions and operations.
+	Proofs *proof.Keyring
 }
 
 // Notify sends a prompt or an outcome through one notifier.

@@ -128,6 +128,15 @@ type Attempt struct {
 	Voided      bool   `json:"voided,omitempty"`
 	// Verdict is what an extra policy check (Rego) said, when one ran.
 	Verdict string `json:"verdict,omitempty"`
+	// RefusalCode classifies RefusalReason.
+	RefusalCode Code `json:"refusal_code,omitempty"`
+	// Proof says how the attempt's origin was proven (the gateway's stamp
+	// and key), empty when it was not.
+	Proof string `json:"proof,omitempty"`
+	// SeenHash is the request hash the person saw when deciding.
+	SeenHash string `json:"seen_hash,omitempty"`
+	// IdentifiedBy says how the gateway tied the attempt to User.
+	IdentifiedBy string `json:"identified_by,omitempty"`
 }
 
 // ActionResult is what the action reported, secrets already redacted.

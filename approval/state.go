@@ -21,7 +21,12 @@ const (
 	RefusedCommentToApprove = "a comment is required to approve"
 	RefusedCommentToReject  = "a comment is required to reject"
 	// RefusedByPolicy prefixes refusals by the policy's Rego check.
-	RefusedByPolicy = "denied by the approval policy"
+	RefusedByPolicy       = "denied by the approval policy"
+	RefusedUnproven       = "not sent through the Signoff gateway: no proof of origin"
+	RefusedStaleProof     = "the gateway's proof is too old or from the future"
+	RefusedDeadlinePassed = "the approval's deadline has passed"
+	RefusedContentUnbound = "the decision does not name the content it was made on: read the approval and send its request_hash"
+	RefusedContentChanged = "the request changed since you read it: read it again and decide on what it asks now"
 )
 
 // Errors of the requester's and admins' operations; each is also recorded.
@@ -31,6 +36,7 @@ var (
 	ErrNotRequester       = errors.New("only the requester may do this")
 	ErrHardEnforcement    = errors.New("this policy is hard-enforced: break-glass is not allowed")
 	ErrReasonRequired     = errors.New("a reason is required")
+	ErrTooManyAmendments  = fmt.Errorf("amended %d times already: create a new request", MaxAmendments)
 )
 
 // State is an approval's whole state: what the workflow holds, what the
@@ -59,12 +65,28 @@ type State struct {
 	// ExtraApprovers were added by escalation; they may decide any stage.
 	ExtraApprovers  []string `json:"extra_approvers,omitempty"`
 	EscalationLevel int      `json:"escalation_level,omitempty"`
-	// Revision counts amendments; PreviousRequests keeps what was asked
-	// before each one.
+	// Revision counts amendments. PreviousRequests is what approvals
+	// judged by RulesLegacy kept of earlier requests; see PreviousHashes.
 	Revision         int       `json:"revision,omitempty"`
 	PreviousRequests []Request `json:"previous_requests,omitempty"`
 	BypassedBy       string    `json:"bypassed_by,omitempty"`
 	BypassReason     string    `json:"bypass_reason,omitempty"`
+	// PreviousHashes are the hashes of the requests replaced by
+	// amendments (their content is in history, as each amendment's input).
+	PreviousHashes []string `json:"previous_hashes,omitempty"`
+	// Rules is the version of the rules this approval is judged by.
+	Rules int `json:"rules,omitempty"`
+	// Dropped counts refused attempts kept only as a number.
+	Dropped []Dropped `json:"dropped,omitempty"`
+}
+
+// Actor is who asks for an operation (cancel, break-glass, amend), as the
+// workflow established it.
+type Actor struct {
+	User  string
+	Admin bool
+	// Proof says how the request's origin was proven; "" when it was not.
+	Proof string
 }
 
 // New starts the state of a pending approval.
@@ -106,86 +128,6 @@ func (s *State) CurrentStage() Stage {
 // Progress is the current stage's count of approvals against its quorum.
 func (s *State) Progress() (approved, required int) {
 	return len(s.stageApprovers(s.Stage)), s.CurrentStage().RequiredApprovals
-}
-
-// Decide checks one attempt against the policy snapshot, records it
-// (accepted or refused) and moves the stage or status when a quorum or a
-// rejection quorum is reached. An attempt whose ID is already recorded is
-// returned as it was, so redelivered signals and retried updates count once.
-func (s *State) Decide(a Attempt, now time.Time) Attempt {
-	if prev, ok := s.Find(a.ID); ok {
-		return prev
-	}
-	a.Time = now
-	a.Accepted = false
-	a.Stage = s.Stage
-	a.RequestHash = s.RequestHash
-	if a.RefusalReason == "" {
-		// A reason set by the caller (the gateway refusing an unknown
-		// Slack user, say) is kept: the attempt is recorded, never counted.
-		a.RefusalReason = s.refusal(a)
-	}
-	s.Attempts = append(s.Attempts, a)
-	if a.RefusalReason != "" {
-		return a
-	}
-	a.Accepted = true
-	s.Attempts[len(s.Attempts)-1] = a
-	switch a.Decision {
-	case DecisionApprove:
-		s.ApprovedBy = append(s.ApprovedBy, a.User)
-		stage := s.CurrentStage()
-		if len(s.stageApprovers(s.Stage)) >= stage.RequiredApprovals {
-			s.Record(now, "stage_approved", "", stage.Name)
-			if s.Stage+1 < len(s.Policy.StageList()) {
-				s.Stage++
-			} else {
-				s.close(StatusApproved, now)
-			}
-		}
-	case DecisionReject:
-		if s.countRejections() >= s.Policy.rejectionsRequired() {
-			s.close(StatusRejected, now)
-		}
-	}
-	return a
-}
-
-func (s *State) refusal(a Attempt) string {
-	stage := s.CurrentStage()
-	switch {
-	case s.Status.Final():
-		return RefusedNotPending
-	case a.Decision != DecisionApprove && a.Decision != DecisionReject:
-		return RefusedUnknownDecision
-	case !s.validChoice(a):
-		return RefusedInvalidChoice
-	case a.User == s.Requester && !(s.Policy.SelfApproval && a.Decision == DecisionApprove):
-		return RefusedSelfApproval
-	case !slices.Contains(stage.Approvers, a.User) && !slices.Contains(s.ExtraApprovers, a.User):
-		if s.Policy.IsApprover(a.User) {
-			return RefusedNotThisStage
-		}
-		return RefusedNotApprover
-	}
-	for _, prev := range s.counting() {
-		if prev.User != a.User {
-			continue
-		}
-		if prev.Stage == s.Stage {
-			return RefusedAlreadyDecided
-		}
-		if prev.Decision == DecisionApprove && !s.Policy.SameApproverAcrossStages {
-			return RefusedEarlierStage
-		}
-	}
-	switch {
-	case a.Decision == DecisionApprove && s.Policy.RequireComment.Approve && a.Comment == "":
-		return RefusedCommentToApprove
-	case a.Decision == DecisionReject && s.Policy.RequireComment.Reject && a.Comment == "":
-		return RefusedCommentToReject
-	}
-	return ""
 }
 
 // counting returns the accepted attempts that still count.
@@ -248,67 +190,72 @@ func (s *State) validChoice(a Attempt) bool {
 
 // Cancel ends a pending approval when asked by the requester or an admin.
 // Every attempt, allowed or not, lands in Events.
-func (s *State) Cancel(user string, admin bool, reason string, now time.Time) error {
-	var err error
+func (s *State) Cancel(who Actor, reason string, now time.Time) error {
+	var ref Refusal
 	switch {
+	case s.unproven(who):
+		ref = refuse(CodeUnproven, RefusedUnproven)
 	case s.Status.Final():
-		err = ErrNotPending
-	case user != s.Requester && !admin:
-		err = ErrNotAllowedToCancel
+		ref = refuse(CodeNotPending, RefusedNotPending)
+	case who.User != s.Requester && !who.Admin:
+		ref = refuse(CodeNotAllowedToCancel, ErrNotAllowedToCancel.Error())
 	}
-	if err != nil {
-		s.Record(now, "cancel_refused", user, err.Error())
-		return err
+	if !ref.OK() {
+		return s.refuseOperation("cancel_refused", who, ref, now)
 	}
-	s.CancelledBy = user
-	s.CancelReason = reason
+	s.CancelledBy = who.User
+	s.CancelReason = boundText(reason, MaxCommentRunes)
 	s.close(StatusCancelled, now)
-	s.Record(now, "cancelled", user, reason)
+	s.Record(now, "cancelled", who.User, s.CancelReason)
 	return nil
 }
 
 // Bypass is break-glass: on a soft policy the requester may proceed without
 // approval, with a reason. The attempt is recorded either way.
-func (s *State) Bypass(user, reason string, now time.Time) error {
-	var err error
+func (s *State) Bypass(who Actor, reason string, now time.Time) error {
+	var ref Refusal
 	switch {
+	case s.unproven(who):
+		ref = refuse(CodeUnproven, RefusedUnproven)
 	case s.Status.Final():
-		err = ErrNotPending
-	case user != s.Requester:
-		err = ErrNotRequester
+		ref = refuse(CodeNotPending, RefusedNotPending)
+	case who.User != s.Requester:
+		ref = refuse(CodeNotRequester, ErrNotRequester.Error())
 	case !s.Policy.Soft():
-		err = ErrHardEnforcement
+		ref = refuse(CodeHardEnforcement, ErrHardEnforcement.Error())
 	case reason == "":
-		err = ErrReasonRequired
+		ref = refuse(CodeReasonRequired, ErrReasonRequired.Error())
 	}
-	if err != nil {
-		s.Record(now, "break_glass_refused", user, err.Error())
-		return err
+	if !ref.OK() {
+		return s.refuseOperation("break_glass_refused", who, ref, now)
 	}
-	s.BypassedBy = user
-	s.BypassReason = reason
+	s.BypassedBy = who.User
+	s.BypassReason = boundText(reason, MaxCommentRunes)
 	s.close(StatusBypassed, now)
-	s.Record(now, "break_glass", user, reason)
+	s.Record(now, "break_glass", who.User, s.BypassReason)
 	return nil
 }
 
 // Amend replaces the request while pending. Every decision so far is void:
 // approvers are asked again about the new content, which is what the action
 // will run with.
-func (s *State) Amend(user string, req Request, now time.Time) error {
-	var err error
+func (s *State) Amend(who Actor, req Request, now time.Time) error {
+	var ref Refusal
 	switch {
+	case s.unproven(who):
+		ref = refuse(CodeUnproven, RefusedUnproven)
 	case s.Status.Final():
-		err = ErrNotPending
-	case user != s.Requester:
-		err = ErrNotRequester
+		ref = refuse(CodeNotPending, RefusedNotPending)
+	case who.User != s.Requester:
+		ref = refuse(CodeNotRequester, ErrNotRequester.Error())
+	case s.Revision >= MaxAmendments:
+		ref = refuse(CodeTooManyAmendments, ErrTooManyAmendments.Error())
 	}
-	if err != nil {
-		s.Record(now, "amend_refused", user, err.Error())
-		return err
+	if !ref.OK() {
+		return s.refuseOperation("amend_refused", who, ref, now)
 	}
 	oldHash := s.RequestHash
-	s.PreviousRequests = append(s.PreviousRequests, s.Request)
+	s.PreviousHashes = append(s.PreviousHashes, oldHash)
 	s.Request = req
 	s.RequestHash = req.Hash()
 	s.Revision++
@@ -319,8 +266,24 @@ func (s *State) Amend(user string, req Request, now time.Time) error {
 		}
 	}
 	s.ApprovedBy = []string{}
-	s.Record(now, "amended", user, fmt.Sprintf("request %s replaced by %s; earlier decisions are void", short(oldHash), short(s.RequestHash)))
+	s.Record(now, "amended", who.User, fmt.Sprintf("request %s replaced by %s; earlier decisions are void", short(oldHash), short(s.RequestHash)))
 	return nil
+}
+
+func (s *State) unproven(who Actor) bool { return s.Rules >= RulesProven && who.Proof == "" }
+
+// refuseOperation records a refused operation within the person's cap and
+// returns the refusal as the caller's error.
+func (s *State) refuseOperation(kind string, who Actor, ref Refusal, now time.Time) error {
+	key := s.personKey(who.User, who.Proof)
+	if s.keepRefusal(key) {
+		detail := ref.Message
+		if key != who.User {
+			detail = fmt.Sprintf("%s (claimed user %q)", ref.Message, boundText(who.User, 64))
+		}
+		s.Record(now, kind, key, detail)
+	}
+	return ref
 }
 
 // Escalate applies escalation level i: more people may decide.

@@ -89,16 +89,16 @@ func TestDecideIsIdempotentByID(t *testing.T) {
 
 func TestCancelAndExpire(t *testing.T) {
 	st := newState(1, Input{})
-	if err := st.Cancel("bob", false, "", t0); err != ErrNotAllowedToCancel {
+	if err := st.Cancel(Actor{User: "bob", Admin: false}, "", t0); CodeOf(err) != CodeNotAllowedToCancel {
 		t.Fatalf("cancel by approver: %v", err)
 	}
-	if err := st.Cancel("dana", true, "freeze", t0); err != nil {
+	if err := st.Cancel(Actor{User: "dana", Admin: true}, "freeze", t0); err != nil {
 		t.Fatalf("cancel by admin: %v", err)
 	}
 	if st.Status != StatusCancelled || st.CancelledBy != "dana" {
 		t.Fatalf("status %s by %s", st.Status, st.CancelledBy)
 	}
-	if err := st.Cancel("alice", false, "", t0); err != ErrNotPending {
+	if err := st.Cancel(Actor{User: "alice", Admin: false}, "", t0); CodeOf(err) != CodeNotPending {
 		t.Fatalf("cancel twice: %v", err)
 	}
 	st.Expire(t0.Add(2 * time.Hour))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,9 @@ import (
 type API struct {
 	Base   string
 	Client *http.Client
+	// seen keeps each created approval's request_hash: what its prompt
+	// showed the approvers, and what their decisions are bound to.
+	seen sync.Map
 }
 
 // Do sends a request and decodes a JSON answer into out (when non-nil).
@@ -49,17 +53,22 @@ func (a *API) Create(ctx context.Context, env, title, webhook string) (string, e
 	}
 	body += "}"
 	var out struct {
-		ID string `json:"id"`
+		ID          string `json:"id"`
+		RequestHash string `json:"requestHash"`
 	}
 	if _, err := a.Do(ctx, http.MethodPost, "/v1/approvals", "dev-alice", body, &out); err != nil {
 		return "", err
 	}
+	a.seen.Store(out.ID, out.RequestHash)
 	return out.ID, nil
 }
 
-// Decide decides as the token's owner over REST.
+// Decide decides as the token's owner over REST, on the content the
+// approval was created with.
 func (a *API) Decide(ctx context.Context, id, token, decision string) error {
-	_, err := a.Do(ctx, http.MethodPost, "/v1/approvals/"+id+":decide", token, fmt.Sprintf(`{"decision":%q}`, decision), nil)
+	hash, _ := a.seen.Load(id)
+	_, err := a.Do(ctx, http.MethodPost, "/v1/approvals/"+id+":decide", token,
+		fmt.Sprintf(`{"decision":%q,"request_hash":"%v"}`, decision, hash), nil)
 	return err
 }
 

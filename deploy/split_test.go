@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,7 +59,10 @@ func TestProductionSplit(t *testing.T) {
 	_, err := config.Parse([]byte(cfgYAML))
 	require.NoError(t, err, "the test's own config must load")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgYAML), 0o600))
-	env := append(os.Environ(), "SIGNOFF_POSTGRES_PASSWORD="+pg.password)
+	// Worker and gateway are separate processes: they share the proof key
+	// ring through the environment, as in production.
+	env := append(os.Environ(), "SIGNOFF_POSTGRES_PASSWORD="+pg.password,
+		"SIGNOFF_PROOF_KEYS=k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 
 	t.Run("the server refuses a database that was not migrated", func(t *testing.T) {
 		out, code := runToEnd(t, env, bin, "temporal", "--config", cfgPath)
@@ -89,6 +94,7 @@ func TestProductionSplit(t *testing.T) {
 	require.Equal(t, pb.Status_STATUS_PENDING, a.GetStatus())
 	require.Equal(t, []string{"bob"}, a.GetApprovers())
 	id := a.GetId()
+	seen := a.GetRequestHash() // what bob reads and decides on
 
 	// Wait until the first worker has prompted the approvers (its log
 	// notifier) and can answer a query for the pending approval: the
@@ -113,7 +119,7 @@ func TestProductionSplit(t *testing.T) {
 	// The first decision may wait out the dead worker's sticky queue (5 s)
 	// and the gateway's call timeout; a retry with the same request_id counts
 	// once, so retrying until the deadline is safe.
-	decide := `{"decision":"DECISION_APPROVE","comment":"lgtm","request_id":"split-bob-1"}`
+	decide := `{"decision":"DECISION_APPROVE","comment":"lgtm","request_id":"split-bob-1","request_hash":"` + seen + `"}`
 	var decided httpResult
 	attempts, start := 0, time.Now()
 	eventually(t, 90*time.Second, "bob's approval to be accepted", func() error {

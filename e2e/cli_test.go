@@ -190,7 +190,7 @@ func TestCLIPipeline(t *testing.T) {
 		id := p.announcedID(t)
 		// The CLI is now polling; bob approves through the API.
 		_, err := api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{
-			Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "ship it",
+			Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "ship it", RequestHash: s.Seen("dev-bob", id),
 		})
 		require.NoError(t, err)
 		res := p.wait(t)

@@ -140,12 +140,15 @@ func (e *emailEnv) mail(t *testing.T, addr, prefix, id string) *smtpfake.Mail {
 type mailBrowser struct {
 	t *testing.T
 	c *http.Client
+	// hashes are the request_hash fields of the confirmation pages opened,
+	// by link: a POST to the link sends it, as the page's form would.
+	hashes map[string]string
 }
 
 func newMailBrowser(t *testing.T) *mailBrowser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &mailBrowser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &mailBrowser{t: t, hashes: map[string]string{}, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -153,6 +156,9 @@ func (b *mailBrowser) do(method, u string, form url.Values, header map[string]st
 	b.t.Helper()
 	var body io.Reader
 	if form != nil {
+		if h := b.hashes[u]; h != "" && !form.Has("request_hash") {
+			form.Set("request_hash", h)
+		}
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, u, body)
@@ -175,7 +181,10 @@ func (b *mailBrowser) get(u string) (*http.Response, string) {
 	return b.do(http.MethodGet, u, nil, nil)
 }
 
-var emailCSRFField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+var (
+	emailCSRFField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	emailHashField = regexp.MustCompile(`name="request_hash" value="([0-9a-f]+)"`)
+)
 
 // open loads a confirmation page and returns its CSRF field.
 func (b *mailBrowser) open(link string) string {
@@ -184,6 +193,9 @@ func (b *mailBrowser) open(link string) string {
 	require.Equal(b.t, http.StatusOK, resp.StatusCode, body)
 	m := emailCSRFField.FindStringSubmatch(body)
 	require.NotNil(b.t, m, "no CSRF field in:\n%s", body)
+	h := emailHashField.FindStringSubmatch(body)
+	require.NotNil(b.t, h, "no request_hash field in:\n%s", body)
+	b.hashes[link] = h[1]
 	return m[1]
 }
 

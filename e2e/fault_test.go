@@ -19,6 +19,7 @@ import (
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -76,7 +77,7 @@ func decideAfterRestart(api pb.ApprovalServiceClient, id string) error {
 				return fmt.Errorf("%s is %s after the restart", id, got.GetStatus())
 			}
 			r, err := api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{
-				Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestId: "after-restart"})
+				Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestId: "after-restart", RequestHash: got.GetRequestHash()})
 			if err == nil {
 				if r.GetApproval().GetStatus() != pb.Status_STATUS_APPROVED {
 					return fmt.Errorf("%s is %s after approval", id, r.GetApproval().GetStatus())
@@ -119,13 +120,18 @@ func TestConcurrentDecisions(t *testing.T) {
 	a, err := api.CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{Title: "crowd", Environment: "crowd"})
 	require.NoError(t, err)
 
-	// Clicks arrive as signals, as the Slack gateway delivers them: 100
-	// people at once, and one person's click delivered five times.
+	// Clicks arrive as signals stamped by the gateway, as the Slack
+	// gateway delivers them: 100 people at once, and one person's click
+	// delivered five times.
+	keys, err := proof.FromEnv()
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	click := func(user, attempt string) {
 		defer wg.Done()
-		err := s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision,
-			workflows.DecisionRequest{AttemptID: attempt, User: user, Decision: approval.DecisionApprove, Channel: "slack:C1"})
+		req := workflows.Stamp(keys, workflows.ProofDecide, a.GetId(), workflows.DecisionRequest{
+			AttemptID: attempt, User: user, Decision: approval.DecisionApprove, Channel: "slack:C1", SeenHash: a.GetRequestHash(),
+		}, time.Now())
+		err := s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision, req)
 		// Signals after the workflow closed are refused by Temporal: fine.
 		_ = err
 	}
@@ -218,16 +224,17 @@ func TestWorkerKilled(t *testing.T) {
 
 	s := testenv.Start(t, opts)
 	first := s.StartWorkerProcess("TestWorkerKilled")
-	ids := make([]string, n)
+	ids, hashes := make([]string, n), make([]string, n)
 	for i := range ids {
 		code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
 			createBody(fmt.Sprintf("Deploy api kill-%d", i), "staging", map[string]any{"type": "webhook", "url": receiverURL + "/deploy"}))
 		require.Equal(t, http.StatusOK, code, string(body))
-		ids[i] = decodeApproval(t, body).GetId()
+		a := decodeApproval(t, body)
+		ids[i], hashes[i] = a.GetId(), a.GetRequestHash()
 	}
 	require.True(t, f.Wait(90*time.Second, func() bool { return len(f.Messages()) >= n }), "prompts not posted: %d", len(f.Messages()))
 
-	code, body := s.Do(http.MethodPost, "/v1/approvals/"+ids[0]+":decide", "dev-bob", `{"decision":"DECISION_APPROVE"}`)
+	code, body := s.Do(http.MethodPost, "/v1/approvals/"+ids[0]+":decide", "dev-bob", s.DecideBody("dev-bob", ids[0], "DECISION_APPROVE"))
 	require.Equal(t, http.StatusOK, code, string(body))
 	select {
 	case <-rc.firstCall:
@@ -242,7 +249,9 @@ func TestWorkerKilled(t *testing.T) {
 
 	// Slack clicks while no worker runs are acknowledged and wait in
 	// history; the API, which answers with the verdict, says to retry.
-	code, body = s.Do(http.MethodPost, "/v1/approvals/"+ids[1]+":decide", "dev-bob", `{"decision":"DECISION_APPROVE"}`)
+	// (No worker can answer a read now: bob decides on what the prompt showed.)
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+ids[1]+":decide", "dev-bob",
+		`{"decision":"DECISION_APPROVE","request_hash":"`+hashes[1]+`"}`)
 	require.Equal(t, http.StatusServiceUnavailable, code, string(body))
 	for _, m := range f.Messages() {
 		approve, ok := slackfake.Find(m.Blocks, "Approve")

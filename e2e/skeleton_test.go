@@ -73,16 +73,16 @@ func TestWalkingSkeleton(t *testing.T) {
 	})
 
 	t.Run("refusals are recorded and change nothing", func(t *testing.T) {
-		_, err := api.DecideApproval(testenv.Ctx("dev-alice"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE})
+		_, err := api.DecideApproval(testenv.Ctx("dev-alice"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestHash: s.Seen("dev-alice", id)})
 		require.Equal(t, codes.PermissionDenied, status.Code(err), "self-approval: %v", err)
-		_, err = api.DecideApproval(testenv.Ctx("dev-dana"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE})
+		_, err = api.DecideApproval(testenv.Ctx("dev-dana"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestHash: s.Seen("dev-dana", id)})
 		require.Equal(t, codes.PermissionDenied, status.Code(err), "non-approver: %v", err)
 		_, err = api.CancelApproval(testenv.Ctx("dev-bob"), &pb.CancelApprovalRequest{Id: id, Reason: "not mine"})
 		require.Equal(t, codes.PermissionDenied, status.Code(err), "cancel by an approver: %v", err)
 	})
 
 	resp, err := api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{
-		Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "lgtm", RequestId: "bob-click-1",
+		Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "lgtm", RequestId: "bob-click-1", RequestHash: s.Seen("dev-bob", id),
 	})
 	require.NoError(t, err)
 	require.True(t, resp.GetAttempt().GetAccepted())
@@ -90,11 +90,11 @@ func TestWalkingSkeleton(t *testing.T) {
 
 	t.Run("a retried decision counts once", func(t *testing.T) {
 		again, err := api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{
-			Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "lgtm", RequestId: "bob-click-1",
+			Id: id, Decision: pb.Decision_DECISION_APPROVE, Comment: "lgtm", RequestId: "bob-click-1", RequestHash: s.Seen("dev-bob", id),
 		})
 		require.NoError(t, err)
 		require.Equal(t, []string{"bob"}, again.GetApproval().GetApprovedBy())
-		_, err = api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE})
+		_, err = api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestHash: s.Seen("dev-bob", id)})
 		require.Equal(t, codes.FailedPrecondition, status.Code(err), "second decision by bob: %v", err)
 	})
 
@@ -107,7 +107,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	require.Equal(t, pb.Status_STATUS_PENDING, got.GetStatus())
 	require.Equal(t, []string{"bob"}, got.GetApprovedBy())
 
-	resp, err = api.DecideApproval(testenv.Ctx("dev-carol"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE})
+	resp, err = api.DecideApproval(testenv.Ctx("dev-carol"), &pb.DecideApprovalRequest{Id: id, Decision: pb.Decision_DECISION_APPROVE, RequestHash: s.Seen("dev-carol", id)})
 	require.NoError(t, err)
 	require.Equal(t, pb.Status_STATUS_APPROVED, resp.GetApproval().GetStatus())
 
@@ -135,7 +135,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	}, refused)
 
 	t.Run("a finished approval can no longer be decided or cancelled", func(t *testing.T) {
-		code, body := s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-bob", `{"decision":"DECISION_REJECT"}`)
+		code, body := s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-bob", s.DecideBody("dev-bob", id, "DECISION_REJECT"))
 		require.Equal(t, http.StatusConflict, code, string(body))
 		code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":cancel", "dev-alice", `{"reason":"late"}`)
 		require.Equal(t, http.StatusConflict, code, string(body))
@@ -153,7 +153,7 @@ func TestRejectExpireCancel(t *testing.T) {
 
 	rejected := newApproval("staging")
 	resp, err := api.DecideApproval(testenv.Ctx("dev-carol"), &pb.DecideApprovalRequest{
-		Id: rejected, Decision: pb.Decision_DECISION_REJECT, Comment: "not during the freeze",
+		Id: rejected, Decision: pb.Decision_DECISION_REJECT, Comment: "not during the freeze", RequestHash: s.Seen("dev-carol", rejected),
 	})
 	require.NoError(t, err)
 	require.Equal(t, pb.Status_STATUS_REJECTED, resp.GetApproval().GetStatus())
@@ -191,7 +191,7 @@ func TestBadInput(t *testing.T) {
 		{"empty title", "POST", "/v1/approvals", "dev-alice", `{"title":"  ","environment":"staging"}`, 400, "title is required"},
 		{"no environment", "POST", "/v1/approvals", "dev-alice", `{"title":"x"}`, 400, "environment"},
 		{"unknown action", "POST", "/v1/approvals", "dev-alice", `{"title":"x","environment":"staging","action":{"type":"rm-rf"}}`, 400, "unknown type"},
-		{"webhook off the allow-list", "POST", "/v1/approvals", "dev-alice", `{"title":"x","environment":"staging","action":{"type":"webhook","url":"http://169.254.169.254/"}}`, 400, "allowed prefix"},
+		{"webhook off the allow-list", "POST", "/v1/approvals", "dev-alice", `{"title":"x","environment":"staging","action":{"type":"webhook","url":"http://169.254.169.254/"}}`, 400, "is not allowed"},
 		{"bad input type", "POST", "/v1/approvals", "dev-alice", `{"title":"x","environment":"staging","input":{"type":"slider"}}`, 400, "input.type"},
 		{"oversize body", "POST", "/v1/approvals", "dev-alice", `{"title":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "too large"},
 		{"unknown id", "GET", "/v1/approvals/aaaaaaaaaaaaaaaaaaaaaaaaaa", "dev-bob", "", 404, "not found"},

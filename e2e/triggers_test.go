@@ -207,6 +207,7 @@ func exerciseTrigger(t *testing.T, s *testenv.Stack, f findingsDB, name string) 
 		_, err := api.DecideApproval(testenv.Ctx("dev-bob"), &pb.DecideApprovalRequest{
 			Id: approvalOf(t, first.Started, keyOld1), Decision: pb.Decision_DECISION_REJECT,
 			Values: []string{"keep"}, Comment: "keep it, it is rotated tonight",
+			RequestHash: s.Seen("dev-bob", approvalOf(t, first.Started, keyOld1)),
 		})
 		require.NoError(t, err)
 		res := mustRun(t, s, name)

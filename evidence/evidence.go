@@ -120,19 +120,58 @@ type Input struct {
 	ExportedBy string
 }
 
-// identifiedBy says how each channel establishes who decided.
-func identifiedBy(channel string) string {
-	switch channel {
-	case "email":
-		return "signed email link (HMAC-SHA256 token bound to approval, approver and decision)"
-	case "api":
-		return "API bearer token"
-	case "slack":
-		return "Slack user ID from a signed Slack request"
-	case "":
-		return ""
+// Unproven is the identification of an attempt whose channel records no
+// way of establishing who decided.
+const Unproven = "unproven"
+
+// slackIdentity is how a Slack click was tied to a configured person: the
+// Slack user ID that clicked (verified by Slack's request signature) and
+// what matched it ("configured slack_id", or "Slack profile email" when
+// the gateway fell back to the profile's address). Attempts do not record
+// it yet, so it is empty for every attempt today.
+type slackIdentity struct {
+	UserID string
+	Via    string
+}
+
+// identifiedBy says how the person behind an attempt was identified: what
+// the gateway stated under its proof, "unproven" for an attempt without
+// one under the proven rules, else derived from the channel (attempts of
+// approvals judged by the legacy rules).
+func identifiedBy(st *approval.State, a approval.Attempt) string {
+	switch {
+	case a.IdentifiedBy != "" && a.Proof != "":
+		return a.IdentifiedBy
+	case st.Rules >= approval.RulesProven && a.Proof == "":
+		return Unproven
 	}
-	return channel
+	return identification(a.Channel, slackIdentity{})
+}
+
+// identification says how each channel establishes who decided: an API
+// bearer token, a signed email link, a Slack user ID mapped to a
+// configured person; anything else is unproven.
+func identification(channel string, slack slackIdentity) string {
+	switch {
+	case channel == "api":
+		return "bearer token"
+	case channel == "email":
+		return "signed email link"
+	case channel == "slack" || strings.HasPrefix(channel, "slack:"):
+		if slack.UserID != "" {
+			via := slack.Via
+			if via == "" {
+				via = "mapping not recorded"
+			}
+			return fmt.Sprintf("slack user %s (%s)", slack.UserID, via)
+		}
+		where := ""
+		if c := strings.TrimPrefix(channel, "slack:"); c != channel && c != "" {
+			where = " in channel " + c
+		}
+		return Unproven + ": Slack click" + where + "; the Slack user ID was not recorded"
+	}
+	return Unproven
 }
 
 // eventTypes maps the workflow's event kinds to entry types; other kinds
@@ -165,7 +204,7 @@ func Timeline(in Input) []Entry {
 			detail = string(a.Decision) + ": accepted, later voided by an amendment"
 		}
 		out = append(out, Entry{Time: a.Time, Type: "decision", Actor: a.User, Channel: a.Channel,
-			IdentifiedBy: identifiedBy(a.Channel), Detail: detail, Attempt: &a})
+			IdentifiedBy: identifiedBy(st, a), Detail: detail, Attempt: &a})
 	}
 	for _, e := range st.Events {
 		typ := e.Kind

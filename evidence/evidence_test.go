@@ -61,12 +61,12 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("timeline:\n got %s\nwant %s", strings.Join(types, " "), want)
 	}
 	refused := doc.Entries[2]
-	if refused.Attempt == nil || refused.Attempt.Accepted || refused.Actor != "alice" || refused.IdentifiedBy != "API bearer token" ||
+	if refused.Attempt == nil || refused.Attempt.Accepted || refused.Actor != "alice" || refused.IdentifiedBy != "bearer token" ||
 		!strings.Contains(refused.Detail, approval.RefusedSelfApproval) {
 		t.Fatalf("refused attempt entry %+v", refused)
 	}
 	bob := doc.Entries[5]
-	if bob.Channel != "email" || !strings.HasPrefix(bob.IdentifiedBy, "signed email link") || !bob.Attempt.Accepted {
+	if bob.Channel != "email" || bob.IdentifiedBy != "signed email link" || !bob.Attempt.Accepted {
 		t.Fatalf("email decision entry %+v", bob)
 	}
 	if doc.Approval.Policy.Name != "production" || doc.Approval.Policy.Version != "sha256:1234" ||
@@ -227,5 +227,59 @@ func TestKeyFromEnv(t *testing.T) {
 	t.Setenv(EnvKey, base64.StdEncoding.EncodeToString([]byte("short")))
 	if _, _, err := KeyFromEnv(); err == nil {
 		t.Fatal("a short seed must be refused")
+	}
+}
+
+// TestIdentifiedBy: each channel says how the person was identified; a
+// channel that records no way of doing so says it is unproven.
+func TestIdentifiedBy(t *testing.T) {
+	cases := []struct {
+		channel string
+		slack   slackIdentity
+		want    string
+	}{
+		{channel: "api", want: "bearer token"},
+		{channel: "email", want: "signed email link"},
+		// What a Slack attempt records today: the channel, not the user.
+		{channel: "slack:C0123456", want: "unproven: Slack click in channel C0123456; the Slack user ID was not recorded"},
+		{channel: "slack", want: "unproven: Slack click; the Slack user ID was not recorded"},
+		// Once the attempt carries the Slack user and how it was mapped.
+		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123", Via: "configured slack_id"}, want: "slack user U123 (configured slack_id)"},
+		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123", Via: "Slack profile email"}, want: "slack user U123 (Slack profile email)"},
+		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123"}, want: "slack user U123 (mapping not recorded)"},
+		{channel: "", want: "unproven"},
+		{channel: "web", want: "unproven"},
+		{channel: "temporal-cli", want: "unproven"},
+		{channel: "API", want: "unproven"},
+		{channel: "slacker", want: "unproven"},
+		{channel: "emailx", want: "unproven"},
+	}
+	for _, c := range cases {
+		if got := identification(c.channel, c.slack); got != c.want {
+			t.Errorf("%q %+v: got %q, want %q", c.channel, c.slack, got, c.want)
+		}
+	}
+}
+
+// TestTimelineIdentifiesSlackDecisions: a Slack decision's entry names its
+// channel, never passes the channel ID off as an identification.
+func TestTimelineIdentifiesSlackDecisions(t *testing.T) {
+	in := finished()
+	in.State.Decide(approval.Attempt{ID: "slack:1", User: "carol", Decision: approval.DecisionApprove, Channel: "slack:C0123456"}, t0.Add(13*time.Minute))
+	in.State.Decide(approval.Attempt{ID: "x:1", User: "carol", Decision: approval.DecisionApprove, Channel: "temporal"}, t0.Add(14*time.Minute))
+	got := map[string]string{}
+	for _, e := range Timeline(in) {
+		if e.Type == "decision" {
+			got[e.Channel] = e.IdentifiedBy
+		}
+	}
+	want := map[string]string{
+		"api": "bearer token", "email": "signed email link", "temporal": "unproven",
+		"slack:C0123456": "unproven: Slack click in channel C0123456; the Slack user ID was not recorded",
+	}
+	for ch, w := range want {
+		if got[ch] != w {
+			t.Errorf("%s: identified_by %q, want %q", ch, got[ch], w)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
@@ -16,8 +17,10 @@ import (
 // BypassApproval is break-glass; the workflow decides whether the policy
 // allows it and records the attempt either way.
 func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequest) (*pb.Approval, error) {
-	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(u *identity.User) any {
-		return workflows.BypassRequest{User: u.Name, Reason: req.GetReason()}
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(u *identity.User, attemptID string) any {
+		return workflows.Stamp(s.proofs, workflows.ProofBypass, req.GetId(), workflows.BypassRequest{
+			AttemptID: attemptID, User: u.Name, Reason: req.GetReason(),
+		}, s.now())
 	})
 }
 
@@ -38,10 +41,14 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if err != nil {
 		return nil, err
 	}
-	current, err := s.get(ctx, req.GetId(), desc)
+	before, err := s.state(ctx, req.GetId(), desc)
 	if err != nil {
 		return nil, err
 	}
+	if !access.CanRead(before, user) {
+		return nil, errNotFound // what it says of an unknown approval
+	}
+	current := toProto(before)
 	if current.GetStatus() != pb.Status_STATUS_PENDING {
 		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 	}
@@ -61,9 +68,11 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 			"the amended request would fall under another policy than %q: create a new request instead", current.GetPolicyName())
 	}
 	var st approval.State
-	if err := s.update(ctx, req.GetId(), "amend:"+intake.NewID(), workflows.UpdateAmend, workflows.AmendRequest{
-		User: user.Name, Request: r,
-	}, &st); err != nil {
+	attemptID := "amend:" + intake.NewID()
+	amend := workflows.Stamp(s.proofs, workflows.ProofAmend, req.GetId(), workflows.AmendRequest{
+		AttemptID: attemptID, User: user.Name, Request: r,
+	}, s.now())
+	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateAmend, amend, &st); err != nil {
 		return nil, err
 	}
 	s.logger.InfoContext(ctx, "approval amended", "approval_id", req.GetId(), "user", user.Name, "request_hash", st.RequestHash)

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/converter"
 
+	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/identity"
 )
@@ -18,8 +19,9 @@ func init() {
 // codecRoutes serves Temporal's remote codec protocol for the Web UI and
 // the CLI (`temporal workflow show --codec-endpoint …/codec
 // --codec-auth "Bearer <token>"`): POST /codec/decode and /codec/encode with
-// a JSON {"payloads": [...]} body. Callers need an API token, the same as
-// for the API. Mounted only when payload encryption is on.
+// a JSON {"payloads": [...]} body. Callers need an API token of an admin or
+// of a user with the codec role: 401 without one, 403 for anyone else.
+// Mounted only when payload encryption is on.
 func codecRoutes(mux *http.ServeMux, d Deps) error {
 	c, err := codec.FromEnv()
 	if err != nil {
@@ -93,9 +95,16 @@ func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := bearerToken(r.Header.Get("Authorization"))
-	if _, ok := s.directory().Authenticate(token); !ok {
+	u, ok := s.directory().Authenticate(token)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="signoff"`)
 		http.Error(w, "missing or unknown bearer token (Authorization: Bearer <token>)", http.StatusUnauthorized)
+		return
+	}
+	// Payloads are every approval's content: decoding them is not scoped
+	// to one approval, so it takes the codec role (or admin).
+	if !access.CanDecodePayloads(u) {
+		http.Error(w, "the codec endpoints need the codec role (users[].roles) or admin", http.StatusForbidden)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)

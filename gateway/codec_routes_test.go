@@ -18,8 +18,13 @@ import (
 	"github.com/signoff/signoff/config"
 )
 
+// bob takes part in approvals; cody holds the codec role; dana is admin.
 const codecTestConfig = `dev_only: true
-users: [{name: bob, token: dev-bob}]
+users:
+  - {name: bob, token: dev-bob}
+  - {name: cody, token: dev-cody, roles: [codec]}
+  - {name: audrey, token: dev-audrey, roles: [auditor]}
+  - {name: dana, token: dev-dana, admin: true}
 codec: {ui_origin: "http://127.0.0.1:8233"}
 `
 
@@ -64,7 +69,7 @@ func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
 
-	resp, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-bob", "http://127.0.0.1:8233", body)
+	resp, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-cody", "http://127.0.0.1:8233", body)
 	if resp.StatusCode != 200 || bytes.Contains(enc, []byte(base64.StdEncoding.EncodeToString(plain.Data))) {
 		t.Fatalf("encode: %d %s", resp.StatusCode, enc)
 	}
@@ -76,7 +81,7 @@ func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
 		t.Fatalf("encoded: %v %s", err, enc)
 	}
 
-	resp, dec := codecCall(t, srv, "POST", "/codec/decode", "dev-bob", "", enc)
+	resp, dec := codecCall(t, srv, "POST", "/codec/decode", "dev-cody", "", enc)
 	var opened commonpb.Payloads
 	if resp.StatusCode != 200 || protojson.Unmarshal(dec, &opened) != nil {
 		t.Fatalf("decode: %d %s", resp.StatusCode, dec)
@@ -96,13 +101,50 @@ func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
 			t.Error("no CORS headers on 401")
 		}
 	}
-	resp, _ = codecCall(t, srv, "GET", "/codec/decode", "dev-bob", "", nil)
+	resp, _ = codecCall(t, srv, "GET", "/codec/decode", "dev-cody", "", nil)
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %d", resp.StatusCode)
 	}
-	resp, _ = codecCall(t, srv, "POST", "/codec/decode", "dev-bob", "", []byte(`{"payloads": "nope"}`))
+	resp, _ = codecCall(t, srv, "POST", "/codec/decode", "dev-cody", "", []byte(`{"payloads": "nope"}`))
 	if resp.StatusCode != 400 {
 		t.Errorf("malformed body: %d", resp.StatusCode)
+	}
+}
+
+// Decoding opens every approval's payloads, so it takes the codec role or
+// admin: a user who merely takes part in approvals, or an auditor, gets
+// 403 (with CORS headers, so the UI can show why) and nothing decoded.
+func TestCodecServerNeedsTheCodecRole(t *testing.T) {
+	keys := "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	srv := codecTestServer(t, keys)
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
+	resp, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-dana", "", body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("encode as admin: %d %s", resp.StatusCode, enc)
+	}
+	for token, want := range map[string]int{"dev-bob": 403, "dev-audrey": 403, "dev-cody": 200, "dev-dana": 200} {
+		for _, op := range []string{"/codec/decode", "/codec/encode"} {
+			in := enc
+			if op == "/codec/encode" {
+				in = body
+			}
+			resp, b := codecCall(t, srv, "POST", op, token, "http://127.0.0.1:8233", in)
+			if resp.StatusCode != want {
+				t.Errorf("%s %s: %d %s, want %d", token, op, resp.StatusCode, b, want)
+			}
+			if want == 403 {
+				if strings.Contains(string(b), "Rotate") || strings.Contains(string(b), "payloads") {
+					t.Errorf("%s %s: refusal carries payloads: %s", token, op, b)
+				}
+				if !strings.Contains(string(b), "codec role") {
+					t.Errorf("%s %s: refusal does not say why: %s", token, op, b)
+				}
+				if resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8233" {
+					t.Errorf("%s %s: no CORS headers on 403", token, op)
+				}
+			}
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
 	return &pb.DecisionAttempt{
 		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
 		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason, Values: a.Values,
-		Stage: int32(a.Stage), Voided: a.Voided, Verdict: a.Verdict,
+		Stage: int32(a.Stage), Voided: a.Voided, Verdict: a.Verdict, RefusalCode: string(a.RefusalCode), Proof: a.Proof,
 	}
 }
 

@@ -1,20 +1,17 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
-	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway/emailhttp"
 	"github.com/signoff/signoff/gateway/emailtoken"
 	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/workflows"
 )
 
 func init() { RegisterRoutes(mountEmail) }
@@ -42,24 +39,11 @@ func mountEmail(mux *http.ServeMux, d Deps) error {
 		Logger:    d.Logger.With("component", "email_pages"),
 		PublicURL: d.Config.Gateway.PublicURL,
 		Timeout:   time.Duration(d.Config.Gateway.CallTimeout),
-		Check:     emailRegoCheck(d),
+		Proofs:    d.Proofs,
 	})
 	if err != nil {
 		return err
 	}
 	h.Mount(mux)
 	return nil
-}
-
-// emailRegoCheck evaluates a policy's Rego check for an email decision, as
-// checkRego does for the API: a deny, or an evaluation error (deny by
-// default), becomes a refusal the workflow records.
-func emailRegoCheck(d Deps) emailhttp.CheckFunc {
-	return func(ctx context.Context, st *approval.State, user *identity.User, dr *workflows.DecisionRequest) {
-		verdict, err := RegoVerdict(ctx, st, user, *dr)
-		if err != nil {
-			d.Logger.WarnContext(ctx, "rego evaluation failed: denying", "approval_id", st.ID, "err", err)
-		}
-		dr.Verdict, dr.Refusal = workflows.RegoOutcome(verdict, err)
-	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -39,6 +40,8 @@ type Deps struct {
 	Temporal client.Client
 	Logger   *slog.Logger
 	Service  *Service
+	// Proofs stamps decisions made through the routes.
+	Proofs *proof.Keyring
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
@@ -69,13 +72,16 @@ type Server struct {
 }
 
 // New builds the servers; Serve starts them.
-func New(live *config.Live, tc client.Client, actions *action.Registry, logger *slog.Logger) (*Server, error) {
+func New(live *config.Live, tc client.Client, actions *action.Registry, proofs *proof.Keyring, logger *slog.Logger) (*Server, error) {
 	cfg := live.Get()
+	if proofs == nil {
+		return nil, errors.New("gateway: no proof keys: decisions could not be stamped (" + proof.KeysEnv + ")")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
-	svc := NewService(live, tc, actions, logger)
+	svc := NewService(live, tc, actions, proofs, logger)
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
 		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(live, "/signoff.v1.")),
@@ -112,7 +118,7 @@ func New(live *config.Live, tc client.Client, actions *action.Registry, logger *
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc,
+	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc, Proofs: proofs,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routeBuilders {
 		if err := b(root, deps); err != nil {

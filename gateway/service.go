@@ -17,11 +17,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -36,12 +39,14 @@ type Service struct {
 	starter  *intake.Starter
 	timeout  time.Duration
 	now      func() time.Time
+	// proofs stamps what the gateway verified, so the workflow counts it.
+	proofs *proof.Keyring
 }
 
 // NewService returns the API implementation.
-func NewService(live *config.Live, tc client.Client, actions *action.Registry, logger *slog.Logger) *Service {
+func NewService(live *config.Live, tc client.Client, actions *action.Registry, proofs *proof.Keyring, logger *slog.Logger) *Service {
 	return &Service{
-		live: live, temporal: tc, actions: actions, logger: logger,
+		live: live, temporal: tc, actions: actions, logger: logger, proofs: proofs,
 		starter: &intake.Starter{Live: live, Temporal: tc, Actions: actions, Now: time.Now},
 		timeout: time.Duration(live.Get().Gateway.CallTimeout), now: time.Now,
 	}
@@ -66,6 +71,7 @@ const (
 
 var (
 	idPattern    = regexp.MustCompile(`^[a-z2-7]{26}$`)
+	hashPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 	errMissingID = status.Error(codes.InvalidArgument, "id is required")
 )
@@ -119,8 +125,12 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	return toProto(res.State), nil
 }
 
+// GetApproval answers only those who may read the approval
+// (access.CanRead); anyone else is told it does not exist, exactly as for
+// an unknown ID.
 func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (*pb.Approval, error) {
-	if _, err := userFrom(ctx); err != nil {
+	user, err := userFrom(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkID(req.GetId()); err != nil {
@@ -132,7 +142,14 @@ func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return s.get(ctx, req.GetId(), desc)
+	st, err := s.state(ctx, req.GetId(), desc)
+	if err != nil {
+		return nil, err
+	}
+	if !access.CanRead(st, user) {
+		return nil, errNotFound
+	}
+	return toProto(st), nil
 }
 
 func (s *Service) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
@@ -143,9 +160,19 @@ func (s *Service) describe(ctx context.Context, id string) (*workflowservice.Des
 	return desc, nil
 }
 
-// get reads the state: a completed workflow's result (no worker needed),
-// otherwise the state query.
+// get reads the approval as the API shows it. It checks no access: callers
+// that return it to someone other than its requester check access.CanRead.
 func (s *Service) get(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*pb.Approval, error) {
+	st, err := s.state(ctx, id, desc)
+	if err != nil {
+		return nil, err
+	}
+	return toProto(st), nil
+}
+
+// state reads the state: a completed workflow's result (no worker needed),
+// otherwise the state query.
+func (s *Service) state(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*approval.State, error) {
 	var st approval.State
 	info := desc.GetWorkflowExecutionInfo()
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
@@ -153,7 +180,7 @@ func (s *Service) get(ctx context.Context, id string, desc *workflowservice.Desc
 		if err := run.Get(ctx, &st); err != nil {
 			return nil, s.temporalError(ctx, "read approval result", err)
 		}
-		return toProto(&st), nil
+		return &st, nil
 	}
 	v, err := s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
 	// A query can fail while the workflow's task is being retried (seen
@@ -178,7 +205,7 @@ func (s *Service) get(ctx context.Context, id string, desc *workflowservice.Desc
 	if err := v.Get(&st); err != nil {
 		return nil, s.temporalError(ctx, "decode approval", err)
 	}
-	return toProto(&st), nil
+	return &st, nil
 }
 
 func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequest) (*pb.DecideApprovalResponse, error) {
@@ -200,7 +227,11 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		return nil, status.Errorf(codes.InvalidArgument, "at most %d values", maxOptions)
 	}
 	for _, v := range req.GetValues() {
-		if err := checkText("value", v, maxComment); err != nil {
+		limit := maxComment // a text answer
+		if len(req.GetValues()) > 1 {
+			limit = maxValue // option values
+		}
+		if err := checkText("value", v, limit); err != nil {
 			return nil, err
 		}
 	}
@@ -220,13 +251,15 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 	}
-	dr := workflows.DecisionRequest{
+	if !hashPattern.MatchString(req.GetRequestHash()) {
+		return nil, status.Error(codes.InvalidArgument,
+			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
+	}
+	dr := workflows.Stamp(s.proofs, workflows.ProofDecide, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: "api",
-	}
-	if err := s.checkRego(ctx, req.GetId(), desc, user, &dr); err != nil {
-		return nil, err
-	}
+		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: Decider(user),
+		IdentifiedBy: "bearer token",
+	}, s.now())
 	var res workflows.DecideResult
 	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, dr, &res); err != nil {
 		return nil, err
@@ -236,15 +269,17 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 }
 
 func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequest) (*pb.Approval, error) {
-	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(u *identity.User) any {
-		return workflows.CancelRequest{User: u.Name, Admin: u.Admin, Reason: req.GetReason()}
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(u *identity.User, attemptID string) any {
+		return workflows.Stamp(s.proofs, workflows.ProofCancel, req.GetId(), workflows.CancelRequest{
+			AttemptID: attemptID, User: u.Name, Admin: u.Admin, Reason: req.GetReason(),
+		}, s.now())
 	})
 }
 
 // reasoned runs an update in which the caller acts on a pending approval
 // with a reason (cancel, break-glass); the workflow decides whether they
 // may, and records the attempt either way.
-func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg func(*identity.User) any) (*pb.Approval, error) {
+func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg func(u *identity.User, attemptID string) any) (*pb.Approval, error) {
 	user, err := userFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -261,7 +296,8 @@ func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg f
 		return nil, err
 	}
 	var st approval.State
-	if err := s.update(ctx, id, update+":"+intake.NewID(), update, arg(user), &st); err != nil {
+	attemptID := update + ":" + intake.NewID()
+	if err := s.update(ctx, id, attemptID, update, arg(user, attemptID), &st); err != nil {
 		return nil, err
 	}
 	level := slog.LevelInfo
@@ -449,4 +485,9 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// Decider is what the policy's Rego check sees of an authenticated user.
+func Decider(u *identity.User) *regopolicy.Decider {
+	return &regopolicy.Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
 }

@@ -32,6 +32,7 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		Approvals: slackhttp.Temporal{Client: d.Temporal, Namespace: d.Config.Temporal.Namespace},
 		Logger:    d.Logger,
 		PublicURL: d.Config.Gateway.PublicURL,
+		Proofs:    d.Proofs,
 	})
 	if err != nil {
 		return err

@@ -16,8 +16,12 @@ type User struct {
 	Email   string   `yaml:"email"`
 	SlackID string   `yaml:"slack_id"`
 	Groups  []string `yaml:"groups"`
-	// Admin may cancel any approval (never approve their own).
+	// Admin may cancel any approval (never approve their own), and holds
+	// every role.
 	Admin bool `yaml:"admin"`
+	// Roles grant more than taking part in approvals does: RoleAuditor and
+	// RoleCodec (KnownRoles). Unknown names are refused at config load.
+	Roles []string `yaml:"roles"`
 	// TokenSHA256 is the hex SHA-256 of the user's API token: configs hold
 	// hashes, not tokens.
 	TokenSHA256 string `yaml:"token_sha256"`
@@ -25,8 +29,27 @@ type User struct {
 	Token string `yaml:"token"`
 }
 
+// Roles a user may hold (users[].roles). Admins hold them all.
+const (
+	// RoleAuditor reads every approval, its audit trail and its evidence
+	// export, without deciding anything.
+	RoleAuditor = "auditor"
+	// RoleCodec may decode (and encode) Temporal payloads through the
+	// gateway's /codec endpoints.
+	RoleCodec = "codec"
+)
+
+// KnownRoles are the role names a config may use.
+var KnownRoles = []string{RoleAuditor, RoleCodec}
+
 // InGroup reports membership.
 func (u *User) InGroup(g string) bool { return slices.Contains(u.Groups, g) }
+
+// HasRole reports whether the user holds role r, as configured or by being
+// an admin.
+func (u *User) HasRole(r string) bool {
+	return u != nil && slices.Contains(KnownRoles, r) && (u.Admin || slices.Contains(u.Roles, r))
+}
 
 // Directory answers who a token, a name or a Slack ID belongs to.
 type Directory struct {
@@ -54,6 +77,12 @@ func NewDirectory(users []User) (*Directory, error) {
 		}
 		if _, dup := d.byName[u.Name]; dup {
 			return nil, fmt.Errorf("users[%d]: duplicate user %q", i, u.Name)
+		}
+		for _, r := range u.Roles {
+			if !slices.Contains(KnownRoles, r) {
+				return nil, fmt.Errorf("user %q: unknown role %q in roles (known roles: %s; admin is `admin: true`)",
+					u.Name, r, strings.Join(KnownRoles, ", "))
+			}
 		}
 		d.byName[u.Name] = &u
 		d.users = append(d.users, &u)

@@ -53,3 +53,43 @@ func TestDirectoryRefusesDuplicates(t *testing.T) {
 		}
 	}
 }
+
+func TestRoles(t *testing.T) {
+	d, err := NewDirectory([]User{
+		{Name: "audrey", Roles: []string{RoleAuditor}},
+		{Name: "cody", Roles: []string{RoleCodec}},
+		{Name: "root", Admin: true},
+		{Name: "plain"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]bool{ // auditor, codec
+		"audrey": {true, false},
+		"cody":   {false, true},
+		"root":   {true, true},
+		"plain":  {false, false},
+	}
+	for name, w := range want {
+		u, _ := d.Lookup(name)
+		if got := [2]bool{u.HasRole(RoleAuditor), u.HasRole(RoleCodec)}; got != w {
+			t.Errorf("%s: auditor, codec = %v, want %v", name, got, w)
+		}
+		if u.HasRole("superuser") {
+			t.Errorf("%s holds an unknown role", name)
+		}
+	}
+	var nobody *User
+	if nobody.HasRole(RoleAuditor) {
+		t.Error("nil user holds a role")
+	}
+}
+
+func TestUnknownRoleRefused(t *testing.T) {
+	for _, role := range []string{"auditors", "Auditor", "admin", ""} {
+		_, err := NewDirectory([]User{{Name: "a", Roles: []string{role}}})
+		if err == nil || !strings.Contains(err.Error(), `unknown role "`+role+`"`) || !strings.Contains(err.Error(), "auditor, codec") {
+			t.Errorf("role %q: %v", role, err)
+		}
+	}
+}

@@ -112,10 +112,10 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	in := workflows.Input{
 		ID: id, Requester: r.Requester.Name, Request: r.Request, Policy: pol,
 		CreatedAt: now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
-		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers,
+		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesProven,
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
-	st.Justification = r.Justification
+	st.Justification, st.Rules = r.Justification, in.Rules
 	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       workflows.ApprovalWorkflowID(id),
 		TaskQueue:                                cfg.Temporal.TaskQueue,
@@ -130,9 +130,7 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 			workflows.MemoRego:        pol.Rego != "",
 		},
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
-			workflows.AttrRequester.ValueSet(r.Requester.Name),
-			workflows.AttrEnvironment.ValueSet(r.Request.Environment),
+			searchAttributes(r, pol)...,
 		),
 		StaticSummary: fmt.Sprintf("%s (%s) requested by %s", r.Request.Title, r.Request.Environment, r.Requester.Name),
 		StaticDetails: staticDetails(st),
@@ -145,6 +143,20 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("start approval workflow: %w", err)
 	}
 	return Result{ID: id, State: st}, nil
+}
+
+// searchAttributes index a new approval. Approvers scopes lists to the
+// people an approval concerns (see gateway.ListApprovals).
+func searchAttributes(r Request, pol approval.Policy) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
+		workflows.AttrRequester.ValueSet(r.Requester.Name),
+		workflows.AttrEnvironment.ValueSet(r.Request.Environment),
+	}
+	if approvers := pol.AllApprovers(); len(approvers) > 0 {
+		attrs = append(attrs, workflows.AttrApprovers.ValueSet(approvers))
+	}
+	return attrs
 }
 
 // existing answers a repeated start: the same content is the approval it

@@ -21,6 +21,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/triggers/rowtemplate"
 	"github.com/signoff/signoff/workflows"
 )
@@ -51,6 +52,8 @@ type Activities struct {
 	Starter  *intake.Starter
 	Temporal client.Client
 	Logger   *slog.Logger
+	// Proofs stamps the cancellations a trigger makes (as its requester).
+	Proofs *proof.Keyring
 	// LookupEnv resolves ${NAME} in database URLs; nil is os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 }
@@ -282,10 +285,10 @@ func (r *run) cancelIfGone(ctx context.Context, id string, present map[string]bo
 	h, err := r.a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: wfID, UpdateID: "trigger-cancel:" + id, UpdateName: workflows.UpdateCancel,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.CancelRequest{
-			User:   r.user.Name,
+		Args: []any{workflows.Stamp(r.a.Proofs, workflows.ProofCancel, id, workflows.CancelRequest{
+			AttemptID: "trigger-cancel:" + id, User: r.user.Name,
 			Reason: fmt.Sprintf("trigger %s: %s is no longer returned by the query", r.t.Name, key),
-		}},
+		}, time.Now())},
 	})
 	if err == nil {
 		err = h.Get(ctx, nil)

@@ -11,7 +11,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/triggers"
@@ -23,7 +23,7 @@ import (
 // to match the config when the worker starts.
 func init() { RegisterExtension(registerTriggers) }
 
-func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, actions *action.Registry, logger *slog.Logger) error {
+func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, acts *activities.Activities, logger *slog.Logger) error {
 	compiled, err := triggers.Compile(cfg.Triggers)
 	if err != nil {
 		return err
@@ -40,8 +40,9 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, a
 	w.RegisterWorkflowWithOptions(triggers.RunWorkflow, workflow.RegisterOptions{Name: triggers.WorkflowName})
 	w.RegisterActivity(&triggers.Activities{
 		Triggers: compiled,
-		Starter:  &intake.Starter{Live: config.NewLive(cfg, ""), Temporal: c, Actions: actions, Now: time.Now},
+		Starter:  &intake.Starter{Live: config.NewLive(cfg, ""), Temporal: c, Actions: acts.Actions, Now: time.Now},
 		Temporal: c,
+		Proofs:   acts.Proofs,
 		Logger:   logger.With("component", "triggers"),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/activities/notify"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -41,6 +42,9 @@ var (
 				AllowedPrefixes: cfg.Actions.Webhook.AllowedURLPrefixes,
 				Secret:          []byte(os.Getenv(cfg.Actions.Webhook.SecretEnv)),
 				Client:          &http.Client{Timeout: 30 * time.Second},
+				// The logged response body is scrubbed of every secret
+				// the worker holds, not only the webhook's own.
+				Redact: newRedactor(cfg),
 			})
 			return nil
 		},
@@ -55,7 +59,7 @@ func RegisterActions(b ActionBuilder) { actionBuilders = append(actionBuilders, 
 
 // Extension registers more workflows and activities on a new worker (and may
 // set up what they need, such as schedules).
-type Extension func(w sdkworker.Worker, c client.Client, cfg *config.Loaded, actions *action.Registry, logger *slog.Logger) error
+type Extension func(w sdkworker.Worker, c client.Client, cfg *config.Loaded, acts *activities.Activities, logger *slog.Logger) error
 
 var extensions []Extension
 
@@ -79,7 +83,7 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Wo
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
 	for _, ext := range extensions {
-		if err := ext(w, c, cfg, acts.Actions, logger); err != nil {
+		if err := ext(w, c, cfg, acts, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +123,11 @@ func NewActivities(cfg *config.Loaded, logger *slog.Logger) (*activities.Activit
 	if err != nil {
 		return nil, err
 	}
-	return &activities.Activities{Notifiers: notifiers, Actions: acts, Logger: logger}, nil
+	proofs, err := proof.FromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return &activities.Activities{Notifiers: notifiers, Actions: acts, Logger: logger, Proofs: proofs}, nil
 }
 
 // Notifiers lists the notifier channels built in.

@@ -4,12 +4,16 @@
 package workflows
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/proof"
 )
 
 // Public names other processes rely on.
@@ -54,6 +58,10 @@ var (
 	AttrStatus      = temporal.NewSearchAttributeKeyKeyword("ApprovalStatus")
 	AttrRequester   = temporal.NewSearchAttributeKeyKeyword("Requester")
 	AttrEnvironment = temporal.NewSearchAttributeKeyKeyword("Environment")
+	// AttrApprovers is everyone who may decide: the policy snapshot's
+	// approvers, set at start, and those added by escalation. Lists are
+	// scoped with it (Requester = me OR Approvers = me).
+	AttrApprovers = temporal.NewSearchAttributeKeyKeywordList("Approvers")
 )
 
 // SearchAttributes must be registered in the namespace.
@@ -61,6 +69,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	AttrStatus.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	AttrRequester.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	AttrEnvironment.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrApprovers.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 
 // ApprovalWorkflowID is the workflow ID of approval id.
@@ -74,6 +83,10 @@ type Input struct {
 	Request   approval.Request `json:"request"`
 	Policy    approval.Policy  `json:"policy"`
 	CreatedAt time.Time        `json:"created_at"`
+	// Rules is the version of the rules the approval is judged by; intake
+	// sets approval.RulesProven. Approvals started before it existed are
+	// moved to it at their first message, when their history allows.
+	Rules int `json:"rules,omitempty"`
 	// Notifiers are the configured prompt channels ("log", ...).
 	Notifiers []string `json:"notifiers"`
 	// Justification is the requester's reason, when the policy asks.
@@ -83,7 +96,9 @@ type Input struct {
 }
 
 // DecisionRequest is one decision attempt as delivered by the gateway, which
-// has already established who the user is.
+// has established who the user is and stamped what it verified (Proof).
+// The workflow judges it; a request without a valid stamp counts for
+// nothing, whatever user it names.
 type DecisionRequest struct {
 	// AttemptID deduplicates redelivery (Slack retries, client retries).
 	AttemptID string            `json:"attempt_id"`
@@ -92,27 +107,44 @@ type DecisionRequest struct {
 	Comment   string            `json:"comment,omitempty"`
 	Values    []string          `json:"values,omitempty"`
 	Channel   string            `json:"channel"`
+	// SeenHash is the request hash the person saw (API, CLI, email); Slack
+	// clicks are bound by the prompt's revision instead (SlackClick).
+	SeenHash string `json:"seen_hash,omitempty"`
+	// IdentifiedBy says how the gateway tied the request to User (a bearer
+	// token, a signed email link, a Slack user ID), for the evidence.
+	IdentifiedBy string `json:"identified_by,omitempty"`
+	// Person is what the gateway knows of the user, for the policy's Rego
+	// check. Slack clicks carry it in SlackClick.
+	Person *regopolicy.Decider `json:"person,omitempty"`
 	// Refusal, when set, records the attempt as refused for this reason:
 	// the gateway uses it for clicks it cannot tie to a permitted person,
 	// so they still land in the audit trail without counting.
 	Refusal string `json:"refusal,omitempty"`
-	// Verdict is the Rego policy's verdict, recorded with the attempt.
+	// Verdict is the Rego verdict the gateway obtained, for approvals
+	// judged by approval.RulesLegacy only; the workflow obtains it itself.
 	Verdict string `json:"verdict,omitempty"`
-	// Slack is set for Slack clicks: the workflow checks the place and
-	// runs the policy's Rego check itself (see SlackClick).
+	// Slack is set for Slack clicks: where the click was made and what the
+	// gateway verified about the clicker (see SlackClick).
 	Slack *SlackClick `json:"slack,omitempty"`
+	// Proof is the gateway's stamp over everything above.
+	Proof *proof.Stamp `json:"proof,omitempty"`
 }
 
 // BypassRequest is break-glass by the requester.
 type BypassRequest struct {
-	User   string `json:"user"`
-	Reason string `json:"reason"`
+	// AttemptID names the attempt (the update's ID).
+	AttemptID string       `json:"attempt_id,omitempty"`
+	User      string       `json:"user"`
+	Reason    string       `json:"reason"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
 }
 
 // AmendRequest replaces the request's content.
 type AmendRequest struct {
-	User    string           `json:"user"`
-	Request approval.Request `json:"request"`
+	AttemptID string           `json:"attempt_id,omitempty"`
+	User      string           `json:"user"`
+	Request   approval.Request `json:"request"`
+	Proof     *proof.Stamp     `json:"proof,omitempty"`
 }
 
 // DecideResult answers an accepted decide update.
@@ -121,9 +153,86 @@ type DecideResult struct {
 	Approval *approval.State  `json:"approval"`
 }
 
-// CancelRequest asks to cancel a pending approval.
+// CancelRequest asks to cancel a pending approval. Admin counts only
+// under the gateway's stamp.
 type CancelRequest struct {
-	User   string `json:"user"`
-	Admin  bool   `json:"admin"`
-	Reason string `json:"reason,omitempty"`
+	AttemptID string       `json:"attempt_id,omitempty"`
+	User      string       `json:"user"`
+	Admin     bool         `json:"admin"`
+	Reason    string       `json:"reason,omitempty"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
+}
+
+// What a stamp is for: the same bytes stamped for one kind of message never
+// pass as another.
+const (
+	ProofDecide = "decide"
+	ProofCancel = "cancel"
+	ProofBypass = "bypass"
+	ProofAmend  = "amend"
+)
+
+// Provable is a message the gateway stamps: M is the message type itself.
+type Provable[M any] interface {
+	stamp() *proof.Stamp
+	// unstamped is the message without its stamp: what the stamp covers.
+	unstamped() M
+	withStamp(*proof.Stamp) M
+}
+
+func (r DecisionRequest) stamp() *proof.Stamp { return r.Proof }
+func (r DecisionRequest) unstamped() DecisionRequest {
+	r.Proof = nil
+	return r
+}
+func (r DecisionRequest) withStamp(s *proof.Stamp) DecisionRequest {
+	r.Proof = s
+	return r
+}
+func (r CancelRequest) stamp() *proof.Stamp { return r.Proof }
+func (r CancelRequest) unstamped() CancelRequest {
+	r.Proof = nil
+	return r
+}
+func (r CancelRequest) withStamp(s *proof.Stamp) CancelRequest {
+	r.Proof = s
+	return r
+}
+func (r BypassRequest) stamp() *proof.Stamp { return r.Proof }
+func (r BypassRequest) unstamped() BypassRequest {
+	r.Proof = nil
+	return r
+}
+func (r BypassRequest) withStamp(s *proof.Stamp) BypassRequest {
+	r.Proof = s
+	return r
+}
+func (r AmendRequest) stamp() *proof.Stamp { return r.Proof }
+func (r AmendRequest) unstamped() AmendRequest {
+	r.Proof = nil
+	return r
+}
+func (r AmendRequest) withStamp(s *proof.Stamp) AmendRequest {
+	r.Proof = s
+	return r
+}
+
+// ProofSubject is what a stamp covers: the kind of message, the approval it
+// is for and the message's JSON (struct fields in order, map keys sorted:
+// the same bytes on the gateway and in the workflow, so deterministic).
+//
+//workflowcheck:ignore
+func ProofSubject[M Provable[M]](kind, approvalID string, m M) []byte {
+	b, err := json.Marshal(m.unstamped())
+	if err != nil {
+		// Structs of strings, bools, string slices and maps always marshal.
+		panic(fmt.Errorf("proof subject: %w", err))
+	}
+	return append([]byte(kind+"\n"+approvalID+"\n"), b...)
+}
+
+// Stamp returns m stamped by the gateway's key ring for approval id.
+func Stamp[M Provable[M]](k *proof.Keyring, kind, approvalID string, m M, now time.Time) M {
+	s := k.Sign(ProofSubject(kind, approvalID, m), now)
+	return m.withStamp(&s)
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/proof"
 )
 
 // acts is only used for method references; the worker registers the real one.
@@ -44,6 +46,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
 	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1)}
 	r.st.Justification = in.Justification
+	r.st.Rules = in.Rules
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
@@ -61,7 +64,8 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		// Cancelled from Temporal itself (UI or CLI): record it and still
 		// tell people, on a context that is not cancelled.
 		ctx, _ = workflow.NewDisconnectedContext(ctx)
-		_ = st.Cancel("temporal", true, "workflow cancelled in Temporal", workflow.Now(ctx))
+		_ = st.Cancel(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"},
+			"workflow cancelled in Temporal", workflow.Now(ctx))
 	}
 	if err := upsertStatus(ctx, st); err != nil {
 		return nil, err
@@ -95,25 +99,31 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 	// state (and so in history) before the caller hears about them.
 	handlers := map[string]any{
 		UpdateDecide: func(ctx workflow.Context, req DecisionRequest) (DecideResult, error) {
-			a := r.decide(ctx, req)
+			a := r.receive(ctx, req)
 			if !a.Accepted {
-				return DecideResult{}, refusalError(a.RefusalReason)
+				return DecideResult{}, refusalError(a.RefusalCode, a.RefusalReason)
 			}
 			return DecideResult{Attempt: a, Approval: st}, nil
 		},
 		UpdateCancel: func(ctx workflow.Context, req CancelRequest) (*approval.State, error) {
-			return st, r.apply(ctx, st.Cancel(req.User, req.Admin, req.Reason, workflow.Now(ctx)))
+			return st, r.cancel(ctx, req)
 		},
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
-			return st, r.apply(ctx, st.Bypass(req.User, req.Reason, workflow.Now(ctx)))
+			who := r.actor(ctx, ProofBypass, req, req.User, false)
+			return st, r.apply(ctx, st.Bypass(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
+			who := r.actor(ctx, ProofAmend, req, req.User, false)
 			//workflowcheck:ignore (Request.Hash: JSON with sorted keys)
-			return st, r.apply(ctx, st.Amend(req.User, req.Request, workflow.Now(ctx)))
+			return st, r.apply(ctx, st.Amend(who, req.Request, workflow.Now(ctx)))
 		},
 	}
 	for _, name := range workflow.DeterministicKeys(handlers) {
-		if err := workflow.SetUpdateHandler(ctx, name, handlers[name]); err != nil {
+		// The validator turns away oversized messages before they are
+		// written to history; everything else is judged, and recorded, by
+		// the handler.
+		opts := workflow.UpdateHandlerOptions{Validator: validatorFor(name)}
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handlers[name], opts); err != nil {
 			return fmt.Errorf("set update handler %s: %w", name, err)
 		}
 	}
@@ -132,7 +142,7 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				var req CancelRequest
 				c.Receive(ctx, &req)
-				if err := r.apply(ctx, st.Cancel(req.User, req.Admin, req.Reason, workflow.Now(ctx))); err != nil {
+				if err := r.cancel(ctx, req); err != nil {
 					r.logger.Info("cancel refused", "user", req.User, "reason", err)
 				}
 			})
@@ -145,40 +155,190 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
-// receive handles a decision signal. A Slack click is checked here against
-// the approval (CheckPlace, then the policy's Rego module); one from a
-// prompt whose posting is not recorded yet waits for the notification round
-// to finish rather than being refused.
-func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) {
-	if req.Slack == nil {
-		r.decide(ctx, req)
-		return
+// changeProvenDecisions moves approvals started before decisions had to be
+// proven to the proven rules at their first message, when their history
+// allows (no message was handled under the old rules).
+const changeProvenDecisions = "proven-decisions"
+
+// rules is the version of the rules this approval is judged by.
+func (r *approvalRun) rules(ctx workflow.Context) int {
+	if r.st.Rules == approval.RulesLegacy &&
+		workflow.GetVersion(ctx, changeProvenDecisions, workflow.DefaultVersion, 1) == 1 {
+		r.st.Rules = approval.RulesProven
 	}
-	if _, seen := r.st.Find(req.AttemptID); seen {
-		return // a redelivery: recorded once
+	return r.st.Rules
+}
+
+// receive judges one decision, from an update or a signal. A Slack click
+// from a prompt whose posting is not recorded yet waits for the
+// notification round to finish rather than being refused.
+func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approval.Attempt {
+	if prev, seen := r.st.Find(req.AttemptID); seen {
+		return prev // a redelivery: recorded once
+	}
+	if r.rules(ctx) == approval.RulesLegacy {
+		return r.receiveLegacy(ctx, req)
+	}
+	// Verification and the Rego check yield: the workflow does not end
+	// before this attempt is recorded.
+	r.checking++
+	defer func() { r.checking-- }()
+	a := attemptOf(r.st, req)
+	var place *approval.SlackPlace
+	var decider regopolicy.Decider
+	switch {
+	case req.Slack != nil:
+		p := req.Slack.Place
+		place, decider = &p, req.Slack.Decider
+	case req.Person != nil:
+		decider = *req.Person
+	}
+	var ref approval.Refusal
+	a.Proof, ref = r.verify(ctx, ProofDecide, req.Proof, func() []byte { return ProofSubject(ProofDecide, r.st.ID, req) })
+	if ref.OK() {
+		ref = r.st.Judge(a, place, workflow.Now(ctx))
+	}
+	if ref.Code == approval.CodeNotPromptedHere && r.notifying > 0 {
+		r.deferred = append(r.deferred, req)
+		return a
+	}
+	if ref.OK() && r.st.Policy.Rego != "" {
+		a.Verdict, ref = r.checkRego(ctx, a, decider)
+		if ref.OK() {
+			// The check yielded: judge again against the state as it is now.
+			ref = r.st.Judge(a, place, workflow.Now(ctx))
+		}
+	}
+	return r.record(ctx, a, ref)
+}
+
+// attemptOf is the attempt a request makes; an option click gets its
+// option's decision.
+func attemptOf(st *approval.State, req DecisionRequest) approval.Attempt {
+	a := approval.Attempt{
+		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment, Values: req.Values,
+		Channel: req.Channel, SeenHash: req.SeenHash, RefusalReason: req.Refusal, IdentifiedBy: req.IdentifiedBy,
+	}
+	if req.Slack != nil && a.Decision == "" && len(a.Values) == 1 {
+		if o, ok := st.Request.Input.Option(a.Values[0]); ok {
+			a.Decision = o.Decision
+		} else if a.RefusalReason == "" {
+			a.Decision, a.RefusalCode, a.RefusalReason = approval.DecisionApprove, approval.CodeInvalidChoice, approval.RefusedInvalidChoice
+		}
+	}
+	return a
+}
+
+func (r *approvalRun) record(ctx workflow.Context, a approval.Attempt, ref approval.Refusal) approval.Attempt {
+	a = r.st.Apply(a, ref, workflow.Now(ctx))
+	if !a.Accepted {
+		r.logger.Info("decision refused", "user", a.User, "code", string(a.RefusalCode), "reason", a.RefusalReason)
+	}
+	_ = r.apply(ctx, nil)
+	return a
+}
+
+// verify checks a message's stamp in a local activity, whose verdict
+// history keeps: replay does not depend on the keys a worker holds later.
+// It returns how the message was proven, or the refusal.
+func (r *approvalRun) verify(ctx workflow.Context, kind string, stamp *proof.Stamp, subject func() []byte) (string, approval.Refusal) {
+	if stamp == nil || stamp.MAC == "" {
+		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven}
+	}
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "verify " + kind + " proof",
+	})
+	var v activities.ProofVerdict
+	err := workflow.ExecuteLocalActivity(ctx, acts.VerifyProof, activities.ProofInput{Subject: subject(), Stamp: *stamp}).Get(ctx, &v)
+	switch {
+	case err != nil:
+		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
+	case !v.OK:
+		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + v.Error}
+	}
+	if ref := approval.CheckProofAge(v.IssuedAt, workflow.Now(ctx)); !ref.OK() {
+		return "", ref
+	}
+	return fmt.Sprintf("gateway stamp (key %s, %s)", v.KeyID, v.IssuedAt.UTC().Format(time.RFC3339)), approval.Refusal{}
+}
+
+// actor is who asks for an operation: under the proven rules, the user and
+// admin flag count only with a valid stamp.
+func (r *approvalRun) actor(ctx workflow.Context, kind string, req any, user string, admin bool) approval.Actor {
+	who := approval.Actor{User: user, Admin: admin, Proof: "legacy: trusted as sent"}
+	if r.rules(ctx) == approval.RulesLegacy {
+		return who
+	}
+	var stamp *proof.Stamp
+	var subject func() []byte
+	switch m := req.(type) {
+	case CancelRequest:
+		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
+	case BypassRequest:
+		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
+	case AmendRequest:
+		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
+	}
+	who.Proof = ""
+	if subject != nil {
+		who.Proof, _ = r.verify(ctx, kind, stamp, subject)
+	}
+	if who.Proof == "" {
+		who.Admin = false
+	}
+	return who
+}
+
+func (r *approvalRun) cancel(ctx workflow.Context, req CancelRequest) error {
+	who := r.actor(ctx, ProofCancel, req, req.User, req.Admin)
+	return r.apply(ctx, r.st.Cancel(who, req.Reason, workflow.Now(ctx)))
+}
+
+// receiveLegacy judges a decision of an approval that began under the old
+// rules exactly as those rules did, so its history replays: the user named
+// is believed, a Slack click is checked against its place and Rego, other
+// channels carry the gateway's verdict.
+func (r *approvalRun) receiveLegacy(ctx workflow.Context, req DecisionRequest) approval.Attempt {
+	if req.Slack == nil {
+		return r.decide(ctx, req)
 	}
 	checked := CheckPlace(r.st, req)
 	if checked.Refusal == approval.RefusedNotPromptedHere && r.notifying > 0 {
 		r.deferred = append(r.deferred, req)
-		return
+		return approval.Attempt{}
 	}
 	if checked.Refusal == "" && r.st.Policy.Rego != "" && !r.st.Status.Final() {
 		r.checking++
-		checked.Verdict, checked.Refusal = r.checkRego(ctx, checked)
+		checked.Verdict, checked.Refusal = r.checkRegoLegacy(ctx, checked)
 		r.checking--
 	}
-	r.decide(ctx, checked)
+	return r.decide(ctx, checked)
 }
 
 // checkRego evaluates the policy's Rego module in a local activity, whose
-// result history keeps for replay.
-func (r *approvalRun) checkRego(ctx workflow.Context, req DecisionRequest) (verdict, refusal string) {
+// result history keeps for replay. It fails closed.
+func (r *approvalRun) checkRego(ctx workflow.Context, a approval.Attempt, d regopolicy.Decider) (string, approval.Refusal) {
+	req := DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel}
+	verdict, refusal := r.evalRego(ctx, d, req)
+	if refusal != "" {
+		return verdict, approval.Refusal{Code: approval.CodePolicyDenied, Message: refusal}
+	}
+	return verdict, approval.Refusal{}
+}
+
+func (r *approvalRun) checkRegoLegacy(ctx workflow.Context, req DecisionRequest) (verdict, refusal string) {
+	return r.evalRego(ctx, req.Slack.Decider, req)
+}
+
+func (r *approvalRun) evalRego(ctx workflow.Context, d regopolicy.Decider, req DecisionRequest) (verdict, refusal string) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "rego check",
 	})
-	in := activities.RegoInput{Module: r.st.Policy.Rego, Input: RegoInput(r.st, req.Slack.Decider, req)}
+	in := activities.RegoInput{Module: r.st.Policy.Rego, Input: RegoInput(r.st, d, req)}
 	var v regopolicy.Verdict
 	err := workflow.ExecuteLocalActivity(ctx, acts.CheckRego, in).Get(ctx, &v)
 	if err != nil {
@@ -196,6 +356,7 @@ func (r *approvalRun) flushDeferred(ctx workflow.Context) {
 	}
 }
 
+// decide records a legacy decision as the old rules judged it.
 func (r *approvalRun) decide(ctx workflow.Context, req DecisionRequest) approval.Attempt {
 	a := r.st.Decide(approval.Attempt{
 		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
@@ -214,7 +375,7 @@ func (r *approvalRun) apply(ctx workflow.Context, err error) error {
 	setDetails(ctx, r.st)
 	r.changed.SendAsync(true)
 	if err != nil {
-		return refusalError(err.Error())
+		return refusalError(approval.CodeOf(err), err.Error())
 	}
 	return nil
 }
@@ -253,6 +414,13 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 			sel.AddFuture(escalation, func(workflow.Future) {
 				esc := st.Escalate(level, workflow.Now(ctx))
 				setDetails(ctx, st)
+				if len(esc.AddApprovers) > 0 {
+					// The people added may now read the approval and find it in
+					// their lists.
+					if err := upsertApprovers(ctx, st); err != nil {
+						r.logger.Info("approvers search attribute not updated", "error", err)
+					}
+				}
 				level++
 				escalation = nil
 				if level < len(pol.Escalations) {
@@ -300,7 +468,7 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 		},
 	})
 	var res approval.ActionResult
-	err := workflow.ExecuteActivity(ctx, acts.RunAction, activities.ActionInput{Approval: *st}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(ctx, acts.RunAction, activities.ActionInput{Approval: st.ForActivity()}).Get(ctx, &res)
 	if err != nil {
 		res = approval.ActionResult{Type: st.Request.Action.Type, Success: false, Error: rootMessage(err)}
 	}
@@ -338,7 +506,7 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval
 	for i, n := range notifiers {
 		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, kind+" via "+n))
 		futures[i] = workflow.ExecuteActivity(actx, acts.Notify, activities.NotifyInput{
-			Notifier: n, Kind: kind, Approval: *st, Escalation: esc,
+			Notifier: n, Kind: kind, Approval: st.ForActivity(), Escalation: esc,
 		})
 	}
 	for i, f := range futures {
@@ -368,6 +536,19 @@ func upsertStatus(ctx workflow.Context, st *approval.State) error {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
 	return nil
+}
+
+// changeApproversAttribute keeps the Approvers search attribute current when
+// escalation adds people; approvals started before it replay without.
+const changeApproversAttribute = "approvers-attribute"
+
+func upsertApprovers(ctx workflow.Context, st *approval.State) error {
+	if workflow.GetVersion(ctx, changeApproversAttribute, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	people := append(st.Policy.AllApprovers(), st.ExtraApprovers...)
+	slices.Sort(people)
+	return workflow.UpsertTypedSearchAttributes(ctx, AttrApprovers.ValueSet(slices.Compact(people)))
 }
 
 // setDetails keeps the Temporal UI's "current details" readable. fmt only
@@ -405,23 +586,46 @@ func actionSummary(r *approval.ActionResult) string {
 	return r.Type + " failed: " + r.Error
 }
 
-// refusalError maps a refusal reason to an application error whose type the
-// gateway turns into a gRPC code.
-func refusalError(reason string) error {
+// refusalError maps a refusal to an application error whose type the
+// gateway turns into a gRPC code. Refusals without a code (recorded before
+// codes existed) are classified by their message.
+func refusalError(code approval.Code, reason string) error {
+	if code == "" {
+		code = legacyCode(reason)
+	}
 	typ := ErrTypeFailedPrecondition
-	switch reason {
-	case approval.RefusedNotApprover, approval.RefusedNotThisStage, approval.RefusedSelfApproval,
-		approval.RefusedEarlierStage, approval.ErrNotAllowedToCancel.Error(), approval.ErrNotRequester.Error(),
-		approval.ErrHardEnforcement.Error():
+	switch code.Class() {
+	case approval.ClassPermission:
 		typ = ErrTypePermissionDenied
-	case approval.RefusedUnknownDecision, approval.RefusedInvalidChoice, approval.RefusedCommentToApprove,
-		approval.RefusedCommentToReject, approval.ErrReasonRequired.Error():
+	case approval.ClassInvalid:
 		typ = ErrTypeInvalidArgument
 	}
-	if strings.HasPrefix(reason, approval.RefusedByPolicy) {
-		typ = ErrTypePermissionDenied
+	return temporal.NewApplicationErrorWithOptions(reason, typ, temporal.ApplicationErrorOptions{
+		NonRetryable: true, Details: []any{code},
+	})
+}
+
+func legacyCode(reason string) approval.Code {
+	switch reason {
+	case approval.RefusedNotApprover:
+		return approval.CodeNotApprover
+	case approval.RefusedNotThisStage:
+		return approval.CodeNotThisStage
+	case approval.RefusedSelfApproval:
+		return approval.CodeSelfApproval
+	case approval.RefusedEarlierStage:
+		return approval.CodeEarlierStage
+	case approval.RefusedUnknownDecision:
+		return approval.CodeUnknownDecision
+	case approval.RefusedInvalidChoice:
+		return approval.CodeInvalidChoice
+	case approval.RefusedCommentToApprove, approval.RefusedCommentToReject:
+		return approval.CodeCommentRequired
 	}
-	return temporal.NewNonRetryableApplicationError(reason, typ, nil)
+	if strings.HasPrefix(reason, approval.RefusedByPolicy) {
+		return approval.CodePolicyDenied
+	}
+	return approval.CodeNotPending
 }
 
 func rootMessage(err error) string {

@@ -24,7 +24,7 @@ func TestApprovalWorkflow(t *testing.T) { suite.Run(t, new(ApprovalSuite)) }
 
 func (s *ApprovalSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterActivity(&activities.Activities{})
+	s.env.RegisterActivity(&activities.Activities{Proofs: testKeys})
 	s.env.SetStartTime(t0)
 }
 
@@ -43,6 +43,7 @@ func input(required int) Input {
 		},
 		CreatedAt: t0,
 		Notifiers: []string{"log"},
+		Rules:     approval.RulesProven,
 	}
 }
 
@@ -52,7 +53,7 @@ func (s *ApprovalSuite) expectNotify() {
 
 func (s *ApprovalSuite) signal(after time.Duration, user string, d approval.Decision) {
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(SignalDecision, DecisionRequest{AttemptID: user + string(d) + after.String(), User: user, Decision: d, Channel: "api"})
+		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: user + string(d) + after.String(), User: user, Decision: d, Channel: "api"}))
 	}, after)
 }
 
@@ -107,7 +108,7 @@ func (s *ApprovalSuite) TestEveryRefusalIsRecordedAndChangesNothing() {
 	s.signal(5*time.Minute, "bob", "maybe")                  // unknown
 	s.env.RegisterDelayedCallback(func() {
 		// Redelivery of bob's first attempt: same ID, counted once.
-		s.env.SignalWorkflow(SignalDecision, DecisionRequest{AttemptID: "bobapprove3m0s", User: "bob", Decision: approval.DecisionApprove, Channel: "api"})
+		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: "bobapprove3m0s", User: "bob", Decision: approval.DecisionApprove, Channel: "api"}))
 	}, 6*time.Minute)
 	s.signal(7*time.Minute, "carol", approval.DecisionApprove)
 	s.signal(8*time.Minute, "erin", approval.DecisionReject) // after the end
@@ -164,10 +165,10 @@ func (s *ApprovalSuite) TestDeadlineAlreadyPassedExpiresAtOnce() {
 func (s *ApprovalSuite) TestCancelByRequesterAndRefusalForOthers() {
 	s.expectNotify()
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(SignalCancel, CancelRequest{User: "bob", Reason: "not mine"})
+		s.env.SignalWorkflow(SignalCancel, s.seal(CancelRequest{User: "bob", Reason: "not mine"}))
 	}, time.Minute)
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(SignalCancel, CancelRequest{User: "alice", Reason: "changed my mind"})
+		s.env.SignalWorkflow(SignalCancel, s.seal(CancelRequest{User: "alice", Reason: "changed my mind"}))
 	}, 2*time.Minute)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
 
@@ -194,13 +195,13 @@ func (s *ApprovalSuite) TestUpdatesAnswerWithRefusalsAndAdminCancel() {
 				s.Equal(ErrTypePermissionDenied, app.Type())
 				s.Equal(approval.RefusedSelfApproval, app.Message())
 			},
-		}, DecisionRequest{AttemptID: "u1", User: "alice", Decision: approval.DecisionApprove, Channel: "api"})
+		}, s.seal(DecisionRequest{AttemptID: "u1", User: "alice", Decision: approval.DecisionApprove, Channel: "api"}))
 	}, time.Minute)
 	s.env.RegisterDelayedCallback(func() {
 		s.env.UpdateWorkflow(UpdateCancel, "u2", &testsuite.TestUpdateCallback{
 			OnReject:   func(err error) { s.Fail("rejected", err.Error()) },
 			OnComplete: func(_ any, err error) { s.NoError(err) },
-		}, CancelRequest{User: "dana", Admin: true, Reason: "freeze"})
+		}, s.seal(CancelRequest{User: "dana", Admin: true, Reason: "freeze"}))
 	}, 2*time.Minute)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
 

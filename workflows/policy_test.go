@@ -139,7 +139,7 @@ func (s *ApprovalSuite) update(after time.Duration, name string, arg any, check 
 		s.env.UpdateWorkflow(name, name+after.String(), &testsuite.TestUpdateCallback{
 			OnReject:   func(err error) { s.Fail("update rejected", err.Error()) },
 			OnComplete: func(_ any, err error) { check(err) },
-		}, arg)
+		}, s.seal(arg))
 	}, after)
 }
 
@@ -221,7 +221,7 @@ func (s *ApprovalSuite) TestAmendVoidsApprovalsAndPromptsAgain() {
 	s.Equal("Deploy api v3", ran.Title, "the action runs with the approved content")
 	s.True(st.Attempts[0].Voided)
 	s.Equal(1, st.Revision)
-	s.Len(st.PreviousRequests, 1)
+	s.Len(st.PreviousHashes, 1)
 	s.Equal(st.RequestHash, st.Attempts[2].RequestHash)
 	prompts := 0
 	for _, n := range *got {

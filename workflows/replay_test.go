@@ -11,8 +11,13 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from the real
-// server (see e2e.TestRecordHistories): a change to ApprovalWorkflow that is
-// not guarded by workflow.GetVersion fails here, not in production.
+// server by the end-to-end tests: a change to ApprovalWorkflow that is not
+// guarded by workflow.GetVersion fails here, not in production. To add
+// histories of new behaviour, run the end-to-end tests that drive it with
+//
+//	SIGNOFF_RECORD_HISTORY_DIR=/tmp/histories go test ./e2e -run 'TestName'
+//
+// and copy the files worth keeping to testdata/history_<what>.json.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/history_*.json")
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *ApprovalSuite) click(after time.Duration, user, channel string, edit fu
 		if edit != nil {
 			edit(&req)
 		}
-		s.env.SignalWorkflow(SignalDecision, req)
+		s.env.SignalWorkflow(SignalDecision, s.seal(req))
 	}, after)
 }
 

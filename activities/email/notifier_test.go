@@ -373,7 +373,7 @@ func TestBreakGlassTellsApproversAndSecurity(t *testing.T) {
 	})
 	st := state(approval.Input{})
 	st.Policy.Enforcement = approval.EnforcementSoft
-	if err := st.Bypass("alice", "prod is down", created.Add(time.Minute)); err != nil {
+	if err := st.Bypass(approval.Actor{User: "alice"}, "prod is down", created.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	d, err := f.n.BreakGlass(context.Background(), st)

@@ -44,7 +44,7 @@ func TestBreakGlassAlertsChannelAndApprovers(t *testing.T) {
 	n := newNotifier(t, f, prodConfig, f.Token())
 	st := pending(ids[1])
 	st.Policy.Enforcement = approval.EnforcementSoft
-	require.NoError(t, st.Bypass("alice", "prod is down <!channel>", time.Now()))
+	require.NoError(t, st.Bypass(approval.Actor{User: "alice"}, "prod is down <!channel>", time.Now()))
 	d, err := n.BreakGlass(context.Background(), st)
 	require.NoError(t, err)
 	msgs := f.Messages()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/signoff/signoff/approval"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -62,7 +64,13 @@ func (c *cli) describe(a *pb.Approval) {
 	line("deadline", timeText(a.GetDeadline().AsTime(), a.GetDeadline() != nil))
 	line("closed", timeText(a.GetCloseTime().AsTime(), a.GetCloseTime() != nil))
 	if act := a.GetAction(); act != nil && act.GetType() != "" {
-		line("action", act.GetType())
+		v := approval.Action{Type: act.GetType(), URL: act.GetUrl(), Params: act.GetParams()}.View()
+		line("action", v.Headline())
+		// The view writes control characters as escapes, so a value can
+		// neither drive the terminal nor break the columns.
+		for _, p := range v.Params {
+			line("  param "+p.Key, cmp.Or(p.Value, `""`))
+		}
 	}
 	if r := a.GetActionResult(); r != nil {
 		res := "ok"
@@ -169,6 +177,8 @@ func runDecide(c *cli, args []string) int {
 	fs.StringVar(&req.Comment, "comment", "", "why")
 	fs.Var(&values, "value", "a chosen option value, or the text of a text input (repeatable)")
 	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: a retry with the same key counts once")
+	fs.StringVar(&req.RequestHash, "request-hash", "",
+		"the request_hash of the content you reviewed (default: read the approval now, show it, and decide on that)")
 	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")
 	pos, code, ok := c.parse(fs, args)
 	switch {
@@ -185,6 +195,20 @@ func runDecide(c *cli, args []string) int {
 	defer c.close()
 	ctx, cancel := c.call()
 	defer cancel()
+	if req.RequestHash == "" {
+		// The decision is bound to content: show what is decided on, and
+		// send its hash, so an amendment made meanwhile is refused.
+		current, err := api.GetApproval(ctx, &pb.GetApprovalRequest{Id: req.Id})
+		if err != nil {
+			return c.apiError(err)
+		}
+		if !asJSON {
+			fmt.Fprintf(c.stdout, "Deciding (%s) on:\n", strings.ToLower(strings.TrimPrefix(req.Decision.String(), "DECISION_")))
+			c.describe(current)
+			fmt.Fprintln(c.stdout)
+		}
+		req.RequestHash = current.GetRequestHash()
+	}
 	resp, err := api.DecideApproval(ctx, req)
 	if err != nil {
 		return c.apiError(err)

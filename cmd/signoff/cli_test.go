@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
+
+	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
 func envOf(kv ...string) func(string) string {
@@ -116,5 +119,41 @@ func TestParseIntersperse(t *testing.T) {
 	pos, _, ok := c.parse(fs, []string{"abc", "--json", "--", "--weird"})
 	if !ok || !*asJSON || strings.Join(pos, " ") != "abc --weird" {
 		t.Errorf("pos %v json %v ok %v", pos, *asJSON, ok)
+	}
+}
+
+var spaces = regexp.MustCompile(` +`)
+
+// `signoff get` shows what runs: the action's target and every parameter,
+// with control characters escaped so a value cannot drive the terminal.
+func TestDescribeShowsTheAction(t *testing.T) {
+	for _, tc := range []struct {
+		act  *pb.Action
+		want []string
+	}{
+		{&pb.Action{Type: "webhook", Url: "https://hooks.example.com/deploy?env=prod",
+			Params: map[string]string{"service": "api", "note": "\x1b[2Jok\tgo\nnext", "empty": ""}},
+			[]string{"\naction: webhook → https://hooks.example.com/deploy?env=prod\n",
+				"\n param empty: \"\"\n", "\n param note: \\x1b[2Jok\\tgo\\nnext\n", "\n param service: api\n"}},
+		{&pb.Action{Type: "github_workflow_dispatch", Params: map[string]string{
+			"owner": "acme", "repo": "api", "workflow": "deploy.yml", "ref": "main", "input.version": "2.3.0"}},
+			[]string{"github_workflow_dispatch → acme/api, workflow deploy.yml at ref main", "param input.version:", "2.3.0",
+				"param owner:", "param ref:", "param repo:", "param workflow:", "deploy.yml"}},
+		{&pb.Action{Type: "aws_iam_deactivate_key", Params: map[string]string{"user_name": "ci-bot", "access_key_id": "AKIAIOSFODNN7EXAMPLE"}},
+			[]string{"aws_iam_deactivate_key → IAM user ci-bot, access key AKIAIOSFODNN7EXAMPLE", "param access_key_id:", "param user_name:"}},
+		{&pb.Action{Type: "noop"}, []string{"action:", "noop → nothing runs"}},
+	} {
+		var out bytes.Buffer
+		c := &cli{getenv: envOf(), stdout: &out}
+		c.describe(&pb.Approval{Id: "abc", Title: "Deploy", Action: tc.act})
+		flat := spaces.ReplaceAllString(out.String(), " ") // columns vary with the longest name
+		for _, w := range tc.want {
+			if !strings.Contains(flat, w) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.act.GetType(), w, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "\x1b") {
+			t.Errorf("a raw escape character reached the terminal:\n%q", out.String())
+		}
 	}
 }

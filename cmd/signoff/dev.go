@@ -10,6 +10,7 @@ import (
 
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/devserver"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/workflows"
 )
@@ -22,6 +23,11 @@ func init() {
 
 func runDev(ctx context.Context, live *config.Live, logger *slog.Logger) error {
 	cfg := live.Get()
+	// Gateway and worker share this process: without configured proof
+	// keys they share a random one for its lifetime.
+	if err := proof.EnsureDevEnv(); err != nil {
+		return fmt.Errorf("proof keys: %w", err)
+	}
 	dataDir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)

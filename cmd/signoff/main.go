@@ -20,6 +20,7 @@ import (
 
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/gateway"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/worker"
 )
@@ -201,7 +202,11 @@ func serveGateway(ctx context.Context, live *config.Live, tc client.Client, logg
 	if err != nil {
 		return err
 	}
-	gs, err := gateway.New(live, tc, actions, logger)
+	proofs, err := proof.FromEnv()
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	gs, err := gateway.New(live, tc, actions, proofs, logger)
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -45,7 +47,7 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	viewer, ok := h.viewer(r, id)
+	viewer, apiUser, ok := h.viewer(r, id)
 	if !ok {
 		h.message(w, http.StatusUnauthorized, message{Heading: "Sign-in needed", Result: "unauthorized",
 			Message: "Open this page from a link in a Signoff email about this approval, or call it with an API token " +
@@ -59,6 +61,10 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	l, err := h.load(ctx, id)
+	if err == nil && apiUser != nil && !access.CanRead(l.st, apiUser) {
+		// Told exactly what an unknown approval's reader is told.
+		err = errNotFound
+	}
 	if err != nil {
 		h.loadError(w, err)
 		return
@@ -75,27 +81,32 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// viewer is who may read approval id: ok false without credentials;
-// viewer empty with credentials for another approval.
-func (h *Handler) viewer(r *http.Request, id string) (viewer string, ok bool) {
+// viewer is who asks to read approval id: ok false without credentials;
+// viewer empty with credentials for another approval. apiUser is the
+// owner of a bearer token, who reads only what access.CanRead allows; it
+// is nil for a session opened from an email link, which Signoff signed for
+// this approval and the person it mailed about it (approvers, the
+// requester, and whoever the policy says to notify: escalation and
+// break-glass recipients, who need not be approvers or even users).
+func (h *Handler) viewer(r *http.Request, id string) (viewer string, apiUser *identity.User, ok bool) {
 	if tok := bearer(r); tok != "" {
 		if u, found := h.dir().Authenticate(tok); found {
-			return u.Name, true
+			return u.Name, u, true
 		}
-		return "", false
+		return "", nil, false
 	}
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return "", false
+		return "", nil, false
 	}
 	c, err := h.keys.Verify(ck.Value, h.now())
 	if err != nil || c.Purpose != emailtoken.PurposeSession {
-		return "", false
+		return "", nil, false
 	}
 	if c.Approval != id {
-		return "", true
+		return "", nil, true
 	}
-	return c.User, true
+	return c.User, nil, true
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter) {
@@ -111,7 +122,8 @@ func jsonError(w http.ResponseWriter, code, grpcCode int, msg string) {
 }
 
 // exportEvidence returns the signed evidence document of one approval to
-// an API user.
+// an API user who may read it (access.CanRead: its requester, approvers,
+// admins and auditors); anyone else gets the 404 of an unknown approval.
 func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
 	tok := bearer(r)
 	if tok == "" {
@@ -135,6 +147,9 @@ func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	l, err := h.load(ctx, id)
+	if err == nil && !access.CanRead(l.st, u) {
+		err = errNotFound // the same answer as an unknown approval
+	}
 	switch {
 	case errors.Is(err, errNotFound):
 		jsonError(w, http.StatusNotFound, 5, "approval not found")

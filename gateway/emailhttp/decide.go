@@ -10,6 +10,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/policy/regopolicy"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -32,6 +33,7 @@ type confirmPage struct {
 	Summary         *summary
 	Action          string
 	CSRF            string
+	RequestHash     string
 	Prompt          string
 	Choices         []choiceView
 	TextInput       bool
@@ -87,7 +89,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) confirmData(token string, c emailtoken.Claims, st *approval.State, cookie string) *confirmPage {
 	p := &confirmPage{
 		Decider: c.User, Summary: summarize(st), Action: "/d/" + token, CSRF: h.keys.CSRF(c.ID, cookie),
-		Prompt: st.Request.Input.Prompt, ViewURL: "/approvals/" + st.ID,
+		RequestHash: st.RequestHash, Prompt: st.Request.Input.Prompt, ViewURL: "/approvals/" + st.ID,
 	}
 	switch c.Decision {
 	case approval.DecisionApprove:
@@ -169,15 +171,22 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "confirm", p)
 		return
 	}
+	// The decision is bound to the content the confirmation page showed;
+	// the workflow refuses it if the request changed since.
+	seen := r.PostFormValue("request_hash")
+	if c.RequestHash != "" && !strings.HasPrefix(seen, c.RequestHash) {
+		seen = "" // not the content the email was about
+	}
 	dr := workflows.DecisionRequest{
 		AttemptID: c.AttemptID(), User: c.User, Decision: c.Decision, Comment: comment, Values: values, Channel: Channel,
+		SeenHash: seen, IdentifiedBy: "signed email link",
 	}
 	if u, ok := h.dir().Lookup(c.User); !ok {
 		dr.Refusal = RefusedUnknownUser
-	} else if h.check != nil && st.Policy.Rego != "" {
-		h.check(ctx, st, u, &dr)
+	} else {
+		dr.Person = &regopolicy.Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
 	}
-	res, err := h.decideUpdate(ctx, c.Approval, dr)
+	res, err := h.decideUpdate(ctx, c.Approval, workflows.Stamp(h.proofs, workflows.ProofDecide, c.Approval, dr, h.now()))
 	var ref *refusal
 	switch {
 	case errors.As(err, &ref):

@@ -14,7 +14,6 @@ package emailhttp
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"embed"
@@ -30,18 +29,13 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/gateway/emailtoken"
 	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/workflows"
+	"github.com/signoff/signoff/proof"
 )
 
 // Channel is the decision channel of email links.
 const Channel = "email"
-
-// CheckFunc runs the policy's extra decision check (Rego) and writes its
-// verdict, and any refusal, into dr.
-type CheckFunc func(ctx context.Context, st *approval.State, user *identity.User, dr *workflows.DecisionRequest)
 
 // Options build a Handler.
 type Options struct {
@@ -58,8 +52,9 @@ type Options struct {
 	PublicURL string
 	// Timeout bounds each page's calls to Temporal (default 10s).
 	Timeout time.Duration
-	Check   CheckFunc
-	Now     func() time.Time
+	// Proofs stamps decisions, so the workflow counts them.
+	Proofs *proof.Keyring
+	Now    func() time.Time
 }
 
 // Handler serves the pages.
@@ -72,7 +67,7 @@ type Handler struct {
 	origin   string
 	secure   bool
 	timeout  time.Duration
-	check    CheckFunc
+	proofs   *proof.Keyring
 	now      func() time.Time
 }
 
@@ -87,7 +82,7 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, tc: o.Temporal, logger: o.Logger,
-		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, check: o.Check, now: o.Now,
+		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()

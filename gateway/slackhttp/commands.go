@@ -10,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/activities/slack/slackkit"
 	"github.com/signoff/signoff/approval"
 )
@@ -140,9 +141,14 @@ func (h *Handler) list(ctx context.Context, p Person) *slack.WebhookMessage {
 	return ephemeral(text, blocks...)
 }
 
-// status shows one approval; its controls too when p may decide it now.
+// status shows one approval to a person who may read it (access.CanRead);
+// its controls too when p may decide it now. Anyone else is told it does
+// not exist, as for an unknown ID.
 func (h *Handler) status(ctx context.Context, p Person, id string) *slack.WebhookMessage {
 	st, err := h.approvals.State(ctx, id)
+	if err == nil && !access.CanRead(st, p.User) {
+		err = ErrNotFound
+	}
 	if err == ErrNotFound {
 		return ephemeral(fmt.Sprintf("There is no approval `%s`.", id))
 	}

@@ -3,6 +3,7 @@ package slackhttp
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
 )
 
@@ -84,4 +86,49 @@ func TestSlowCommandAnswersLater(t *testing.T) {
 	msg := hs.responseTo(cmd.ResponseURL)
 	assert.Equal(t, "ephemeral", msg.ResponseType)
 	assert.Contains(t, msg.Text, "1 approval(s) waiting for you")
+}
+
+// TestSlashStatusIsScoped: /signoff status shows an approval only to those
+// who may read it (access.CanRead); anyone else is told it does not exist,
+// in the very words used for an unknown ID.
+func TestSlashStatusIsScoped(t *testing.T) {
+	st := testApproval(approvalA, approval.Input{})
+	st.ExtraApprovers = []string{"xavier"} // added by escalation
+	users := append(slices.Clone(testUsers),
+		identity.User{Name: "walt", SlackID: "U0WALT"},
+		identity.User{Name: "xavier", SlackID: "U0XAVIER"},
+		identity.User{Name: "audrey", SlackID: "U0AUDREY", Roles: []string{identity.RoleAuditor}},
+		identity.User{Name: "root", SlackID: "U0ROOT", Admin: true},
+		identity.User{Name: "cody", SlackID: "U0CODY", Roles: []string{identity.RoleCodec}},
+	)
+	dir, err := identity.NewDirectory(users)
+	require.NoError(t, err)
+	hs := newHarness(t, func(o *Options) { o.Directory = func() *identity.Directory { return dir } }, st)
+	for _, id := range []string{"U0WALT", "U0XAVIER", "U0AUDREY", "U0ROOT", "U0CODY"} {
+		hs.fake.SetUser(slack.User{ID: id, Has2FA: yes()})
+	}
+	unknown := strings.Repeat("c", 26)
+	for slackID, mayRead := range map[string]bool{
+		"U0WALT":   false, // no part in it
+		"U0CODY":   false, // the codec role reads payloads, not approvals
+		"U0ALICE":  true,  // requester
+		"U0BOB":    true,  // approver
+		"U0XAVIER": true,  // approver added by escalation
+		"U0AUDREY": true,  // auditor
+		"U0ROOT":   true,  // admin
+	} {
+		t.Run(slackID, func(t *testing.T) {
+			msg := hs.command(slackID, "status "+approvalA)
+			b, _ := json.Marshal(msg.Blocks)
+			if !mayRead {
+				missing := hs.command(slackID, "status "+unknown)
+				assert.Equal(t, strings.Replace(missing.Text, unknown, approvalA, 1), msg.Text)
+				assert.Nil(t, msg.Blocks)
+				assert.NotContains(t, msg.Text, "Deploy api")
+				return
+			}
+			assert.Equal(t, "Pending: Deploy api", msg.Text)
+			assert.Contains(t, slackfake.Text(b), "Deploy api")
+		})
+	}
 }

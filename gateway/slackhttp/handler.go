@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -51,10 +52,14 @@ type Options struct {
 	// DeliveryTimeout bounds a decision's delivery in the background,
 	// retries included (default 2 min).
 	DeliveryTimeout time.Duration
+	// Proofs stamps what the handler verified about a click, so the
+	// workflow counts it; without it every click is refused there.
+	Proofs *proof.Keyring
 }
 
 // Handler serves Slack's callbacks.
 type Handler struct {
+	proofs    *proof.Keyring
 	cfg       func() config.Slack
 	secret    string
 	token     string
@@ -109,7 +114,7 @@ func New(o Options) (*Handler, error) {
 	dir := o.Directory
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Handler{
-		cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		proofs: o.Proofs, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
 		api: api, hc: hc,
 		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
 		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
@@ -338,7 +343,7 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 	cfg := h.cfg()
 	req := workflows.DecisionRequest{
 		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
-		Refusal: person.Refusal,
+		Refusal: person.Refusal, IdentifiedBy: person.IdentifiedBy(),
 		Slack: &workflows.SlackClick{
 			Place: approval.SlackPlace{Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
 				Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},
@@ -346,6 +351,9 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		},
 	}
 	req.Decision, req.Values = choice(c)
+	if h.proofs != nil {
+		req = workflows.Stamp(h.proofs, workflows.ProofDecide, c.Action.ApprovalID, req, time.Now())
+	}
 	err = h.signal(ctx, c.Action.ApprovalID, req)
 	f.markDelivered()
 	if errors.Is(err, ErrClosed) {

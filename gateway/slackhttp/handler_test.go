@@ -321,7 +321,7 @@ func TestOutdatedPromptIsRefused(t *testing.T) {
 	st := testApproval(approvalA, approval.Input{})
 	hs := newHarness(t, nil, st)
 	old := hs.click(st, "U0BOB", "Approve", prodCh) // rendered at revision 0
-	require.NoError(t, st.Amend("alice", approval.Request{Title: "Deploy api v3", Environment: "production"}, time.Now()))
+	require.NoError(t, st.Amend(approval.Actor{User: "alice"}, approval.Request{Title: "Deploy api v3", Environment: "production"}, time.Now()))
 
 	require.Equal(t, http.StatusOK, hs.send(old))
 	assert.Contains(t, hs.responseTo(old.ResponseURL).Text, RefusedOutdated)

@@ -3,6 +3,7 @@ package slackhttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,6 +44,17 @@ type Person struct {
 	IsAdmin, IsRestricted bool
 	// Refusal is why this person may not decide anything, "" if none.
 	Refusal string
+	// Via says how the Slack account was tied to the configured user.
+	Via string
+}
+
+// IdentifiedBy is how the evidence says this person was identified.
+func (p Person) IdentifiedBy() string {
+	via := p.Via
+	if via == "" {
+		via = "not tied to a configured user"
+	}
+	return fmt.Sprintf("slack user %s (%s)", p.SlackID, via)
 }
 
 // Decider is the person as a policy's Rego module sees them.
@@ -135,7 +147,7 @@ func (r *Resolver) Resolve(ctx context.Context, slackID, team string) (Person, e
 	p := Person{SlackID: slackID}
 	dir, want := r.dir(), r.team()
 	if u, ok := dir.BySlackID(slackID); ok {
-		p.User = u
+		p.User, p.Via = u, "configured slack_id"
 	}
 	if want == "" || team != want {
 		p.Refusal = RefusedWrongTeam
@@ -169,7 +181,7 @@ func (r *Resolver) Resolve(ctx context.Context, slackID, team string) (Person, e
 			// A configured slack_id wins: an email match must not let a
 			// second Slack account act as someone already linked.
 			if u.SlackID == "" || u.SlackID == slackID {
-				p.User = u
+				p.User, p.Via = u, "Slack profile email"
 			}
 		}
 	}

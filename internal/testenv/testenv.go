@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/signoff/signoff/devserver"
 	"github.com/signoff/signoff/gateway"
 	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/worker"
@@ -75,12 +77,20 @@ type Stack struct {
 	Logs     *lockedBuffer
 	logger   *slog.Logger
 	stopGW   context.CancelFunc
-	gwDone   chan error
+	// reader serves Seen.
+	readerOnce sync.Once
+	reader     pb.ApprovalServiceClient
+	gwDone     chan error
 }
 
 // Start brings up Temporal, worker and gateway; everything stops at cleanup.
 func Start(t TB, opts Options) *Stack {
 	t.Helper()
+	// One random proof key ring per test process, shared by the gateway,
+	// the in-process worker and worker processes (which inherit it).
+	if err := proof.EnsureDevEnv(); err != nil {
+		t.Fatalf("proof keys: %v", err)
+	}
 	cfg := loadConfig(t, opts)
 	s := &Stack{T: t, Config: cfg, Live: config.NewLive(cfg, ""), DataDir: opts.DataDir, Logs: &lockedBuffer{}}
 	if s.DataDir == "" {
@@ -213,7 +223,11 @@ func (s *Stack) StartGateway() {
 	if err != nil {
 		s.T.Fatalf("actions: %v", err)
 	}
-	gs, err := gateway.New(s.Live, s.Client, actions, s.logger)
+	proofs, err := proof.FromEnv()
+	if err != nil {
+		s.T.Fatalf("proof keys: %v", err)
+	}
+	gs, err := gateway.New(s.Live, s.Client, actions, proofs, s.logger)
 	if err != nil {
 		s.T.Fatalf("gateway: %v", err)
 	}
@@ -252,6 +266,7 @@ func (s *Stack) RestartTemporal() {
 }
 
 func (s *Stack) stopAll() {
+	s.recordHistories()
 	s.StopGateway()
 	s.StopWorker()
 	s.StopTemporal()
@@ -348,4 +363,23 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Seen reads approval id as token's user, as a decider would before
+// deciding, and returns its request_hash: what the decision is bound to.
+func (s *Stack) Seen(token, id string) string {
+	s.T.Helper()
+	s.readerOnce.Do(func() { s.reader = s.GRPC() })
+	a, err := s.reader.GetApproval(Ctx(token), &pb.GetApprovalRequest{Id: id})
+	if err != nil {
+		s.T.Fatalf("read approval %s as %s: %v", id, token, err)
+	}
+	return a.GetRequestHash()
+}
+
+// DecideBody is a REST :decide body for decision, bound to the content
+// token's user reads now.
+func (s *Stack) DecideBody(token, id, decision string) string {
+	s.T.Helper()
+	return fmt.Sprintf(`{"decision":%q,"request_hash":%q}`, decision, s.Seen(token, id))
 }

@@ -3,9 +3,11 @@ package slackkit
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/assert"
@@ -215,7 +217,7 @@ func TestOutcomeLines(t *testing.T) {
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		st := testState(approval.Input{})
-		require.NoError(t, st.Cancel("alice", false, "wrong build", at))
+		require.NoError(t, st.Cancel(approval.Actor{User: "alice"}, "wrong build", at))
 		assert.Equal(t, "🚫 *Cancelled* by <@U0ALICE> at "+Date(at)+": wrong build", render.OutcomeLine(st))
 	})
 	t.Run("approved with the chosen option", func(t *testing.T) {
@@ -308,4 +310,104 @@ func TestBlockRevision(t *testing.T) {
 		_, ok := BlockRevision(bad)
 		assert.False(t, ok, bad)
 	}
+}
+
+// sectionTexts are the mrkdwn texts of blocks' sections, as Slack reads
+// them.
+func sectionTexts(t *testing.T, blocks []slack.Block) []string {
+	t.Helper()
+	var raw []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(blocksJSON(t, blocks)), &raw))
+	var out []string
+	for _, b := range raw {
+		if b.Type == "section" && b.Text != nil {
+			out = append(out, b.Text.Text)
+		}
+	}
+	return out
+}
+
+func withAction(a approval.Action) *approval.State {
+	st := testState(approval.Input{})
+	st.Request.Action = a
+	return st
+}
+
+// Approvers see what runs: the action's type, target and every parameter,
+// escaped so a value can neither mention, broadcast nor link.
+func TestPromptShowsTheAction(t *testing.T) {
+	st := withAction(approval.Action{Type: "webhook", URL: "https://hooks.example.com/deploy?env=prod&x=<1>",
+		Params: map[string]string{"service": "api", "note": "ship <it> & go <!channel> <@U0EVIL>", "multi": "a\n• *ref*: evil"}})
+	for name, blocks := range map[string][]slack.Block{"prompt": render.PromptBlocks(st), "outcome": render.OutcomeBlocks(st)} {
+		text := strings.Join(sectionTexts(t, blocks), "\n")
+		for _, want := range []string{
+			"*Action:* webhook → https://hooks.example.com/deploy?env=prod&amp;x=&lt;1&gt;",
+			"• *multi*: a\\n• *ref*: evil", // one line: the value cannot pass for a parameter
+			"• *note*: ship &lt;it&gt; &amp; go &lt;!channel&gt; &lt;@U0EVIL&gt;",
+			"• *service*: api",
+		} {
+			assert.Contains(t, text, want, name)
+		}
+		assert.NotContains(t, text, "<!channel>", name)
+		assert.NotContains(t, text, "<@U0EVIL>", name)
+		assert.Less(t, strings.Index(text, "*multi*"), strings.Index(text, "*note*"), "params sorted")
+	}
+	summary := strings.Join(sectionTexts(t, render.SummaryBlocks(st, true)), "\n")
+	assert.Contains(t, summary, "*Action:* webhook → https://hooks.example.com/deploy?env=prod&amp;x=&lt;1&gt;")
+	assert.Contains(t, summary, "• *service*: api")
+	assert.Contains(t, summary, "approval `"+testID+"`")
+}
+
+func TestPromptActionTargets(t *testing.T) {
+	for _, c := range []struct {
+		act  approval.Action
+		want []string
+	}{
+		{approval.Action{Type: "noop"}, []string{"*Action:* noop → nothing runs"}},
+		{approval.Action{Type: "github_workflow_dispatch", Params: map[string]string{
+			"owner": "acme", "repo": "api", "workflow": "deploy.yml", "ref": "main", "input.version": "2.3.0"}},
+			[]string{"*Action:* github_workflow_dispatch → acme/api, workflow deploy.yml at ref main",
+				"• *input.version*: 2.3.0", "• *owner*: acme", "• *ref*: main", "• *repo*: api", "• *workflow*: deploy.yml"}},
+		{approval.Action{Type: "aws_iam_deactivate_key", Params: map[string]string{"user_name": "ci-bot", "access_key_id": "AKIAIOSFODNN7EXAMPLE"}},
+			[]string{"*Action:* aws_iam_deactivate_key → IAM user ci-bot, access key AKIAIOSFODNN7EXAMPLE",
+				"• *access_key_id*: AKIAIOSFODNN7EXAMPLE", "• *user_name*: ci-bot"}},
+	} {
+		text := strings.Join(sectionTexts(t, render.PromptBlocks(withAction(c.act))), "\n")
+		for _, w := range c.want {
+			assert.Contains(t, text, w, c.act.Type)
+		}
+	}
+}
+
+// Long values are cut visibly, sections stay within Slack's limits, and
+// parameters that do not fit are counted rather than dropped.
+func TestPromptActionWithinSlackLimits(t *testing.T) {
+	params := map[string]string{"long": strings.Repeat("&", 5000)}
+	for i := range 40 {
+		params[fmt.Sprintf("p%02d", i)] = strings.Repeat("<", 290)
+	}
+	st := withAction(approval.Action{Type: "webhook", URL: "https://hooks.example.com/" + strings.Repeat("x", 2000), Params: params})
+	blocks := render.PromptBlocks(st)
+	assert.LessOrEqual(t, len(blocks), 50)
+	controls(t, blocks) // block IDs unique
+	texts := sectionTexts(t, blocks)
+	all := strings.Join(texts, "\n")
+	for _, s := range texts {
+		assert.LessOrEqual(t, utf8.RuneCountInString(s), maxSectionText)
+	}
+	assert.Contains(t, all, "https://hooks.example.com/xxx")
+	assert.Contains(t, all, "x…", "the long URL is cut visibly")
+	assert.Contains(t, all, "• *long*: &amp;&amp;")
+	assert.Contains(t, all, "&amp;…", "the long value is cut visibly")
+	assert.Regexp(t, `…and \d+ more parameters: open the approval in Signoff`, all)
+	assert.NotContains(t, all, "&amp…")
+
+	// A handful of parameters all fit.
+	few := withAction(approval.Action{Type: "webhook", URL: "https://h.example.com/x", Params: map[string]string{"a": "1", "b": "2"}})
+	assert.NotContains(t, strings.Join(sectionTexts(t, render.PromptBlocks(few)), "\n"), "more parameters")
 }

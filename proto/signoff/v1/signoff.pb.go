@@ -1429,7 +1429,12 @@ type DecideApprovalRequest struct {
 	// counted once.
 	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Chosen option values, or the text for a text input.
-	Values        []string `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
+	Values []string `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
+	// The request_hash of the approval as the decider read it. Required: a
+	// decision counts only for the content it names, so an amendment between
+	// reading and deciding makes it FAILED_PRECONDITION instead of approving
+	// content nobody saw.
+	RequestHash   string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1497,6 +1502,13 @@ func (x *DecideApprovalRequest) GetValues() []string {
 		return x.Values
 	}
 	return nil
+}
+
+func (x *DecideApprovalRequest) GetRequestHash() string {
+	if x != nil {
+		return x.RequestHash
+	}
+	return ""
 }
 
 type DecideApprovalResponse struct {
@@ -1621,7 +1633,12 @@ type DecisionAttempt struct {
 	// Accepted, then voided by an amendment.
 	Voided bool `protobuf:"varint,10,opt,name=voided,proto3" json:"voided,omitempty"`
 	// The Rego policy's verdict, when one ran.
-	Verdict       string `protobuf:"bytes,11,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Verdict string `protobuf:"bytes,11,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	// Stable code of the refusal (not_approver, content_changed, unproven, ...).
+	RefusalCode string `protobuf:"bytes,12,opt,name=refusal_code,json=refusalCode,proto3" json:"refusal_code,omitempty"`
+	// How the decision's origin was proven (the gateway's stamp), empty when
+	// it was not: such an attempt never counts.
+	Proof         string `protobuf:"bytes,13,opt,name=proof,proto3" json:"proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1729,6 +1746,20 @@ func (x *DecisionAttempt) GetVoided() bool {
 func (x *DecisionAttempt) GetVerdict() string {
 	if x != nil {
 		return x.Verdict
+	}
+	return ""
+}
+
+func (x *DecisionAttempt) GetRefusalCode() string {
+	if x != nil {
+		return x.RefusalCode
+	}
+	return ""
+}
+
+func (x *DecisionAttempt) GetProof() string {
+	if x != nil {
+		return x.Proof
 	}
 	return ""
 }
@@ -2224,20 +2255,21 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"s\n" +
 	"\x15ListApprovalsResponse\x122\n" +
 	"\tapprovals\x18\x01 \x03(\v2\x14.signoff.v1.ApprovalR\tapprovals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcd\x01\n" +
 	"\x15DecideApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06values\x18\x05 \x03(\tR\x06values\"\x81\x01\n" +
+	"\x06values\x18\x05 \x03(\tR\x06values\x12!\n" +
+	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\"\x81\x01\n" +
 	"\x16DecideApprovalResponse\x125\n" +
 	"\aattempt\x18\x01 \x01(\v2\x1b.signoff.v1.DecisionAttemptR\aattempt\x120\n" +
 	"\bapproval\x18\x02 \x01(\v2\x14.signoff.v1.ApprovalR\bapproval\"?\n" +
 	"\x15CancelApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xde\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x97\x03\n" +
 	"\x0fDecisionAttempt\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -2250,7 +2282,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x05stage\x18\t \x01(\x05R\x05stage\x12\x16\n" +
 	"\x06voided\x18\n" +
 	" \x01(\bR\x06voided\x12\x18\n" +
-	"\averdict\x18\v \x01(\tR\averdict\"\xa7\x01\n" +
+	"\averdict\x18\v \x01(\tR\averdict\x12!\n" +
+	"\frefusal_code\x18\f \x01(\tR\vrefusalCode\x12\x14\n" +
+	"\x05proof\x18\r \x01(\tR\x05proof\"\xa7\x01\n" +
 	"\fActionResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12\x16\n" +

@@ -1,0 +1,301 @@
+package approval
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// Rules versions: which rules an approval is judged by. Approvals whose
+// history began before decisions had to be proven replay with RulesLegacy.
+const (
+	RulesLegacy = 0
+	// RulesProven: every decision and operation must carry the gateway's
+	// proof, be bound to the content the person saw, arrive before the
+	// deadline, and pass the policy's Rego check whatever the channel.
+	RulesProven = 1
+)
+
+// Bounds on what one attempt or person can add to an approval's state, so
+// no caller can push it toward Temporal's payload limits.
+const (
+	MaxCommentRunes = 2000
+	MaxValues       = 25
+	MaxValueBytes   = 2000
+	// MaxOptionValueBytes bounds each value when several are chosen: they
+	// are option values, and options' values are short.
+	MaxOptionValueBytes = 150
+	// MaxRefusedPerPerson refused attempts (decisions, cancels,
+	// break-glass, amendments) are kept in full per person; later ones
+	// are counted in Dropped.
+	MaxRefusedPerPerson = 10
+	// MaxAmendments per approval: past that, ask anew.
+	MaxAmendments = 25
+	// ProofMaxAge bounds how late a proven message may be judged, so a
+	// stamp read from history cannot be replayed much later.
+	ProofMaxAge = 24 * time.Hour
+	// proofMaxSkew tolerates clocks between gateway and worker.
+	proofMaxSkew = 5 * time.Minute
+)
+
+// UnprovenKey is the person key of unproven attempts: the name they claim
+// is not believed, so they share one bucket.
+const UnprovenKey = "(unproven)"
+
+// Dropped counts a person's refused attempts beyond MaxRefusedPerPerson.
+type Dropped struct {
+	User  string `json:"user"`
+	Count int    `json:"count"`
+}
+
+// Judge says whether attempt a may count now. It applies every rule, for
+// every channel, in one place: proof of origin, the approval's status and
+// deadline, the decision and its values, self-approval, approver and
+// stage, decided before, comments, the content the person saw, and for
+// Slack clicks 2FA and channel. The policy's Rego check is not here: it is
+// an outside evaluation the workflow obtains once the judge allows the rest.
+// A refusal already on the attempt (the gateway's, covered by its proof)
+// stands.
+func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
+	proven := s.Rules >= RulesProven
+	switch {
+	case proven && a.Proof == "":
+		return refuse(CodeUnproven, orDefault(a.RefusalReason, RefusedUnproven))
+	case a.RefusalCode != "" || a.RefusalReason != "":
+		return Refusal{Code: orDefault(a.RefusalCode, codeOfMessage(a.RefusalReason)), Message: a.RefusalReason}
+	case s.Status.Final():
+		return refuse(CodeNotPending, RefusedNotPending)
+	case proven && !now.Before(s.Deadline):
+		return refuse(CodeDeadlinePassed, RefusedDeadlinePassed)
+	case a.Decision != DecisionApprove && a.Decision != DecisionReject:
+		return refuse(CodeUnknownDecision, RefusedUnknownDecision)
+	case !s.validChoice(a):
+		return refuse(CodeInvalidChoice, RefusedInvalidChoice)
+	case a.User == s.Requester && !(s.Policy.SelfApproval && a.Decision == DecisionApprove):
+		return refuse(CodeSelfApproval, RefusedSelfApproval)
+	}
+	stage := s.CurrentStage()
+	if !slices.Contains(stage.Approvers, a.User) && !slices.Contains(s.ExtraApprovers, a.User) {
+		if s.Policy.IsApprover(a.User) {
+			return refuse(CodeNotThisStage, RefusedNotThisStage)
+		}
+		return refuse(CodeNotApprover, RefusedNotApprover)
+	}
+	for _, prev := range s.counting() {
+		if prev.User != a.User {
+			continue
+		}
+		if prev.Stage == s.Stage {
+			return refuse(CodeAlreadyDecided, RefusedAlreadyDecided)
+		}
+		if prev.Decision == DecisionApprove && !s.Policy.SameApproverAcrossStages {
+			return refuse(CodeEarlierStage, RefusedEarlierStage)
+		}
+	}
+	switch {
+	case a.Decision == DecisionApprove && s.Policy.RequireComment.Approve && a.Comment == "":
+		return refuse(CodeCommentRequired, RefusedCommentToApprove)
+	case a.Decision == DecisionReject && s.Policy.RequireComment.Reject && a.Comment == "":
+		return refuse(CodeCommentRequired, RefusedCommentToReject)
+	}
+	if place != nil {
+		if proven && place.Revision != s.Revision {
+			// A prompt that does not say what it showed is outdated too.
+			return refuse(CodeContentChanged, RefusedOutdated)
+		}
+		if msg := s.PlaceRefusal(*place, a.User); msg != "" {
+			return Refusal{Code: codeOfMessage(msg), Message: msg}
+		}
+	} else if proven && a.SeenHash != s.RequestHash {
+		if a.SeenHash == "" {
+			return refuse(CodeContentChanged, RefusedContentUnbound)
+		}
+		return refuse(CodeContentChanged, RefusedContentChanged)
+	}
+	return Refusal{}
+}
+
+// CheckProofAge refuses a stamp issued too long before now (or from the
+// future beyond clock skew).
+func CheckProofAge(issued, now time.Time) Refusal {
+	if now.Sub(issued) > ProofMaxAge || issued.Sub(now) > proofMaxSkew {
+		return refuse(CodeStaleProof, RefusedStaleProof)
+	}
+	return Refusal{}
+}
+
+// Apply records attempt a as judged (accepted when ref is OK) and moves the
+// stage or status when a quorum or a rejection quorum is reached. An attempt
+// whose ID is already recorded is returned as it was, so redelivered
+// signals and retried updates count once. Refused attempts beyond the
+// person's cap are counted, not kept; comments and values are bounded.
+func (s *State) Apply(a Attempt, ref Refusal, now time.Time) Attempt {
+	if prev, ok := s.Find(a.ID); ok {
+		return prev
+	}
+	a.Time = now
+	a.Stage = s.Stage
+	a.RequestHash = s.RequestHash
+	a.Accepted = ref.OK()
+	a.RefusalCode, a.RefusalReason = ref.Code, ref.Message
+	a.Comment, a.Values = boundText(a.Comment, MaxCommentRunes), boundValues(a.Values)
+	if !a.Accepted {
+		if !s.keepRefusal(s.personKey(a.User, a.Proof)) {
+			return a
+		}
+		s.Attempts = append(s.Attempts, a)
+		return a
+	}
+	s.Attempts = append(s.Attempts, a)
+	switch a.Decision {
+	case DecisionApprove:
+		s.ApprovedBy = append(s.ApprovedBy, a.User)
+		stage := s.CurrentStage()
+		if len(s.stageApprovers(s.Stage)) >= stage.RequiredApprovals {
+			s.Record(now, "stage_approved", "", stage.Name)
+			if s.Stage+1 < len(s.Policy.StageList()) {
+				s.Stage++
+			} else {
+				s.close(StatusApproved, now)
+			}
+		}
+	case DecisionReject:
+		if s.countRejections() >= s.Policy.rejectionsRequired() {
+			s.close(StatusRejected, now)
+		}
+	}
+	return a
+}
+
+// Decide judges and records an attempt made without a Slack place.
+func (s *State) Decide(a Attempt, now time.Time) Attempt {
+	return s.Apply(a, s.Judge(a, nil, now), now)
+}
+
+// personKey is whose cap a refusal counts against: unproven attempts
+// cannot be tied to anyone.
+func (s *State) personKey(user, proof string) string {
+	if s.Rules >= RulesProven && proof == "" {
+		return UnprovenKey
+	}
+	return user
+}
+
+// keepRefusal reports whether one more refusal by key is kept in full,
+// counting it in Dropped when not.
+func (s *State) keepRefusal(key string) bool {
+	n := 0
+	for _, a := range s.Attempts {
+		if !a.Accepted && s.personKey(a.User, a.Proof) == key {
+			n++
+		}
+	}
+	for _, e := range s.Events {
+		if refusedEventKinds[e.Kind] && e.User == key {
+			n++
+		}
+	}
+	if n < MaxRefusedPerPerson {
+		return true
+	}
+	for i := range s.Dropped {
+		if s.Dropped[i].User == key {
+			s.Dropped[i].Count++
+			return false
+		}
+	}
+	s.Dropped = append(s.Dropped, Dropped{User: key, Count: 1})
+	return false
+}
+
+var refusedEventKinds = map[string]bool{"cancel_refused": true, "break_glass_refused": true, "amend_refused": true}
+
+// DroppedTotal is how many refused attempts were counted but not kept.
+func (s *State) DroppedTotal() int {
+	n := 0
+	for _, d := range s.Dropped {
+		n += d.Count
+	}
+	return n
+}
+
+func boundText(v string, runes int) string {
+	if utf8.RuneCountInString(v) <= runes {
+		return v
+	}
+	r := []rune(v)
+	return string(r[:runes]) + "…"
+}
+
+func boundValues(vs []string) []string {
+	if len(vs) > MaxValues {
+		vs = vs[:MaxValues]
+	}
+	limit := MaxValueBytes
+	if len(vs) > 1 {
+		limit = MaxOptionValueBytes
+	}
+	var out []string
+	for _, v := range vs {
+		if len(v) > limit {
+			cut := limit
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut--
+			}
+			v = v[:cut] + "…"
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func orDefault[T ~string](v, def T) T {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// codeOfMessage classifies refusal messages that predate codes (recorded
+// histories, the Slack gateway's identity refusals).
+func codeOfMessage(msg string) Code {
+	switch msg {
+	case RefusedNo2FA:
+		return CodeNo2FA
+	case RefusedChannel:
+		return CodeChannel
+	case RefusedNotPromptedHere:
+		return CodeNotPromptedHere
+	case RefusedOutdated:
+		return CodeContentChanged
+	case RefusedInvalidChoice:
+		return CodeInvalidChoice
+	case RefusedUnproven:
+		return CodeUnproven
+	}
+	if len(msg) >= len(RefusedByPolicy) && msg[:len(RefusedByPolicy)] == RefusedByPolicy {
+		return CodePolicyDenied
+	}
+	return CodePersonRefused
+}
+
+// ForActivity is the state as activities need it: refused attempts, the
+// audit events and replaced requests stay in the workflow, so an activity's
+// input does not grow with every refused attempt or notification.
+func (s *State) ForActivity() State {
+	c := *s
+	c.Attempts = nil
+	for _, a := range s.Attempts {
+		if a.Accepted {
+			c.Attempts = append(c.Attempts, a)
+		}
+	}
+	c.Events = nil
+	for _, e := range s.Events {
+		if e.Kind == "reminded" { // the email notifier numbers its reminders
+			c.Events = append(c.Events, e)
+		}
+	}
+	c.PreviousRequests, c.PreviousHashes, c.Dropped = nil, nil, nil
+	return c
+}

@@ -1,0 +1,73 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// Bounds of one update's message. A validator's refusal leaves no trace in
+// history, so an oversized message sent straight to Temporal cannot grow
+// it; the gateway's own limits are well inside these.
+const (
+	maxNameBytes    = 256
+	maxMessageBytes = 64 << 10
+	maxAmendBytes   = 512 << 10
+)
+
+// validatorFor returns the validator of update name. Validators are not
+// replayed; their JSON sizing is deterministic anyway.
+//
+//workflowcheck:ignore
+func validatorFor(name string) any {
+	switch name {
+	case UpdateDecide:
+		return func(_ workflow.Context, req DecisionRequest) error {
+			if len(req.Values) > approval.MaxValues {
+				return oversized("values", len(req.Values), approval.MaxValues)
+			}
+			if n := utf8.RuneCountInString(req.Comment); n > approval.MaxCommentRunes {
+				return oversized("comment", n, approval.MaxCommentRunes)
+			}
+			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID, req.Channel)
+		}
+	case UpdateCancel:
+		return func(_ workflow.Context, req CancelRequest) error {
+			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		}
+	case UpdateBypass:
+		return func(_ workflow.Context, req BypassRequest) error {
+			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		}
+	case UpdateAmend:
+		return func(_ workflow.Context, req AmendRequest) error {
+			return checkMessage(req, maxAmendBytes, req.User, req.AttemptID)
+		}
+	}
+	return nil
+}
+
+func checkMessage(m any, maxBytes int, names ...string) error {
+	for _, n := range names {
+		if len(n) > maxNameBytes {
+			return oversized("name", len(n), maxNameBytes)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return temporal.NewApplicationError("message does not encode: "+err.Error(), ErrTypeInvalidArgument)
+	}
+	if len(b) > maxBytes {
+		return oversized("message bytes", len(b), maxBytes)
+	}
+	return nil
+}
+
+func oversized(what string, n, limit int) error {
+	return temporal.NewApplicationError(fmt.Sprintf("%s: %d is over the limit of %d", what, n, limit), ErrTypeInvalidArgument)
+}
