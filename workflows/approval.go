@@ -155,6 +155,10 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
+// UnprovenAttemptPrefix starts the recorded ID of an attempt whose proof
+// failed.
+const UnprovenAttemptPrefix = "unproven:"
+
 // changeProvenDecisions moves approvals started before decisions had to be
 // proven to the proven rules at their first message, when their history
 // allows (no message was handled under the old rules).
@@ -195,9 +199,14 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	}
 	var ref approval.Refusal
 	a.Proof, ref = r.verify(ctx, ProofDecide, req.Proof, func() []byte { return ProofSubject(ProofDecide, r.st.ID, req) })
-	if ref.OK() {
-		ref = r.st.Judge(a, place, workflow.Now(ctx))
+	if !ref.OK() {
+		// Recorded under an ID of its own: a forger who guesses the ID of
+		// someone's coming attempt (an idempotency key, say) must not make
+		// it a "redelivery" of their refused one.
+		a.ID = UnprovenAttemptPrefix + a.ID
+		return r.record(ctx, a, ref)
 	}
+	ref = r.st.Judge(a, place, workflow.Now(ctx))
 	if ref.Code == approval.CodeNotPromptedHere && r.notifying > 0 {
 		r.deferred = append(r.deferred, req)
 		return a

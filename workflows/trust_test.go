@@ -76,6 +76,11 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 		}
 	}
 	s.Equal([]approval.Code{approval.CodeUnproven, approval.CodeUnproven, approval.CodeUnproven, approval.CodeUnproven}, refused)
+	for _, a := range st.Attempts {
+		if !a.Accepted {
+			s.True(strings.HasPrefix(a.ID, UnprovenAttemptPrefix), "unproven attempt %q under an ID of its own", a.ID)
+		}
+	}
 	ops := map[string]int{}
 	for _, e := range st.Events {
 		if strings.HasSuffix(e.Kind, "_refused") {
@@ -84,6 +89,24 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 		}
 	}
 	s.Equal(map[string]int{"cancel_refused": 2, "break_glass_refused": 1, "amend_refused": 1}, ops)
+}
+
+// TestForgedAttemptCannotTakeAnotherAttemptsID: a forger who sends an
+// unproven decision under the ID bob's idempotent request will use does not
+// turn bob's decision into a "redelivery" of the refused one.
+func (s *ApprovalSuite) TestForgedAttemptCannotTakeAnotherAttemptsID() {
+	s.expectNotify()
+	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(SignalDecision, DecisionRequest{AttemptID: "api:bob-1", User: "bob", Decision: approval.DecisionReject, Channel: "api"})
+	}, time.Minute)
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: "api:bob-1", User: "bob", Decision: approval.DecisionApprove, Channel: "api"}))
+	}, 2*time.Minute)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	st := s.result()
+	s.Equal(approval.StatusApproved, st.Status)
+	s.Equal([]string{"bob"}, st.ApprovedBy)
 }
 
 // TestDecisionIsBoundToTheContentSeen: bob read the request, alice amended
