@@ -160,6 +160,9 @@ func TestFloodCannotWedgeAnApproval(t *testing.T) {
 
 	st := state(t, s, id)
 	assert.Equal(t, 100-approval.MaxRefusedPerPerson, st.DroppedTotal(), "refusals past the cap are counted")
+	size := len(rawBytes(t, history(t, s, id)))
+	t.Logf("history after the flood: %d bytes", size)
+	assert.Less(t, size, 8<<20, "history stays well under Temporal's limits (10 MiB warning, 50 MiB hard)")
 	var kept int
 	for _, at := range st.Attempts {
 		if at.User == "dana" {

@@ -75,6 +75,7 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateAmend, amend, &st); err != nil {
 		return nil, err
 	}
+	st.Request = r // the answer leaves out what we sent
 	s.logger.InfoContext(ctx, "approval amended", "approval_id", req.GetId(), "user", user.Name, "request_hash", st.RequestHash)
 	return toProto(&st), nil
 }

@@ -31,7 +31,8 @@ const (
 	UpdateCancel = "cancel"
 	// UpdateBypass carries a BypassRequest (break-glass on soft policies).
 	UpdateBypass = "bypass"
-	// UpdateAmend carries an AmendRequest.
+	// UpdateAmend carries an AmendRequest and answers with the approval
+	// without its request (the caller has it).
 	UpdateAmend = "amend"
 	// QueryState returns the current approval.State.
 	QueryState = "state"

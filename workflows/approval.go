@@ -115,7 +115,12 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
 			who := r.actor(ctx, ProofAmend, req, req.User, false)
 			//workflowcheck:ignore (Request.Hash: JSON with sorted keys)
-			return st, r.apply(ctx, st.Amend(who, req.Request, workflow.Now(ctx)))
+			err := r.apply(ctx, st.Amend(who, req.Request, workflow.Now(ctx)))
+			// The caller sent the request: answering with it again would
+			// double what every amendment adds to history.
+			answer := *st
+			answer.Request = approval.Request{}
+			return &answer, err
 		},
 	}
 	for _, name := range workflow.DeterministicKeys(handlers) {
