@@ -283,3 +283,39 @@ func TestWebhookRedirectGoesNowhere(t *testing.T) {
 		createBody("Deploy", "staging", map[string]any{"type": "webhook", "url": hook.URL + "/hooks/../admin"}))
 	assert.Equal(t, http.StatusBadRequest, code, string(body))
 }
+
+// TestStrangersCannotProbeByWriting: someone with no part in an approval
+// is told it does not exist when they try to decide or cancel it, as when
+// they read it; the attempt is still in its audit trail. An admin, who may
+// read it, hears why.
+func TestStrangersCannotProbeByWriting(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{})
+	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-bob", `{"title":"Grant bob access","environment":"staging"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	a := decodeApproval(t, body)
+	id := a.GetId()
+	decide := `{"decision":"DECISION_APPROVE","request_hash":"` + a.GetRequestHash() + `"}`
+
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-alice", decide)
+	assert.Equal(t, http.StatusNotFound, code, string(body))
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":cancel", "dev-alice", `{"reason":"probe"}`)
+	assert.Equal(t, http.StatusNotFound, code, string(body))
+	code, body = s.Do(http.MethodPost, "/v1/approvals/aaaaaaaaaaaaaaaaaaaaaaaaaa:decide", "dev-alice", decide)
+	assert.Equal(t, http.StatusNotFound, code, "an unknown approval answers the same: %s", body)
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-dana", decide)
+	assert.Equal(t, http.StatusForbidden, code, string(body))
+
+	st := state(t, s, id)
+	var attempts []string
+	for _, at := range st.Attempts {
+		attempts = append(attempts, at.User+":"+string(at.RefusalCode))
+	}
+	assert.Equal(t, []string{"alice:not_approver", "dana:not_approver"}, attempts)
+	cancels := 0
+	for _, e := range st.Events {
+		if e.Kind == "cancel_refused" && e.User == "alice" {
+			cancels++
+		}
+	}
+	assert.Equal(t, 1, cancels, "the refused cancel is recorded")
+}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -69,3 +70,33 @@ type statusOverride struct {
 }
 
 func (o *statusOverride) WriteHeader(int) { o.ResponseWriter.WriteHeader(o.code) }
+
+// refusal is a failed update as the caller gets it (its gRPC status), with
+// the workflow's refusal code kept for the gateway's own decisions.
+type refusal struct {
+	status error
+	code   approval.Code
+}
+
+func (r refusal) Error() string              { return r.status.Error() }
+func (r refusal) GRPCStatus() *status.Status { return status.Convert(r.status) }
+
+// refusalCode is the workflow's refusal code behind err, "" if none.
+func refusalCode(err error) approval.Code {
+	var r refusal
+	if errors.As(err, &r) {
+		return r.code
+	}
+	return ""
+}
+
+// codeOfFailure reads the refusal code the workflow attaches to its
+// application errors.
+func codeOfFailure(err error) approval.Code {
+	var app *temporal.ApplicationError
+	var code approval.Code
+	if errors.As(err, &app) && app.HasDetails() && app.Details(&code) == nil {
+		return code
+	}
+	return ""
+}

@@ -262,6 +262,11 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}, s.now())
 	var res workflows.DecideResult
 	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, dr, &res); err != nil {
+		// Someone with no part in the approval is told what a reader is
+		// told: it does not exist (the attempt is in its audit trail).
+		if refusalCode(err) == approval.CodeNotApprover && !access.CanReadAll(user) {
+			return nil, errNotFound
+		}
 		return nil, err
 	}
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
@@ -298,6 +303,9 @@ func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg f
 	var st approval.State
 	attemptID := update + ":" + intake.NewID()
 	if err := s.update(ctx, id, attemptID, update, arg(user, attemptID), &st); err != nil {
+		if c := refusalCode(err); (c == approval.CodeNotAllowedToCancel || c == approval.CodeNotRequester) && !s.mayRead(ctx, id, user) {
+			return nil, errNotFound // as for reads; the attempt is recorded
+		}
 		return nil, err
 	}
 	level := slog.LevelInfo
@@ -336,9 +344,20 @@ func (s *Service) update(ctx context.Context, id, updateID, name string, arg, ou
 		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 	}
 	if err != nil {
-		return s.temporalError(ctx, name, err)
+		return refusal{status: s.temporalError(ctx, name, err), code: codeOfFailure(err)}
 	}
 	return nil
+}
+
+// mayRead reports whether user may read approval id; false when it cannot
+// be read now.
+func (s *Service) mayRead(ctx context.Context, id string, user *identity.User) bool {
+	desc, err := s.describe(ctx, id)
+	if err != nil {
+		return false
+	}
+	st, err := s.state(ctx, id, desc)
+	return err == nil && access.CanRead(st, user)
 }
 
 func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
