@@ -2,6 +2,7 @@ package approval
 
 import (
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -62,7 +63,7 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 	case proven && a.Proof == "":
 		return refuse(CodeUnproven, orDefault(a.RefusalReason, RefusedUnproven))
 	case a.RefusalCode != "" || a.RefusalReason != "":
-		return Refusal{Code: orDefault(a.RefusalCode, codeOfMessage(a.RefusalReason)), Message: a.RefusalReason}
+		return Refusal{Code: orDefault(a.RefusalCode, CodeOfMessage(a.RefusalReason)), Message: a.RefusalReason}
 	case s.Status.Final():
 		return refuse(CodeNotPending, RefusedNotPending)
 	case proven && !now.Before(s.Deadline):
@@ -104,7 +105,7 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 			return refuse(CodeContentChanged, RefusedOutdated)
 		}
 		if msg := s.PlaceRefusal(*place, a.User); msg != "" {
-			return Refusal{Code: codeOfMessage(msg), Message: msg}
+			return Refusal{Code: CodeOfMessage(msg), Message: msg}
 		}
 	} else if proven && a.SeenHash != s.RequestHash {
 		if a.SeenHash == "" {
@@ -256,27 +257,35 @@ func orDefault[T ~string](v, def T) T {
 	return v
 }
 
-// codeOfMessage classifies refusal messages that predate codes (recorded
-// histories, the Slack gateway's identity refusals).
-func codeOfMessage(msg string) Code {
-	switch msg {
-	case RefusedNo2FA:
-		return CodeNo2FA
-	case RefusedChannel:
-		return CodeChannel
-	case RefusedNotPromptedHere:
-		return CodeNotPromptedHere
-	case RefusedOutdated:
-		return CodeContentChanged
-	case RefusedInvalidChoice:
-		return CodeInvalidChoice
-	case RefusedUnproven:
-		return CodeUnproven
+// CodeOfMessage classifies a refusal message that carries no code: one
+// recorded before codes existed, or one of the Slack gateway's identity
+// refusals (person_refused).
+func CodeOfMessage(msg string) Code {
+	if c, ok := codeOfMessage[msg]; ok {
+		return c
 	}
-	if len(msg) >= len(RefusedByPolicy) && msg[:len(RefusedByPolicy)] == RefusedByPolicy {
+	if strings.HasPrefix(msg, RefusedByPolicy) {
 		return CodePolicyDenied
 	}
 	return CodePersonRefused
+}
+
+var codeOfMessage = map[string]Code{
+	RefusedNotPending:       CodeNotPending,
+	RefusedNotApprover:      CodeNotApprover,
+	RefusedNotThisStage:     CodeNotThisStage,
+	RefusedSelfApproval:     CodeSelfApproval,
+	RefusedAlreadyDecided:   CodeAlreadyDecided,
+	RefusedEarlierStage:     CodeEarlierStage,
+	RefusedUnknownDecision:  CodeUnknownDecision,
+	RefusedInvalidChoice:    CodeInvalidChoice,
+	RefusedCommentToApprove: CodeCommentRequired,
+	RefusedCommentToReject:  CodeCommentRequired,
+	RefusedNo2FA:            CodeNo2FA,
+	RefusedChannel:          CodeChannel,
+	RefusedNotPromptedHere:  CodeNotPromptedHere,
+	RefusedOutdated:         CodeContentChanged,
+	RefusedUnproven:         CodeUnproven,
 }
 
 // ForActivity is the state as activities need it: refused attempts, the

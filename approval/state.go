@@ -85,8 +85,10 @@ type State struct {
 type Actor struct {
 	User  string
 	Admin bool
-	// Proof says how the request's origin was proven; "" when it was not.
-	Proof string
+	// Proof says how the request's origin was proven; "" when it was not,
+	// and then ProofRefusal may say why.
+	Proof        string
+	ProofRefusal Refusal
 }
 
 // New starts the state of a pending approval.
@@ -191,10 +193,9 @@ func (s *State) validChoice(a Attempt) bool {
 // Cancel ends a pending approval when asked by the requester or an admin.
 // Every attempt, allowed or not, lands in Events.
 func (s *State) Cancel(who Actor, reason string, now time.Time) error {
-	var ref Refusal
+	ref := s.proofRefusal(who)
 	switch {
-	case s.unproven(who):
-		ref = refuse(CodeUnproven, RefusedUnproven)
+	case !ref.OK():
 	case s.Status.Final():
 		ref = refuse(CodeNotPending, RefusedNotPending)
 	case who.User != s.Requester && !who.Admin:
@@ -213,10 +214,9 @@ func (s *State) Cancel(who Actor, reason string, now time.Time) error {
 // Bypass is break-glass: on a soft policy the requester may proceed without
 // approval, with a reason. The attempt is recorded either way.
 func (s *State) Bypass(who Actor, reason string, now time.Time) error {
-	var ref Refusal
+	ref := s.proofRefusal(who)
 	switch {
-	case s.unproven(who):
-		ref = refuse(CodeUnproven, RefusedUnproven)
+	case !ref.OK():
 	case s.Status.Final():
 		ref = refuse(CodeNotPending, RefusedNotPending)
 	case who.User != s.Requester:
@@ -240,10 +240,9 @@ func (s *State) Bypass(who Actor, reason string, now time.Time) error {
 // approvers are asked again about the new content, which is what the action
 // will run with.
 func (s *State) Amend(who Actor, req Request, now time.Time) error {
-	var ref Refusal
+	ref := s.proofRefusal(who)
 	switch {
-	case s.unproven(who):
-		ref = refuse(CodeUnproven, RefusedUnproven)
+	case !ref.OK():
 	case s.Status.Final():
 		ref = refuse(CodeNotPending, RefusedNotPending)
 	case who.User != s.Requester:
@@ -270,7 +269,17 @@ func (s *State) Amend(who Actor, req Request, now time.Time) error {
 	return nil
 }
 
-func (s *State) unproven(who Actor) bool { return s.Rules >= RulesProven && who.Proof == "" }
+// proofRefusal refuses an operation whose origin was not proven, under
+// the proven rules.
+func (s *State) proofRefusal(who Actor) Refusal {
+	switch {
+	case s.Rules < RulesProven || who.Proof != "":
+		return Refusal{}
+	case !who.ProofRefusal.OK():
+		return who.ProofRefusal
+	}
+	return refuse(CodeUnproven, RefusedUnproven)
+}
 
 // refuseOperation records a refused operation within the person's cap and
 // returns the refusal as the caller's error.

@@ -128,7 +128,7 @@ func TestConcurrentDecisions(t *testing.T) {
 	var wg sync.WaitGroup
 	click := func(user, attempt string) {
 		defer wg.Done()
-		req := workflows.Stamp(keys, workflows.ProofDecide, a.GetId(), workflows.DecisionRequest{
+		req := workflows.Stamp(keys, a.GetId(), workflows.DecisionRequest{
 			AttemptID: attempt, User: user, Decision: approval.DecisionApprove, Channel: "slack:C1", SeenHash: a.GetRequestHash(),
 		}, time.Now())
 		err := s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision, req)

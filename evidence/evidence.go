@@ -124,20 +124,11 @@ type Input struct {
 // way of establishing who decided.
 const Unproven = "unproven"
 
-// slackIdentity is how a Slack click was tied to a configured person: the
-// Slack user ID that clicked (verified by Slack's request signature) and
-// what matched it ("configured slack_id", or "Slack profile email" when
-// the gateway fell back to the profile's address). Attempts do not record
-// it yet, so it is empty for every attempt today.
-type slackIdentity struct {
-	UserID string
-	Via    string
-}
-
 // identifiedBy says how the person behind an attempt was identified: what
-// the gateway stated under its proof, "unproven" for an attempt without
-// one under the proven rules, else derived from the channel (attempts of
-// approvals judged by the legacy rules).
+// the gateway stated under its proof ("bearer token", "signed email link",
+// "slack user U… (configured slack_id)"), "unproven" for an attempt
+// without one under the proven rules, else derived from the channel
+// (attempts of approvals judged by the legacy rules).
 func identifiedBy(st *approval.State, a approval.Attempt) string {
 	switch {
 	case a.IdentifiedBy != "" && a.Proof != "":
@@ -145,26 +136,18 @@ func identifiedBy(st *approval.State, a approval.Attempt) string {
 	case st.Rules >= approval.RulesProven && a.Proof == "":
 		return Unproven
 	}
-	return identification(a.Channel, slackIdentity{})
+	return identification(a.Channel)
 }
 
-// identification says how each channel establishes who decided: an API
-// bearer token, a signed email link, a Slack user ID mapped to a
-// configured person; anything else is unproven.
-func identification(channel string, slack slackIdentity) string {
+// identification is what a legacy attempt's channel says of how its
+// person was identified; a Slack attempt recorded no Slack user ID then.
+func identification(channel string) string {
 	switch {
 	case channel == "api":
 		return "bearer token"
 	case channel == "email":
 		return "signed email link"
 	case channel == "slack" || strings.HasPrefix(channel, "slack:"):
-		if slack.UserID != "" {
-			via := slack.Via
-			if via == "" {
-				via = "mapping not recorded"
-			}
-			return fmt.Sprintf("slack user %s (%s)", slack.UserID, via)
-		}
 		where := ""
 		if c := strings.TrimPrefix(channel, "slack:"); c != channel && c != "" {
 			where = " in channel " + c

@@ -230,23 +230,20 @@ func TestKeyFromEnv(t *testing.T) {
 	}
 }
 
-// TestIdentifiedBy: each channel says how the person was identified; a
-// channel that records no way of doing so says it is unproven.
+// TestIdentifiedBy: each channel of a legacy attempt says how the person
+// was identified; a channel that records no way of doing so says it is
+// unproven. Under the proven rules, the gateway's statement counts only
+// with a proof.
 func TestIdentifiedBy(t *testing.T) {
 	cases := []struct {
 		channel string
-		slack   slackIdentity
 		want    string
 	}{
 		{channel: "api", want: "bearer token"},
 		{channel: "email", want: "signed email link"},
-		// What a Slack attempt records today: the channel, not the user.
+		// What a legacy Slack attempt records: the channel, not the user.
 		{channel: "slack:C0123456", want: "unproven: Slack click in channel C0123456; the Slack user ID was not recorded"},
 		{channel: "slack", want: "unproven: Slack click; the Slack user ID was not recorded"},
-		// Once the attempt carries the Slack user and how it was mapped.
-		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123", Via: "configured slack_id"}, want: "slack user U123 (configured slack_id)"},
-		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123", Via: "Slack profile email"}, want: "slack user U123 (Slack profile email)"},
-		{channel: "slack:C0123456", slack: slackIdentity{UserID: "U123"}, want: "slack user U123 (mapping not recorded)"},
 		{channel: "", want: "unproven"},
 		{channel: "web", want: "unproven"},
 		{channel: "temporal-cli", want: "unproven"},
@@ -254,10 +251,20 @@ func TestIdentifiedBy(t *testing.T) {
 		{channel: "slacker", want: "unproven"},
 		{channel: "emailx", want: "unproven"},
 	}
+	legacy := &approval.State{}
 	for _, c := range cases {
-		if got := identification(c.channel, c.slack); got != c.want {
-			t.Errorf("%q %+v: got %q, want %q", c.channel, c.slack, got, c.want)
+		if got := identifiedBy(legacy, approval.Attempt{Channel: c.channel}); got != c.want {
+			t.Errorf("%q: got %q, want %q", c.channel, got, c.want)
 		}
+	}
+	proven := &approval.State{Rules: approval.RulesProven}
+	stated := approval.Attempt{Channel: "slack:C1", IdentifiedBy: "slack user U123 (configured slack_id)"}
+	if got := identifiedBy(proven, stated); got != Unproven {
+		t.Errorf("a statement without proof: %q", got)
+	}
+	stated.Proof = "gateway stamp (key k1, 2026-11-30T00:00:00Z)"
+	if got := identifiedBy(proven, stated); got != stated.IdentifiedBy {
+		t.Errorf("a proven statement: %q", got)
 	}
 }
 

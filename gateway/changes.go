@@ -18,7 +18,7 @@ import (
 // allows it and records the attempt either way.
 func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequest) (*pb.Approval, error) {
 	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(u *identity.User, attemptID string) any {
-		return workflows.Stamp(s.proofs, workflows.ProofBypass, req.GetId(), workflows.BypassRequest{
+		return workflows.Stamp(s.proofs, req.GetId(), workflows.BypassRequest{
 			AttemptID: attemptID, User: u.Name, Reason: req.GetReason(),
 		}, s.now())
 	})
@@ -69,7 +69,7 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	}
 	var st approval.State
 	attemptID := "amend:" + intake.NewID()
-	amend := workflows.Stamp(s.proofs, workflows.ProofAmend, req.GetId(), workflows.AmendRequest{
+	amend := workflows.Stamp(s.proofs, req.GetId(), workflows.AmendRequest{
 		AttemptID: attemptID, User: user.Name, Request: r,
 	}, s.now())
 	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateAmend, amend, &st); err != nil {

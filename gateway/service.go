@@ -255,9 +255,9 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		return nil, status.Error(codes.InvalidArgument,
 			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
 	}
-	dr := workflows.Stamp(s.proofs, workflows.ProofDecide, req.GetId(), workflows.DecisionRequest{
+	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: Decider(user),
+		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(regopolicy.DeciderOf(user)),
 		IdentifiedBy: "bearer token",
 	}, s.now())
 	var res workflows.DecideResult
@@ -275,7 +275,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 
 func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequest) (*pb.Approval, error) {
 	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(u *identity.User, attemptID string) any {
-		return workflows.Stamp(s.proofs, workflows.ProofCancel, req.GetId(), workflows.CancelRequest{
+		return workflows.Stamp(s.proofs, req.GetId(), workflows.CancelRequest{
 			AttemptID: attemptID, User: u.Name, Admin: u.Admin, Reason: req.GetReason(),
 		}, s.now())
 	})
@@ -506,7 +506,4 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Decider is what the policy's Rego check sees of an authenticated user.
-func Decider(u *identity.User) *regopolicy.Decider {
-	return &regopolicy.Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
-}
+func ptr[T any](v T) *T { return &v }

@@ -285,7 +285,7 @@ func (r *run) cancelIfGone(ctx context.Context, id string, present map[string]bo
 	h, err := r.a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: wfID, UpdateID: "trigger-cancel:" + id, UpdateName: workflows.UpdateCancel,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.Stamp(r.a.Proofs, workflows.ProofCancel, id, workflows.CancelRequest{
+		Args: []any{workflows.Stamp(r.a.Proofs, id, workflows.CancelRequest{
 			AttemptID: "trigger-cancel:" + id, User: r.user.Name,
 			Reason: fmt.Sprintf("trigger %s: %s is no longer returned by the query", r.t.Name, key),
 		}, time.Now())},

@@ -175,65 +175,61 @@ const (
 
 // Provable is a message the gateway stamps: M is the message type itself.
 type Provable[M any] interface {
+	// proofKind says what the message is for, so a stamp made for one kind
+	// never passes for another.
+	proofKind() string
 	stamp() *proof.Stamp
-	// unstamped is the message without its stamp: what the stamp covers.
-	unstamped() M
-	withStamp(*proof.Stamp) M
+	// withStamp is the message with s as its stamp; withStamp(nil) is
+	// what a stamp covers.
+	withStamp(s *proof.Stamp) M
 }
 
+func (DecisionRequest) proofKind() string     { return ProofDecide }
 func (r DecisionRequest) stamp() *proof.Stamp { return r.Proof }
-func (r DecisionRequest) unstamped() DecisionRequest {
-	r.Proof = nil
-	return r
-}
 func (r DecisionRequest) withStamp(s *proof.Stamp) DecisionRequest {
 	r.Proof = s
 	return r
 }
+func (CancelRequest) proofKind() string     { return ProofCancel }
 func (r CancelRequest) stamp() *proof.Stamp { return r.Proof }
-func (r CancelRequest) unstamped() CancelRequest {
-	r.Proof = nil
-	return r
-}
 func (r CancelRequest) withStamp(s *proof.Stamp) CancelRequest {
 	r.Proof = s
 	return r
 }
+func (BypassRequest) proofKind() string     { return ProofBypass }
 func (r BypassRequest) stamp() *proof.Stamp { return r.Proof }
-func (r BypassRequest) unstamped() BypassRequest {
-	r.Proof = nil
-	return r
-}
 func (r BypassRequest) withStamp(s *proof.Stamp) BypassRequest {
 	r.Proof = s
 	return r
 }
+func (AmendRequest) proofKind() string     { return ProofAmend }
 func (r AmendRequest) stamp() *proof.Stamp { return r.Proof }
-func (r AmendRequest) unstamped() AmendRequest {
-	r.Proof = nil
-	return r
-}
 func (r AmendRequest) withStamp(s *proof.Stamp) AmendRequest {
 	r.Proof = s
 	return r
 }
 
 // ProofSubject is what a stamp covers: the kind of message, the approval it
-// is for and the message's JSON (struct fields in order, map keys sorted:
-// the same bytes on the gateway and in the workflow, so deterministic).
+// is for and the message's JSON without its stamp (struct fields in order,
+// map keys sorted: the same bytes on the gateway and in the workflow, so
+// deterministic).
 //
 //workflowcheck:ignore
-func ProofSubject[M Provable[M]](kind, approvalID string, m M) []byte {
-	b, err := json.Marshal(m.unstamped())
+func ProofSubject[M Provable[M]](approvalID string, m M) []byte {
+	b, err := json.Marshal(m.withStamp(nil))
 	if err != nil {
 		// Structs of strings, bools, string slices and maps always marshal.
 		panic(fmt.Errorf("proof subject: %w", err))
 	}
-	return append([]byte(kind+"\n"+approvalID+"\n"), b...)
+	return append([]byte(m.proofKind()+"\n"+approvalID+"\n"), b...)
 }
 
-// Stamp returns m stamped by the gateway's key ring for approval id.
-func Stamp[M Provable[M]](k *proof.Keyring, kind, approvalID string, m M, now time.Time) M {
-	s := k.Sign(ProofSubject(kind, approvalID, m), now)
+// Stamp returns m stamped by the gateway's key ring for approval id. With
+// no ring it returns m unstamped, which the workflow records as unproven.
+func Stamp[M Provable[M]](k *proof.Keyring, approvalID string, m M, now time.Time) M {
+	if k == nil {
+		return m.withStamp(nil)
+	}
+	s := k.Sign(ProofSubject(approvalID, m), now)
 	return m.withStamp(&s)
 }

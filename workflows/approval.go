@@ -13,7 +13,6 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/policy/regopolicy"
-	"github.com/signoff/signoff/proof"
 )
 
 // acts is only used for method references; the worker registers the real one.
@@ -109,11 +108,11 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			return st, r.cancel(ctx, req)
 		},
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
-			who := r.actor(ctx, ProofBypass, req, req.User, false)
+			who := actorOf(ctx, r, req, req.User, false)
 			return st, r.apply(ctx, st.Bypass(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
-			who := r.actor(ctx, ProofAmend, req, req.User, false)
+			who := actorOf(ctx, r, req, req.User, false)
 			//workflowcheck:ignore (Request.Hash: JSON with sorted keys)
 			err := r.apply(ctx, st.Amend(who, req.Request, workflow.Now(ctx)))
 			// The caller sent the request: answering with it again would
@@ -203,7 +202,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 		decider = *req.Person
 	}
 	var ref approval.Refusal
-	a.Proof, ref = r.verify(ctx, ProofDecide, req.Proof, func() []byte { return ProofSubject(ProofDecide, r.st.ID, req) })
+	a.Proof, ref = verify(ctx, r.st.ID, req)
 	if !ref.OK() {
 		// Recorded under an ID of its own: a forger who guesses the ID of
 		// someone's coming attempt (an idempotency key, say) must not make
@@ -255,17 +254,19 @@ func (r *approvalRun) record(ctx workflow.Context, a approval.Attempt, ref appro
 // verify checks a message's stamp in a local activity, whose verdict
 // history keeps: replay does not depend on the keys a worker holds later.
 // It returns how the message was proven, or the refusal.
-func (r *approvalRun) verify(ctx workflow.Context, kind string, stamp *proof.Stamp, subject func() []byte) (string, approval.Refusal) {
+func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string, approval.Refusal) {
+	stamp := m.stamp()
 	if stamp == nil || stamp.MAC == "" {
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven}
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-		Summary:             "verify " + kind + " proof",
+		Summary:             "verify " + m.proofKind() + " proof",
 	})
+	in := activities.ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp}
 	var v activities.ProofVerdict
-	err := workflow.ExecuteLocalActivity(ctx, acts.VerifyProof, activities.ProofInput{Subject: subject(), Stamp: *stamp}).Get(ctx, &v)
+	err := workflow.ExecuteLocalActivity(ctx, acts.VerifyProof, in).Get(ctx, &v)
 	switch {
 	case err != nil:
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
@@ -278,35 +279,23 @@ func (r *approvalRun) verify(ctx workflow.Context, kind string, stamp *proof.Sta
 	return fmt.Sprintf("gateway stamp (key %s, %s)", v.KeyID, v.IssuedAt.UTC().Format(time.RFC3339)), approval.Refusal{}
 }
 
-// actor is who asks for an operation: under the proven rules, the user and
-// admin flag count only with a valid stamp.
-func (r *approvalRun) actor(ctx workflow.Context, kind string, req any, user string, admin bool) approval.Actor {
-	who := approval.Actor{User: user, Admin: admin, Proof: "legacy: trusted as sent"}
+// actorOf is who asks for an operation: under the proven rules, the user
+// and admin flag count only with a valid stamp, and the stamp's refusal
+// is what the operation is refused for.
+func actorOf[M Provable[M]](ctx workflow.Context, r *approvalRun, m M, user string, admin bool) approval.Actor {
 	if r.rules(ctx) == approval.RulesLegacy {
-		return who
+		return approval.Actor{User: user, Admin: admin, Proof: "legacy: trusted as sent"}
 	}
-	var stamp *proof.Stamp
-	var subject func() []byte
-	switch m := req.(type) {
-	case CancelRequest:
-		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
-	case BypassRequest:
-		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
-	case AmendRequest:
-		stamp, subject = m.Proof, func() []byte { return ProofSubject(kind, r.st.ID, m) }
-	}
-	who.Proof = ""
-	if subject != nil {
-		who.Proof, _ = r.verify(ctx, kind, stamp, subject)
-	}
-	if who.Proof == "" {
-		who.Admin = false
+	who := approval.Actor{User: user}
+	who.Proof, who.ProofRefusal = verify(ctx, r.st.ID, m)
+	if who.Proof != "" {
+		who.Admin = admin
 	}
 	return who
 }
 
 func (r *approvalRun) cancel(ctx workflow.Context, req CancelRequest) error {
-	who := r.actor(ctx, ProofCancel, req, req.User, req.Admin)
+	who := actorOf(ctx, r, req, req.User, req.Admin)
 	return r.apply(ctx, r.st.Cancel(who, req.Reason, workflow.Now(ctx)))
 }
 
@@ -605,7 +594,7 @@ func actionSummary(r *approval.ActionResult) string {
 // codes existed) are classified by their message.
 func refusalError(code approval.Code, reason string) error {
 	if code == "" {
-		code = legacyCode(reason)
+		code = approval.CodeOfMessage(reason)
 	}
 	typ := ErrTypeFailedPrecondition
 	switch code.Class() {
@@ -617,29 +606,6 @@ func refusalError(code approval.Code, reason string) error {
 	return temporal.NewApplicationErrorWithOptions(reason, typ, temporal.ApplicationErrorOptions{
 		NonRetryable: true, Details: []any{code},
 	})
-}
-
-func legacyCode(reason string) approval.Code {
-	switch reason {
-	case approval.RefusedNotApprover:
-		return approval.CodeNotApprover
-	case approval.RefusedNotThisStage:
-		return approval.CodeNotThisStage
-	case approval.RefusedSelfApproval:
-		return approval.CodeSelfApproval
-	case approval.RefusedEarlierStage:
-		return approval.CodeEarlierStage
-	case approval.RefusedUnknownDecision:
-		return approval.CodeUnknownDecision
-	case approval.RefusedInvalidChoice:
-		return approval.CodeInvalidChoice
-	case approval.RefusedCommentToApprove, approval.RefusedCommentToReject:
-		return approval.CodeCommentRequired
-	}
-	if strings.HasPrefix(reason, approval.RefusedByPolicy) {
-		return approval.CodePolicyDenied
-	}
-	return approval.CodeNotPending
 }
 
 func rootMessage(err error) string {

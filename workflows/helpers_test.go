@@ -21,13 +21,13 @@ func (s *ApprovalSuite) seal(m any) any {
 		if r.Slack == nil && r.SeenHash == "" {
 			r.SeenHash = s.current().RequestHash
 		}
-		return Stamp(testKeys, ProofDecide, id, r, now)
+		return Stamp(testKeys, id, r, now)
 	case CancelRequest:
-		return Stamp(testKeys, ProofCancel, id, r, now)
+		return Stamp(testKeys, id, r, now)
 	case BypassRequest:
-		return Stamp(testKeys, ProofBypass, id, r, now)
+		return Stamp(testKeys, id, r, now)
 	case AmendRequest:
-		return Stamp(testKeys, ProofAmend, id, r, now)
+		return Stamp(testKeys, id, r, now)
 	}
 	return m
 }

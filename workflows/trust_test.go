@@ -45,7 +45,7 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 	forged(6*time.Minute, UpdateAmend, AmendRequest{User: "alice", Request: approval.Request{Title: "evil", Environment: "production"}})
 	s.env.RegisterDelayedCallback(func() {
 		// A stamp by a key the worker does not hold.
-		s.env.SignalWorkflow(SignalDecision, Stamp(other, ProofDecide, "a1", DecisionRequest{
+		s.env.SignalWorkflow(SignalDecision, Stamp(other, "a1", DecisionRequest{
 			AttemptID: "x3", User: "bob", Decision: approval.DecisionApprove, Channel: "api", SeenHash: s.current().RequestHash,
 		}, s.env.Now()))
 		// A real stamp, replayed for another user: the stamp covers the user.

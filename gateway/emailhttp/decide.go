@@ -184,9 +184,10 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if u, ok := h.dir().Lookup(c.User); !ok {
 		dr.Refusal = RefusedUnknownUser
 	} else {
-		dr.Person = &regopolicy.Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
+		d := regopolicy.DeciderOf(u)
+		dr.Person = &d
 	}
-	res, err := h.decideUpdate(ctx, c.Approval, workflows.Stamp(h.proofs, workflows.ProofDecide, c.Approval, dr, h.now()))
+	res, err := h.decideUpdate(ctx, c.Approval, workflows.Stamp(h.proofs, c.Approval, dr, h.now()))
 	var ref *refusal
 	switch {
 	case errors.As(err, &ref):

@@ -351,9 +351,7 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		},
 	}
 	req.Decision, req.Values = choice(c)
-	if h.proofs != nil {
-		req = workflows.Stamp(h.proofs, workflows.ProofDecide, c.Action.ApprovalID, req, time.Now())
-	}
+	req = workflows.Stamp(h.proofs, c.Action.ApprovalID, req, time.Now())
 	err = h.signal(ctx, c.Action.ApprovalID, req)
 	f.markDelivered()
 	if errors.Is(err, ErrClosed) {

@@ -59,11 +59,12 @@ func (p Person) IdentifiedBy() string {
 
 // Decider is the person as a policy's Rego module sees them.
 func (p Person) Decider(team, channel string) regopolicy.Decider {
-	d := regopolicy.Decider{User: p.Name(), Groups: []string{}, Slack: &regopolicy.SlackUser{
-		UserID: p.SlackID, IsAdmin: p.IsAdmin, Has2FA: p.Has2FA, IsRestricted: p.IsRestricted, Team: team, Channel: channel,
-	}}
+	d := regopolicy.Decider{User: p.Name(), Groups: []string{}}
 	if p.User != nil {
-		d.Groups, d.Admin = p.User.Groups, p.User.Admin
+		d = regopolicy.DeciderOf(p.User)
+	}
+	d.Slack = &regopolicy.SlackUser{
+		UserID: p.SlackID, IsAdmin: p.IsAdmin, Has2FA: p.Has2FA, IsRestricted: p.IsRestricted, Team: team, Channel: channel,
 	}
 	return d
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/signoff/signoff/identity"
 )
 
 // Input is what a module sees as `input`.
@@ -35,6 +37,16 @@ type Decider struct {
 	Admin  bool     `json:"admin"`
 	// Slack is set for decisions made in Slack.
 	Slack *SlackUser `json:"slack,omitempty"`
+}
+
+// DeciderOf is what a module sees of a configured user; Groups is never
+// null, so modules can iterate it.
+func DeciderOf(u *identity.User) Decider {
+	d := Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
+	if d.Groups == nil {
+		d.Groups = []string{}
+	}
+	return d
 }
 
 // SlackUser is the Slack side of a decider.
