@@ -16,52 +16,23 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/proof"
-)
-
-// Notification kinds.
-const (
-	KindPrompt     = "prompt"
-	KindReminder   = "reminder"
-	KindEscalation = "escalation"
-	KindBreakGlass = "break_glass"
-	KindOutcome    = "outcome"
+	"github.com/signoff/signoff/workflows"
 )
 
 // Notifier delivers prompts and outcomes through one channel. Implementations
 // must be safe to call twice for the same approval (activities retry).
 type Notifier interface {
-	Prompt(ctx context.Context, st *approval.State) (Delivery, error)
-	Outcome(ctx context.Context, st *approval.State) (Delivery, error)
+	Prompt(ctx context.Context, st *approval.State) (approval.Delivery, error)
+	Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error)
 }
 
 // FollowUp is implemented by notifiers that word reminders, escalations and
 // break-glass alerts their own way. Without it, a reminder or an escalation
 // is sent as a fresh prompt and break-glass as an outcome.
 type FollowUp interface {
-	Remind(ctx context.Context, st *approval.State) (Delivery, error)
-	Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (Delivery, error)
-	BreakGlass(ctx context.Context, st *approval.State) (Delivery, error)
-}
-
-// Delivery says where a notification went, for the audit trail.
-type Delivery struct {
-	Targets []string `json:"targets"`
-	// Messages posted, kept in the workflow so Outcome can update them.
-	Messages []approval.MessageRef `json:"messages,omitempty"`
-}
-
-// NotifyInput asks one notifier to send one kind of message.
-type NotifyInput struct {
-	Notifier string         `json:"notifier"`
-	Kind     string         `json:"kind"`
-	Approval approval.State `json:"approval"`
-	// Escalation is the level being applied, for KindEscalation.
-	Escalation *approval.Escalation `json:"escalation,omitempty"`
-}
-
-// ActionInput runs the action of a granted approval.
-type ActionInput struct {
-	Approval approval.State `json:"approval"`
+	Remind(ctx context.Context, st *approval.State) (approval.Delivery, error)
+	Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (approval.Delivery, error)
+	BreakGlass(ctx context.Context, st *approval.State) (approval.Delivery, error)
 }
 
 // Activities is registered with the worker; its methods are the activities.
@@ -74,37 +45,37 @@ type Activities struct {
 }
 
 // Notify sends a prompt or an outcome through one notifier.
-func (a *Activities) Notify(ctx context.Context, in NotifyInput) (Delivery, error) {
+func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (approval.Delivery, error) {
 	n, ok := a.Notifiers[in.Notifier]
 	if !ok {
-		return Delivery{}, temporal.NewNonRetryableApplicationError(
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("notifier %q is not configured on this worker", in.Notifier), "UnknownNotifier", nil)
 	}
 	f, followUp := n.(FollowUp)
 	switch {
-	case in.Kind == KindPrompt:
+	case in.Kind == workflows.NoticePrompt:
 		return n.Prompt(ctx, &in.Approval)
-	case in.Kind == KindOutcome:
+	case in.Kind == workflows.NoticeOutcome:
 		return n.Outcome(ctx, &in.Approval)
-	case in.Kind == KindReminder && followUp:
+	case in.Kind == workflows.NoticeReminder && followUp:
 		return f.Remind(ctx, &in.Approval)
-	case in.Kind == KindEscalation && followUp && in.Escalation != nil:
+	case in.Kind == workflows.NoticeEscalation && followUp && in.Escalation != nil:
 		return f.Escalate(ctx, &in.Approval, *in.Escalation)
-	case in.Kind == KindBreakGlass && followUp:
+	case in.Kind == workflows.NoticeBreakGlass && followUp:
 		return f.BreakGlass(ctx, &in.Approval)
-	case in.Kind == KindReminder, in.Kind == KindEscalation:
+	case in.Kind == workflows.NoticeReminder, in.Kind == workflows.NoticeEscalation:
 		return n.Prompt(ctx, &in.Approval)
-	case in.Kind == KindBreakGlass:
+	case in.Kind == workflows.NoticeBreakGlass:
 		return n.Outcome(ctx, &in.Approval)
 	default:
-		return Delivery{}, temporal.NewNonRetryableApplicationError(
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("unknown notification kind %q", in.Kind), "UnknownKind", nil)
 	}
 }
 
 // RunAction runs the approved action. Failures the runner marks permanent
 // are not retried; the result (redacted) goes into the approval either way.
-func (a *Activities) RunAction(ctx context.Context, in ActionInput) (approval.ActionResult, error) {
+func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (approval.ActionResult, error) {
 	defer heartbeat(ctx)()
 	out, err := a.Actions.Run(ctx, &in.Approval)
 	if err != nil {

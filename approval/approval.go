@@ -158,6 +158,13 @@ type MessageRef struct {
 	User string `json:"user,omitempty"`
 }
 
+// Delivery says where a notification went, for the audit trail.
+type Delivery struct {
+	Targets []string `json:"targets"`
+	// Messages posted, kept in the workflow so Outcome can update them.
+	Messages []MessageRef `json:"messages,omitempty"`
+}
+
 // Event is an audit entry other than a decision attempt: notifications,
 // cancellation attempts, expiry, the action.
 type Event struct {

@@ -23,7 +23,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
@@ -257,7 +257,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}
 	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(regopolicy.DeciderOf(user)),
+		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
 		IdentifiedBy: "bearer token",
 	}, s.now())
 	var res workflows.DecideResult

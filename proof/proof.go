@@ -132,3 +132,25 @@ func mac(key []byte, id string, at time.Time, subject []byte) []byte {
 	m.Write(subject)
 	return m.Sum(nil)
 }
+
+// Verdict is what a check of a stamp found. The workflow records it in
+// history (as a local activity's result), so replay gives the same verdict
+// whatever keys a worker holds later.
+type Verdict struct {
+	OK       bool      `json:"ok"`
+	KeyID    string    `json:"key_id,omitempty"`
+	IssuedAt time.Time `json:"issued_at,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Check verifies a stamp over subject and says what it found. A nil ring
+// refuses everything (deny by default).
+func (k *Keyring) Check(subject []byte, s Stamp) Verdict {
+	if k == nil {
+		return Verdict{Error: "this worker holds no proof keys (" + KeysEnv + ")"}
+	}
+	if err := k.Verify(subject, &s); err != nil {
+		return Verdict{Error: err.Error()}
+	}
+	return Verdict{OK: true, KeyID: s.KeyID, IssuedAt: s.IssuedAt}
+}

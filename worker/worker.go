@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -81,7 +82,7 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Wo
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
 	})
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivity(acts)
+	registerActivities(w, acts)
 	for _, ext := range extensions {
 		if err := ext(w, c, cfg, acts, logger); err != nil {
 			return nil, err
@@ -138,4 +139,16 @@ func Notifiers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// registerActivities registers acts under the names the workflow calls.
+func registerActivities(w sdkworker.Worker, acts *activities.Activities) {
+	for name, fn := range map[string]any{
+		workflows.ActivityNotify:      acts.Notify,
+		workflows.ActivityRunAction:   acts.RunAction,
+		workflows.ActivityVerifyProof: acts.VerifyProof,
+		workflows.ActivityCheckRego:   acts.CheckRego,
+	} {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 }

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 )
 
@@ -116,7 +116,7 @@ type DecisionRequest struct {
 	IdentifiedBy string `json:"identified_by,omitempty"`
 	// Person is what the gateway knows of the user, for the policy's Rego
 	// check. Slack clicks carry it in SlackClick.
-	Person *regopolicy.Decider `json:"person,omitempty"`
+	Person *policy.Decider `json:"person,omitempty"`
 	// Refusal, when set, records the attempt as refused for this reason:
 	// the gateway uses it for clicks it cannot tie to a permitted person,
 	// so they still land in the audit trail without counting.

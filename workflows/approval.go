@@ -10,13 +10,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/proof"
 )
-
-// acts is only used for method references; the worker registers the real one.
-var acts *activities.Activities
 
 // approvalRun is one execution's state and its wiring.
 type approvalRun struct {
@@ -54,7 +51,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		return nil, err
 	}
 	setDetails(ctx, st)
-	r.notifyAll(ctx, activities.KindPrompt, nil)
+	r.notifyAll(ctx, NoticePrompt, nil)
 
 	if err := r.wait(ctx); err != nil {
 		if !errors.Is(err, workflow.ErrCanceled) {
@@ -71,7 +68,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 	setDetails(ctx, st)
 	if st.Status == approval.StatusBypassed {
-		r.notifyAll(ctx, activities.KindBreakGlass, nil)
+		r.notifyAll(ctx, NoticeBreakGlass, nil)
 	}
 
 	if st.Status.Granted() {
@@ -79,7 +76,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		st.Record(workflow.Now(ctx), "action", "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 	}
-	r.notifyAll(ctx, activities.KindOutcome, nil)
+	r.notifyAll(ctx, NoticeOutcome, nil)
 
 	// Let in-flight update handlers answer, and Rego checks record their
 	// attempts, before the workflow closes.
@@ -193,7 +190,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	defer func() { r.checking-- }()
 	a := attemptOf(r.st, req)
 	var place *approval.SlackPlace
-	var decider regopolicy.Decider
+	var decider policy.Decider
 	switch {
 	case req.Slack != nil:
 		p := req.Slack.Place
@@ -264,9 +261,9 @@ func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "verify " + m.proofKind() + " proof",
 	})
-	in := activities.ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp}
-	var v activities.ProofVerdict
-	err := workflow.ExecuteLocalActivity(ctx, acts.VerifyProof, in).Get(ctx, &v)
+	in := ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp}
+	var v proof.Verdict
+	err := workflow.ExecuteLocalActivity(ctx, ActivityVerifyProof, in).Get(ctx, &v)
 	switch {
 	case err != nil:
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
@@ -322,7 +319,7 @@ func (r *approvalRun) receiveLegacy(ctx workflow.Context, req DecisionRequest) a
 
 // checkRego evaluates the policy's Rego module in a local activity, whose
 // result history keeps for replay. It fails closed.
-func (r *approvalRun) checkRego(ctx workflow.Context, a approval.Attempt, d regopolicy.Decider) (string, approval.Refusal) {
+func (r *approvalRun) checkRego(ctx workflow.Context, a approval.Attempt, d policy.Decider) (string, approval.Refusal) {
 	req := DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel}
 	verdict, refusal := r.evalRego(ctx, d, req)
 	if refusal != "" {
@@ -335,15 +332,15 @@ func (r *approvalRun) checkRegoLegacy(ctx workflow.Context, req DecisionRequest)
 	return r.evalRego(ctx, req.Slack.Decider, req)
 }
 
-func (r *approvalRun) evalRego(ctx workflow.Context, d regopolicy.Decider, req DecisionRequest) (verdict, refusal string) {
+func (r *approvalRun) evalRego(ctx workflow.Context, d policy.Decider, req DecisionRequest) (verdict, refusal string) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "rego check",
 	})
-	in := activities.RegoInput{Module: r.st.Policy.Rego, Input: RegoInput(r.st, d, req)}
-	var v regopolicy.Verdict
-	err := workflow.ExecuteLocalActivity(ctx, acts.CheckRego, in).Get(ctx, &v)
+	in := RegoCheck{Module: r.st.Policy.Rego, Input: RegoInput(r.st, d, req)}
+	var v policy.RegoVerdict
+	err := workflow.ExecuteLocalActivity(ctx, ActivityCheckRego, in).Get(ctx, &v)
 	if err != nil {
 		err = errors.New(rootMessage(err))
 	}
@@ -409,7 +406,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 				reminder = timer(ctx, pol.Reminder, "reminder")
 				if !st.Status.Final() {
 					st.Record(workflow.Now(ctx), "reminded", "", strings.Join(st.Pending(), ", "))
-					r.notifyAll(ctx, activities.KindReminder, nil)
+					r.notifyAll(ctx, NoticeReminder, nil)
 				}
 			})
 		}
@@ -430,7 +427,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 					escalation = timer(ctx, st.CreatedAt.Add(pol.Escalations[level].After).Sub(workflow.Now(ctx)),
 						fmt.Sprintf("escalation level %d", level+1))
 				}
-				r.notifyAll(ctx, activities.KindEscalation, &esc)
+				r.notifyAll(ctx, NoticeEscalation, &esc)
 			})
 		}
 		sel.AddReceive(r.changed, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
@@ -441,7 +438,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 		if !st.Status.Final() && (st.Stage != stage || st.Revision != revision) {
 			// A new stage opened or the request changed: ask again.
 			stage, revision = st.Stage, st.Revision
-			r.notifyAll(ctx, activities.KindPrompt, nil)
+			r.notifyAll(ctx, NoticePrompt, nil)
 		}
 	}
 	return nil
@@ -471,7 +468,7 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 		},
 	})
 	var res approval.ActionResult
-	err := workflow.ExecuteActivity(ctx, acts.RunAction, activities.ActionInput{Approval: st.ForActivity()}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()}).Get(ctx, &res)
 	if err != nil {
 		res = approval.ActionResult{Type: st.Request.Action.Type, Success: false, Error: rootMessage(err)}
 	}
@@ -483,7 +480,7 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 // that fails is recorded and never blocks the approval: people can still
 // decide through the other channels and the API. Break-glass also goes to
 // the security notifiers.
-func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval.Escalation) {
+func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
 	st := r.st
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
@@ -496,7 +493,7 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval
 		},
 	})
 	notifiers := r.in.Notifiers
-	if kind == activities.KindBreakGlass {
+	if kind == NoticeBreakGlass {
 		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)
 	}
 	r.notifying++
@@ -507,13 +504,13 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind string, esc *approval
 	}()
 	futures := make([]workflow.Future, len(notifiers))
 	for i, n := range notifiers {
-		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, kind+" via "+n))
-		futures[i] = workflow.ExecuteActivity(actx, acts.Notify, activities.NotifyInput{
+		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, string(kind)+" via "+n))
+		futures[i] = workflow.ExecuteActivity(actx, ActivityNotify, NotifyInput{
 			Notifier: n, Kind: kind, Approval: st.ForActivity(), Escalation: esc,
 		})
 	}
 	for i, f := range futures {
-		var d activities.Delivery
+		var d approval.Delivery
 		if err := f.Get(ctx, &d); err != nil {
 			st.Record(workflow.Now(ctx), "notify_failed", "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, rootMessage(err)))
 			continue

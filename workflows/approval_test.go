@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 )
 
@@ -24,7 +23,7 @@ func TestApprovalWorkflow(t *testing.T) { suite.Run(t, new(ApprovalSuite)) }
 
 func (s *ApprovalSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterActivity(&activities.Activities{Proofs: testKeys})
+	registerActivities(s.env)
 	s.env.SetStartTime(t0)
 }
 
@@ -48,7 +47,7 @@ func input(required int) Input {
 }
 
 func (s *ApprovalSuite) expectNotify() {
-	s.env.OnActivity(acts.Notify, mock.Anything, mock.Anything).Return(activities.Delivery{Targets: []string{"log:bob"}}, nil)
+	s.env.OnActivity(ActivityNotify, mock.Anything, mock.Anything).Return(approval.Delivery{Targets: []string{"log:bob"}}, nil)
 }
 
 func (s *ApprovalSuite) signal(after time.Duration, user string, d approval.Decision) {
@@ -67,7 +66,7 @@ func (s *ApprovalSuite) result() *approval.State {
 
 func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).
 		Return(approval.ActionResult{Type: "noop", Success: true, Output: "done"}, nil).Once()
 	var statuses []string
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -100,7 +99,7 @@ func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 
 func (s *ApprovalSuite) TestEveryRefusalIsRecordedAndChangesNothing() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.signal(time.Minute, "alice", approval.DecisionApprove)     // requester
 	s.signal(2*time.Minute, "mallory", approval.DecisionApprove) // not an approver
 	s.signal(3*time.Minute, "bob", approval.DecisionApprove)
@@ -214,7 +213,7 @@ func (s *ApprovalSuite) TestUpdatesAnswerWithRefusalsAndAdminCancel() {
 
 func (s *ApprovalSuite) TestFailedActionIsReportedNotFatal() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).
 		Return(approval.ActionResult{}, temporal.NewNonRetryableApplicationError("HTTP 404: no such hook", "ActionFailed", nil))
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
@@ -227,9 +226,9 @@ func (s *ApprovalSuite) TestFailedActionIsReportedNotFatal() {
 }
 
 func (s *ApprovalSuite) TestFailingNotifierDoesNotBlockDecisions() {
-	s.env.OnActivity(acts.Notify, mock.Anything, mock.Anything).
-		Return(activities.Delivery{}, temporal.NewNonRetryableApplicationError("channel_not_found", "SlackError", nil))
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
+	s.env.OnActivity(ActivityNotify, mock.Anything, mock.Anything).
+		Return(approval.Delivery{}, temporal.NewNonRetryableApplicationError("channel_not_found", "SlackError", nil))
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
 

@@ -1,11 +1,16 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/regopolicy"
 	"github.com/signoff/signoff/proof"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 )
 
 // testKeys play the gateway's and the worker's key ring.
@@ -41,11 +46,30 @@ func (s *ApprovalSuite) current() *approval.State {
 	return &st
 }
 
-func deciderOf(user string) *regopolicy.Decider {
-	return &regopolicy.Decider{User: user, Groups: []string{}}
+func deciderOf(user string) *policy.Decider {
+	return &policy.Decider{User: user, Groups: []string{}}
 }
 
 func jsonSize(v any) (int, error) {
 	b, err := json.Marshal(v)
 	return len(b), err
+}
+
+// registerActivities stands in for the worker's activities, under the names
+// the workflow calls: proofs are checked with testKeys and Rego is really
+// evaluated; a notification or an action a test does not mock fails, as it
+// would on a worker with none configured.
+func registerActivities(env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterActivityWithOptions(func(context.Context, NotifyInput) (approval.Delivery, error) {
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError("no notifier in this test", "UnknownNotifier", nil)
+	}, activity.RegisterOptions{Name: ActivityNotify})
+	env.RegisterActivityWithOptions(func(context.Context, ActionInput) (approval.ActionResult, error) {
+		return approval.ActionResult{}, temporal.NewNonRetryableApplicationError("no action in this test", "UnknownAction", nil)
+	}, activity.RegisterOptions{Name: ActivityRunAction})
+	env.RegisterActivityWithOptions(func(_ context.Context, in ProofInput) (proof.Verdict, error) {
+		return testKeys.Check(in.Subject, in.Stamp), nil
+	}, activity.RegisterOptions{Name: ActivityVerifyProof})
+	env.RegisterActivityWithOptions(func(ctx context.Context, in RegoCheck) (policy.RegoVerdict, error) {
+		return regopolicy.Evaluate(ctx, in.Module, in.Input)
+	}, activity.RegisterOptions{Name: ActivityCheckRego})
 }

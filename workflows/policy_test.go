@@ -10,13 +10,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 )
 
 // notifications records every notify activity: kind and when.
 type notification struct {
-	kind  string
+	kind  NoticeKind
 	at    time.Duration
 	level int
 	stage int
@@ -25,8 +24,8 @@ type notification struct {
 func (s *ApprovalSuite) recordNotifications() *[]notification {
 	var got []notification
 	var mu sync.Mutex // parallel notify activities run on their own goroutines
-	s.env.OnActivity(acts.Notify, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.NotifyInput) (activities.Delivery, error) {
+	s.env.OnActivity(ActivityNotify, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in NotifyInput) (approval.Delivery, error) {
 			n := notification{kind: in.Kind, at: s.env.Now().Sub(t0), stage: in.Approval.Stage}
 			if in.Escalation != nil {
 				n.level = in.Approval.EscalationLevel
@@ -34,7 +33,7 @@ func (s *ApprovalSuite) recordNotifications() *[]notification {
 			mu.Lock()
 			got = append(got, n)
 			mu.Unlock()
-			return activities.Delivery{}, nil
+			return approval.Delivery{}, nil
 		})
 	return &got
 }
@@ -53,7 +52,7 @@ func staged() Input {
 
 func (s *ApprovalSuite) TestStagesInOrderWithDistinctPeople() {
 	got := s.recordNotifications()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.signal(time.Hour, "dana", approval.DecisionApprove)    // security, too early
 	s.signal(2*time.Hour, "carol", approval.DecisionApprove) // team lead stage done
 	s.signal(3*time.Hour, "carol", approval.DecisionApprove) // carol again, in security
@@ -72,7 +71,7 @@ func (s *ApprovalSuite) TestStagesInOrderWithDistinctPeople() {
 	// Prompted at creation and again when the security stage opened.
 	var prompts []notification
 	for _, n := range *got {
-		if n.kind == activities.KindPrompt {
+		if n.kind == NoticePrompt {
 			prompts = append(prompts, n)
 		}
 	}
@@ -98,7 +97,7 @@ func (s *ApprovalSuite) TestRejectionQuorum() {
 
 func (s *ApprovalSuite) TestRemindersAndEscalationAtTheRightTimes() {
 	got := s.recordNotifications()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
 	in := input(1)
 	in.Policy.Approvers = []string{"bob"}
 	in.Policy.Reminder = 4 * time.Hour
@@ -153,7 +152,7 @@ func appErrType(err error) string {
 
 func (s *ApprovalSuite) TestBreakGlassOnSoftPolicy() {
 	got := s.recordNotifications()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	in := input(2)
 	in.Policy.Enforcement = approval.EnforcementSoft
 	in.SecurityNotifiers = []string{"security"}
@@ -170,12 +169,12 @@ func (s *ApprovalSuite) TestBreakGlassOnSoftPolicy() {
 	s.Equal(approval.StatusBypassed, st.Status)
 	s.Equal("prod is down", st.BypassReason)
 	s.Require().NotNil(st.ActionResult, "the action runs after break-glass")
-	kinds := map[string]int{}
+	kinds := map[NoticeKind]int{}
 	for _, n := range *got {
 		kinds[n.kind]++
 	}
 	// Both notifiers (approvers' and security) hear about it at once.
-	s.Equal(2, kinds[activities.KindBreakGlass])
+	s.Equal(2, kinds[NoticeBreakGlass])
 	var refused []string
 	for _, e := range st.Events {
 		if e.Kind == "break_glass_refused" {
@@ -199,8 +198,8 @@ func (s *ApprovalSuite) TestBreakGlassRefusedOnHardPolicy() {
 func (s *ApprovalSuite) TestAmendVoidsApprovalsAndPromptsAgain() {
 	got := s.recordNotifications()
 	var ran approval.Request
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ActionInput) (approval.ActionResult, error) {
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in ActionInput) (approval.ActionResult, error) {
 			ran = in.Approval.Request
 			return approval.ActionResult{Success: true}, nil
 		}).Once()
@@ -225,7 +224,7 @@ func (s *ApprovalSuite) TestAmendVoidsApprovalsAndPromptsAgain() {
 	s.Equal(st.RequestHash, st.Attempts[2].RequestHash)
 	prompts := 0
 	for _, n := range *got {
-		if n.kind == activities.KindPrompt {
+		if n.kind == NoticePrompt {
 			prompts++
 		}
 	}
@@ -234,7 +233,7 @@ func (s *ApprovalSuite) TestAmendVoidsApprovalsAndPromptsAgain() {
 
 func (s *ApprovalSuite) TestCommentRequiredAndSelfApprovalAllowed() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
 	in := input(2)
 	in.Policy.RequireComment = approval.CommentRule{Reject: true}
 	in.Policy.SelfApproval = true

@@ -2,7 +2,7 @@ package workflows
 
 import (
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 )
 
 // SlackClick is what the gateway verified about a Slack click. The
@@ -12,7 +12,7 @@ import (
 // made while no worker runs waits in history and is judged when one does.
 type SlackClick struct {
 	Place   approval.SlackPlace `json:"place"`
-	Decider regopolicy.Decider  `json:"decider"`
+	Decider policy.Decider      `json:"decider"`
 }
 
 // CheckPlace completes a Slack click against the approval: an option
@@ -38,19 +38,19 @@ func CheckPlace(st *approval.State, req DecisionRequest) DecisionRequest {
 }
 
 // RegoInput is what a policy's Rego module sees for one decision.
-func RegoInput(st *approval.State, d regopolicy.Decider, req DecisionRequest) regopolicy.Input {
-	in := regopolicy.Input{
+func RegoInput(st *approval.State, d policy.Decider, req DecisionRequest) policy.RegoInput {
+	in := policy.RegoInput{
 		Decider:  d,
 		Decision: string(req.Decision), Comment: req.Comment, Values: req.Values, Channel: req.Channel,
 		Request: st.Request,
-		Approval: regopolicy.Approval{
+		Approval: policy.RegoApproval{
 			ID: st.ID, Requester: st.Requester, Environment: st.Request.Environment, Status: string(st.Status),
 			Stage: st.CurrentStage().Name, Policy: st.Policy.Name,
 		},
-		Decisions: []regopolicy.Decision{},
+		Decisions: []policy.RegoDecision{},
 	}
 	for _, a := range st.Attempts {
-		in.Decisions = append(in.Decisions, regopolicy.Decision{User: a.User, Decision: string(a.Decision), Accepted: a.Accepted && !a.Voided, Channel: a.Channel})
+		in.Decisions = append(in.Decisions, policy.RegoDecision{User: a.User, Decision: string(a.Decision), Accepted: a.Accepted && !a.Voided, Channel: a.Channel})
 	}
 	return in
 }
@@ -58,7 +58,7 @@ func RegoInput(st *approval.State, d regopolicy.Decider, req DecisionRequest) re
 // RegoOutcome turns an evaluation into what the attempt records: the
 // verdict, and a refusal unless the module allowed it. An evaluation error
 // denies (deny by default).
-func RegoOutcome(v regopolicy.Verdict, err error) (verdict, refusal string) {
+func RegoOutcome(v policy.RegoVerdict, err error) (verdict, refusal string) {
 	if err != nil {
 		return "rego: error: " + err.Error(), approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
 	}

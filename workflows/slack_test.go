@@ -5,9 +5,8 @@ import (
 
 	"github.com/stretchr/testify/mock"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 )
 
 const promptChannel = "C0PROD"
@@ -15,7 +14,7 @@ const promptChannel = "C0PROD"
 // expectSlackPrompt makes every notification post one channel prompt,
 // after delay.
 func (s *ApprovalSuite) expectSlackPrompt(delay time.Duration) {
-	s.env.OnActivity(acts.Notify, mock.Anything, mock.Anything).After(delay).Return(activities.Delivery{
+	s.env.OnActivity(ActivityNotify, mock.Anything, mock.Anything).After(delay).Return(approval.Delivery{
 		Targets:  []string{"slack:#production"},
 		Messages: []approval.MessageRef{{Notifier: "slack", Channel: promptChannel, ID: "1700000000.000001"}},
 	}, nil)
@@ -29,7 +28,7 @@ func (s *ApprovalSuite) click(after time.Duration, user, channel string, edit fu
 			Channel: "slack:" + channel,
 			Slack: &SlackClick{
 				Place:   approval.SlackPlace{Channel: channel, Revision: 0, Has2FA: true},
-				Decider: regopolicy.Decider{User: user, Groups: []string{}, Slack: &regopolicy.SlackUser{UserID: "U0" + user, Has2FA: true, Team: "T0OK", Channel: channel}},
+				Decider: policy.Decider{User: user, Groups: []string{}, Slack: &policy.SlackUser{UserID: "U0" + user, Has2FA: true, Team: "T0OK", Channel: channel}},
 			},
 		}
 		if edit != nil {
@@ -51,7 +50,7 @@ func (s *ApprovalSuite) refusals(st *approval.State) [][2]string {
 // channel and revision, 2FA) is checked against the approval's own state.
 func (s *ApprovalSuite) TestSlackClickIsJudgedByTheWorkflow() {
 	s.expectSlackPrompt(0)
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.click(time.Minute, "bob", "C0RANDOM", nil)
 	s.click(2*time.Minute, "bob", promptChannel, func(r *DecisionRequest) { r.Slack.Place.Revision = 3 })
 	s.click(3*time.Minute, "bob", promptChannel, func(r *DecisionRequest) { r.Slack.Place.Require2FA, r.Slack.Place.Has2FA = true, false })
@@ -80,7 +79,7 @@ func (s *ApprovalSuite) TestSlackClickIsJudgedByTheWorkflow() {
 // it is judged once the prompts are recorded, not refused.
 func (s *ApprovalSuite) TestSlackClickBeforeItsPromptIsRecordedWaits() {
 	s.expectSlackPrompt(10 * time.Minute)
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.click(time.Minute, "bob", promptChannel, nil)
 	// The same click redelivered while it waits (a Slack retry).
 	s.click(2*time.Minute, "bob", promptChannel, func(r *DecisionRequest) { r.AttemptID = "slack:bob1m0s" })
@@ -129,7 +128,7 @@ func (s *ApprovalSuite) TestSlackOptionGetsItsDecision() {
 // module that fails to evaluate denies.
 func (s *ApprovalSuite) TestSlackClickRunsThePolicysRego() {
 	s.expectSlackPrompt(0)
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	in := input(1)
 	in.Policy.Rego = `package signoff
 allow if input.decider.slack.team == "T0OK"

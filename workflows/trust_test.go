@@ -19,7 +19,7 @@ import (
 // stamped decisions still decide.
 func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	forged := func(after time.Duration, name string, arg any) {
 		s.env.RegisterDelayedCallback(func() {
 			if name == SignalDecision || name == SignalCancel {
@@ -96,7 +96,7 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 // turn bob's decision into a "redelivery" of the refused one.
 func (s *ApprovalSuite) TestForgedAttemptCannotTakeAnotherAttemptsID() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(SignalDecision, DecisionRequest{AttemptID: "api:bob-1", User: "bob", Decision: approval.DecisionReject, Channel: "api"})
 	}, time.Minute)
@@ -114,7 +114,7 @@ func (s *ApprovalSuite) TestForgedAttemptCannotTakeAnotherAttemptsID() {
 // counts.
 func (s *ApprovalSuite) TestDecisionIsBoundToTheContentSeen() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	var seen string
 	s.env.RegisterDelayedCallback(func() { seen = s.current().RequestHash }, time.Minute)
 	amended := input(1).Request
@@ -160,7 +160,7 @@ func (s *ApprovalSuite) TestDecisionAfterTheDeadlineIsRefused() {
 // completes and its action runs once.
 func (s *ApprovalSuite) TestFloodOfRefusalsAndAmendmentsStillCompletes() {
 	s.expectNotify()
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	comment := strings.Repeat("c", approval.MaxCommentRunes)
 	values := make([]string, approval.MaxValues)
 	for i := range values {
@@ -210,7 +210,7 @@ default allow := false
 allow if input.decider.user == "carol"
 deny contains "only carol may decide" if input.decider.user != "carol"
 `
-	s.env.OnActivity(acts.RunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: "b", User: "bob", Decision: approval.DecisionApprove,
 			Channel: "api", Person: deciderOf("bob")}))

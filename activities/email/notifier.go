@@ -32,6 +32,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/gateway/emailtoken"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/workflows"
 )
 
 // Name is the notifier's name in config and in MessageRef.Notifier.
@@ -146,9 +147,9 @@ func (n *Notifier) users(st *approval.State, names []string, decide func(string)
 }
 
 // Prompt asks each pending approver to decide.
-func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	rs := n.users(st, st.Pending(), func(string) bool { return true })
-	return n.deliver(ctx, st, activities.KindPrompt, fmt.Sprintf("r%d-s%d", st.Revision, st.Stage), rs, true,
+	return n.deliver(ctx, st, workflows.NoticePrompt, fmt.Sprintf("r%d-s%d", st.Revision, st.Stage), rs, true,
 		func(c *content, r recipient) {
 			c.Heading = "Approval needed"
 			c.Intro = fmt.Sprintf("%s asks for your approval.", st.Requester)
@@ -156,7 +157,7 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.D
 }
 
 // Remind asks the approvers still awaited again.
-func (n *Notifier) Remind(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Remind(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	rs := n.users(st, st.Pending(), func(string) bool { return true })
 	seq := 0
 	for _, e := range st.Events {
@@ -164,7 +165,7 @@ func (n *Notifier) Remind(ctx context.Context, st *approval.State) (activities.D
 			seq++
 		}
 	}
-	return n.deliver(ctx, st, activities.KindReminder, fmt.Sprintf("n%d", seq), rs, true,
+	return n.deliver(ctx, st, workflows.NoticeReminder, fmt.Sprintf("n%d", seq), rs, true,
 		func(c *content, r recipient) {
 			c.Heading = "Reminder: approval needed"
 			c.Intro = fmt.Sprintf("%s is still waiting for your decision.", st.Requester)
@@ -174,7 +175,7 @@ func (n *Notifier) Remind(ctx context.Context, st *approval.State) (activities.D
 // Escalate tells the level's people: those who may now decide get decision
 // links, the others a link to the audit trail. Channels that are email
 // addresses (a team list) are mailed too; chat channels are not ours.
-func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (activities.Delivery, error) {
+func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (approval.Delivery, error) {
 	pending := st.Pending()
 	names := append(slices.Clone(esc.AddApprovers), esc.Notify.Users...)
 	rs := n.users(st, names, func(name string) bool { return slices.Contains(pending, name) })
@@ -183,7 +184,7 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 			rs = append(rs, recipient{address: a.Address})
 		}
 	}
-	return n.deliver(ctx, st, activities.KindEscalation, fmt.Sprintf("l%d", st.EscalationLevel), rs, false,
+	return n.deliver(ctx, st, workflows.NoticeEscalation, fmt.Sprintf("l%d", st.EscalationLevel), rs, false,
 		func(c *content, r recipient) {
 			c.Heading = "Escalated: approval waiting"
 			c.Intro = fmt.Sprintf("This request has waited since %s and was escalated to you (level %d).",
@@ -196,7 +197,7 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 
 // BreakGlass tells every approver and the security recipients that the
 // requester went ahead without approval.
-func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	names := append(st.Policy.AllApprovers(), st.ExtraApprovers...)
 	names = slices.DeleteFunc(names, func(u string) bool { return u == st.Requester })
 	rs := n.users(st, names, func(string) bool { return false })
@@ -207,7 +208,7 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activiti
 			rs = append(rs, recipient{address: addr.Address})
 		}
 	}
-	return n.deliver(ctx, st, activities.KindBreakGlass, "1", rs, false,
+	return n.deliver(ctx, st, workflows.NoticeBreakGlass, "1", rs, false,
 		func(c *content, r recipient) {
 			c.Heading = "Break-glass: proceeded without approval"
 			c.Intro = fmt.Sprintf("%s used break-glass: the action runs without the approvals the policy asks for.", st.BypassedBy)
@@ -217,9 +218,9 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activiti
 
 // Outcome tells the requester how the approval ended and what the action
 // did.
-func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	rs := n.users(st, []string{st.Requester}, func(string) bool { return false })
-	return n.deliver(ctx, st, activities.KindOutcome, "1", rs, true,
+	return n.deliver(ctx, st, workflows.NoticeOutcome, "1", rs, true,
 		func(c *content, r recipient) {
 			c.Heading = "Approval " + strings.ToLower(string(st.Status))
 			c.Intro = outcomeIntro(st)
@@ -262,20 +263,20 @@ func outcomeIntro(st *approval.State) string {
 
 // deliver renders and sends one email per recipient. required says that
 // nobody to mail is a failure (the audit trail shows it).
-func (n *Notifier) deliver(ctx context.Context, st *approval.State, kind, seq string, rs []recipient, required bool,
-	word func(*content, recipient), what string) (activities.Delivery, error) {
+func (n *Notifier) deliver(ctx context.Context, st *approval.State, kind workflows.NoticeKind, seq string, rs []recipient, required bool,
+	word func(*content, recipient), what string) (approval.Delivery, error) {
 	if len(rs) == 0 {
 		if required {
-			return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
+			return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 				"nobody to email: no recipient has an email address", ErrTypeNoRecipient, nil)
 		}
-		return activities.Delivery{}, nil
+		return approval.Delivery{}, nil
 	}
 	out := make([]outgoing, 0, len(rs))
 	for _, r := range rs {
 		o, err := n.compose(st, kind, seq, r, word, what)
 		if err != nil {
-			return activities.Delivery{}, err
+			return approval.Delivery{}, err
 		}
 		out = append(out, o)
 	}
@@ -284,12 +285,12 @@ func (n *Notifier) deliver(ctx context.Context, st *approval.State, kind, seq st
 
 // messageID is stable for one approval, recipient and notification, so a
 // resent copy is recognisable.
-func (n *Notifier) messageID(st *approval.State, kind, seq, address string) string {
+func (n *Notifier) messageID(st *approval.State, kind workflows.NoticeKind, seq, address string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(address)))
-	return fmt.Sprintf("signoff.%s.%s.%s.%s@%s", st.ID, strings.ReplaceAll(kind, "_", "-"), seq, hex.EncodeToString(sum[:6]), n.domain)
+	return fmt.Sprintf("signoff.%s.%s.%s.%s@%s", st.ID, strings.ReplaceAll(string(kind), "_", "-"), seq, hex.EncodeToString(sum[:6]), n.domain)
 }
 
-func (n *Notifier) compose(st *approval.State, kind, seq string, r recipient, word func(*content, recipient), what string) (outgoing, error) {
+func (n *Notifier) compose(st *approval.State, kind workflows.NoticeKind, seq string, r recipient, word func(*content, recipient), what string) (outgoing, error) {
 	id := n.messageID(st, kind, seq, r.address)
 	c := describe(st, r.label())
 	word(c, r)
@@ -316,8 +317,8 @@ func (n *Notifier) compose(st *approval.State, kind, seq string, r recipient, wo
 }
 
 // earlierPrompt threads follow-ups under the prompt the recipient got.
-func (n *Notifier) earlierPrompt(st *approval.State, r recipient, kind string) string {
-	if kind == activities.KindPrompt {
+func (n *Notifier) earlierPrompt(st *approval.State, r recipient, kind workflows.NoticeKind) string {
+	if kind == workflows.NoticePrompt {
 		return ""
 	}
 	for _, m := range slices.Backward(st.Messages) {

@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/gateway/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/smtpfake"
+	"github.com/signoff/signoff/workflows"
 )
 
 const (
@@ -227,18 +228,18 @@ func TestRetryIsRecognisable(t *testing.T) {
 func TestHeartbeatSkipsWhatWasSent(t *testing.T) {
 	f := setup(t, smtpfake.Options{Username: smtpUser, Password: smtpPass}, config.EmailTLSStartTLS, nil)
 	st := state(approval.Input{})
-	bobID := f.n.messageID(st, activities.KindPrompt, "r0-s0", "bob@example.com")
+	bobID := f.n.messageID(st, workflows.NoticePrompt, "r0-s0", "bob@example.com")
 
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	acts := &activities.Activities{Notifiers: map[string]activities.Notifier{Name: f.n}, Logger: slog.Default()}
 	env.RegisterActivity(acts)
 	env.SetHeartbeatDetails([]string{bobID})
-	v, err := env.ExecuteActivity(acts.Notify, activities.NotifyInput{Notifier: Name, Kind: activities.KindPrompt, Approval: *st})
+	v, err := env.ExecuteActivity(acts.Notify, workflows.NotifyInput{Notifier: Name, Kind: workflows.NoticePrompt, Approval: *st})
 	if err != nil {
 		t.Fatalf("notify: %v", err)
 	}
-	var d activities.Delivery
+	var d approval.Delivery
 	if err := v.Get(&d); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 )
@@ -97,7 +96,7 @@ func (o outgoing) msg() (*gomail.Msg, error) {
 // send delivers every message over one connection. Messages the relay
 // accepted in an earlier attempt of this activity are skipped; a recipient
 // the relay refuses for good is reported, not retried.
-func (r *relay) send(ctx context.Context, logger *slog.Logger, out []outgoing) (activities.Delivery, error) {
+func (r *relay) send(ctx context.Context, logger *slog.Logger, out []outgoing) (approval.Delivery, error) {
 	var sent []string
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &sent); err != nil {
@@ -105,7 +104,7 @@ func (r *relay) send(ctx context.Context, logger *slog.Logger, out []outgoing) (
 			sent = nil
 		}
 	}
-	var d activities.Delivery
+	var d approval.Delivery
 	var refused []string
 	var client *gomail.Client
 	defer func() {
@@ -127,7 +126,7 @@ func (r *relay) send(ctx context.Context, logger *slog.Logger, out []outgoing) (
 		if client == nil {
 			client, err = r.dial(ctx)
 			if err != nil {
-				return activities.Delivery{}, err
+				return approval.Delivery{}, err
 			}
 		}
 		if err := client.Send(m); err != nil {
@@ -137,7 +136,7 @@ func (r *relay) send(ctx context.Context, logger *slog.Logger, out []outgoing) (
 				logger.Warn("relay refused the recipient", "to", o.to, "code", se.ErrorCode())
 				continue
 			}
-			return activities.Delivery{}, fmt.Errorf("send to %s: %w", o.to, err)
+			return approval.Delivery{}, fmt.Errorf("send to %s: %w", o.to, err)
 		}
 		sent = append(sent, o.messageID)
 		if activity.IsActivity(ctx) {
@@ -189,7 +188,7 @@ func (r *relay) dial(ctx context.Context) (*gomail.Client, error) {
 }
 
 // record notes a delivered email in the activity's result.
-func record(d *activities.Delivery, o outgoing) {
+func record(d *approval.Delivery, o outgoing) {
 	d.Targets = append(d.Targets, "email:"+o.to)
 	d.Messages = append(d.Messages, approval.MessageRef{Notifier: Name, Channel: o.to, ID: o.messageID, User: o.user})
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 )
 
@@ -22,7 +21,7 @@ type Log struct {
 }
 
 // Prompt logs who is asked and how to decide.
-func (l *Log) Prompt(_ context.Context, st *approval.State) (activities.Delivery, error) {
+func (l *Log) Prompt(_ context.Context, st *approval.State) (approval.Delivery, error) {
 	pending := st.Pending()
 	l.Logger.Info("approval requested",
 		"approval_id", st.ID,
@@ -37,17 +36,17 @@ func (l *Log) Prompt(_ context.Context, st *approval.State) (activities.Delivery
 		// The hash binds the decision to the content logged here.
 		"decide", fmt.Sprintf(`curl -X POST -H "Authorization: Bearer $TOKEN" %s/v1/approvals/%s:decide -d '{"decision":"DECISION_APPROVE","request_hash":"%s"}'`, l.GatewayURL, st.ID, st.RequestHash),
 	)
-	return activities.Delivery{Targets: prefixed("log:", pending)}, nil
+	return approval.Delivery{Targets: prefixed("log:", pending)}, nil
 }
 
 // Outcome logs how the approval ended.
-func (l *Log) Outcome(_ context.Context, st *approval.State) (activities.Delivery, error) {
+func (l *Log) Outcome(_ context.Context, st *approval.State) (approval.Delivery, error) {
 	attrs := []any{"approval_id", st.ID, "status", string(st.Status), "approved_by", strings.Join(st.ApprovedBy, ",")}
 	if st.ActionResult != nil {
 		attrs = append(attrs, "action", st.ActionResult.Type, "action_success", st.ActionResult.Success)
 	}
 	l.Logger.Info("approval finished", attrs...)
-	return activities.Delivery{Targets: []string{"log:" + st.Requester}}, nil
+	return approval.Delivery{Targets: []string{"log:" + st.Requester}}, nil
 }
 
 // actionAttr is what runs once granted, every parameter in its own key

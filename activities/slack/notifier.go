@@ -169,10 +169,10 @@ func (n *Notifier) heartbeater(ctx context.Context, p *progress) slackkit.Heartb
 
 // Prompt posts the prompt to every target not already posted by an
 // earlier attempt.
-func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	targets := n.targets(st)
 	if len(targets) == 0 {
-		return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("slack: nowhere to post approval %s: no channel for policy %q and no approver with a slack_id", st.ID, st.Policy.Name),
 			ErrTypeConfig, nil)
 	}
@@ -181,13 +181,13 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (activities.D
 
 // Remind posts the prompt again where it went first: the channel and the
 // approvers still awaited.
-func (n *Notifier) Remind(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Remind(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	return n.Prompt(ctx, st)
 }
 
 // Escalate posts the prompt to the level's channels and people: those it
 // adds as approvers can decide from it, the others see it.
-func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (activities.Delivery, error) {
+func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approval.Escalation) (approval.Delivery, error) {
 	var targets []target
 	for _, ch := range esc.Notify.Channels {
 		targets = append(targets, target{key: "channel:" + ch, channel: ch, label: "slack:" + ch})
@@ -212,7 +212,7 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 
 // BreakGlass tells the policy's channel and every approver at once that the
 // requester bypassed approval, and why.
-func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	text := fmt.Sprintf(":rotating_light: Break-glass: %s bypassed approval of *%s* (%s). Reason: %s",
 		slackkit.Escape(st.BypassedBy), slackkit.Escape(st.Request.Title), slackkit.Escape(st.Request.Environment),
 		slackkit.Escape(st.BypassReason))
@@ -250,9 +250,9 @@ func (n *Notifier) postPaced(ctx context.Context, hb slackkit.Heartbeat, channel
 
 // post sends blocks (or text alone) to every target not already posted by
 // an earlier attempt of this activity.
-func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, blocks []slackapi.Block, text string) (activities.Delivery, error) {
+func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, blocks []slackapi.Block, text string) (approval.Delivery, error) {
 	prog := n.loadProgress(ctx)
-	var d activities.Delivery
+	var d approval.Delivery
 	var failed []string
 	for _, t := range targets {
 		if ref, ok := prog.Posted[t.key]; ok {
@@ -271,7 +271,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		ch, ts, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), t.channel, opts...)
 		if err != nil {
 			if ferr := n.fail(ctx, "chat.postMessage", t.label, err, &failed); ferr != nil {
-				return activities.Delivery{}, ferr
+				return approval.Delivery{}, ferr
 			}
 			continue
 		}
@@ -283,7 +283,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		n.logger.InfoContext(ctx, "slack message posted", "approval_id", st.ID, "target", t.label, "channel", ch, "ts", ts)
 	}
 	if len(d.Messages) == 0 && len(targets) > 0 {
-		return activities.Delivery{}, temporal.NewNonRetryableApplicationError(
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 			"slack: nothing could be posted: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
 	}
 	for _, f := range failed {
@@ -322,11 +322,11 @@ func (n *Notifier) fail(ctx context.Context, method, label string, err error, fa
 // Outcome replaces every Slack prompt of the approval with its outcome
 // (controls gone, new block IDs) and replies in each channel's thread with
 // the action's result.
-func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.Delivery, error) {
+func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	prog := n.loadProgress(ctx)
 	blocks := n.render.OutcomeBlocks(st)
 	reply := slackkit.ActionResultText(st.ActionResult)
-	var d activities.Delivery
+	var d approval.Delivery
 	var failed []string
 	seen := map[string]bool{}
 	for _, m := range st.Messages {
@@ -346,7 +346,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.
 			})
 			if err != nil {
 				if ferr := n.fail(ctx, "chat.update", label, err, &failed); ferr != nil {
-					return activities.Delivery{}, ferr
+					return approval.Delivery{}, ferr
 				}
 				continue
 			}
@@ -366,7 +366,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (activities.
 			)
 			if err != nil {
 				if ferr := n.fail(ctx, "chat.postMessage (thread)", label, err, &failed); ferr != nil {
-					return activities.Delivery{}, ferr
+					return approval.Delivery{}, ferr
 				}
 				continue
 			}

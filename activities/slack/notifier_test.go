@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
@@ -103,11 +102,11 @@ func requireAppError(t *testing.T, err error, typ string, nonRetryable bool) *te
 }
 
 // promptActivity runs Prompt as a Temporal activity, so heartbeats are real.
-func promptActivity(t *testing.T, n *Notifier, details any) (activities.Delivery, []progress, error) {
+func promptActivity(t *testing.T, n *Notifier, details any) (approval.Delivery, []progress, error) {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(func(ctx context.Context, st approval.State) (activities.Delivery, error) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, st approval.State) (approval.Delivery, error) {
 		return n.Prompt(ctx, &st)
 	}, activity.RegisterOptions{Name: "Prompt"})
 	var mu sync.Mutex
@@ -123,7 +122,7 @@ func promptActivity(t *testing.T, n *Notifier, details any) (activities.Delivery
 		env.SetHeartbeatDetails(details)
 	}
 	v, err := env.ExecuteActivity("Prompt", *pending(ids[0]))
-	var d activities.Delivery
+	var d approval.Delivery
 	if err == nil {
 		require.NoError(t, v.Get(&d))
 	}
@@ -212,7 +211,7 @@ func TestRateLimitsAreWaitedOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	deliveries := make([]activities.Delivery, len(ids))
+	deliveries := make([]approval.Delivery, len(ids))
 	errs := make([]error, len(ids))
 	for i, id := range ids {
 		wg.Go(func() { deliveries[i], errs[i] = n.Prompt(ctx, pending(id)) })

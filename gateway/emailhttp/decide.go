@@ -10,7 +10,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/gateway/emailtoken"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -184,7 +184,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if u, ok := h.dir().Lookup(c.User); !ok {
 		dr.Refusal = RefusedUnknownUser
 	} else {
-		d := regopolicy.DeciderOf(u)
+		d := policy.DeciderOf(u)
 		dr.Person = &d
 	}
 	res, err := h.decideUpdate(ctx, c.Approval, workflows.Stamp(h.proofs, c.Approval, dr, h.now()))

@@ -13,7 +13,7 @@ import (
 	"github.com/signoff/signoff/activities/slack/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/policy/regopolicy"
+	"github.com/signoff/signoff/policy"
 )
 
 // Refusal reasons of the Slack gateway, shown to the clicker and kept in
@@ -58,12 +58,12 @@ func (p Person) IdentifiedBy() string {
 }
 
 // Decider is the person as a policy's Rego module sees them.
-func (p Person) Decider(team, channel string) regopolicy.Decider {
-	d := regopolicy.Decider{User: p.Name(), Groups: []string{}}
+func (p Person) Decider(team, channel string) policy.Decider {
+	d := policy.Decider{User: p.Name(), Groups: []string{}}
 	if p.User != nil {
-		d = regopolicy.DeciderOf(p.User)
+		d = policy.DeciderOf(p.User)
 	}
-	d.Slack = &regopolicy.SlackUser{
+	d.Slack = &policy.SlackUser{
 		UserID: p.SlackID, IsAdmin: p.IsAdmin, Has2FA: p.Has2FA, IsRestricted: p.IsRestricted, Team: team, Channel: channel,
 	}
 	return d

@@ -15,84 +15,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/rego"
 
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/policy"
 )
-
-// Input is what a module sees as `input`.
-type Input struct {
-	Decider   Decider    `json:"decider"`
-	Decision  string     `json:"decision"`
-	Comment   string     `json:"comment,omitempty"`
-	Values    []string   `json:"values,omitempty"`
-	Channel   string     `json:"channel"`
-	Request   any        `json:"request"`
-	Approval  Approval   `json:"approval"`
-	Decisions []Decision `json:"decisions"`
-}
-
-// Decider is the person deciding, as the gateway established it.
-type Decider struct {
-	User   string   `json:"user"`
-	Groups []string `json:"groups"`
-	Admin  bool     `json:"admin"`
-	// Slack is set for decisions made in Slack.
-	Slack *SlackUser `json:"slack,omitempty"`
-}
-
-// DeciderOf is what a module sees of a configured user; Groups is never
-// null, so modules can iterate it.
-func DeciderOf(u *identity.User) Decider {
-	d := Decider{User: u.Name, Groups: u.Groups, Admin: u.Admin}
-	if d.Groups == nil {
-		d.Groups = []string{}
-	}
-	return d
-}
-
-// SlackUser is the Slack side of a decider.
-type SlackUser struct {
-	UserID       string `json:"user_id"`
-	IsAdmin      bool   `json:"is_admin"`
-	Has2FA       bool   `json:"has_2fa"`
-	IsRestricted bool   `json:"is_restricted"`
-	Team         string `json:"team"`
-	Channel      string `json:"channel"`
-}
-
-// Approval is the approval's state around the decision.
-type Approval struct {
-	ID          string `json:"id"`
-	Requester   string `json:"requester"`
-	Environment string `json:"environment"`
-	Status      string `json:"status"`
-	Stage       string `json:"stage"`
-	Policy      string `json:"policy"`
-}
-
-// Decision is one earlier attempt.
-type Decision struct {
-	User     string `json:"user"`
-	Decision string `json:"decision"`
-	Accepted bool   `json:"accepted"`
-	Channel  string `json:"channel"`
-}
-
-// Verdict is the module's answer.
-type Verdict struct {
-	Allow   bool
-	Reasons []string
-}
-
-// String is how the verdict is recorded in history.
-func (v Verdict) String() string {
-	if v.Allow {
-		return "rego: allow"
-	}
-	if len(v.Reasons) == 0 {
-		return "rego: deny"
-	}
-	return fmt.Sprintf("rego: deny: %v", v.Reasons)
-}
 
 var (
 	mu       sync.Mutex
@@ -128,23 +52,23 @@ func prepare(ctx context.Context, module string) (rego.PreparedEvalQuery, error)
 var ErrNoPackage = errors.New("the module must be `package signoff`")
 
 // Evaluate runs module against in. An error means deny.
-func Evaluate(ctx context.Context, module string, in Input) (Verdict, error) {
+func Evaluate(ctx context.Context, module string, in policy.RegoInput) (policy.RegoVerdict, error) {
 	q, err := prepare(ctx, module)
 	if err != nil {
-		return Verdict{}, err
+		return policy.RegoVerdict{}, err
 	}
 	rs, err := q.Eval(ctx, rego.EvalInput(in))
 	if err != nil {
-		return Verdict{}, fmt.Errorf("evaluate rego: %w", err)
+		return policy.RegoVerdict{}, fmt.Errorf("evaluate rego: %w", err)
 	}
 	if len(rs) == 0 || len(rs[0].Bindings) == 0 {
-		return Verdict{}, ErrNoPackage
+		return policy.RegoVerdict{}, ErrNoPackage
 	}
 	doc, ok := rs[0].Bindings["result"].(map[string]any)
 	if !ok {
-		return Verdict{}, ErrNoPackage
+		return policy.RegoVerdict{}, ErrNoPackage
 	}
-	v := Verdict{}
+	v := policy.RegoVerdict{}
 	allow, _ := doc["allow"].(bool)
 	switch deny := doc["deny"].(type) {
 	case nil:
@@ -153,7 +77,7 @@ func Evaluate(ctx context.Context, module string, in Input) (Verdict, error) {
 			v.Reasons = append(v.Reasons, fmt.Sprint(d))
 		}
 	default:
-		return Verdict{}, fmt.Errorf("evaluate rego: deny must be a set of messages, got %T", deny)
+		return policy.RegoVerdict{}, fmt.Errorf("evaluate rego: deny must be a set of messages, got %T", deny)
 	}
 	sort.Strings(v.Reasons)
 	v.Allow = allow && len(v.Reasons) == 0

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/signoff/signoff/policy"
 )
 
 const module = `package signoff
@@ -22,8 +24,8 @@ deny contains "decisions on production need 2FA" if {
 `
 
 func TestVerdicts(t *testing.T) {
-	base := func() Input {
-		return Input{Decider: Decider{User: "bob"}, Decision: "approve", Approval: Approval{Requester: "alice", Environment: "production"}}
+	base := func() policy.RegoInput {
+		return policy.RegoInput{Decider: policy.Decider{User: "bob"}, Decision: "approve", Approval: policy.RegoApproval{Requester: "alice", Environment: "production"}}
 	}
 	ok := base()
 	v, err := Evaluate(context.Background(), module, ok)
@@ -31,7 +33,7 @@ func TestVerdicts(t *testing.T) {
 		t.Fatalf("allow: %+v %v", v, err)
 	}
 	guest := base()
-	guest.Decider.Slack = &SlackUser{IsRestricted: true}
+	guest.Decider.Slack = &policy.SlackUser{IsRestricted: true}
 	v, err = Evaluate(context.Background(), module, guest)
 	if err != nil || v.Allow || len(v.Reasons) != 2 {
 		t.Fatalf("guest: %+v %v", v, err)
@@ -50,11 +52,11 @@ func TestErrorsDeny(t *testing.T) {
 	if err := Check("package signoff\nallow if {"); err == nil {
 		t.Fatal("a syntax error compiled")
 	}
-	if _, err := Evaluate(context.Background(), "package other\nallow := true", Input{}); err == nil {
+	if _, err := Evaluate(context.Background(), "package other\nallow := true", policy.RegoInput{}); err == nil {
 		t.Fatal("a module outside package signoff allowed")
 	}
 	// A runtime error (division by zero with strict builtins) is an error, not an allow.
-	_, err := Evaluate(context.Background(), "package signoff\nallow if 1/0 == 1", Input{})
+	_, err := Evaluate(context.Background(), "package signoff\nallow if 1/0 == 1", policy.RegoInput{})
 	if err == nil {
 		t.Fatal("runtime error not reported")
 	}

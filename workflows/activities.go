@@ -1,0 +1,63 @@
+package workflows
+
+import (
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/proof"
+)
+
+// Activity names: the workflow calls its activities by these names and the
+// worker registers its implementations under them, so the workflow (and
+// everyone who imports its names) links none of the outside systems the
+// activities talk to.
+const (
+	// ActivityNotify sends one notification (NotifyInput → approval.Delivery).
+	ActivityNotify = "Notify"
+	// ActivityRunAction runs a granted approval's action (ActionInput →
+	// approval.ActionResult).
+	ActivityRunAction = "RunAction"
+	// ActivityVerifyProof checks a gateway stamp, as a local activity
+	// (ProofInput → proof.Verdict).
+	ActivityVerifyProof = "VerifyProof"
+	// ActivityCheckRego evaluates a policy's Rego module, as a local
+	// activity (RegoCheck → policy.RegoVerdict).
+	ActivityCheckRego = "CheckRego"
+)
+
+// NoticeKind is what a notification is for.
+type NoticeKind string
+
+// Notification kinds.
+const (
+	NoticePrompt     NoticeKind = "prompt"
+	NoticeReminder   NoticeKind = "reminder"
+	NoticeEscalation NoticeKind = "escalation"
+	NoticeBreakGlass NoticeKind = "break_glass"
+	NoticeOutcome    NoticeKind = "outcome"
+)
+
+// NotifyInput asks one notifier to send one kind of message.
+type NotifyInput struct {
+	Notifier string         `json:"notifier"`
+	Kind     NoticeKind     `json:"kind"`
+	Approval approval.State `json:"approval"`
+	// Escalation is the level being applied, for NoticeEscalation.
+	Escalation *approval.Escalation `json:"escalation,omitempty"`
+}
+
+// ActionInput runs the action of a granted approval.
+type ActionInput struct {
+	Approval approval.State `json:"approval"`
+}
+
+// ProofInput is a message's canonical bytes and the stamp it carried.
+type ProofInput struct {
+	Subject []byte      `json:"subject"`
+	Stamp   proof.Stamp `json:"stamp"`
+}
+
+// RegoCheck is a policy's Rego module and the decision to check.
+type RegoCheck struct {
+	Module string           `json:"module"`
+	Input  policy.RegoInput `json:"input"`
+}
