@@ -64,7 +64,7 @@ bench:
 ## fuzz: run every fuzz target for FUZZTIME on its checked-in seeds plus what it finds (bounded).
 FUZZTIME ?= 15s
 FUZZ_TARGETS := ./gateway/slackhttp:FuzzParseInteraction ./gateway/slackhttp:FuzzVerify \
-	./gateway/emailtoken:FuzzVerify ./config:FuzzParse ./redact:FuzzRedact
+	./emailtoken:FuzzVerify ./config:FuzzParse ./redact:FuzzRedact
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \

@@ -10,7 +10,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway/emailhttp"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 )
 

@@ -26,8 +26,8 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
@@ -72,7 +72,7 @@ type Server struct {
 }
 
 // New builds the servers; Serve starts them.
-func New(live *config.Live, tc client.Client, actions *action.Registry, proofs *proof.Keyring, logger *slog.Logger) (*Server, error) {
+func New(live *config.Live, tc client.Client, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) (*Server, error) {
 	cfg := live.Get()
 	if proofs == nil {
 		return nil, errors.New("gateway: no proof keys: decisions could not be stamped (" + proof.KeysEnv + ")")

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
@@ -34,7 +33,7 @@ type Service struct {
 	pb.UnimplementedApprovalServiceServer
 	live     *config.Live
 	temporal client.Client
-	actions  *action.Registry
+	actions  intake.ActionValidator
 	logger   *slog.Logger
 	starter  *intake.Starter
 	timeout  time.Duration
@@ -44,7 +43,7 @@ type Service struct {
 }
 
 // NewService returns the API implementation.
-func NewService(live *config.Live, tc client.Client, actions *action.Registry, proofs *proof.Keyring, logger *slog.Logger) *Service {
+func NewService(live *config.Live, tc client.Client, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
 	return &Service{
 		live: live, temporal: tc, actions: actions, logger: logger, proofs: proofs,
 		starter: &intake.Starter{Live: live, Temporal: tc, Actions: actions, Now: time.Now},

@@ -20,7 +20,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
@@ -41,11 +40,17 @@ var (
 	ErrConflict = errors.New("request_id was already used for a different request")
 )
 
+// ActionValidator checks an action's type and parameters before anyone is
+// asked (the worker's action registry is one); it has no side effects.
+type ActionValidator interface {
+	Validate(a approval.Action) error
+}
+
 // Starter starts approvals.
 type Starter struct {
 	Live     *config.Live
 	Temporal client.Client
-	Actions  *action.Registry
+	Actions  ActionValidator
 	Now      func() time.Time
 }
 

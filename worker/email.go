@@ -7,7 +7,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	emailnotify "github.com/signoff/signoff/activities/email"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 )
 
 func init() { RegisterNotifier(emailnotify.Name, newEmailNotifier) }

@@ -30,7 +30,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )

@@ -26,7 +26,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"

@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )

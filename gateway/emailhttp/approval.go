@@ -8,7 +8,7 @@ import (
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/evidence"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )

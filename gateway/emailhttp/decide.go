@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"
 )

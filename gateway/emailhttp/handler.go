@@ -29,7 +29,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/signoff/signoff/gateway/emailtoken"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 )
 

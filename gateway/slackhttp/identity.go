@@ -10,7 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/policy"

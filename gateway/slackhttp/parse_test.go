@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/internal/slackfake"
 )

@@ -8,7 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/activities/slack/slackkit"
+	"github.com/signoff/signoff/slackkit"
 )
 
 // responseURLAllowed accepts Slack's own https hosts, or the configured
