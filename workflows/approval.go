@@ -188,7 +188,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	// before this attempt is recorded.
 	r.checking++
 	defer func() { r.checking-- }()
-	a := attemptOf(r.st, req)
+	a := AttemptOf(r.st, req)
 	var place *approval.SlackPlace
 	var decider policy.Decider
 	switch {
@@ -222,9 +222,9 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	return r.record(ctx, a, ref)
 }
 
-// attemptOf is the attempt a request makes; an option click gets its
+// AttemptOf is the attempt a request makes; an option click gets its
 // option's decision.
-func attemptOf(st *approval.State, req DecisionRequest) approval.Attempt {
+func AttemptOf(st *approval.State, req DecisionRequest) approval.Attempt {
 	a := approval.Attempt{
 		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment, Values: req.Values,
 		Channel: req.Channel, SeenHash: req.SeenHash, RefusalReason: req.Refusal, IdentifiedBy: req.IdentifiedBy,
@@ -264,13 +264,19 @@ func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string
 	in := ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp}
 	var v proof.Verdict
 	err := workflow.ExecuteLocalActivity(ctx, ActivityVerifyProof, in).Get(ctx, &v)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
-	case !v.OK:
+	}
+	return ProofOutcome(v, workflow.Now(ctx))
+}
+
+// ProofOutcome is what a stamp's verdict means at now: how the message was
+// proven, or why it counts for nothing.
+func ProofOutcome(v proof.Verdict, now time.Time) (string, approval.Refusal) {
+	if !v.OK {
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + v.Error}
 	}
-	if ref := approval.CheckProofAge(v.IssuedAt, workflow.Now(ctx)); !ref.OK() {
+	if ref := approval.CheckProofAge(v.IssuedAt, now); !ref.OK() {
 		return "", ref
 	}
 	return fmt.Sprintf("gateway stamp (key %s, %s)", v.KeyID, v.IssuedAt.UTC().Format(time.RFC3339)), approval.Refusal{}
