@@ -26,6 +26,9 @@ const (
 	CodeChannel         Code = "channel_not_allowed"
 	CodeNotPromptedHere Code = "not_prompted_here"
 	CodePolicyDenied    Code = "policy_denied"
+	// CodeInvalidMessage: the message is malformed or oversized; it was
+	// turned away before history and is not recorded.
+	CodeInvalidMessage Code = "invalid_message"
 )
 
 // Refusal codes of the requester's and admins' operations.
@@ -57,7 +60,7 @@ func (c Code) Class() Class {
 		CodeEarlierStage, CodeNo2FA, CodeChannel, CodeNotPromptedHere, CodePolicyDenied,
 		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement:
 		return ClassPermission
-	case CodeUnknownDecision, CodeInvalidChoice, CodeCommentRequired, CodeReasonRequired:
+	case CodeUnknownDecision, CodeInvalidChoice, CodeCommentRequired, CodeReasonRequired, CodeInvalidMessage:
 		return ClassInvalid
 	}
 	return ClassPrecondition

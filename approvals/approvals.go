@@ -27,10 +27,13 @@ var (
 	// be applied when one does; resending it under the same attempt ID
 	// counts once.
 	ErrUnavailable = errors.New("no worker answered in time")
+	// ErrBadPageToken: List was given a page token it did not issue.
+	ErrBadPageToken = errors.New("malformed page_token")
 )
 
 // Exists is Start's error when an approval with this ID was already
-// started; RequestHash is that approval's content hash ("" if unreadable).
+// started; RequestHash is that approval's content hash ("" if its memo
+// cannot be read).
 type Exists struct{ RequestHash string }
 
 func (e *Exists) Error() string { return "an approval with this ID was already started" }
@@ -60,8 +63,17 @@ type Approvals interface {
 	// List pages through approvals as the index knows them, without a
 	// worker. Callers check access per entry: the index may be stale.
 	List(ctx context.Context, q Query) (Page, error)
-	// Timers lists the approval's timers that fired, for the audit record.
-	Timers(ctx context.Context, id string) ([]evidence.Timer, error)
+	// Record reads what the approval's history adds to its state for the
+	// audit record (evidence export, audit page).
+	Record(ctx context.Context, id string) (Record, error)
+}
+
+// Record is what an approval's history adds to its state.
+type Record struct {
+	// RunID names the workflow run, to find it in the Temporal UI.
+	RunID string
+	// Timers are the timers that fired (deadline, reminders, escalations).
+	Timers []evidence.Timer
 }
 
 // Info is what is known of an approval without its state.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
@@ -147,7 +146,7 @@ func (m *Memory) List(_ context.Context, q Query) (Page, error) {
 	if len(q.PageToken) > 0 {
 		n, err := strconv.Atoi(string(q.PageToken))
 		if err != nil || n < 0 {
-			return Page{}, fmt.Errorf("list approvals: malformed page token")
+			return Page{}, ErrBadPageToken
 		}
 		from = n
 	}
@@ -170,14 +169,14 @@ func (m *Memory) List(_ context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
-// Timers is empty: Memory runs no timers.
-func (m *Memory) Timers(_ context.Context, id string) ([]evidence.Timer, error) {
+// Record has no timers: Memory runs none.
+func (m *Memory) Record(_ context.Context, id string) (Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.approvals[id]; !ok {
-		return nil, ErrNotFound
+		return Record{}, ErrNotFound
 	}
-	return nil, nil
+	return Record{RunID: "memory"}, nil
 }
 
 // Clicks counts the clicks delivered to approval id.

@@ -66,7 +66,11 @@ func (t *Temporal) Start(ctx context.Context, in workflows.Input) error {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
-		return &Exists{RequestHash: t.requestHash(ctx, in.ID)}
+		hash, err := t.requestHash(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		return &Exists{RequestHash: hash}
 	case err != nil:
 		return t.fail("start approval", err)
 	}
@@ -74,14 +78,14 @@ func (t *Temporal) Start(ctx context.Context, in workflows.Input) error {
 }
 
 // requestHash is a started approval's content hash from its memo.
-func (t *Temporal) requestHash(ctx context.Context, id string) string {
+func (t *Temporal) requestHash(ctx context.Context, id string) (string, error) {
 	desc, err := t.client.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
 	if err != nil {
-		return ""
+		return "", t.fail("describe approval", err)
 	}
 	var hash string
 	_ = t.decode(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash], &hash)
-	return hash
+	return hash, nil
 }
 
 // searchAttributes index a new approval. Approvers scopes lists to the
@@ -261,6 +265,10 @@ func (t *Temporal) List(ctx context.Context, q Query) (Page, error) {
 	resp, err := t.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: t.namespace, PageSize: int32(q.PageSize), NextPageToken: q.PageToken, Query: visibilityQuery(q),
 	})
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && len(q.PageToken) > 0 {
+		return Page{}, fmt.Errorf("%w: %w", ErrBadPageToken, err)
+	}
 	if err != nil {
 		return Page{}, t.fail("list approvals", err)
 	}
@@ -320,17 +328,21 @@ func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// Timers lists the workflow's timers that fired, with the names the
-// workflow gave them (deadline, reminder, escalation level).
-func (t *Temporal) Timers(ctx context.Context, id string) ([]evidence.Timer, error) {
-	iter := t.client.GetWorkflowHistory(ctx, workflows.ApprovalWorkflowID(id), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+// Record reads the latest run's history for the timers that fired, with
+// the names the workflow gave them (deadline, reminder, escalation level).
+func (t *Temporal) Record(ctx context.Context, id string) (Record, error) {
+	wid := workflows.ApprovalWorkflowID(id)
+	desc, err := t.client.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		return Record{}, t.fail("describe approval", err)
+	}
+	rec := Record{RunID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
+	iter := t.client.GetWorkflowHistory(ctx, wid, rec.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	started := map[int64]string{}
-	var out []evidence.Timer
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			return nil, t.fail("read history", err)
+			return Record{}, t.fail("read history", err)
 		}
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_TIMER_STARTED:
@@ -344,10 +356,10 @@ func (t *Temporal) Timers(ctx context.Context, id string) ([]evidence.Timer, err
 			started[ev.GetEventId()] = name
 		case enumspb.EVENT_TYPE_TIMER_FIRED:
 			a := ev.GetTimerFiredEventAttributes()
-			out = append(out, evidence.Timer{Time: ev.GetEventTime().AsTime(), Name: started[a.GetStartedEventId()]})
+			rec.Timers = append(rec.Timers, evidence.Timer{Time: ev.GetEventTime().AsTime(), Name: started[a.GetStartedEventId()]})
 		}
 	}
-	return out, nil
+	return rec, nil
 }
 
 var errAbsent = errors.New("absent")
@@ -373,7 +385,7 @@ func (t *Temporal) fail(op string, err error) error {
 	case errors.As(err, &app) && refusalType(app.Type()):
 		var code approval.Code
 		if !app.HasDetails() || app.Details(&code) != nil || code == "" {
-			code = approval.CodeOfMessage(app.Message())
+			code = codeOfType(app.Type(), app.Message())
 		}
 		return approval.Refusal{Code: code, Message: app.Message()}
 	case errors.As(err, &notFound):
@@ -382,6 +394,19 @@ func (t *Temporal) fail(op string, err error) error {
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// codeOfType is the code of a refusal that carries none (from an older
+// worker): its message's, when that agrees with the error's type.
+func codeOfType(typ, msg string) approval.Code {
+	code := approval.CodeOfMessage(msg)
+	switch {
+	case typ == workflows.ErrTypeInvalidArgument && code.Class() != approval.ClassInvalid:
+		return approval.CodeInvalidMessage
+	case typ == workflows.ErrTypeFailedPrecondition && code.Class() != approval.ClassPrecondition:
+		return approval.CodeNotPending
+	}
+	return code
 }
 
 // refusalType reports whether an application error type is one the

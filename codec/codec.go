@@ -46,10 +46,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -143,22 +141,18 @@ func ParseKeys(spec string) ([]Key, error) {
 	return keys, nil
 }
 
-// FromEnv builds a codec from SIGNOFF_CODEC_KEYS; nil (and no error) when
-// the variable is unset or empty, meaning payloads are not encrypted.
-func FromEnv() (*Codec, error) {
-	spec := strings.TrimSpace(os.Getenv(EnvKeys))
+// Parse builds a codec from a key list as SIGNOFF_CODEC_KEYS holds it; nil
+// (and no error) when spec is empty, meaning payloads are not encrypted.
+func Parse(spec string) (*Codec, error) {
+	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		return nil, nil
 	}
 	keys, err := ParseKeys(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvKeys, err)
+		return nil, err
 	}
-	c, err := New(keys...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvKeys, err)
-	}
-	return c, nil
+	return New(keys...)
 }
 
 // KeyIDs lists the key IDs, primary first.
@@ -227,30 +221,6 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 
 func isEncrypted(p *commonpb.Payload) bool {
 	return string(p.GetMetadata()[MetadataEncoding]) == EncodingEncrypted
-}
-
-// envConverters caches EnvDataConverter's answer per key list.
-var envConverters sync.Map
-
-// EnvDataConverter is the data converter for the keys in SIGNOFF_CODEC_KEYS
-// as they are now: Temporal's default one when there are none. Code that
-// reads payloads the SDK hands over raw (memo fields of describe and list
-// answers) decodes them with it; the SDK encrypts memos too.
-func EnvDataConverter() (converter.DataConverter, error) {
-	spec := strings.TrimSpace(os.Getenv(EnvKeys))
-	if spec == "" {
-		return converter.GetDefaultDataConverter(), nil
-	}
-	if dc, ok := envConverters.Load(spec); ok {
-		return dc.(converter.DataConverter), nil
-	}
-	c, err := FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	dc := DataConverter(c)
-	envConverters.Store(spec, dc)
-	return dc, nil
 }
 
 // DataConverter wraps Temporal's default data converter with c.

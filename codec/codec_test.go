@@ -172,19 +172,16 @@ func TestParseKeys(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvKeys, "")
-	if c, err := FromEnv(); c != nil || err != nil {
-		t.Fatalf("unset: %v, %v", c, err)
+func TestParse(t *testing.T) {
+	if c, err := Parse(" "); c != nil || err != nil {
+		t.Fatalf("empty: %v, %v", c, err)
 	}
-	t.Setenv(EnvKeys, spec(key("k1", 1)))
-	c, err := FromEnv()
+	c, err := Parse(spec(key("k1", 1)))
 	if err != nil || c == nil || c.KeyIDs()[0] != "k1" {
 		t.Fatalf("got %v, %v", c, err)
 	}
-	t.Setenv(EnvKeys, "k1:short")
-	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), EnvKeys) {
-		t.Fatalf("bad keys: %v", err)
+	if _, err := Parse("k1:short"); err == nil {
+		t.Fatal("bad keys accepted")
 	}
 }
 
@@ -213,26 +210,14 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-func TestEnvDataConverterFollowsTheEnvironment(t *testing.T) {
-	t.Setenv(EnvKeys, "")
-	dc, err := EnvDataConverter()
-	if err != nil || dc != converter.GetDefaultDataConverter() {
-		t.Fatalf("no keys: %v, %v", dc, err)
-	}
-	plain, _ := dc.ToPayload("memo title")
-	t.Setenv(EnvKeys, spec(key("k1", 1)))
-	dc, err = EnvDataConverter()
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestDataConverterReadsPlainPayloads(t *testing.T) {
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("memo title")
+	dc := DataConverter(mustNew(t, key("k1", 1)))
 	sealed, _ := dc.ToPayload("memo title")
 	for _, p := range []*commonpb.Payload{plain, sealed} {
 		var s string
 		if err := dc.FromPayload(p, &s); err != nil || s != "memo title" {
 			t.Fatalf("got %q, %v", s, err)
 		}
-	}
-	if again, _ := EnvDataConverter(); again != dc {
-		t.Error("not cached")
 	}
 }

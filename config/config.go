@@ -100,6 +100,30 @@ type Worker struct {
 	HealthAddress string `yaml:"health_address"`
 }
 
+// EnvNotifiers overrides the file's notifiers (comma-separated), so the
+// same config runs with Slack or email switched on by the environment that
+// holds their secrets (`SIGNOFF_NOTIFIERS=log,slack make run`). The
+// composition root reads it with the other settings.
+const EnvNotifiers = "SIGNOFF_NOTIFIERS"
+
+// WithNotifiers replaces the notifiers (an override from the
+// environment); an empty list keeps the file's.
+func (l *Loaded) WithNotifiers(list []string) error {
+	var names []string
+	for _, n := range list {
+		if n = strings.TrimSpace(n); n != "" {
+			if !slices.Contains(knownNotifiers, n) {
+				return fmt.Errorf("%s: unknown notifier %q (have: %v)", EnvNotifiers, n, knownNotifiers)
+			}
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		l.Notifiers = names
+	}
+	return nil
+}
+
 // knownNotifiers are the notifier channels a config may name.
 var knownNotifiers = []string{"log", "slack", "email"}
 
@@ -191,17 +215,6 @@ func Parse(b []byte) (*Loaded, error) {
 		return nil, err
 	}
 	c.applyDefaults()
-	// SIGNOFF_NOTIFIERS overrides the file's notifiers, so the same config
-	// runs with Slack or email switched on by the environment that holds
-	// their secrets (`SIGNOFF_NOTIFIERS=log,slack make run`).
-	if v := strings.TrimSpace(os.Getenv("SIGNOFF_NOTIFIERS")); v != "" {
-		c.Notifiers = nil
-		for _, n := range strings.Split(v, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				c.Notifiers = append(c.Notifiers, n)
-			}
-		}
-	}
 	setPolicyLines(b, c.Policies)
 	dir, err := identity.NewDirectory(c.Users)
 	if err != nil {

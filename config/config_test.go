@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,7 +71,8 @@ func TestLiveReloadKeepsTheOldConfigOnMistakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := NewLive(first, path)
+	live := NewLive(first, func() (*Loaded, error) { return Load(path) })
+	changed := live.Changed()
 	write("dev_only: true\nusers: [{name: bob, token: t2}]\n")
 	if _, err := live.Reload(); err != nil {
 		t.Fatal(err)
@@ -78,11 +80,38 @@ func TestLiveReloadKeepsTheOldConfigOnMistakes(t *testing.T) {
 	if _, ok := live.Get().Directory.Authenticate("t2"); !ok {
 		t.Fatal("reload did not take the new token")
 	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("a reload did not announce the change")
+	}
+	changed = live.Changed()
 	write("dev_only: true\nusers: [{name: bob, token: t3}]\npolicies: [{name: p}]\n")
 	if _, err := live.Reload(); err == nil {
 		t.Fatal("a bad config was accepted")
 	}
 	if _, ok := live.Get().Directory.Authenticate("t2"); !ok {
 		t.Fatal("a failed reload replaced the config in force")
+	}
+	select {
+	case <-changed:
+		t.Fatal("a refused reload announced a change")
+	default:
+	}
+}
+
+func TestNotifiersOverride(t *testing.T) {
+	l, err := Parse([]byte("dev_only: true\nnotifiers: [log]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WithNotifiers(nil); err != nil || !slices.Equal(l.Notifiers, []string{"log"}) {
+		t.Fatalf("no override: %v %v", l.Notifiers, err)
+	}
+	if err := l.WithNotifiers([]string{" log", "email "}); err != nil || !slices.Equal(l.Notifiers, []string{"log", "email"}) {
+		t.Fatalf("override: %v %v", l.Notifiers, err)
+	}
+	if err := l.WithNotifiers([]string{"pager"}); err == nil {
+		t.Fatal("an unknown notifier was accepted")
 	}
 }

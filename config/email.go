@@ -35,7 +35,8 @@ const (
 )
 
 // Email configures the email notifier. The relay's address and credentials
-// come from SMTP_HOST, SMTP_PORT, SMTP_USERNAME and SMTP_PASSWORD.
+// come from SMTP_HOST, SMTP_PORT, SMTP_USERNAME and SMTP_PASSWORD (see
+// EmailSecretsFrom).
 type Email struct {
 	// From is the sender, "Signoff <signoff@example.com>" or a bare address.
 	From string `yaml:"from"`
@@ -59,7 +60,9 @@ type Email struct {
 // EmailSecrets are the relay's address and credentials, from the
 // environment.
 type EmailSecrets struct {
-	Host     string
+	Host string
+	// Port is SMTP_PORT; 0 until Email.WithDefaultPort picks the TLS
+	// mode's when it is unset.
 	Port     int
 	Username string
 	Password string
@@ -77,29 +80,40 @@ func (s EmailSecrets) String() string {
 // GoString keeps %#v as quiet as %v.
 func (s EmailSecrets) GoString() string { return s.String() }
 
-// EmailSecretsFromEnv reads the relay settings. The port defaults to 587
-// for STARTTLS, 465 for implicit TLS and 25 without TLS.
-func (e Email) EmailSecretsFromEnv() (EmailSecrets, error) {
+// EmailSecretsFrom reads the relay settings through getenv (the process
+// environment, or a snapshot of it). Port is 0 when SMTP_PORT is unset: the
+// config's TLS mode picks it (Email.WithDefaultPort).
+func EmailSecretsFrom(getenv func(string) string) (EmailSecrets, error) {
 	s := EmailSecrets{
-		Host:     strings.TrimSpace(os.Getenv(EnvSMTPHost)),
-		Username: os.Getenv(EnvSMTPUsername),
-		Password: os.Getenv(EnvSMTPPassword),
+		Host:     strings.TrimSpace(getenv(EnvSMTPHost)),
+		Username: getenv(EnvSMTPUsername),
+		Password: getenv(EnvSMTPPassword),
 	}
-	switch p := strings.TrimSpace(os.Getenv(EnvSMTPPort)); {
-	case p != "":
+	if p := strings.TrimSpace(getenv(EnvSMTPPort)); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
 			return s, fmt.Errorf("%s %q: want a port number", EnvSMTPPort, p)
 		}
 		s.Port = n
-	case e.TLSMode() == EmailTLSImplicit:
-		s.Port = 465
-	case e.TLSMode() == EmailTLSNone:
-		s.Port = 25
-	default:
-		s.Port = 587
 	}
 	return s, nil
+}
+
+// WithDefaultPort is sec with the port defaulted when SMTP_PORT was unset:
+// 587 for STARTTLS, 465 for implicit TLS and 25 without TLS.
+func (e Email) WithDefaultPort(sec EmailSecrets) EmailSecrets {
+	if sec.Port != 0 {
+		return sec
+	}
+	switch e.TLSMode() {
+	case EmailTLSImplicit:
+		sec.Port = 465
+	case EmailTLSNone:
+		sec.Port = 25
+	default:
+		sec.Port = 587
+	}
+	return sec
 }
 
 // TLSMode is the configured mode, starttls by default.
@@ -156,8 +170,10 @@ func (e Email) TLSConfig(host string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ValidateNotifier checks what the notifier needs: a sender, a relay, a TLS
-// mode that keeps credentials off the wire, and the link key.
+// ValidateNotifier checks what the notifier needs: a sender, a relay and a
+// TLS mode that keeps credentials off the wire. The link key
+// (SIGNOFF_EMAIL_LINK_KEY) is read and checked by the composition root,
+// which hands it to the notifier.
 func (e Email) ValidateNotifier(sec EmailSecrets) error {
 	var errs []error
 	if _, err := mail.ParseAddress(e.From); err != nil {
@@ -182,9 +198,6 @@ func (e Email) ValidateNotifier(sec EmailSecrets) error {
 		if _, err := mail.ParseAddress(a); err != nil {
 			errs = append(errs, fmt.Errorf("email.security_recipients %q: %v", a, err))
 		}
-	}
-	if strings.TrimSpace(os.Getenv(EnvEmailLinkKey)) == "" {
-		errs = append(errs, errors.New(EnvEmailLinkKey+" is not set: email links cannot be signed"))
 	}
 	return errors.Join(errs...)
 }

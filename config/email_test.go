@@ -27,35 +27,46 @@ email:
 		t.Fatal("a misspelt key must be refused")
 	}
 
-	t.Setenv(EnvSMTPHost, "smtp.example.com")
-	t.Setenv(EnvSMTPPort, "")
-	t.Setenv(EnvSMTPUsername, "relay")
-	t.Setenv(EnvSMTPPassword, "hunter2-secret")
-	sec, err := e.EmailSecretsFromEnv()
-	if err != nil || sec.Port != 465 {
-		t.Fatalf("implicit TLS default port: %d %v", sec.Port, err)
+	env := map[string]string{
+		EnvSMTPHost:     " smtp.example.com ",
+		EnvSMTPPort:     "",
+		EnvSMTPUsername: "relay",
+		EnvSMTPPassword: "hunter2-secret",
 	}
-	if sec, _ := (Email{}).EmailSecretsFromEnv(); sec.Port != 587 {
+	getenv := func(k string) string { return env[k] }
+	sec, err := EmailSecretsFrom(getenv)
+	if err != nil || sec.Host != "smtp.example.com" || sec.Port != 0 {
+		t.Fatalf("secrets: %v %v", sec, err)
+	}
+	if sec := e.WithDefaultPort(sec); sec.Port != 465 {
+		t.Fatalf("implicit TLS default port: %d", sec.Port)
+	}
+	if sec := (Email{}).WithDefaultPort(sec); sec.Port != 587 {
 		t.Fatalf("STARTTLS default port: %d", sec.Port)
+	}
+	if sec := (Email{TLS: "none"}).WithDefaultPort(sec); sec.Port != 25 {
+		t.Fatalf("plain text default port: %d", sec.Port)
+	}
+	env[EnvSMTPPort] = "2525"
+	if sec, err := EmailSecretsFrom(getenv); err != nil || e.WithDefaultPort(sec).Port != 2525 {
+		t.Fatalf("SMTP_PORT wins: %v %v", sec, err)
 	}
 	for _, s := range []string{sec.String(), fmt.Sprintf("%v %+v %#v", sec, sec, sec)} {
 		if strings.Contains(s, "hunter2") {
 			t.Fatalf("password printed: %s", s)
 		}
 	}
-	t.Setenv(EnvSMTPPort, "seventy")
-	if _, err := e.EmailSecretsFromEnv(); err == nil {
-		t.Fatal("a bad port must be refused")
+	env[EnvSMTPPort] = "seventy"
+	if _, err := EmailSecretsFrom(getenv); err == nil || !strings.Contains(err.Error(), EnvSMTPPort) {
+		t.Fatalf("a bad port must be refused: %v", err)
 	}
 
-	t.Setenv(EnvEmailLinkKey, "")
 	err = Email{From: "not an address", TLS: "ssl"}.ValidateNotifier(EmailSecrets{Username: "relay"})
-	for _, want := range []string{"email.from", EnvSMTPHost, "email.tls", "both", EnvEmailLinkKey} {
+	for _, want := range []string{"email.from", EnvSMTPHost, "email.tls", "both"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}
 	}
-	t.Setenv(EnvEmailLinkKey, "set")
 	if err := e.ValidateNotifier(EmailSecrets{Host: "smtp.example.com", Port: 465, Username: "u", Password: "p"}); err != nil {
 		t.Fatalf("valid: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -26,7 +25,7 @@ const DefaultSlackAPIURL = "https://slack.com/api/"
 
 // Slack configures the Slack notifier and callbacks. Tokens and the signing
 // secret come from the environment (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
-// SLACK_APP_TOKEN), never from this file.
+// SLACK_APP_TOKEN), never from this file: see SlackSecrets.
 type Slack struct {
 	// TeamID is the workspace (T…) whose people may decide; clicks and
 	// commands from any other team are refused.
@@ -50,17 +49,21 @@ type Slack struct {
 	// SocketMode receives clicks and commands over a Socket Mode connection
 	// (SLACK_APP_TOKEN) instead of the HTTP Request URLs.
 	SocketMode bool `yaml:"socket_mode"`
-	// APIURL overrides the Web API base URL; SLACK_API_URL overrides both.
+	// APIURL overrides the Web API base URL; SLACK_API_URL overrides both
+	// (WithOverrides).
 	APIURL string `yaml:"api_url"`
 	// IdentityCacheTTL is how long a users.info answer is trusted (default 5m).
 	IdentityCacheTTL policy.Duration `yaml:"identity_cache_ttl"`
 }
 
-// SlackSecrets are read from the environment at start-up.
+// SlackSecrets are read from the environment at start-up, by the
+// composition root (SlackSecretsFrom).
 type SlackSecrets struct {
 	BotToken      string
 	SigningSecret string
 	AppToken      string
+	// APIURL (SLACK_API_URL, not a secret) overrides the config's api_url.
+	APIURL string
 }
 
 // String never prints a secret, so a logged struct leaks nothing.
@@ -78,22 +81,30 @@ func (s SlackSecrets) String() string {
 // GoString keeps %#v as quiet as %v.
 func (s SlackSecrets) GoString() string { return s.String() }
 
-// SlackSecretsFromEnv reads the Slack secrets from the environment.
-func SlackSecretsFromEnv() SlackSecrets {
+// SlackSecretsFrom reads the Slack secrets and the API URL override
+// through getenv (the process environment, or a snapshot of it).
+func SlackSecretsFrom(getenv func(string) string) SlackSecrets {
 	return SlackSecrets{
-		BotToken:      strings.TrimSpace(os.Getenv(EnvSlackBotToken)),
-		SigningSecret: strings.TrimSpace(os.Getenv(EnvSlackSigningSecret)),
-		AppToken:      strings.TrimSpace(os.Getenv(EnvSlackAppToken)),
+		BotToken:      strings.TrimSpace(getenv(EnvSlackBotToken)),
+		SigningSecret: strings.TrimSpace(getenv(EnvSlackSigningSecret)),
+		AppToken:      strings.TrimSpace(getenv(EnvSlackAppToken)),
+		APIURL:        strings.TrimSpace(getenv(EnvSlackAPIURL)),
 	}
 }
 
-// ResolvedAPIURL is the Web API base URL, always ending in "/":
-// SLACK_API_URL, else api_url, else Slack's.
-func (s Slack) ResolvedAPIURL() string {
-	u := strings.TrimSpace(os.Getenv(EnvSlackAPIURL))
-	if u == "" {
-		u = s.APIURL
+// WithOverrides is s with what the environment overrides: SLACK_API_URL,
+// when set, in place of api_url.
+func (s Slack) WithOverrides(sec SlackSecrets) Slack {
+	if sec.APIURL != "" {
+		s.APIURL = sec.APIURL
 	}
+	return s
+}
+
+// ResolvedAPIURL is the Web API base URL, always ending in "/": api_url
+// (after WithOverrides: SLACK_API_URL first), else Slack's.
+func (s Slack) ResolvedAPIURL() string {
+	u := strings.TrimSpace(s.APIURL)
 	if u == "" {
 		u = DefaultSlackAPIURL
 	}
@@ -141,7 +152,7 @@ func (s Slack) ValidateNotifier(sec SlackSecrets) error {
 			errs = append(errs, fmt.Errorf("slack: channel %q must be a channel ID (C…) or a name like #approvals", c))
 		}
 	}
-	if err := s.validateAPIURL(); err != nil {
+	if err := s.WithOverrides(sec).validateAPIURL(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -170,7 +181,7 @@ func (s Slack) ValidateCallbacks(sec SlackSecrets) error {
 			errs = append(errs, fmt.Errorf("slack: allowed_channels entry %q must be a channel ID (C…, G… or D…)", c))
 		}
 	}
-	if err := s.validateAPIURL(); err != nil {
+	if err := s.WithOverrides(sec).validateAPIURL(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

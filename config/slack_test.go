@@ -29,11 +29,13 @@ identity_cache_ttl: 2m
 	assert.Equal(t, "#approvals", s.ChannelFor("default"))
 	assert.Equal(t, "2m0s", s.CacheTTL().String())
 
-	t.Setenv(EnvSlackAPIURL, "")
 	assert.Equal(t, "http://127.0.0.1:9999/api/", s.ResolvedAPIURL())
-	t.Setenv(EnvSlackAPIURL, "http://127.0.0.1:1234/api/")
-	assert.Equal(t, "http://127.0.0.1:1234/api/", s.ResolvedAPIURL(), "the environment wins")
-	t.Setenv(EnvSlackAPIURL, "")
+	assert.Equal(t, "http://127.0.0.1:9999/api/", s.WithOverrides(SlackSecrets{}).ResolvedAPIURL())
+	env := map[string]string{EnvSlackAPIURL: " http://127.0.0.1:1234/api/ ", EnvSlackBotToken: "xoxb-1 "}
+	over := SlackSecretsFrom(func(k string) string { return env[k] })
+	assert.Equal(t, "xoxb-1", over.BotToken)
+	assert.Equal(t, "http://127.0.0.1:1234/api/", s.WithOverrides(over).ResolvedAPIURL(), "the environment wins")
+	assert.Equal(t, "http://127.0.0.1:9999/api", s.APIURL, "WithOverrides leaves the config alone")
 	assert.Equal(t, DefaultSlackAPIURL, Slack{}.ResolvedAPIURL())
 
 	sec := SlackSecrets{BotToken: "xoxb-1", SigningSecret: "sig"}
@@ -42,7 +44,6 @@ identity_cache_ttl: 2m
 }
 
 func TestSlackValidation(t *testing.T) {
-	t.Setenv(EnvSlackAPIURL, "")
 	err := Slack{}.ValidateNotifier(SlackSecrets{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "SLACK_BOT_TOKEN is not set")
@@ -59,6 +60,8 @@ func TestSlackValidation(t *testing.T) {
 
 	err = Slack{DefaultChannel: "#a", APIURL: "http://slack.example.com/api/"}.ValidateNotifier(SlackSecrets{BotToken: "x"})
 	require.ErrorContains(t, err, "must use https")
+	err = Slack{DefaultChannel: "#a"}.ValidateNotifier(SlackSecrets{BotToken: "x", APIURL: "http://slack.example.com/api/"})
+	require.ErrorContains(t, err, "must use https", "SLACK_API_URL is checked too")
 }
 
 func TestSlackSecretsNeverPrint(t *testing.T) {

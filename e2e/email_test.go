@@ -22,8 +22,8 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/emailtoken"
+	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/internal/smtpfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/workflows"

@@ -19,7 +19,6 @@ import (
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -123,8 +122,7 @@ func TestConcurrentDecisions(t *testing.T) {
 	// Clicks arrive as signals stamped by the gateway, as the Slack
 	// gateway delivers them: 100 people at once, and one person's click
 	// delivered five times.
-	keys, err := proof.FromEnv()
-	require.NoError(t, err)
+	keys := s.Settings.Proofs
 	var wg sync.WaitGroup
 	click := func(user, attempt string) {
 		defer wg.Done()

@@ -354,11 +354,11 @@ func TestTriggersSQLite(t *testing.T) {
 		// 30 days and the test cannot wait for it.
 		compiled, err := triggers.Compile(s.Config.Triggers)
 		require.NoError(t, err)
-		actions, err := worker.NewActions(s.Config)
+		actions, err := worker.NewActions(s.Config, s.Settings.Lookup)
 		require.NoError(t, err)
 		acts := &triggers.Activities{
-			Triggers: compiled, Temporal: s.Client, Logger: slog.Default(),
-			Starter: &intake.Starter{Live: s.Live, Temporal: s.Client, Actions: actions},
+			Triggers: compiled, Approvals: s.Backend.Approvals, Logger: slog.Default(), LookupEnv: s.Settings.Lookup,
+			Starter: &intake.Starter{Live: s.Live, Approvals: s.Backend.Approvals, Actions: actions},
 		}
 		window := s.Config.Triggers[0].Window.Std()
 		ctx := context.Background()

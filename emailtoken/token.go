@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -124,10 +123,12 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-// FromEnv reads SIGNOFF_EMAIL_LINK_KEY and, if set,
-// SIGNOFF_EMAIL_LINK_KEY_PREVIOUS. ok is false when no key is set.
-func FromEnv() (k *Keys, ok bool, err error) {
-	cur := os.Getenv(config.EnvEmailLinkKey)
+// Parse derives keys from the values of SIGNOFF_EMAIL_LINK_KEY (current)
+// and SIGNOFF_EMAIL_LINK_KEY_PREVIOUS (may be empty), which the
+// composition root reads from the environment. ok is false when current is
+// empty.
+func Parse(current, previous string) (k *Keys, ok bool, err error) {
+	cur := current
 	if strings.TrimSpace(cur) == "" {
 		return nil, false, nil
 	}
@@ -136,7 +137,7 @@ func FromEnv() (k *Keys, ok bool, err error) {
 		return nil, true, fmt.Errorf("%s: %w", config.EnvEmailLinkKey, err)
 	}
 	var prev [][]byte
-	if p := os.Getenv(config.EnvEmailLinkKeyPrevious); strings.TrimSpace(p) != "" {
+	if p := previous; strings.TrimSpace(p) != "" {
 		b, err := ParseKey(p)
 		if err != nil {
 			return nil, true, fmt.Errorf("%s: %w", config.EnvEmailLinkKeyPrevious, err)

@@ -131,13 +131,10 @@ func TestShortKeysAndEnv(t *testing.T) {
 	if _, err := New(make([]byte, 16)); err == nil {
 		t.Fatal("a 16-byte key must be refused")
 	}
-	t.Setenv(config.EnvEmailLinkKey, "")
-	if _, ok, err := FromEnv(); ok || err != nil {
+	if _, ok, err := Parse(" ", base64.StdEncoding.EncodeToString(key(1))); ok || err != nil {
 		t.Fatalf("unset: ok=%v err=%v", ok, err)
 	}
-	t.Setenv(config.EnvEmailLinkKey, base64.StdEncoding.EncodeToString(key(3)))
-	t.Setenv(config.EnvEmailLinkKeyPrevious, base64.RawURLEncoding.EncodeToString(key(1)))
-	k, ok, err := FromEnv()
+	k, ok, err := Parse(base64.StdEncoding.EncodeToString(key(3)), base64.RawURLEncoding.EncodeToString(key(1)))
 	if !ok || err != nil {
 		t.Fatalf("set: ok=%v err=%v", ok, err)
 	}
@@ -145,9 +142,13 @@ func TestShortKeysAndEnv(t *testing.T) {
 	if _, err := k.Verify(tok, now); err != nil {
 		t.Fatalf("previous key from env: %v", err)
 	}
-	t.Setenv(config.EnvEmailLinkKey, "not base64 !!")
-	if _, _, err := FromEnv(); err == nil || strings.Contains(err.Error(), "not base64 !!") {
+	if _, _, err := Parse("not base64 !!", ""); err == nil || strings.Contains(err.Error(), "not base64 !!") ||
+		!strings.Contains(err.Error(), config.EnvEmailLinkKey) {
 		t.Fatalf("bad key must fail without echoing it: %v", err)
+	}
+	if _, _, err := Parse(base64.StdEncoding.EncodeToString(key(3)), "not base64 !!"); err == nil ||
+		!strings.Contains(err.Error(), config.EnvEmailLinkKeyPrevious) {
+		t.Fatalf("bad previous key: %v", err)
 	}
 }
 

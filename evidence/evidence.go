@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -430,10 +429,11 @@ func sha256Hex(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// KeyFromEnv reads the signing key: SIGNOFF_EVIDENCE_KEY, a base64 Ed25519
-// seed of 32 bytes. ok is false when it is not set.
-func KeyFromEnv() (key ed25519.PrivateKey, ok bool, err error) {
-	v := strings.TrimSpace(os.Getenv(EnvKey))
+// ParseKey decodes the signing key, the value of SIGNOFF_EVIDENCE_KEY (a
+// base64 Ed25519 seed of 32 bytes), which the composition root reads from
+// the environment. ok is false when v is empty.
+func ParseKey(v string) (key ed25519.PrivateKey, ok bool, err error) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil, false, nil
 	}

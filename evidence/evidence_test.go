@@ -214,19 +214,19 @@ func TestTamperingIsDetected(t *testing.T) {
 	})
 }
 
-func TestKeyFromEnv(t *testing.T) {
-	t.Setenv(EnvKey, "")
-	if _, ok, err := KeyFromEnv(); ok || err != nil {
+func TestParseKey(t *testing.T) {
+	if _, ok, err := ParseKey(" "); ok || err != nil {
 		t.Fatalf("unset: %v %v", ok, err)
 	}
-	t.Setenv(EnvKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
-	k, ok, err := KeyFromEnv()
+	k, ok, err := ParseKey(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) + "\n")
 	if !ok || err != nil || !k.Equal(seedKey(1)) {
 		t.Fatalf("set: %v %v", ok, err)
 	}
-	t.Setenv(EnvKey, base64.StdEncoding.EncodeToString([]byte("short")))
-	if _, _, err := KeyFromEnv(); err == nil {
-		t.Fatal("a short seed must be refused")
+	if _, _, err := ParseKey(base64.StdEncoding.EncodeToString([]byte("short"))); err == nil || !strings.Contains(err.Error(), EnvKey) {
+		t.Fatalf("a short seed must be refused: %v", err)
+	}
+	if _, _, err := ParseKey("not base64!"); err == nil || !strings.Contains(err.Error(), "not base64") {
+		t.Fatalf("not base64: %v", err)
 	}
 }
 

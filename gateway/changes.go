@@ -17,10 +17,10 @@ import (
 // BypassApproval is break-glass; the workflow decides whether the policy
 // allows it and records the attempt either way.
 func (s *Service) BypassApproval(ctx context.Context, req *pb.BypassApprovalRequest) (*pb.Approval, error) {
-	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(u *identity.User, attemptID string) any {
-		return workflows.Stamp(s.proofs, req.GetId(), workflows.BypassRequest{
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateBypass, func(ctx context.Context, u *identity.User, attemptID string) (*approval.State, error) {
+		return s.approvals.Bypass(ctx, req.GetId(), workflows.Stamp(s.proofs, req.GetId(), workflows.BypassRequest{
 			AttemptID: attemptID, User: u.Name, Reason: req.GetReason(),
-		}, s.now())
+		}, s.now()))
 	})
 }
 
@@ -37,13 +37,9 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	desc, err := s.describe(ctx, req.GetId())
+	before, err := s.approvals.Get(ctx, req.GetId())
 	if err != nil {
-		return nil, err
-	}
-	before, err := s.state(ctx, req.GetId(), desc)
-	if err != nil {
-		return nil, err
+		return nil, s.statusOf(ctx, "read approval", err)
 	}
 	if !access.CanRead(before, user) {
 		return nil, errNotFound // what it says of an unknown approval
@@ -62,20 +58,19 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if err := s.actions.Validate(r.Action); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	pol, err := s.conf().Policies.Resolve(r, user.Name)
+	pol, err := s.conf().Policies.Resolve(r, before.Requester)
 	if err != nil || pol.Name != current.GetPolicyName() {
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"the amended request would fall under another policy than %q: create a new request instead", current.GetPolicyName())
 	}
-	var st approval.State
 	attemptID := "amend:" + intake.NewID()
 	amend := workflows.Stamp(s.proofs, req.GetId(), workflows.AmendRequest{
 		AttemptID: attemptID, User: user.Name, Request: r,
 	}, s.now())
-	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateAmend, amend, &st); err != nil {
-		return nil, err
+	st, err := s.approvals.Amend(ctx, req.GetId(), amend)
+	if err != nil {
+		return nil, s.statusOf(ctx, "amend", err)
 	}
-	st.Request = r // the answer leaves out what we sent
 	s.logger.InfoContext(ctx, "approval amended", "approval_id", req.GetId(), "user", user.Name, "request_hash", st.RequestHash)
-	return toProto(&st), nil
+	return toProto(st), nil
 }

@@ -8,13 +8,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/identity"
 )
-
-func init() {
-	RegisterRoutes(codecRoutes)
-}
 
 // codecRoutes serves Temporal's remote codec protocol for the Web UI and
 // the CLI (`temporal workflow show --codec-endpoint …/codec
@@ -23,10 +18,7 @@ func init() {
 // of a user with the codec role: 401 without one, 403 for anyone else.
 // Mounted only when payload encryption is on.
 func codecRoutes(mux *http.ServeMux, d Deps) error {
-	c, err := codec.FromEnv()
-	if err != nil {
-		return err
-	}
+	c := d.Codec
 	if c == nil {
 		return nil
 	}

@@ -28,15 +28,28 @@ users:
 codec: {ui_origin: "http://127.0.0.1:8233"}
 `
 
+// testKeys is a key spec as SIGNOFF_CODEC_KEYS holds it.
+var testKeys = "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+
+// testCodec builds the codec of a key spec; nil for an empty one.
+func testCodec(t *testing.T, keys string) *codec.Codec {
+	t.Helper()
+	c, err := codec.Parse(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func codecTestServer(t *testing.T, keys string) *httptest.Server {
 	t.Helper()
-	t.Setenv(codec.EnvKeys, keys)
 	cfg, err := config.Parse([]byte(codecTestConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := codecRoutes(mux, Deps{Config: cfg, Live: config.NewLive(cfg, ""), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	d := Deps{Config: cfg, Live: config.NewLive(cfg, nil), Codec: testCodec(t, keys), Logger: slog.New(slog.DiscardHandler)}
+	if err := codecRoutes(mux, d); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -64,8 +77,7 @@ func codecCall(t *testing.T, srv *httptest.Server, method, path, token, origin s
 }
 
 func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
-	keys := "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
-	srv := codecTestServer(t, keys)
+	srv := codecTestServer(t, testKeys)
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
 
@@ -115,8 +127,7 @@ func TestCodecServerRoundTripForTheWebUI(t *testing.T) {
 // admin: a user who merely takes part in approvals, or an auditor, gets
 // 403 (with CORS headers, so the UI can show why) and nothing decoded.
 func TestCodecServerNeedsTheCodecRole(t *testing.T) {
-	keys := "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
-	srv := codecTestServer(t, keys)
+	srv := codecTestServer(t, testKeys)
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
 	resp, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-dana", "", body)
@@ -149,7 +160,7 @@ func TestCodecServerNeedsTheCodecRole(t *testing.T) {
 }
 
 func TestCodecServerCORSPreflight(t *testing.T) {
-	srv := codecTestServer(t, "k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	srv := codecTestServer(t, testKeys)
 	resp, _ := codecCall(t, srv, "OPTIONS", "/codec/decode", "", "http://127.0.0.1:8233", nil)
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8233" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") ||
@@ -172,19 +183,55 @@ func TestCodecServerOnlyWithKeys(t *testing.T) {
 }
 
 func TestCodecServerRefusesBadSettings(t *testing.T) {
-	t.Setenv(codec.EnvKeys, "k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
-	for _, origin := range []string{"127.0.0.1:8233", "http://127.0.0.1:8233/ui", "ftp://x"} {
+	c := testCodec(t, testKeys)
+	for _, origin := range []string{"127.0.0.1:8233", "http://127.0.0.1:8233/ui", "ftp://x", "http://user@127.0.0.1:8233", "http://127.0.0.1:8233?x=1"} {
 		cfg, err := config.Parse([]byte("codec: {ui_origin: \"" + origin + "\"}\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := codecRoutes(http.NewServeMux(), Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "codec.ui_origin") {
+		mux := http.NewServeMux()
+		if err := codecRoutes(mux, Deps{Config: cfg, Codec: c, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "codec.ui_origin") {
 			t.Errorf("ui_origin %q: %v", origin, err)
 		}
 	}
-	t.Setenv(codec.EnvKeys, "k1:tooshort")
-	cfg, _ := config.Parse(nil)
-	if err := codecRoutes(http.NewServeMux(), Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), codec.EnvKeys) {
-		t.Errorf("bad keys: %v", err)
+	// Without a codec nothing is mounted, so its settings are not read.
+	cfg, err := config.Parse([]byte("codec: {ui_origin: \"ftp://x\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := codecRoutes(http.NewServeMux(), Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Errorf("no codec: %v", err)
+	}
+}
+
+// TestCodecServerUsesTheLiveDirectory: a token added by a config reload
+// is honoured without a restart.
+func TestCodecServerUsesTheLiveDirectory(t *testing.T) {
+	cfg, err := config.Parse([]byte(codecTestConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded, err := config.Parse([]byte(strings.Replace(codecTestConfig, "dev-cody", "dev-cody-2", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := config.NewLive(cfg, func() (*config.Loaded, error) { return reloaded, nil })
+	mux := http.NewServeMux()
+	if err := codecRoutes(mux, Deps{Config: cfg, Live: live, Codec: testCodec(t, testKeys), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	body := []byte(`{"payloads":[]}`)
+	if resp, b := codecCall(t, srv, "POST", "/codec/encode", "dev-cody", "", body); resp.StatusCode != 200 {
+		t.Fatalf("before reload: %d %s", resp.StatusCode, b)
+	}
+	if _, err := live.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for token, want := range map[string]int{"dev-cody": 401, "dev-cody-2": 200} {
+		if resp, b := codecCall(t, srv, "POST", "/codec/encode", token, "", body); resp.StatusCode != want {
+			t.Errorf("after reload, %s: %d %s, want %d", token, resp.StatusCode, b, want)
+		}
 	}
 }

@@ -1,14 +1,11 @@
 package gateway
 
 import (
-	"errors"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -97,23 +94,3 @@ func toProto(st *approval.State) *pb.Approval {
 	}
 	return out
 }
-
-// decodePayload decodes a memo or search-attribute value; memos are
-// encrypted when payload encryption is on.
-func decodePayload(p *commonpb.Payload, out any) error {
-	dc, err := codec.EnvDataConverter()
-	if err != nil {
-		return err
-	}
-	return dc.FromPayload(p, out)
-}
-
-// decodeIf decodes p when present; absent payloads leave out unchanged.
-func decodeIf(p *commonpb.Payload, out any) error {
-	if p == nil {
-		return errAbsent
-	}
-	return decodePayload(p, out)
-}
-
-var errAbsent = errors.New("absent")

@@ -7,41 +7,39 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/workflows"
+	"github.com/signoff/signoff/approvals"
 )
 
-// temporalError turns an error from the Temporal client into a gRPC status
-// a caller can act on; what cannot be classified is Internal and logged.
-func (s *Service) temporalError(ctx context.Context, op string, err error) error {
-	var app *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
-	var unavailable *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
+// statusOf turns an error of the approvals port into a gRPC status a
+// caller can act on; what cannot be classified is Internal and logged.
+func (s *Service) statusOf(ctx context.Context, op string, err error) error {
+	var ref approval.Refusal
 	switch {
-	case errors.As(err, &app):
-		switch app.Type() {
-		case workflows.ErrTypePermissionDenied:
-			return status.Error(codes.PermissionDenied, app.Message())
-		case workflows.ErrTypeFailedPrecondition:
-			return status.Error(codes.FailedPrecondition, app.Message())
-		case workflows.ErrTypeInvalidArgument:
-			return status.Error(codes.InvalidArgument, app.Message())
+	case errors.As(err, &ref):
+		switch ref.Code.Class() {
+		case approval.ClassPermission:
+			return status.Error(codes.PermissionDenied, ref.Message)
+		case approval.ClassInvalid:
+			return status.Error(codes.InvalidArgument, ref.Message)
 		}
-	case errors.As(err, &notFound):
-		return status.Error(codes.NotFound, "approval not found")
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &unavailable), errors.As(err, &deadline):
+		return status.Error(codes.FailedPrecondition, ref.Message)
+	case errors.Is(err, approvals.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, approvals.ErrBadPageToken):
+		return status.Error(codes.InvalidArgument, "malformed page_token")
+	case errors.Is(err, approvals.ErrClosed):
+		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
+	case errors.Is(err, approvals.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.Unavailable,
 			"no worker answered in time: the request may still be applied when one does; retry with the same request_id and it counts once")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request cancelled")
 	}
-	s.logger.ErrorContext(ctx, "temporal call failed", "op", op, "err", err)
+	s.logger.ErrorContext(ctx, "approvals call failed", "op", op, "err", err)
 	return status.Error(codes.Internal, op+" failed")
 }
 
@@ -70,33 +68,3 @@ type statusOverride struct {
 }
 
 func (o *statusOverride) WriteHeader(int) { o.ResponseWriter.WriteHeader(o.code) }
-
-// refusal is a failed update as the caller gets it (its gRPC status), with
-// the workflow's refusal code kept for the gateway's own decisions.
-type refusal struct {
-	status error
-	code   approval.Code
-}
-
-func (r refusal) Error() string              { return r.status.Error() }
-func (r refusal) GRPCStatus() *status.Status { return status.Convert(r.status) }
-
-// refusalCode is the workflow's refusal code behind err, "" if none.
-func refusalCode(err error) approval.Code {
-	var r refusal
-	if errors.As(err, &r) {
-		return r.code
-	}
-	return ""
-}
-
-// codeOfFailure reads the refusal code the workflow attaches to its
-// application errors.
-func codeOfFailure(err error) approval.Code {
-	var app *temporal.ApplicationError
-	var code approval.Code
-	if errors.As(err, &app) && app.HasDetails() && app.Details(&code) == nil {
-		return code
-	}
-	return ""
-}

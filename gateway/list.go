@@ -3,22 +3,16 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
-	"strings"
-	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/approvals"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
-	"github.com/signoff/signoff/workflows"
 )
 
-// ListApprovals reads Temporal visibility (search attributes and memo), so
+// ListApprovals reads the approvals' index (Temporal visibility), so
 // listing needs no worker. Entries carry no decisions: GetApproval has them.
 //
 // Callers see only approvals they may read (access.CanRead): unless they
@@ -32,30 +26,21 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 	if err != nil {
 		return nil, err
 	}
-	q := []string{fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowName)}
-	if scope, ok := readScope(user); ok {
-		q = append(q, scope)
+	q := approvals.Query{Environment: req.GetEnvironment(), Requester: req.GetRequester()}
+	if !access.CanReadAll(user) {
+		q.ReadableBy = user.Name
 	}
 	if req.GetStatus() != pb.Status_STATUS_UNSPECIFIED {
 		st, ok := statusFromProto(req.GetStatus())
 		if !ok {
 			return nil, status.Errorf(codes.InvalidArgument, "unknown status %v", req.GetStatus())
 		}
-		q = append(q, fmt.Sprintf("%s = '%s'", workflows.AttrStatus.GetName(), st))
+		q.Status = st
 	}
-	// Values are checked against a strict pattern, so they cannot break out
-	// of the quoted literal.
-	for _, f := range []struct{ attr, value string }{
-		{workflows.AttrEnvironment.GetName(), req.GetEnvironment()},
-		{workflows.AttrRequester.GetName(), req.GetRequester()},
-	} {
-		if f.value == "" {
-			continue
+	for _, f := range []struct{ name, value string }{{"environment", q.Environment}, {"requester", q.Requester}} {
+		if f.value != "" && !namePattern.MatchString(f.value) {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed %s filter", f.name)
 		}
-		if !namePattern.MatchString(f.value) {
-			return nil, status.Errorf(codes.InvalidArgument, "malformed %s filter", strings.ToLower(f.attr))
-		}
-		q = append(q, fmt.Sprintf("%s = '%s'", f.attr, f.value))
 	}
 	size := req.GetPageSize()
 	switch {
@@ -66,62 +51,26 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 	case size > maxPageSize:
 		size = maxPageSize
 	}
-	token, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
-	if err != nil {
+	q.PageSize = int(size)
+	if q.PageToken, err = base64.RawURLEncoding.DecodeString(req.GetPageToken()); err != nil {
 		return nil, status.Error(codes.InvalidArgument, "malformed page_token")
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: s.conf().Temporal.Namespace, PageSize: size, NextPageToken: token, Query: strings.Join(q, " AND "),
-	})
+	page, err := s.approvals.List(ctx, q)
 	if err != nil {
-		return nil, s.temporalError(ctx, "list approvals", err)
+		return nil, s.statusOf(ctx, "list approvals", err)
 	}
-	out := &pb.ListApprovalsResponse{NextPageToken: base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())}
-	for _, info := range resp.GetExecutions() {
-		a := &pb.Approval{
-			Id:         strings.TrimPrefix(info.GetExecution().GetWorkflowId(), workflows.ApprovalWorkflowID("")),
-			CreateTime: info.GetStartTime(),
-			CloseTime:  info.GetCloseTime(),
-		}
-		fields := info.GetSearchAttributes().GetIndexedFields()
-		var st, env, requester string
-		var approvers []string
-		_ = decodeIf(fields[workflows.AttrStatus.GetName()], &st)
-		_ = decodeIf(fields[workflows.AttrEnvironment.GetName()], &env)
-		_ = decodeIf(fields[workflows.AttrRequester.GetName()], &requester)
-		_ = decodeIf(fields[workflows.AttrApprovers.GetName()], &approvers)
-		// What the list knows of the approval; an attribute that could
-		// not be read leaves a person out, which only ever denies.
-		known := &approval.State{Requester: requester, Policy: approval.Policy{Approvers: approvers}}
-		if !access.CanRead(known, user) {
+	out := &pb.ListApprovalsResponse{NextPageToken: base64.RawURLEncoding.EncodeToString(page.NextPageToken)}
+	for _, a := range page.Approvals {
+		if !access.CanRead(a.Known(), user) {
 			continue
 		}
-		a.Status, a.Environment, a.Requester = statusToProto[approval.Status(st)], env, requester
-		memo := info.GetMemo().GetFields()
-		var title, pol string
-		var deadline time.Time
-		_ = decodeIf(memo[workflows.MemoTitle], &title)
-		_ = decodeIf(memo[workflows.MemoPolicy], &pol)
-		if decodeIf(memo[workflows.MemoDeadline], &deadline) == nil {
-			a.Deadline = ts(deadline)
-		}
-		a.Title, a.PolicyName = title, pol
-		out.Approvals = append(out.Approvals, a)
+		out.Approvals = append(out.Approvals, &pb.Approval{
+			Id: a.ID, Status: statusToProto[a.Status], Environment: a.Environment, Requester: a.Requester,
+			Title: a.Title, PolicyName: a.Policy, CreateTime: ts(a.StartTime), CloseTime: ts(a.CloseTime),
+			Deadline: ts(a.Deadline),
+		})
 	}
 	return out, nil
-}
-
-// readScope is the visibility clause limiting a list to the approvals user
-// requested or may decide; ok is false for those who read everything. A
-// name the strict pattern cannot vouch for is left out of the query (it
-// could break out of the quoted literal): the per-entry check still
-// filters, the pages are just sparser.
-func readScope(user *identity.User) (string, bool) {
-	if access.CanReadAll(user) || !namePattern.MatchString(user.Name) {
-		return "", false
-	}
-	return fmt.Sprintf("(%s = '%s' OR %s = '%s')",
-		workflows.AttrRequester.GetName(), user.Name, workflows.AttrApprovers.GetName(), user.Name), true
 }

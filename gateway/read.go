@@ -7,5 +7,5 @@ import (
 
 // errNotFound answers both an unknown approval and one the caller may not
 // read (access.CanRead): the same code and message, so a stranger cannot
-// tell which. temporalError answers an unknown one with the same words.
+// tell which. statusOf answers an unknown one with it too.
 var errNotFound = status.Error(codes.NotFound, "approval not found")

@@ -2,136 +2,17 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"log/slog"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
-	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/identity"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
-	"github.com/signoff/signoff/workflows"
-)
-
-// readFakeTemporal answers the reads of GetApproval and ListApprovals from
-// fixed states. Its list ignores the query and returns everything, as a
-// store matching more loosely than CanRead would: what the caller sees
-// then depends on the gateway's own check.
-type readFakeTemporal struct {
-	client.Client
-	states  map[string]*approval.State // by workflow ID
-	running map[string]bool
-	// approvers is the Approvers search attribute per workflow ID.
-	approvers map[string][]string
-
-	mu      sync.Mutex
-	queries []string
-}
-
-func (f *readFakeTemporal) DescribeWorkflowExecution(_ context.Context, wid, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	if _, ok := f.states[wid]; !ok {
-		return nil, serviceerror.NewNotFound("workflow not found for ID: " + wid)
-	}
-	st := enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
-	if f.running[wid] {
-		st = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
-	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: wid, RunId: "run-" + wid}, Status: st,
-	}}, nil
-}
-
-func (f *readFakeTemporal) GetWorkflow(_ context.Context, wid, _ string) client.WorkflowRun {
-	return fakeRun{st: f.states[wid]}
-}
-
-func (f *readFakeTemporal) QueryWorkflow(_ context.Context, wid, _, _ string, _ ...any) (converter.EncodedValue, error) {
-	return fakeValue{st: f.states[wid]}, nil
-}
-
-func (f *readFakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
-	f.mu.Lock()
-	f.queries = append(f.queries, req.GetQuery())
-	f.mu.Unlock()
-	dc := converter.GetDefaultDataConverter()
-	payload := func(v any) *commonpb.Payload {
-		p, err := dc.ToPayload(v)
-		if err != nil {
-			panic(err)
-		}
-		return p
-	}
-	var ids []string
-	for wid := range f.states {
-		ids = append(ids, wid)
-	}
-	slices.Sort(ids)
-	resp := &workflowservice.ListWorkflowExecutionsResponse{}
-	for _, wid := range ids {
-		st := f.states[wid]
-		fields := map[string]*commonpb.Payload{
-			workflows.AttrStatus.GetName():      payload(string(st.Status)),
-			workflows.AttrRequester.GetName():   payload(st.Requester),
-			workflows.AttrEnvironment.GetName(): payload(st.Request.Environment),
-		}
-		if a := f.approvers[wid]; a != nil {
-			fields[workflows.AttrApprovers.GetName()] = payload(a)
-		}
-		resp.Executions = append(resp.Executions, &workflowpb.WorkflowExecutionInfo{
-			Execution:        &commonpb.WorkflowExecution{WorkflowId: wid, RunId: "run-" + wid},
-			SearchAttributes: &commonpb.SearchAttributes{IndexedFields: fields},
-			Memo:             &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoTitle: payload(st.Request.Title)}},
-		})
-	}
-	return resp, nil
-}
-
-func (f *readFakeTemporal) lastQuery() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.queries[len(f.queries)-1]
-}
-
-type fakeRun struct {
-	client.WorkflowRun
-	st *approval.State
-}
-
-func (r fakeRun) Get(_ context.Context, out any) error { return roundTrip(r.st, out) }
-
-type fakeValue struct{ st *approval.State }
-
-func (v fakeValue) HasValue() bool    { return true }
-func (v fakeValue) Get(out any) error { return roundTrip(v.st, out) }
-
-func roundTrip(in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
-}
-
-// Approval IDs of the fixtures.
-const (
-	readStaged = "aaaaaaaaaaaaaaaaaaaaaaaaaa" // alice's; bob then erin decide; xavier added by escalation
-	readOther  = "bbbbbbbbbbbbbbbbbbbbbbbbbb" // zed's; yuri decides
-	readNone   = "cccccccccccccccccccccccccc" // no such approval
 )
 
 const readTestConfig = `dev_only: true
@@ -139,47 +20,48 @@ users:
   - {name: alice, token: t-alice}
   - {name: bob, token: t-bob}
   - {name: erin, token: t-erin}
-  - {name: xavier, token: t-xavier}
   - {name: walt, token: t-walt}
+  - {name: zed, token: t-zed}
+  - {name: yuri, token: t-yuri}
   - {name: cody, token: t-cody, roles: [codec]}
   - {name: audrey, token: t-audrey, roles: [auditor]}
   - {name: dana, token: t-dana, admin: true}
-  - {name: "josé", token: t-jose}
+policies:
+  - name: production
+    match: {environment: production}
+    stages:
+      - {name: team, approvers: {users: [bob]}, required_approvals: 1}
+      - {name: security, approvers: {users: [erin]}, required_approvals: 1}
+    deadline: 1h
+  - name: default
+    match: {environment: "*"}
+    approvers: {users: [yuri]}
+    required_approvals: 1
+    deadline: 1h
 `
 
-func readFixture(t *testing.T) (*Service, *readFakeTemporal, *identity.Directory) {
+// readApprovals are the fixture's approvals, in the order they were
+// created (the order the list gives).
+type readApprovals struct {
+	staged string // alice's, production: bob then erin decide; pending
+	other  string // zed's, staging: yuri decides; rejected
+	third  string // alice's, sandbox: yuri decides; pending
+}
+
+func readFixture(t *testing.T) (*testService, readApprovals) {
 	t.Helper()
-	t.Setenv(codec.EnvKeys, "")
-	cfg, err := config.Parse([]byte(readTestConfig))
-	if err != nil {
-		t.Fatal(err)
+	ts := newTestService(t, readTestConfig, knownActions)
+	var ids readApprovals
+	ids.staged = ts.create(t, "alice", &pb.CreateApprovalRequest{Title: "Deploy api", Environment: "production"}).GetId()
+	other := ts.create(t, "zed", &pb.CreateApprovalRequest{Title: "Open the firewall", Environment: "staging"})
+	ids.other = other.GetId()
+	ids.third = ts.create(t, "alice", &pb.CreateApprovalRequest{Title: "Rotate keys", Environment: "sandbox"}).GetId()
+	reject := approve(other)
+	reject.Decision = pb.Decision_DECISION_REJECT
+	if res, err := ts.decide(t, "yuri", reject); err != nil || res.GetApproval().GetStatus() != pb.Status_STATUS_REJECTED {
+		t.Fatalf("yuri rejects: %v, %v", res, err)
 	}
-	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	staged := approval.New(readStaged, "alice", approval.Request{Title: "Deploy api", Environment: "production"},
-		approval.Policy{Name: "production", Stages: []approval.Stage{
-			{Name: "team", Approvers: []string{"bob"}, RequiredApprovals: 1},
-			{Name: "security", Approvers: []string{"erin"}, RequiredApprovals: 1},
-		}, Deadline: time.Hour}, created)
-	staged.ExtraApprovers = []string{"xavier"}
-	other := approval.New(readOther, "zed", approval.Request{Title: "Open the firewall", Environment: "staging"},
-		approval.Policy{Name: "default", Approvers: []string{"yuri"}, RequiredApprovals: 1, Deadline: time.Hour}, created)
-	other.Status = approval.StatusRejected
-	fake := &readFakeTemporal{
-		states: map[string]*approval.State{
-			workflows.ApprovalWorkflowID(readStaged): staged,
-			workflows.ApprovalWorkflowID(readOther):  other,
-		},
-		running: map[string]bool{workflows.ApprovalWorkflowID(readStaged): true},
-		// As upserted once escalation added xavier.
-		approvers: map[string][]string{
-			workflows.ApprovalWorkflowID(readStaged): {"bob", "erin", "xavier"},
-			workflows.ApprovalWorkflowID(readOther):  {"yuri"},
-		},
-	}
-	// Only what the reads use: no actions, no intake, no proofs.
-	s := &Service{live: config.NewLive(cfg, ""), temporal: fake, logger: slog.New(slog.DiscardHandler),
-		timeout: 5 * time.Second, now: time.Now}
-	return s, fake, cfg.Directory
+	return ts, ids
 }
 
 func asUser(t *testing.T, dir *identity.Directory, name string) context.Context {
@@ -194,109 +76,221 @@ func asUser(t *testing.T, dir *identity.Directory, name string) context.Context 
 // TestGetApprovalIsScoped: only those who may read an approval get it;
 // anyone else gets exactly what an unknown ID gets.
 func TestGetApprovalIsScoped(t *testing.T) {
-	s, _, dir := readFixture(t)
+	ts, ids := readFixture(t)
 	for name, mayRead := range map[string]bool{
 		"walt":   false, // no part in it
 		"cody":   false, // the codec role reads payloads, not approvals
+		"zed":    false, // requester of another approval
+		"yuri":   false, // approver of other approvals
 		"alice":  true,  // requester
 		"bob":    true,  // approver of the first stage
 		"erin":   true,  // approver of a later stage
-		"xavier": true,  // added by escalation
 		"audrey": true,  // auditor
 		"dana":   true,  // admin
 	} {
 		t.Run(name, func(t *testing.T) {
-			ctx := asUser(t, dir, name)
-			_, missing := s.GetApproval(ctx, &pb.GetApprovalRequest{Id: readNone})
-			if status.Code(missing) != codes.NotFound {
-				t.Fatalf("unknown approval: %v", missing)
-			}
-			got, err := s.GetApproval(ctx, &pb.GetApprovalRequest{Id: readStaged})
+			ctx := ts.as(t, name)
+			_, missing := ts.GetApproval(ctx, &pb.GetApprovalRequest{Id: unknownID})
+			wantNotFound(t, "unknown approval", missing)
+			got, err := ts.GetApproval(ctx, &pb.GetApprovalRequest{Id: ids.staged})
 			if !mayRead {
 				if got != nil || status.Code(err) != codes.NotFound || status.Convert(err).Message() != status.Convert(missing).Message() {
 					t.Fatalf("got %v, %v; want exactly %v", got, err, missing)
 				}
 				return
 			}
-			if err != nil || got.GetId() != readStaged || got.GetTitle() != "Deploy api" {
+			if err != nil || got.GetId() != ids.staged || got.GetTitle() != "Deploy api" || got.GetRequester() != "alice" ||
+				got.GetStatus() != pb.Status_STATUS_PENDING || len(got.GetStages()) != 2 || got.GetCurrentStage() != "team" {
 				t.Fatalf("got %v, %v", got, err)
 			}
 		})
 	}
-	// A finished approval (read from the workflow's result) is scoped too.
-	if _, err := s.GetApproval(asUser(t, dir, "alice"), &pb.GetApprovalRequest{Id: readOther}); status.Code(err) != codes.NotFound {
+	// A finished approval is scoped too.
+	if _, err := ts.GetApproval(ts.as(t, "alice"), &pb.GetApprovalRequest{Id: ids.other}); status.Code(err) != codes.NotFound {
 		t.Errorf("alice reads zed's finished approval: %v", err)
 	}
-	if got, err := s.GetApproval(asUser(t, dir, "audrey"), &pb.GetApprovalRequest{Id: readOther}); err != nil || got.GetStatus() != pb.Status_STATUS_REJECTED {
-		t.Errorf("the auditor reads zed's finished approval: %v, %v", got, err)
+	for _, name := range []string{"zed", "yuri", "audrey", "dana"} {
+		got, err := ts.GetApproval(ts.as(t, name), &pb.GetApprovalRequest{Id: ids.other})
+		if err != nil || got.GetStatus() != pb.Status_STATUS_REJECTED || len(got.GetDecisions()) != 1 {
+			t.Errorf("%s reads zed's finished approval: %v, %v", name, got, err)
+		}
 	}
+	for id, want := range map[string]codes.Code{"": codes.InvalidArgument, "AAAAAAAAAAAAAAAAAAAAAAAAAA": codes.InvalidArgument, "a1": codes.InvalidArgument} {
+		_, err := ts.GetApproval(ts.as(t, "dana"), &pb.GetApprovalRequest{Id: id})
+		wantCode(t, "id "+id, err, want, "")
+	}
+	_, err := ts.GetApproval(context.Background(), &pb.GetApprovalRequest{Id: ids.staged})
+	wantCode(t, "no user", err, codes.Unauthenticated, "")
 }
 
-// TestListApprovalsIsScoped: the visibility query asks only for what the
-// caller requested or may decide, and every entry is checked again, so a
-// store that returns more still shows nothing to a stranger.
+func listIDs(t *testing.T, ts *testService, user string, req *pb.ListApprovalsRequest) []string {
+	t.Helper()
+	resp, err := ts.ListApprovals(ts.as(t, user), req)
+	if err != nil {
+		t.Fatalf("%s lists %v: %v", user, req, err)
+	}
+	var got []string
+	for _, a := range resp.GetApprovals() {
+		got = append(got, a.GetId())
+	}
+	return got
+}
+
+// looseIndex lists everything whoever asks, as an index that is stale or
+// matches more loosely than access.CanRead would.
+type looseIndex struct{ *approvals.Memory }
+
+func (l looseIndex) List(ctx context.Context, q approvals.Query) (approvals.Page, error) {
+	q.ReadableBy = ""
+	return l.Memory.List(ctx, q)
+}
+
+// TestListApprovalsIsScoped: an ordinary user lists only the approvals they
+// requested or may decide; admins and auditors list everything. Every entry
+// is checked again, so an index that returns more still shows a caller
+// nothing they may not read.
 func TestListApprovalsIsScoped(t *testing.T) {
-	s, fake, dir := readFixture(t)
+	ts, ids := readFixture(t)
+	loose := &testService{
+		Service: NewService(ts.live, looseIndex{ts.port}, knownActions, ts.proofs, slog.New(slog.DiscardHandler)),
+		port:    ts.port, dir: ts.dir,
+	}
+	all := []string{ids.staged, ids.other, ids.third}
 	for _, c := range []struct {
-		user   string
-		want   []string
-		scoped bool
+		user string
+		want []string
 	}{
-		{"walt", nil, true},
-		{"cody", nil, true},
-		{"alice", []string{readStaged}, true},
-		{"bob", []string{readStaged}, true},
-		{"erin", []string{readStaged}, true},
-		{"xavier", []string{readStaged}, true},
-		{"audrey", []string{readStaged, readOther}, false},
-		{"dana", []string{readStaged, readOther}, false},
-		// A name the query cannot quote safely is left out of it; the
-		// per-entry check still applies.
-		{"josé", nil, false},
+		{"walt", nil},
+		{"cody", nil},
+		{"alice", []string{ids.staged, ids.third}},
+		{"bob", []string{ids.staged}},
+		{"erin", []string{ids.staged}},
+		{"zed", []string{ids.other}},
+		{"yuri", []string{ids.other, ids.third}},
+		{"audrey", all},
+		{"dana", all},
 	} {
 		t.Run(c.user, func(t *testing.T) {
-			resp, err := s.ListApprovals(asUser(t, dir, c.user), &pb.ListApprovalsRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, a := range resp.GetApprovals() {
-				got = append(got, a.GetId())
-			}
-			if !slices.Equal(got, c.want) {
+			if got := listIDs(t, ts, c.user, &pb.ListApprovalsRequest{}); !slices.Equal(got, c.want) {
 				t.Errorf("listed %v, want %v", got, c.want)
 			}
-			q := fake.lastQuery()
-			scope := "(Requester = '" + c.user + "' OR Approvers = '" + c.user + "')"
-			if c.scoped != strings.Contains(q, scope) {
-				t.Errorf("query %q: scoped %v, want %v", q, !c.scoped, c.scoped)
-			}
-			if !c.scoped && strings.Contains(q, "Approvers") {
-				t.Errorf("query %q is scoped", q)
+			if got := listIDs(t, loose, c.user, &pb.ListApprovalsRequest{}); !slices.Equal(got, c.want) {
+				t.Errorf("from a loose index: listed %v, want %v", got, c.want)
 			}
 		})
 	}
-	// Filters still combine with the scope.
-	if _, err := s.ListApprovals(asUser(t, dir, "bob"), &pb.ListApprovalsRequest{Requester: "alice", Environment: "production"}); err != nil {
-		t.Fatal(err)
+	// What an entry says.
+	resp, err := ts.ListApprovals(ts.as(t, "zed"), &pb.ListApprovalsRequest{})
+	if err != nil || len(resp.GetApprovals()) != 1 {
+		t.Fatalf("zed's list: %v, %v", resp, err)
 	}
-	want := "WorkflowType = 'ApprovalWorkflow' AND (Requester = 'bob' OR Approvers = 'bob') AND Environment = 'production' AND Requester = 'alice'"
-	if q := fake.lastQuery(); q != want {
-		t.Errorf("query %q, want %q", q, want)
+	if e := resp.GetApprovals()[0]; e.GetTitle() != "Open the firewall" || e.GetStatus() != pb.Status_STATUS_REJECTED ||
+		e.GetEnvironment() != "staging" || e.GetRequester() != "zed" || e.GetPolicyName() != "default" || e.GetCreateTime() == nil {
+		t.Errorf("zed's entry: %v", e)
+	}
+	if resp.GetNextPageToken() != "" {
+		t.Errorf("one page has a next page token %q", resp.GetNextPageToken())
 	}
 }
 
-func TestReadScopeQuoting(t *testing.T) {
-	for name, ok := range map[string]bool{
-		"bob": true, "svc.deploy-bot": true, "team/ops:ci": true,
-		"josé": false, `back\slash`: false, "a,b": false, "-dash": false, "": false,
+// TestListApprovalsFilters: filters narrow the list and still combine with
+// the caller's scope.
+func TestListApprovalsFilters(t *testing.T) {
+	ts, ids := readFixture(t)
+	for _, c := range []struct {
+		name, user string
+		req        *pb.ListApprovalsRequest
+		want       []string
+	}{
+		{"requester and environment", "bob", &pb.ListApprovalsRequest{Requester: "alice", Environment: "production"}, []string{ids.staged}},
+		{"requester bob may not read", "bob", &pb.ListApprovalsRequest{Requester: "zed"}, nil},
+		{"environment bob may not read", "bob", &pb.ListApprovalsRequest{Environment: "staging"}, nil},
+		{"pending", "yuri", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_PENDING}, []string{ids.third}},
+		{"rejected", "yuri", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_REJECTED}, []string{ids.other}},
+		{"environment", "yuri", &pb.ListApprovalsRequest{Environment: "staging"}, []string{ids.other}},
+		{"status outside the scope", "alice", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_REJECTED}, nil},
+		{"nothing matches", "yuri", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_APPROVED}, nil},
+		{"admin by requester", "dana", &pb.ListApprovalsRequest{Requester: "alice"}, []string{ids.staged, ids.third}},
+		{"admin by environment", "dana", &pb.ListApprovalsRequest{Environment: "staging"}, []string{ids.other}},
+		{"auditor by status", "audrey", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_PENDING}, []string{ids.staged, ids.third}},
+		{"auditor, all filters", "audrey", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_PENDING, Environment: "sandbox", Requester: "alice"}, []string{ids.third}},
 	} {
-		scope, got := readScope(&identity.User{Name: name})
-		if got != ok || (ok && !strings.Contains(scope, "'"+name+"'")) {
-			t.Errorf("%q: %q, %v", name, scope, got)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := listIDs(t, ts, c.user, c.req); !slices.Equal(got, c.want) {
+				t.Errorf("%s listed %v, want %v", c.user, got, c.want)
+			}
+		})
 	}
-	if _, ok := readScope(&identity.User{Name: "root", Admin: true}); ok {
-		t.Error("an admin's list is scoped")
+}
+
+func TestListApprovalsRefusesMalformedRequests(t *testing.T) {
+	ts, _ := readFixture(t)
+	for name, req := range map[string]*pb.ListApprovalsRequest{
+		"environment with a space":  {Environment: "prod uction"},
+		"environment with a quote":  {Environment: "prod' OR 1=1"},
+		"requester with a comma":    {Requester: "a,b"},
+		"requester with a dash":     {Requester: "-alice"},
+		"unknown status":            {Status: pb.Status(99)},
+		"negative page_size":        {PageSize: -1},
+		"page_token not base64":     {PageToken: "not base64!"},
+		"page_token padded base64":  {PageToken: "MQ=="},
+		"negative page_size, admin": {PageSize: -5, Environment: "staging"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := ts.ListApprovals(ts.as(t, "dana"), req)
+			if resp != nil {
+				t.Errorf("answered %v", resp)
+			}
+			wantCode(t, name, err, codes.InvalidArgument, "")
+		})
+	}
+	_, err := ts.ListApprovals(context.Background(), &pb.ListApprovalsRequest{})
+	wantCode(t, "no user", err, codes.Unauthenticated, "")
+}
+
+// TestListApprovalsPages: page_size bounds a page, page_token resumes
+// where it stopped, and the last page has no token; paging keeps the scope.
+func TestListApprovalsPages(t *testing.T) {
+	ts, ids := readFixture(t)
+	pages := func(user string, size int32) [][]string {
+		t.Helper()
+		var out [][]string
+		token := ""
+		for range 10 {
+			resp, err := ts.ListApprovals(ts.as(t, user), &pb.ListApprovalsRequest{PageSize: size, PageToken: token})
+			if err != nil {
+				t.Fatalf("%s, page %d: %v", user, len(out)+1, err)
+			}
+			var page []string
+			for _, a := range resp.GetApprovals() {
+				page = append(page, a.GetId())
+			}
+			out = append(out, page)
+			if token = resp.GetNextPageToken(); token == "" {
+				return out
+			}
+			if _, err := base64.RawURLEncoding.DecodeString(token); err != nil {
+				t.Fatalf("next_page_token %q: %v", token, err)
+			}
+		}
+		t.Fatalf("%s: no last page", user)
+		return nil
+	}
+	for _, c := range []struct {
+		user string
+		size int32
+		want [][]string
+	}{
+		{"dana", 1, [][]string{{ids.staged}, {ids.other}, {ids.third}}},
+		{"dana", 2, [][]string{{ids.staged, ids.other}, {ids.third}}},
+		{"dana", 0, [][]string{{ids.staged, ids.other, ids.third}}},      // the default size
+		{"dana", 100000, [][]string{{ids.staged, ids.other, ids.third}}}, // capped, not refused
+		{"yuri", 1, [][]string{{ids.other}, {ids.third}}},                // scoped pages stay full
+		{"walt", 1, [][]string{nil}},                                     // nothing to read
+	} {
+		got := pages(c.user, c.size)
+		if !slices.EqualFunc(got, c.want, slices.Equal) {
+			t.Errorf("%s, page_size %d: pages %v, want %v", c.user, c.size, got, c.want)
+		}
 	}
 }

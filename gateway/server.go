@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -26,54 +26,96 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
+// Options are what a gateway is built from; the composition root fills
+// them once at start.
+type Options struct {
+	Live      *config.Live
+	Approvals approvals.Approvals
+	// Actions validates actions at create and amend time.
+	Actions intake.ActionValidator
+	// Proofs stamps what the gateway verified; required.
+	Proofs *proof.Keyring
+	// Codec is the payload codec; nil leaves /codec unmounted.
+	Codec *codec.Codec
+	// Ready reports whether the backend (Temporal) answers, for /readyz.
+	Ready func(ctx context.Context) error
+	// Secrets are what the routes need from the environment, read once
+	// at start.
+	Secrets Secrets
+	Logger  *slog.Logger
+}
+
+// Secrets are what the gateway's routes need from the environment. The
+// composition root reads them once, at start: nothing in the gateway reads
+// the environment itself.
+type Secrets struct {
+	// Slack verifies Slack's callbacks (signing secret, app token) and
+	// calls its API (bot token, API URL override).
+	Slack config.SlackSecrets
+	// EmailLinks verifies the links in emails; nil when
+	// SIGNOFF_EMAIL_LINK_KEY is unset.
+	EmailLinks *emailtoken.Keys
+	// Evidence signs evidence exports; nil when SIGNOFF_EVIDENCE_KEY is
+	// unset (the export answers 503).
+	Evidence ed25519.PrivateKey
+}
+
 // Deps is what extra HTTP routes are built from.
 type Deps struct {
 	// Config is the config at start; Live has the one in force.
-	Config   *config.Loaded
-	Live     *config.Live
-	Temporal client.Client
-	Logger   *slog.Logger
-	Service  *Service
+	Config    *config.Loaded
+	Live      *config.Live
+	Approvals approvals.Approvals
+	Codec     *codec.Codec
+	Logger    *slog.Logger
+	Service   *Service
 	// Proofs stamps decisions made through the routes.
 	Proofs *proof.Keyring
+	// Secrets are Options.Secrets.
+	Secrets Secrets
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
 	Go func(fn func(ctx context.Context) error)
 }
 
-// RouteBuilder mounts extra HTTP routes (Slack callbacks, email pages, the
-// codec server). Each registers from an init in a file of its own.
-type RouteBuilder func(mux *http.ServeMux, d Deps) error
+// routeBuilder mounts extra HTTP routes (Slack callbacks, email pages, the
+// codec server) when their config asks for them.
+type routeBuilder func(mux *http.ServeMux, d Deps) error
 
-var routeBuilders []RouteBuilder
-
-// RegisterRoutes adds a RouteBuilder; call from init.
-func RegisterRoutes(b RouteBuilder) { routeBuilders = append(routeBuilders, b) }
+// routes are the extra HTTP routes, each in a file of its own.
+var routes = []routeBuilder{mountSlack, mountEmail, codecRoutes}
 
 // Server serves gRPC and HTTP.
 type Server struct {
-	cfg      *config.Loaded
-	temporal client.Client
-	logger   *slog.Logger
-	grpc     *grpc.Server
-	http     *http.Server
-	inproc   *bufconn.Listener
-	conn     *grpc.ClientConn
-	health   *health.Server
+	cfg    *config.Loaded
+	ready  func(ctx context.Context) error
+	logger *slog.Logger
+	grpc   *grpc.Server
+	http   *http.Server
+	inproc *bufconn.Listener
+	conn   *grpc.ClientConn
+	health *health.Server
 	// background are the Deps.Go tasks.
 	background []func(ctx context.Context) error
 }
 
 // New builds the servers; Serve starts them.
-func New(live *config.Live, tc client.Client, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) (*Server, error) {
+func New(o Options) (*Server, error) {
+	live, proofs, logger := o.Live, o.Proofs, o.Logger
 	cfg := live.Get()
+	if o.Approvals == nil || o.Ready == nil {
+		return nil, errors.New("gateway: no approvals port or readiness check")
+	}
 	if proofs == nil {
 		return nil, errors.New("gateway: no proof keys: decisions could not be stamped (" + proof.KeysEnv + ")")
 	}
@@ -81,7 +123,7 @@ func New(live *config.Live, tc client.Client, actions intake.ActionValidator, pr
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
-	svc := NewService(live, tc, actions, proofs, logger)
+	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
 		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(live, "/signoff.v1.")),
@@ -112,15 +154,16 @@ func New(live *config.Live, tc client.Client, actions intake.ActionValidator, pr
 		return nil, fmt.Errorf("register rest handlers: %w", err)
 	}
 
-	s := &Server{cfg: cfg, temporal: tc, logger: logger, grpc: gs, inproc: inproc, conn: conn, health: hs}
+	s := &Server{cfg: cfg, ready: o.Ready, logger: logger, grpc: gs, inproc: inproc, conn: conn, health: hs}
 	root := http.NewServeMux()
 	root.Handle("/v1/", limitBody(cfg.Gateway.MaxBodyBytes, mux))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	deps := Deps{Config: cfg, Live: live, Temporal: tc, Logger: logger, Service: svc, Proofs: proofs,
+	deps := Deps{Config: cfg, Live: live, Approvals: o.Approvals, Codec: o.Codec,
+		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
-	for _, b := range routeBuilders {
+	for _, b := range routes {
 		if err := b(root, deps); err != nil {
 			return nil, fmt.Errorf("mount routes: %w", err)
 		}
@@ -182,11 +225,11 @@ func (s *Server) Serve(ctx context.Context, grpcL, httpL net.Listener) error {
 	return err
 }
 
-// readyz is ready when Temporal answers.
+// readyz is ready when the backend (Temporal) answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if err := s.ready(ctx); err != nil {
 		http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
 		return
 	}

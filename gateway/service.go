@@ -5,20 +5,17 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
@@ -28,25 +25,25 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// Service implements ApprovalService on Temporal.
+// Service implements ApprovalService on the approvals port.
 type Service struct {
 	pb.UnimplementedApprovalServiceServer
-	live     *config.Live
-	temporal client.Client
-	actions  intake.ActionValidator
-	logger   *slog.Logger
-	starter  *intake.Starter
-	timeout  time.Duration
-	now      func() time.Time
+	live      *config.Live
+	approvals approvals.Approvals
+	actions   intake.ActionValidator
+	logger    *slog.Logger
+	starter   *intake.Starter
+	timeout   time.Duration
+	now       func() time.Time
 	// proofs stamps what the gateway verified, so the workflow counts it.
 	proofs *proof.Keyring
 }
 
 // NewService returns the API implementation.
-func NewService(live *config.Live, tc client.Client, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
+func NewService(live *config.Live, port approvals.Approvals, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
 	return &Service{
-		live: live, temporal: tc, actions: actions, logger: logger, proofs: proofs,
-		starter: &intake.Starter{Live: live, Temporal: tc, Actions: actions, Now: time.Now},
+		live: live, approvals: port, actions: actions, logger: logger, proofs: proofs,
+		starter: &intake.Starter{Live: live, Approvals: port, Actions: actions, Now: time.Now},
 		timeout: time.Duration(live.Get().Gateway.CallTimeout), now: time.Now,
 	}
 }
@@ -111,13 +108,13 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	case errors.Is(err, intake.ErrConflict):
 		return nil, status.Error(codes.AlreadyExists, err.Error())
 	case err != nil:
-		return nil, s.temporalError(ctx, "start approval", err)
+		return nil, s.statusOf(ctx, "start approval", err)
 	case res.Existing:
-		desc, err := s.describe(ctx, res.ID)
+		st, err := s.approvals.Get(ctx, res.ID)
 		if err != nil {
-			return nil, err
+			return nil, s.statusOf(ctx, "read approval", err)
 		}
-		return s.get(ctx, res.ID, desc)
+		return toProto(st), nil
 	}
 	s.logger.InfoContext(ctx, "approval created", "approval_id", res.ID, "requester", user.Name,
 		"environment", r.Environment, "policy", res.State.Policy.Name)
@@ -137,74 +134,14 @@ func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	desc, err := s.describe(ctx, req.GetId())
+	st, err := s.approvals.Get(ctx, req.GetId())
 	if err != nil {
-		return nil, err
-	}
-	st, err := s.state(ctx, req.GetId(), desc)
-	if err != nil {
-		return nil, err
+		return nil, s.statusOf(ctx, "read approval", err)
 	}
 	if !access.CanRead(st, user) {
 		return nil, errNotFound
 	}
 	return toProto(st), nil
-}
-
-func (s *Service) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
-	if err != nil {
-		return nil, s.temporalError(ctx, "describe approval", err)
-	}
-	return desc, nil
-}
-
-// get reads the approval as the API shows it. It checks no access: callers
-// that return it to someone other than its requester check access.CanRead.
-func (s *Service) get(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*pb.Approval, error) {
-	st, err := s.state(ctx, id, desc)
-	if err != nil {
-		return nil, err
-	}
-	return toProto(st), nil
-}
-
-// state reads the state: a completed workflow's result (no worker needed),
-// otherwise the state query.
-func (s *Service) state(ctx context.Context, id string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*approval.State, error) {
-	var st approval.State
-	info := desc.GetWorkflowExecutionInfo()
-	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		run := s.temporal.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId())
-		if err := run.Get(ctx, &st); err != nil {
-			return nil, s.temporalError(ctx, "read approval result", err)
-		}
-		return &st, nil
-	}
-	v, err := s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
-	// A query can fail while the workflow's task is being retried (seen
-	// under bursts of concurrent decisions); it answers again moments later.
-	for wait := 100 * time.Millisecond; err != nil && ctx.Err() == nil && wait <= 800*time.Millisecond; wait *= 2 {
-		var app *temporal.ApplicationError
-		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) || errors.As(err, &app) {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		v, err = s.temporal.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), info.GetExecution().GetRunId(), workflows.QueryState)
-	}
-	if err != nil {
-		return nil, s.temporalError(ctx, "query approval", err)
-	}
-	if err := v.Get(&st); err != nil {
-		return nil, s.temporalError(ctx, "decode approval", err)
-	}
-	return &st, nil
 }
 
 func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequest) (*pb.DecideApprovalResponse, error) {
@@ -241,15 +178,6 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if req.GetRequestId() != "" {
 		attemptID = "api:" + intake.ApprovalID(user.Name, req.GetRequestId())
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	desc, err := s.describe(ctx, req.GetId())
-	if err != nil {
-		return nil, err
-	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
-	}
 	if !hashPattern.MatchString(req.GetRequestHash()) {
 		return nil, status.Error(codes.InvalidArgument,
 			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
@@ -259,31 +187,61 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
 		IdentifiedBy: "bearer token",
 	}, s.now())
-	var res workflows.DecideResult
-	if err := s.update(ctx, req.GetId(), attemptID, workflows.UpdateDecide, dr, &res); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.checkOpen(ctx, req.GetId(), user); err != nil {
+		// A retry of the decision that closed the approval gets its answer.
+		if req.GetRequestId() != "" && status.Code(err) == codes.FailedPrecondition {
+			if st, gerr := s.approvals.Get(ctx, req.GetId()); gerr == nil {
+				if a, ok := st.Find(attemptID); ok && a.Accepted {
+					return s.decided(dr, &workflows.DecideResult{Attempt: a, Approval: st})
+				}
+			}
+		}
+		return nil, err
+	}
+	res, err := s.approvals.Decide(ctx, req.GetId(), dr)
+	if err != nil {
 		// Someone with no part in the approval is told what a reader is
 		// told: it does not exist (the attempt is in its audit trail).
-		if refusalCode(err) == approval.CodeNotApprover && !access.CanReadAll(user) {
+		if approval.CodeOf(err) == approval.CodeNotApprover && !access.CanReadAll(user) {
 			return nil, errNotFound
 		}
+		if errors.Is(err, approvals.ErrClosed) && !s.mayRead(ctx, req.GetId(), user) {
+			return nil, errNotFound
+		}
+		return nil, s.statusOf(ctx, "decide", err)
+	}
+	if _, err := s.decided(dr, res); err != nil {
 		return nil, err
 	}
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
 	return &pb.DecideApprovalResponse{Attempt: attemptToProto(res.Attempt), Approval: toProto(res.Approval)}, nil
 }
 
+// decided answers a decision with the attempt recorded under its ID, unless
+// that attempt is another decision: a request_id names one decision, as it
+// names one request on create.
+func (s *Service) decided(dr workflows.DecisionRequest, res *workflows.DecideResult) (*pb.DecideApprovalResponse, error) {
+	a := res.Attempt
+	if a.Decision != dr.Decision || a.Comment != dr.Comment || a.SeenHash != dr.SeenHash || !slices.Equal(a.Values, dr.Values) {
+		return nil, status.Error(codes.AlreadyExists, "request_id was already used for a different decision")
+	}
+	return &pb.DecideApprovalResponse{Attempt: attemptToProto(a), Approval: toProto(res.Approval)}, nil
+}
+
 func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequest) (*pb.Approval, error) {
-	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(u *identity.User, attemptID string) any {
-		return workflows.Stamp(s.proofs, req.GetId(), workflows.CancelRequest{
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateCancel, func(ctx context.Context, u *identity.User, attemptID string) (*approval.State, error) {
+		return s.approvals.Cancel(ctx, req.GetId(), workflows.Stamp(s.proofs, req.GetId(), workflows.CancelRequest{
 			AttemptID: attemptID, User: u.Name, Admin: u.Admin, Reason: req.GetReason(),
-		}, s.now())
+		}, s.now()))
 	})
 }
 
 // reasoned runs an update in which the caller acts on a pending approval
 // with a reason (cancel, break-glass); the workflow decides whether they
 // may, and records the attempt either way.
-func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg func(u *identity.User, attemptID string) any) (*pb.Approval, error) {
+func (s *Service) reasoned(ctx context.Context, id, reason, update string, op func(ctx context.Context, u *identity.User, attemptID string) (*approval.State, error)) (*pb.Approval, error) {
 	user, err := userFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -296,54 +254,37 @@ func (s *Service) reasoned(ctx context.Context, id, reason, update string, arg f
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.checkOpen(ctx, id); err != nil {
+	if err := s.checkOpen(ctx, id, user); err != nil {
 		return nil, err
 	}
-	var st approval.State
 	attemptID := update + ":" + intake.NewID()
-	if err := s.update(ctx, id, attemptID, update, arg(user, attemptID), &st); err != nil {
-		if c := refusalCode(err); (c == approval.CodeNotAllowedToCancel || c == approval.CodeNotRequester) && !s.mayRead(ctx, id, user) {
+	st, err := op(ctx, user, attemptID)
+	if err != nil {
+		if c := approval.CodeOf(err); (c == approval.CodeNotAllowedToCancel || c == approval.CodeNotRequester || errors.Is(err, approvals.ErrClosed)) && !s.mayRead(ctx, id, user) {
 			return nil, errNotFound // as for reads; the attempt is recorded
 		}
-		return nil, err
+		return nil, s.statusOf(ctx, update, err)
 	}
 	level := slog.LevelInfo
 	if update == workflows.UpdateBypass {
 		level = slog.LevelWarn // break-glass is for people to look at
 	}
 	s.logger.Log(ctx, level, "approval "+update, "approval_id", id, "user", user.Name, "status", string(st.Status))
-	return toProto(&st), nil
+	return toProto(st), nil
 }
 
-// checkOpen answers 404 for an unknown approval and 409 for a finished one
-// before any update is sent.
-func (s *Service) checkOpen(ctx context.Context, id string) error {
-	desc, err := s.describe(ctx, id)
+// checkOpen answers 404 for an unknown approval, and 409 for a finished one
+// (404 to those who may not read it), before anything is sent.
+func (s *Service) checkOpen(ctx context.Context, id string, user *identity.User) error {
+	info, err := s.approvals.Info(ctx, id)
 	if err != nil {
-		return err
+		return s.statusOf(ctx, "describe approval", err)
 	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if !info.Open {
+		if !s.mayRead(ctx, id, user) {
+			return errNotFound
+		}
 		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
-	}
-	return nil
-}
-
-// update sends a workflow update and waits for its outcome. An update that
-// races the workflow's completion is reported as a finished approval.
-func (s *Service) update(ctx context.Context, id, updateID, name string, arg, out any) error {
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.ApprovalWorkflowID(id), UpdateID: updateID, UpdateName: name,
-		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, out)
-	}
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
-	}
-	if err != nil {
-		return refusal{status: s.temporalError(ctx, name, err), code: codeOfFailure(err)}
 	}
 	return nil
 }
@@ -351,11 +292,7 @@ func (s *Service) update(ctx context.Context, id, updateID, name string, arg, ou
 // mayRead reports whether user may read approval id; false when it cannot
 // be read now.
 func (s *Service) mayRead(ctx context.Context, id string, user *identity.User) bool {
-	desc, err := s.describe(ctx, id)
-	if err != nil {
-		return false
-	}
-	st, err := s.state(ctx, id, desc)
+	st, err := s.approvals.Get(ctx, id)
 	return err == nil && access.CanRead(st, user)
 }
 

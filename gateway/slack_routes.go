@@ -12,24 +12,22 @@ import (
 	"github.com/signoff/signoff/identity"
 )
 
-func init() { RegisterRoutes(mountSlack) }
-
 // mountSlack serves Slack's callbacks when the slack notifier is
 // configured: the HTTP Request URLs, or a Socket Mode connection.
 func mountSlack(mux *http.ServeMux, d Deps) error {
 	if !slices.Contains(d.Config.Notifiers, "slack") {
 		return nil
 	}
-	sec := config.SlackSecretsFromEnv()
+	sec := d.Secrets.Slack
 	if err := d.Config.Slack.ValidateCallbacks(sec); err != nil {
 		return fmt.Errorf("slack callbacks: %w", err)
 	}
 	live := d.Live
 	h, err := slackhttp.New(slackhttp.Options{
-		Config:    func() config.Slack { return live.Get().Slack },
+		Config:    func() config.Slack { return live.Get().Slack.WithOverrides(sec) },
 		Secrets:   sec,
 		Directory: func() *identity.Directory { return live.Get().Directory },
-		Approvals: slackhttp.Temporal{Client: d.Temporal, Namespace: d.Config.Temporal.Namespace},
+		Approvals: d.Approvals,
 		Logger:    d.Logger,
 		PublicURL: d.Config.Gateway.PublicURL,
 		Proofs:    d.Proofs,

@@ -11,17 +11,11 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/policy"
@@ -48,10 +42,10 @@ type ActionValidator interface {
 
 // Starter starts approvals.
 type Starter struct {
-	Live     *config.Live
-	Temporal client.Client
-	Actions  ActionValidator
-	Now      func() time.Time
+	Live      *config.Live
+	Approvals approvals.Approvals
+	Actions   ActionValidator
+	Now       func() time.Time
 }
 
 // Request is one would-be approval.
@@ -121,92 +115,18 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
 	st.Justification, st.Rules = r.Justification, in.Rules
-	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       workflows.ApprovalWorkflowID(id),
-		TaskQueue:                                cfg.Temporal.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo: map[string]any{
-			workflows.MemoTitle:       r.Request.Title,
-			workflows.MemoPolicy:      pol.Name,
-			workflows.MemoDeadline:    st.Deadline,
-			workflows.MemoRequestHash: st.RequestHash,
-			workflows.MemoRego:        pol.Rego != "",
-		},
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			searchAttributes(r, pol)...,
-		),
-		StaticSummary: fmt.Sprintf("%s (%s) requested by %s", r.Request.Title, r.Request.Environment, r.Requester.Name),
-		StaticDetails: staticDetails(st),
-	}, workflows.WorkflowName, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	err = s.Approvals.Start(ctx, in)
+	var exists *approvals.Exists
 	switch {
-	case errors.As(err, &started) && r.RequestID != "":
-		return s.existing(ctx, id, st.RequestHash)
+	case errors.As(err, &exists) && r.RequestID != "":
+		// The same content under the same request_id is the approval it
+		// started; different content is a conflict.
+		if exists.RequestHash != st.RequestHash {
+			return Result{}, ErrConflict
+		}
+		return Result{ID: id, Existing: true}, nil
 	case err != nil:
 		return Result{}, fmt.Errorf("start approval workflow: %w", err)
 	}
 	return Result{ID: id, State: st}, nil
-}
-
-// searchAttributes index a new approval. Approvers scopes lists to the
-// people an approval concerns (see gateway.ListApprovals).
-func searchAttributes(r Request, pol approval.Policy) []temporal.SearchAttributeUpdate {
-	attrs := []temporal.SearchAttributeUpdate{
-		workflows.AttrStatus.ValueSet(string(approval.StatusPending)),
-		workflows.AttrRequester.ValueSet(r.Requester.Name),
-		workflows.AttrEnvironment.ValueSet(r.Request.Environment),
-	}
-	if approvers := pol.AllApprovers(); len(approvers) > 0 {
-		attrs = append(attrs, workflows.AttrApprovers.ValueSet(approvers))
-	}
-	return attrs
-}
-
-// existing answers a repeated start: the same content is the approval it
-// started; different content under the same request_id is a conflict.
-func (s *Starter) existing(ctx context.Context, id, hash string) (Result, error) {
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
-	if err != nil {
-		return Result{}, fmt.Errorf("describe approval: %w", err)
-	}
-	var prev string
-	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash]; p != nil {
-		// The memo is encrypted when payload encryption is on.
-		if dc, err := codec.EnvDataConverter(); err == nil {
-			_ = dc.FromPayload(p, &prev)
-		}
-	}
-	if prev != hash {
-		return Result{}, ErrConflict
-	}
-	return Result{ID: id, Existing: true}, nil
-}
-
-// staticDetails is the Temporal UI's markdown summary of the request.
-func staticDetails(st *approval.State) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "**%s**\n\n", st.Request.Title)
-	if st.Request.Description != "" {
-		fmt.Fprintf(&b, "%s\n\n", st.Request.Description)
-	}
-	fmt.Fprintf(&b, "- Environment: `%s`\n- Requester: %s\n- Policy: `%s` (%s), approvers %s\n- Action: `%s`\n",
-		st.Request.Environment, st.Requester, st.Policy.Name, st.Policy.Version,
-		strings.Join(st.Policy.AllApprovers(), ", "), st.Request.Action.Type)
-	if st.Request.Resource != "" {
-		fmt.Fprintf(&b, "- Resource: `%s`\n", st.Request.Resource)
-	}
-	if st.Justification != "" {
-		fmt.Fprintf(&b, "- Justification: %s\n", st.Justification)
-	}
-	keys := make([]string, 0, len(st.Request.Fields))
-	for k := range st.Request.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "- %s: %s\n", k, st.Request.Fields[k])
-	}
-	return b.String()
 }

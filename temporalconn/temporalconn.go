@@ -19,17 +19,28 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/workflows"
 )
 
-// Dial connects to Temporal. The API key, if any, is read from the
-// environment variable the config names.
-func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+// Converter is the data converter of every Signoff client: payloads (and
+// failure messages) are encrypted with payloads when it is not nil. Code
+// that decodes what the SDK hands over raw (memos, search attributes,
+// summaries) must use the same converter the client was dialled with.
+func Converter(payloads *codec.Codec) converter.DataConverter {
+	if payloads == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return codec.DataConverter(payloads)
+}
+
+// Dial connects to Temporal with apiKey (if any) and, when payloads is not
+// nil, payload encryption.
+func Dial(ctx context.Context, cfg config.Temporal, payloads *codec.Codec, apiKey string, logger *slog.Logger) (client.Client, error) {
 	opts := client.Options{
 		HostPort:  cfg.Address,
 		Namespace: cfg.Namespace,
@@ -48,22 +59,18 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client
 		}
 		opts.ConnectionOptions.TLS = tc
 	}
-	if key := os.Getenv(cfg.APIKeyEnv); cfg.APIKeyEnv != "" && key != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(key)
+	if apiKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(apiKey)
 		if opts.ConnectionOptions.TLS == nil {
 			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 	}
-	// With codec keys in the environment, every payload (and failure
-	// message) this client writes is encrypted; see package codec.
-	pc, err := codec.FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	if pc != nil {
-		opts.DataConverter = codec.DataConverter(pc)
+	// With codec keys, every payload (and failure message) this client
+	// writes is encrypted; see package codec.
+	if payloads != nil {
+		opts.DataConverter = Converter(payloads)
 		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
-		logger.Info("payload encryption on", "key_ids", pc.KeyIDs())
+		logger.Info("payload encryption on", "key_ids", payloads.KeyIDs())
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
@@ -96,9 +103,9 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 }
 
 // EnsureNamespace registers the namespace (with a retention long enough for
-// approvals) and Signoff's search attributes when missing. "Already exists"
+// approvals) and the search attributes attrs when missing. "Already exists"
 // is success, so every worker may run it at start-up.
-func EnsureNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration) error {
+func EnsureNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration, attrs map[string]enumspb.IndexedValueType) error {
 	_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
 		Namespace:                        namespace,
 		WorkflowExecutionRetentionPeriod: durationpb.New(retention),
@@ -112,7 +119,7 @@ func EnsureNamespace(ctx context.Context, c client.Client, namespace string, ret
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range workflows.SearchAttributes {
+	for name, typ := range attrs {
 		if _, ok := have.GetCustomAttributes()[name]; !ok {
 			missing[name] = typ
 		}

@@ -5,24 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/proof"
-	"github.com/signoff/signoff/triggers/rowtemplate"
+	"github.com/signoff/signoff/rowtemplate"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -49,12 +45,15 @@ func Compile(list []config.Trigger) (map[string]*Trigger, error) {
 type Activities struct {
 	Triggers map[string]*Trigger
 	// Starter starts approvals (the same rules as the gateway's).
-	Starter  *intake.Starter
-	Temporal client.Client
-	Logger   *slog.Logger
+	Starter *intake.Starter
+	// Approvals reads and cancels the trigger's approvals.
+	Approvals approvals.Approvals
+	Logger    *slog.Logger
 	// Proofs stamps the cancellations a trigger makes (as its requester).
 	Proofs *proof.Keyring
-	// LookupEnv resolves ${NAME} in database URLs; nil is os.LookupEnv.
+	// LookupEnv resolves ${NAME} in database URLs: the environment the
+	// composition root read at start. nil resolves nothing (every
+	// reference is missing).
 	LookupEnv func(string) (string, bool)
 }
 
@@ -78,7 +77,7 @@ func (a *Activities) RunTrigger(ctx context.Context, in ActivityInput) (RunResul
 
 	lookup := a.LookupEnv
 	if lookup == nil {
-		lookup = os.LookupEnv
+		lookup = func(string) (string, bool) { return "", false }
 	}
 	dsn, missing, err := t.DSN(lookup)
 	if err != nil || len(missing) > 0 {
@@ -211,20 +210,18 @@ func (r *run) startOne(ctx context.Context, key string, row map[string]any) erro
 // still pending, or under closed when it finished and was created after
 // since (any time when since is zero). found says whether it was filed.
 func (r *run) classify(ctx context.Context, key, id string, since time.Time) (found bool, err error) {
-	desc, err := r.a.Temporal.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
-	var notFound *serviceerror.NotFound
+	info, err := r.a.Approvals.Info(ctx, id)
 	switch {
-	case errors.As(err, &notFound):
+	case errors.Is(err, approvals.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("trigger %s: key %s: describe approval: %w", r.t.Name, key, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
 	ka := KeyApproval{Key: key, ApprovalID: id}
 	switch {
-	case info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+	case info.Open:
 		r.res.Pending = append(r.res.Pending, ka)
-	case since.IsZero() || info.GetStartTime().AsTime().After(since):
+	case since.IsZero() || info.StartTime.After(since):
 		r.res.Closed = append(r.res.Closed, ka)
 	default:
 		return false, nil
@@ -235,71 +232,54 @@ func (r *run) classify(ctx context.Context, key, id string, since time.Time) (fo
 
 // cancelGone cancels this trigger's pending approvals whose key the query
 // no longer returns, as the trigger's requester. The requester's pending
-// approvals come from visibility; each one not already matched to a
-// present key is read to see whether it is this trigger's.
+// approvals come from the list (the index); each one not already matched
+// to a present key is read to see whether it is this trigger's.
 func (r *run) cancelGone(ctx context.Context, present map[string]bool) error {
-	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = '%s' AND %s = '%s'",
-		workflows.WorkflowName, workflows.AttrRequester.GetName(), quote(r.user.Name),
-		workflows.AttrStatus.GetName(), approval.StatusPending)
-	var token []byte
+	q := approvals.Query{Requester: r.user.Name, Status: approval.StatusPending, Open: true, PageSize: 200}
 	for {
-		page, err := r.a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: q, NextPageToken: token, PageSize: 200,
-		})
+		page, err := r.a.Approvals.List(ctx, q)
 		if err != nil {
 			return fmt.Errorf("trigger %s: list pending approvals: %w", r.t.Name, err)
 		}
-		for _, e := range page.GetExecutions() {
-			id, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), workflows.ApprovalWorkflowID(""))
-			if !ok || r.known[id] {
+		for _, s := range page.Approvals {
+			if r.known[s.ID] {
 				continue
 			}
-			if err := r.cancelIfGone(ctx, id, present); err != nil {
+			if err := r.cancelIfGone(ctx, s.ID, present); err != nil {
 				return err
 			}
 		}
-		if token = page.GetNextPageToken(); len(token) == 0 {
+		if q.PageToken = page.NextPageToken; len(q.PageToken) == 0 {
 			return nil
 		}
 	}
 }
 
+// cancelIfGone cancels approval id if it is this trigger's, still pending,
+// and its key is not present.
 func (r *run) cancelIfGone(ctx context.Context, id string, present map[string]bool) error {
-	wfID := workflows.ApprovalWorkflowID(id)
-	v, err := r.a.Temporal.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	st, err := r.a.Approvals.Get(ctx, id)
+	switch {
+	case errors.Is(err, approvals.ErrNotFound), errors.Is(err, approvals.ErrClosed):
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("trigger %s: read approval %s: %w", r.t.Name, id, err)
-	}
-	var st approval.State
-	if err := v.Get(&st); err != nil {
-		return fmt.Errorf("trigger %s: decode approval %s: %w", r.t.Name, id, err)
 	}
 	key := st.Request.Fields[FieldKey]
 	if st.Request.Fields[FieldTrigger] != r.t.Name || present[key] || st.Status != approval.StatusPending {
 		return nil
 	}
-	h, err := r.a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: wfID, UpdateID: "trigger-cancel:" + id, UpdateName: workflows.UpdateCancel,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.Stamp(r.a.Proofs, id, workflows.CancelRequest{
-			AttemptID: "trigger-cancel:" + id, User: r.user.Name,
-			Reason: fmt.Sprintf("trigger %s: %s is no longer returned by the query", r.t.Name, key),
-		}, time.Now())},
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	var app *temporal.ApplicationError
+	_, err = r.a.Approvals.Cancel(ctx, id, workflows.Stamp(r.a.Proofs, id, workflows.CancelRequest{
+		AttemptID: "trigger-cancel:" + id, User: r.user.Name,
+		Reason: fmt.Sprintf("trigger %s: %s is no longer returned by the query", r.t.Name, key),
+	}, time.Now()))
+	var refusal approval.Refusal
 	switch {
-	case errors.As(err, &notFound):
+	case errors.Is(err, approvals.ErrNotFound), errors.Is(err, approvals.ErrClosed):
 		return nil // finished in the meantime
-	case errors.As(err, &app):
+	case errors.As(err, &refusal):
 		// The workflow refused (decided in the meantime): nothing to undo.
-		r.res.Errors = append(r.res.Errors, KeyError{Key: key, Error: "cancel refused: " + app.Error()})
+		r.res.Errors = append(r.res.Errors, KeyError{Key: key, Error: "cancel refused: " + refusal.Error()})
 		return nil
 	case err != nil:
 		return fmt.Errorf("trigger %s: cancel approval %s: %w", r.t.Name, id, err)
@@ -340,9 +320,6 @@ func redact(err error, secrets []string) error {
 	}
 	return &redacted{msg: msg, err: err}
 }
-
-// quote escapes a value for a visibility query string literal.
-func quote(s string) string { return strings.ReplaceAll(s, "'", `\'`) }
 
 // heartbeat reports liveness while the activity runs (the query blocks),
 // so a worker lost mid-run is noticed within the heartbeat timeout.

@@ -21,7 +21,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/triggers/rowtemplate"
+	"github.com/signoff/signoff/rowtemplate"
 )
 
 func TestRequestIDAndBucket(t *testing.T) {
@@ -133,7 +133,7 @@ func TestRunTriggerConfigErrors(t *testing.T) {
 		{Name: "nopw", Requester: "alice", Database: "postgres://u:${NOT_SET_ANYWHERE}@127.0.0.1/db", Approval: rowTemplate("x")},
 	})
 	require.NoError(t, err)
-	a := &Activities{Triggers: list, Starter: &intake.Starter{Live: config.NewLive(cfg, "")}, Logger: slog.Default(),
+	a := &Activities{Triggers: list, Starter: &intake.Starter{Live: config.NewLive(cfg, nil)}, Logger: slog.Default(),
 		LookupEnv: func(string) (string, bool) { return "", false }}
 	_, err = a.RunTrigger(context.Background(), ActivityInput{Trigger: "gone"})
 	requireAppErr(t, err, ErrTypeConfig, `trigger "gone" is not configured`)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,14 +16,11 @@ import (
 	"github.com/signoff/signoff/redact"
 )
 
-func init() {
-	RegisterActions(cloudActions)
-}
-
 // cloudActions registers aws_iam_deactivate_key and
 // github_workflow_dispatch. Neither reads a credential here: the IAM client
-// and the GitHub token are resolved when an action runs, on the worker.
-func cloudActions(cfg *config.Loaded, reg *action.Registry) error {
+// and the GitHub token (looked up in sec.Env) are resolved when an action
+// runs, on the worker.
+func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 	ic := cfg.Actions.AWSIAM.WithDefaults()
 	if err := checkBaseURL("actions.aws_iam.endpoint", ic.Endpoint); err != nil {
 		return err
@@ -42,7 +38,7 @@ func cloudActions(cfg *config.Loaded, reg *action.Registry) error {
 		return fmt.Errorf("actions.github.approval_id_input %q is not a workflow input name", gc.ApprovalIDInput)
 	}
 	reg.Register(action.GitHubDispatchType, &action.GitHubDispatch{
-		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, AllowedRepos: gc.AllowedRepos,
+		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, LookupEnv: sec.lookup, AllowedRepos: gc.AllowedRepos,
 		ApprovalIDInput: gc.ApprovalIDInput, Client: &http.Client{Timeout: 30 * time.Second},
 	})
 	return nil
@@ -82,21 +78,22 @@ func RegisterSecretEnv(names ...string) {
 }
 
 // secretValues are the values of every secret the worker reads: the fixed
-// names above, those the config names, and the codec keys.
-func secretValues(cfg *config.Loaded) []string {
+// names above, those the config names, and the codec keys, as found in the
+// environment handed down (sec.Env).
+func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	secretEnvMu.Lock()
 	names := slices.Clone(secretEnvs)
 	secretEnvMu.Unlock()
 	names = append(names, cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
 	var out []string
 	for _, n := range names {
-		if v := os.Getenv(n); n != "" && v != "" {
+		if v := sec.getenv(n); v != "" {
 			out = append(out, v)
 		}
 	}
 	// Codec keys as written (base64); a malformed list is reported by
 	// the codec, not here.
-	for _, entry := range strings.Split(os.Getenv(codec.EnvKeys), ",") {
+	for _, entry := range strings.Split(sec.getenv(codec.EnvKeys), ",") {
 		if _, key, ok := strings.Cut(entry, ":"); ok {
 			out = append(out, strings.TrimSpace(key))
 		}
@@ -106,6 +103,6 @@ func secretValues(cfg *config.Loaded) []string {
 
 // newRedactor scrubs the worker's secrets and common token shapes from
 // action outputs and errors.
-func newRedactor(cfg *config.Loaded) func(string) string {
-	return redact.New(secretValues(cfg)...).Redact
+func newRedactor(cfg *config.Loaded, sec Secrets) func(string) string {
+	return redact.New(secretValues(cfg, sec)...).Redact
 }

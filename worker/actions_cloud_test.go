@@ -26,9 +26,18 @@ func parse(t *testing.T, src string) *config.Loaded {
 	return cfg
 }
 
+// lookupIn is an environment of fixed values, as the composition root
+// hands it down.
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+}
+
 // TestActionOutputsAreRedactedWithTheWorkersSecrets: every secret the
-// worker reads from its environment is scrubbed from what an action
-// returns, here a webhook receiver that echoes them all.
+// worker finds in the environment handed down is scrubbed from what an
+// action returns, here a webhook receiver that echoes them all.
 func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
 	codecKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
 	secrets := map[string]string{
@@ -38,9 +47,6 @@ func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
 		"SLACK_BOT_TOKEN":        "slack-bot-token-9999",
 		"TEMPORAL_API_KEY":       "temporal-api-key-0000",
 		codec.EnvKeys:            "k1:" + codecKey,
-	}
-	for k, v := range secrets {
-		t.Setenv(k, v)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		for _, v := range secrets {
@@ -52,7 +58,7 @@ func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
   webhook: {allowed_url_prefixes: ["http://127.0.0.1:"]}
   github: {token_env: MY_GH_TOKEN}
 `)
-	reg, err := NewActions(cfg)
+	reg, err := NewActions(cfg, lookupIn(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +90,7 @@ func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
 }
 
 func TestCloudActionsAreRegisteredAndConfigChecked(t *testing.T) {
-	reg, err := NewActions(parse(t, ""))
+	reg, err := NewActions(parse(t, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +105,7 @@ func TestCloudActionsAreRegisteredAndConfigChecked(t *testing.T) {
 		"actions: {github: {approval_id_input: \"has space\"}}":               "approval_id_input",
 	}
 	for src, want := range bad {
-		if _, err := NewActions(parse(t, src)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := NewActions(parse(t, src), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want error containing %q, got %v", src, want, err)
 		}
 	}

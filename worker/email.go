@@ -7,30 +7,28 @@ import (
 	"github.com/signoff/signoff/activities"
 	emailnotify "github.com/signoff/signoff/activities/email"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
 )
 
-func init() { RegisterNotifier(emailnotify.Name, newEmailNotifier) }
+// errNoEmailLinkKey is why the email notifier is not built without a link
+// key.
+var errNoEmailLinkKey = errors.New(config.EnvEmailLinkKey + " is not set: email links cannot be signed")
 
 // newEmailNotifier builds the email notifier; the relay's address and
 // credentials (SMTP_*) and the link key (SIGNOFF_EMAIL_LINK_KEY) come from
-// the environment, never from the config file.
-func newEmailNotifier(cfg *config.Loaded, logger *slog.Logger) (activities.Notifier, error) {
-	sec, err := cfg.Email.EmailSecretsFromEnv()
-	if err != nil {
-		return nil, err
+// sec, read from the environment at start, never from the config file.
+func newEmailNotifier(cfg *config.Loaded, sec Secrets, logger *slog.Logger) (activities.Notifier, error) {
+	if sec.EmailErr != nil {
+		return nil, sec.EmailErr
 	}
-	keys, ok, err := emailtoken.FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errors.New(config.EnvEmailLinkKey + " is not set: email links cannot be signed")
+	relay := cfg.Email.WithDefaultPort(sec.Email)
+	if sec.EmailLinks == nil {
+		// With the rest of what is wrong, so one start lists it all.
+		return nil, errors.Join(cfg.Email.ValidateNotifier(relay), errNoEmailLinkKey)
 	}
 	return emailnotify.New(emailnotify.Options{
 		Config:    cfg.Email,
-		Secrets:   sec,
-		Keys:      keys,
+		Secrets:   relay,
+		Keys:      sec.EmailLinks,
 		PublicURL: cfg.Gateway.PublicURL,
 		Directory: cfg.Directory,
 		Logger:    logger.With("notifier", emailnotify.Name),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -12,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/triggers"
@@ -21,9 +21,7 @@ import (
 // worker (so a schedule left from an older config fails its run with a
 // clear error instead of waiting for a worker), and the schedules are made
 // to match the config when the worker starts.
-func init() { RegisterExtension(registerTriggers) }
-
-func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, acts *activities.Activities, logger *slog.Logger) error {
+func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, port approvals.Approvals, acts *activities.Activities, sec Secrets, logger *slog.Logger) error {
 	compiled, err := triggers.Compile(cfg.Triggers)
 	if err != nil {
 		return err
@@ -32,18 +30,19 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, a
 		if _, ok := cfg.Directory.Lookup(t.Requester); !ok {
 			return fmt.Errorf("trigger %s: requester %q is not a configured user", t.Name, t.Requester)
 		}
-		if _, missing, _ := t.DSN(os.LookupEnv); len(missing) > 0 {
+		if _, missing, _ := t.DSN(sec.lookup); len(missing) > 0 {
 			logger.Warn("trigger database URL names unset environment variables; its runs will fail",
 				"trigger", t.Name, "missing", missing)
 		}
 	}
 	w.RegisterWorkflowWithOptions(triggers.RunWorkflow, workflow.RegisterOptions{Name: triggers.WorkflowName})
 	w.RegisterActivity(&triggers.Activities{
-		Triggers: compiled,
-		Starter:  &intake.Starter{Live: config.NewLive(cfg, ""), Temporal: c, Actions: acts.Actions, Now: time.Now},
-		Temporal: c,
-		Proofs:   acts.Proofs,
-		Logger:   logger.With("component", "triggers"),
+		Triggers:  compiled,
+		Starter:   &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now},
+		Approvals: port,
+		Proofs:    acts.Proofs,
+		LookupEnv: sec.lookup,
+		Logger:    logger.With("component", "triggers"),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"time"
 
@@ -17,59 +16,68 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/activities/action"
+	emailnotify "github.com/signoff/signoff/activities/email"
 	"github.com/signoff/signoff/activities/notify"
+	slacknotify "github.com/signoff/signoff/activities/slack"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
 
-// NotifierBuilder makes one notifier from config. Each channel (log, slack,
-// email) registers its builder in a file of its own.
-type NotifierBuilder func(cfg *config.Loaded, logger *slog.Logger) (activities.Notifier, error)
+// NotifierBuilder makes one notifier from config and the secrets read at
+// start; each channel's builder is in a file of its own.
+type NotifierBuilder func(cfg *config.Loaded, sec Secrets, logger *slog.Logger) (activities.Notifier, error)
 
-// ActionBuilder registers action types from config.
-type ActionBuilder func(cfg *config.Loaded, reg *action.Registry) error
+// ActionBuilder registers action types from config and the secrets read at
+// start.
+type ActionBuilder func(cfg *config.Loaded, sec Secrets, reg *action.Registry) error
 
 var (
 	notifierBuilders = map[string]NotifierBuilder{
-		"log": func(cfg *config.Loaded, logger *slog.Logger) (activities.Notifier, error) {
+		"log": func(cfg *config.Loaded, _ Secrets, logger *slog.Logger) (activities.Notifier, error) {
 			return &notify.Log{Logger: logger.With("notifier", "log"), GatewayURL: cfg.Gateway.PublicURL}, nil
 		},
+		slacknotify.Name: newSlackNotifier,
+		emailnotify.Name: newEmailNotifier,
 	}
 	actionBuilders = []ActionBuilder{
-		func(cfg *config.Loaded, reg *action.Registry) error {
+		func(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 			reg.Register("noop", action.Noop{})
 			reg.Register("webhook", &action.Webhook{
 				AllowedPrefixes: cfg.Actions.Webhook.AllowedURLPrefixes,
-				Secret:          []byte(os.Getenv(cfg.Actions.Webhook.SecretEnv)),
+				Secret:          []byte(sec.getenv(cfg.Actions.Webhook.SecretEnv)),
 				Client:          &http.Client{Timeout: 30 * time.Second},
 				// The logged response body is scrubbed of every secret
 				// the worker holds, not only the webhook's own.
-				Redact: newRedactor(cfg),
+				Redact: newRedactor(cfg, sec),
 			})
 			return nil
 		},
+		cloudActions,
 	}
 )
 
-// RegisterNotifier adds a notifier channel; call from init.
-func RegisterNotifier(name string, b NotifierBuilder) { notifierBuilders[name] = b }
-
-// RegisterActions adds action types; call from init.
-func RegisterActions(b ActionBuilder) { actionBuilders = append(actionBuilders, b) }
-
-// Extension registers more workflows and activities on a new worker (and may
-// set up what they need, such as schedules).
-type Extension func(w sdkworker.Worker, c client.Client, cfg *config.Loaded, acts *activities.Activities, logger *slog.Logger) error
-
-var extensions []Extension
-
-// RegisterExtension adds an extension; call from init.
-func RegisterExtension(e Extension) { extensions = append(extensions, e) }
+// Options are what a worker is built from; the composition root fills them
+// once at start.
+type Options struct {
+	Client client.Client
+	Config *config.Loaded
+	// Approvals is the port the triggers start and cancel approvals through.
+	Approvals approvals.Approvals
+	// Proofs verifies the gateway's stamps (and stamps the triggers'
+	// cancellations); nil refuses every message (deny by default).
+	Proofs *proof.Keyring
+	// Secrets are what the notifiers, actions and triggers need from the
+	// environment, read once at start.
+	Secrets Secrets
+	Logger  *slog.Logger
+}
 
 // New returns a worker polling cfg's task queue; Start or Run it.
-func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Worker, error) {
-	acts, err := NewActivities(cfg, logger)
+func New(o Options) (sdkworker.Worker, error) {
+	c, cfg, logger := o.Client, o.Config, o.Logger
+	acts, err := NewActivities(cfg, o.Secrets, o.Proofs, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -83,20 +91,24 @@ func New(c client.Client, cfg *config.Loaded, logger *slog.Logger) (sdkworker.Wo
 	})
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	registerActivities(w, acts)
-	for _, ext := range extensions {
-		if err := ext(w, c, cfg, acts, logger); err != nil {
-			return nil, err
-		}
+	if err := registerTriggers(w, c, cfg, o.Approvals, acts, o.Secrets, logger); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
 
 // NewActions builds the action registry from config; the gateway uses it to
-// validate actions at create time, the worker to run them.
-func NewActions(cfg *config.Loaded) (*action.Registry, error) {
-	reg := action.NewRegistry(newRedactor(cfg))
+// validate actions at create time, the worker to run them. env looks up the
+// variables the config names (Secrets.Env): the webhook secret, the GitHub
+// token, the secrets scrubbed from outputs; nil finds none.
+func NewActions(cfg *config.Loaded, env func(string) (string, bool)) (*action.Registry, error) {
+	return newActions(cfg, Secrets{Env: env})
+}
+
+func newActions(cfg *config.Loaded, sec Secrets) (*action.Registry, error) {
+	reg := action.NewRegistry(newRedactor(cfg, sec))
 	for _, b := range actionBuilders {
-		if err := b(cfg, reg); err != nil {
+		if err := b(cfg, sec, reg); err != nil {
 			return nil, fmt.Errorf("actions: %w", err)
 		}
 	}
@@ -104,7 +116,7 @@ func NewActions(cfg *config.Loaded) (*action.Registry, error) {
 }
 
 // NewActivities wires the configured notifiers and the actions.
-func NewActivities(cfg *config.Loaded, logger *slog.Logger) (*activities.Activities, error) {
+func NewActivities(cfg *config.Loaded, sec Secrets, proofs *proof.Keyring, logger *slog.Logger) (*activities.Activities, error) {
 	notifiers := map[string]activities.Notifier{}
 	for _, name := range append(append([]string(nil), cfg.Notifiers...), cfg.SecurityNotifiers...) {
 		if _, done := notifiers[name]; done {
@@ -114,19 +126,15 @@ func NewActivities(cfg *config.Loaded, logger *slog.Logger) (*activities.Activit
 		if !ok {
 			return nil, fmt.Errorf("notifier %q is not built into this binary (have %v)", name, Notifiers())
 		}
-		n, err := b(cfg, logger)
+		n, err := b(cfg, sec, logger)
 		if err != nil {
 			return nil, fmt.Errorf("notifier %s: %w", name, err)
 		}
 		notifiers[name] = n
 	}
-	acts, err := NewActions(cfg)
+	acts, err := newActions(cfg, sec)
 	if err != nil {
 		return nil, err
-	}
-	proofs, err := proof.FromEnv()
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
 	}
 	return &activities.Activities{Notifiers: notifiers, Actions: acts, Logger: logger, Proofs: proofs}, nil
 }

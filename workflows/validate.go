@@ -60,7 +60,7 @@ func checkMessage(m any, maxBytes int, names ...string) error {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return temporal.NewApplicationError("message does not encode: "+err.Error(), ErrTypeInvalidArgument)
+		return invalidMessage("message does not encode: " + err.Error())
 	}
 	if len(b) > maxBytes {
 		return oversized("message bytes", len(b), maxBytes)
@@ -69,5 +69,12 @@ func checkMessage(m any, maxBytes int, names ...string) error {
 }
 
 func oversized(what string, n, limit int) error {
-	return temporal.NewApplicationError(fmt.Sprintf("%s: %d is over the limit of %d", what, n, limit), ErrTypeInvalidArgument)
+	return invalidMessage(fmt.Sprintf("%s: %d is over the limit of %d", what, n, limit))
+}
+
+// invalidMessage is a validator's refusal, coded like the handlers' ones.
+func invalidMessage(msg string) error {
+	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeInvalidArgument, temporal.ApplicationErrorOptions{
+		NonRetryable: true, Details: []any{approval.CodeInvalidMessage},
+	})
 }

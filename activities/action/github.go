@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -54,8 +53,11 @@ type GitHubDispatch struct {
 	// https://<host>/api/v3 for GitHub Enterprise Server).
 	BaseURL string
 	// TokenEnv names the environment variable holding the token; it is
-	// read when the action runs, on the worker only.
+	// looked up (LookupEnv) when the action runs, on the worker only.
 	TokenEnv string
+	// LookupEnv finds TokenEnv's value: the environment the composition
+	// root read at start. nil finds nothing.
+	LookupEnv func(string) (string, bool)
 	// AllowedRepos are "owner/repo" path.Match patterns; a repository
 	// matching none is refused.
 	AllowedRepos []string
@@ -155,7 +157,10 @@ func (g *GitHubDispatch) Run(ctx context.Context, st *approval.State) (string, e
 	if err := g.Validate(a); err != nil {
 		return "", Permanent(err)
 	}
-	token := os.Getenv(g.TokenEnv)
+	var token string
+	if g.LookupEnv != nil && g.TokenEnv != "" {
+		token, _ = g.LookupEnv(g.TokenEnv)
+	}
 	if token == "" {
 		return "", Permanent(fmt.Errorf("no GitHub token: environment variable %s is empty on the worker", g.TokenEnv))
 	}

@@ -21,6 +21,17 @@ func ghParams(extra ...string) map[string]string {
 	return p
 }
 
+// ghEnv is the worker's environment as GitHubDispatch sees it; tests
+// change its token with env[ghTokenEnv] = ….
+type ghEnv map[string]string
+
+const ghTokenEnv = "SIGNOFF_TEST_GH_TOKEN"
+
+func (e ghEnv) lookup(name string) (string, bool) {
+	v, ok := e[name]
+	return v, ok
+}
+
 func ghState(params map[string]string) *approval.State {
 	return &approval.State{ID: "01JTESTAPPROVAL0000000000", Request: approval.Request{Action: approval.Action{Type: GitHubDispatchType, Params: params}}}
 }
@@ -70,9 +81,9 @@ func TestGitHubValidate(t *testing.T) {
 }
 
 func TestGitHubDispatch(t *testing.T) {
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", testGitHubToken)
+	env := ghEnv{ghTokenEnv: testGitHubToken}
 	fake := fakecloud.NewGitHub(t, testGitHubToken)
-	g := &GitHubDispatch{BaseURL: fake.URL, TokenEnv: "SIGNOFF_TEST_GH_TOKEN", AllowedRepos: []string{"acme/api"}, ApprovalIDInput: "signoff_approval_id"}
+	g := &GitHubDispatch{BaseURL: fake.URL, TokenEnv: ghTokenEnv, LookupEnv: env.lookup, AllowedRepos: []string{"acme/api"}, ApprovalIDInput: "signoff_approval_id"}
 	st := ghState(ghParams("input.version", "2.3.0", ParamGitHubRef, "refs/heads/main"))
 	out, err := g.Run(context.Background(), st)
 	if err != nil {
@@ -95,7 +106,7 @@ func TestGitHubDispatch(t *testing.T) {
 }
 
 func TestGitHubEnterpriseBaseURL(t *testing.T) {
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", testGitHubToken)
+	env := ghEnv{ghTokenEnv: testGitHubToken}
 	var path string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
@@ -103,7 +114,7 @@ func TestGitHubEnterpriseBaseURL(t *testing.T) {
 		_, _ = w.Write([]byte(`{"workflow_run_id":42,"html_url":"https://ghe.example.com/acme/api/actions/runs/42"}`))
 	}))
 	defer srv.Close()
-	g := &GitHubDispatch{BaseURL: srv.URL + "/api/v3/", TokenEnv: "SIGNOFF_TEST_GH_TOKEN", AllowedRepos: []string{"acme/api"}}
+	g := &GitHubDispatch{BaseURL: srv.URL + "/api/v3/", TokenEnv: ghTokenEnv, LookupEnv: env.lookup, AllowedRepos: []string{"acme/api"}}
 	out, err := g.Run(context.Background(), ghState(ghParams(ParamGitHubWorkflow, "161335")))
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +128,9 @@ func TestGitHubEnterpriseBaseURL(t *testing.T) {
 }
 
 func TestGitHubErrorsAreClassified(t *testing.T) {
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", testGitHubToken)
+	env := ghEnv{ghTokenEnv: testGitHubToken}
 	fake := fakecloud.NewGitHub(t, testGitHubToken)
-	g := &GitHubDispatch{BaseURL: fake.URL, TokenEnv: "SIGNOFF_TEST_GH_TOKEN", AllowedRepos: []string{"acme/*"}}
+	g := &GitHubDispatch{BaseURL: fake.URL, TokenEnv: ghTokenEnv, LookupEnv: env.lookup, AllowedRepos: []string{"acme/*"}}
 	cases := []struct {
 		answer    fakecloud.Answer
 		permanent bool
@@ -144,27 +155,37 @@ func TestGitHubErrorsAreClassified(t *testing.T) {
 	}
 
 	// A wrong token is refused by GitHub, and that is final.
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", "ghp_wrongwrongwrongwrongwrongwrong0000")
+	env[ghTokenEnv] = "ghp_wrongwrongwrongwrongwrongwrong0000"
 	_, err := g.Run(context.Background(), ghState(ghParams()))
 	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "Bad credentials") {
 		t.Errorf("wrong token: %v", err)
 	}
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", "")
+	env[ghTokenEnv] = ""
 	_, err = g.Run(context.Background(), ghState(ghParams()))
 	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "SIGNOFF_TEST_GH_TOKEN is empty") {
 		t.Errorf("no token: %v", err)
+	}
+	delete(env, ghTokenEnv)
+	_, err = g.Run(context.Background(), ghState(ghParams()))
+	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "SIGNOFF_TEST_GH_TOKEN is empty") {
+		t.Errorf("token unset: %v", err)
+	}
+	noEnv := *g
+	noEnv.LookupEnv = nil
+	if _, err := noEnv.Run(context.Background(), ghState(ghParams())); err == nil || !IsPermanent(err) {
+		t.Errorf("no environment handed down: %v", err)
 	}
 }
 
 // TestRegistryRedactsWhatRemotesEcho: a remote that echoes the token back
 // (a misconfigured proxy) does not get it into the result.
 func TestRegistryRedactsWhatRemotesEcho(t *testing.T) {
-	t.Setenv("SIGNOFF_TEST_GH_TOKEN", "custom-token-without-a-known-shape")
+	env := ghEnv{ghTokenEnv: "custom-token-without-a-known-shape"}
 	fake := fakecloud.NewGitHub(t, "custom-token-without-a-known-shape")
 	reg := NewRegistry(func(s string) string {
 		return strings.ReplaceAll(s, "custom-token-without-a-known-shape", "[redacted]")
 	})
-	reg.Register(GitHubDispatchType, &GitHubDispatch{BaseURL: fake.URL, TokenEnv: "SIGNOFF_TEST_GH_TOKEN", AllowedRepos: []string{"acme/api"}})
+	reg.Register(GitHubDispatchType, &GitHubDispatch{BaseURL: fake.URL, TokenEnv: ghTokenEnv, LookupEnv: env.lookup, AllowedRepos: []string{"acme/api"}})
 	fake.AnswerNext(fakecloud.Answer{Status: 401, Body: `{"message":"Bad credentials: custom-token-without-a-known-shape"}`})
 	_, err := reg.Run(context.Background(), ghState(ghParams()))
 	if err == nil || strings.Contains(err.Error(), "custom-token") || !strings.Contains(err.Error(), "Bad credentials: [redacted]") {

@@ -26,10 +26,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/slackkit"
 )
 
 // Name is the notifier's name in config and in MessageRef.Notifier.

@@ -31,7 +31,7 @@ var users = []identity.User{
 
 func newNotifier(t *testing.T, f *slackfake.Server, cfg config.Slack, token string) *Notifier {
 	t.Helper()
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
+	cfg.APIURL = f.APIURL()
 	dir, err := identity.NewDirectory(users)
 	require.NoError(t, err)
 	n, err := New(Options{Config: cfg, BotToken: token, PublicURL: "https://signoff.example.com", Directory: dir,

@@ -70,6 +70,8 @@ var clientCommands = []clientCommand{
 	{"approve", "ID [--comment C]", "approve an approval", runDecide},
 	{"reject", "ID [--comment C]", "reject an approval", runDecide},
 	{"cancel", "ID [--reason R]", "cancel an approval (requester or admin)", runCancel},
+	{"evidence", "verify FILE [--public-key K] | keygen",
+		"check an evidence export offline (exit 1 if tampered); make a signing key", runEvidence},
 }
 
 // runClientCommand runs name when it is a client command.

@@ -5,28 +5,29 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 
-	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/devserver"
 	"github.com/signoff/signoff/proof"
-	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/workflows"
 )
 
 // The dev server links the whole Temporal server; production images build
 // with -tags nodev and leave it out.
-func init() {
-	commands = append(commands, command{"dev", "run everything: embedded Temporal + Web UI, worker, gateway", runDev})
+// embeddedCommands run the embedded Temporal server.
+var embeddedCommands = []command{
+	{"dev", "run everything: embedded Temporal + Web UI, worker, gateway", runDev},
+	{"temporal", "run a single-process Temporal server on PostgreSQL (temporal_server in the config)", runTemporal},
+	{"temporal migrate", "create or upgrade Temporal's PostgreSQL databases, then exit", runTemporalMigrate},
 }
 
-func runDev(ctx context.Context, live *config.Live, logger *slog.Logger) error {
-	cfg := live.Get()
+func runDev(ctx context.Context, p *process) error {
+	cfg, logger := p.live.Get(), p.logger
 	// Gateway and worker share this process: without configured proof
 	// keys they share a random one for its lifetime.
-	if err := proof.EnsureDevEnv(); err != nil {
-		return fmt.Errorf("proof keys: %w", err)
+	if p.set.Proofs == nil {
+		p.set.Proofs = proof.Generate()
 	}
 	dataDir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
@@ -49,20 +50,16 @@ func runDev(ctx context.Context, live *config.Live, logger *slog.Logger) error {
 	}
 	defer ui.Stop()
 
-	tcfg := cfg.Temporal
-	tcfg.Address = srv.Address()
-	tc, err := temporalconn.Dial(ctx, tcfg, logger)
+	// A data directory from an older version may lack newer search
+	// attributes: they are only written when the namespace is created,
+	// and Connect adds them.
+	b, err := app.Connect(ctx, cfg, srv.Address(), p.set, logger)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	// A data directory from an older version may lack newer search
-	// attributes: they are only written when the namespace is created.
-	if err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std()); err != nil {
-		return err
-	}
+	defer b.Close()
 	logger.Info("signoff dev is up",
 		"rest", cfg.Gateway.PublicURL, "grpc", cfg.Gateway.GRPCAddress,
 		"temporal", srv.Address(), "temporal_ui", "http://"+cfg.Dev.UIAddress)
-	return runAll(ctx, live, tc, logger)
+	return runAll(ctx, b, p)
 }

@@ -13,13 +13,7 @@ import (
 
 // `signoff evidence verify FILE` checks an evidence export offline; it needs
 // no config file and no gateway, so it is a client command.
-func init() {
-	clientCommands = append(clientCommands, clientCommand{
-		"evidence", "verify FILE [--public-key K] | keygen",
-		"check an evidence export offline (exit 1 if tampered); make a signing key", runEvidence,
-	})
-}
-
+//
 // Exit codes of `signoff evidence verify`: 0 intact, 1 altered or not
 // evidence, 2 usage or unreadable file.
 func runEvidence(c *cli, args []string) int {

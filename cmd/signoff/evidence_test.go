@@ -66,8 +66,7 @@ func TestEvidenceVerifyCommand(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, evidence.EnvKey+"=") {
 		t.Fatalf("keygen: %d %s", code, out)
 	}
-	t.Setenv(evidence.EnvKey, strings.TrimPrefix(strings.SplitN(out, "\n", 2)[0], evidence.EnvKey+"="))
-	if _, ok, err := evidence.KeyFromEnv(); !ok || err != nil {
+	if _, ok, err := evidence.ParseKey(strings.TrimPrefix(strings.SplitN(out, "\n", 2)[0], evidence.EnvKey+"=")); !ok || err != nil {
 		t.Fatalf("keygen's key does not load: %v", err)
 	}
 }

@@ -14,13 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/sdk/client"
 )
 
 // serveWorkerHealth gives `signoff worker`, which has no listener of its
 // own, the endpoints orchestrators probe: /healthz (the process serves),
 // /readyz (Temporal answers) and /metrics. The returned func stops it.
-func serveWorkerHealth(addr string, tc client.Client, logger *slog.Logger) (func(), error) {
+func serveWorkerHealth(addr string, ready func(context.Context) error, logger *slog.Logger) (func(), error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen worker health %s: %w", addr, err)
@@ -32,7 +31,7 @@ func serveWorkerHealth(addr string, tc client.Client, logger *slog.Logger) (func
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		if err := ready(ctx); err != nil {
 			http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
 			return
 		}

@@ -9,20 +9,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway"
-	"github.com/signoff/signoff/proof"
-	"github.com/signoff/signoff/temporalconn"
-	"github.com/signoff/signoff/worker"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -30,13 +25,23 @@ var version = "dev"
 
 type command struct {
 	name, help string
-	run        func(ctx context.Context, live *config.Live, logger *slog.Logger) error
+	run        func(ctx context.Context, p *process) error
 }
 
-var commands = []command{
+// process is what a server command runs with: the config in force and the
+// settings read from the environment at start.
+type process struct {
+	live   *config.Live
+	set    app.Settings
+	logger *slog.Logger
+}
+
+// commands are the server commands; embeddedCommands (the embedded Temporal
+// server's) are left out of -tags nodev builds.
+var commands = append([]command{
 	{"worker", "run the Temporal worker (workflows and activities)", runWorker},
 	{"gateway", "run the gRPC/REST gateway", runGateway},
-}
+}, embeddedCommands...)
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -96,11 +101,14 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "signoff %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	// The environment is read here, once: everything below is handed
+	// what it needs from this snapshot.
+	live, set, err := app.Load(*path, app.Environ())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "signoff: %v\n", err)
 		return 2
 	}
+	cfg := live.Get()
 	logger := newLogger(cfg.Log)
 	slog.SetDefault(logger)
 	if cfg.DevOnly {
@@ -108,17 +116,17 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	live := config.NewLive(cfg, *path)
 	go reloadOnHangup(ctx, live, logger)
-	if err := cmd.run(ctx, live, logger); err != nil && !errors.Is(err, context.Canceled) {
+	if err := cmd.run(ctx, &process{live: live, set: set, logger: logger}); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("signoff stopped", "command", cmd.name, "err", err)
 		return 1
 	}
 	return 0
 }
 
-// reloadOnHangup re-reads the config on SIGHUP: users and policies take
-// effect for new requests; a config with mistakes is refused and logged.
+// reloadOnHangup re-reads the config on SIGHUP: the gateway takes users,
+// policies and action settings for new requests, and the worker is rebuilt
+// from it; a config with mistakes is refused and logged.
 func reloadOnHangup(ctx context.Context, live *config.Live, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -157,82 +165,36 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func runWorker(ctx context.Context, live *config.Live, logger *slog.Logger) error {
-	cfg := live.Get()
-	tc, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
+func runWorker(ctx context.Context, p *process) error {
+	cfg := p.live.Get()
+	b, err := app.Connect(ctx, cfg, "", p.set, p.logger)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	if err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std()); err != nil {
-		return err
-	}
-	w, err := worker.New(tc, cfg, logger)
-	if err != nil {
-		return err
-	}
+	defer b.Close()
 	if cfg.Worker.HealthAddress != "" {
-		stopHealth, err := serveWorkerHealth(cfg.Worker.HealthAddress, tc, logger)
+		stopHealth, err := serveWorkerHealth(cfg.Worker.HealthAddress, b.Ready, p.logger)
 		if err != nil {
 			return err
 		}
 		defer stopHealth()
 	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	logger.Info("worker started", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
-	<-ctx.Done()
-	w.Stop()
-	return nil
+	return app.RunWorker(ctx, b, p.live, p.set, p.logger, nil)
 }
 
-func runGateway(ctx context.Context, live *config.Live, logger *slog.Logger) error {
-	tc, err := temporalconn.Dial(ctx, live.Get().Temporal, logger)
+func runGateway(ctx context.Context, p *process) error {
+	b, err := app.Connect(ctx, p.live.Get(), "", p.set, p.logger)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	return serveGateway(ctx, live, tc, logger)
-}
-
-func serveGateway(ctx context.Context, live *config.Live, tc client.Client, logger *slog.Logger) error {
-	cfg := live.Get()
-	actions, err := worker.NewActions(cfg)
-	if err != nil {
-		return err
-	}
-	proofs, err := proof.FromEnv()
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	gs, err := gateway.New(live, tc, actions, proofs, logger)
-	if err != nil {
-		return err
-	}
-	grpcL, err := net.Listen("tcp", cfg.Gateway.GRPCAddress)
-	if err != nil {
-		return fmt.Errorf("listen grpc: %w", err)
-	}
-	httpL, err := net.Listen("tcp", cfg.Gateway.HTTPAddress)
-	if err != nil {
-		_ = grpcL.Close()
-		return fmt.Errorf("listen http: %w", err)
-	}
-	return gs.Serve(ctx, grpcL, httpL)
+	defer b.Close()
+	return app.ServeGateway(ctx, b, p.live, p.set, p.logger)
 }
 
 // runAll runs the worker and the gateway in one process until ctx ends.
-func runAll(ctx context.Context, live *config.Live, tc client.Client, logger *slog.Logger) error {
-	w, err := worker.New(tc, live.Get(), logger)
-	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	defer w.Stop()
+func runAll(ctx context.Context, b *app.Backend, p *process) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveGateway(ctx, live, tc, logger) })
+	g.Go(func() error { return app.RunWorker(ctx, b, p.live, p.set, p.logger, nil) })
+	g.Go(func() error { return app.ServeGateway(ctx, b, p.live, p.set, p.logger) })
 	return g.Wait()
 }

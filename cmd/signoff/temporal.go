@@ -6,11 +6,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/devserver"
 	"github.com/signoff/signoff/temporalconn"
@@ -20,15 +20,10 @@ import (
 // PostgreSQL, without worker or gateway: a small production install with
 // its own Temporal. It links the Temporal server, so -tags nodev leaves it
 // out like `dev`.
-func init() {
-	commands = append(commands,
-		command{"temporal", "run a single-process Temporal server on PostgreSQL (temporal_server in the config)", runTemporal},
-		command{"temporal migrate", "create or upgrade Temporal's PostgreSQL databases, then exit", runTemporalMigrate},
-	)
-}
 
-// temporalServer resolves the config section and reads the password.
-func temporalServer(cfg *config.Loaded) (config.TemporalServer, devserver.PostgresOptions, error) {
+// temporalServer resolves the config section and finds the password in the
+// environment read at start.
+func temporalServer(cfg *config.Loaded, set app.Settings) (config.TemporalServer, devserver.PostgresOptions, error) {
 	ts, err := cfg.TemporalServer.Resolved(cfg.Config)
 	if err != nil {
 		return ts, devserver.PostgresOptions{}, err
@@ -37,7 +32,7 @@ func temporalServer(cfg *config.Loaded) (config.TemporalServer, devserver.Postgr
 	return ts, devserver.PostgresOptions{
 		Address:            p.Address,
 		User:               p.User,
-		Password:           os.Getenv(p.PasswordEnv),
+		Password:           set.Getenv(p.PasswordEnv),
 		Database:           p.Database,
 		VisibilityDatabase: p.VisibilityDatabase,
 		Plugin:             p.Plugin,
@@ -46,8 +41,9 @@ func temporalServer(cfg *config.Loaded) (config.TemporalServer, devserver.Postgr
 	}, nil
 }
 
-func runTemporalMigrate(_ context.Context, live *config.Live, logger *slog.Logger) error {
-	_, pg, err := temporalServer(live.Get())
+func runTemporalMigrate(_ context.Context, p *process) error {
+	logger := p.logger
+	_, pg, err := temporalServer(p.live.Get(), p.set)
 	if err != nil {
 		return err
 	}
@@ -58,9 +54,9 @@ func runTemporalMigrate(_ context.Context, live *config.Live, logger *slog.Logge
 	return nil
 }
 
-func runTemporal(ctx context.Context, live *config.Live, logger *slog.Logger) error {
-	cfg := live.Get()
-	ts, pg, err := temporalServer(cfg)
+func runTemporal(ctx context.Context, p *process) error {
+	cfg, logger := p.live.Get(), p.logger
+	ts, pg, err := temporalServer(cfg, p.set)
 	if err != nil {
 		return err
 	}
@@ -88,7 +84,7 @@ func runTemporal(ctx context.Context, live *config.Live, logger *slog.Logger) er
 	// every worker does at start-up; this server talks to itself in plain
 	// gRPC whatever TLS the config gives clients.
 	tcfg := config.Temporal{Address: srv.Address(), Namespace: cfg.Temporal.Namespace}
-	tc, err := temporalconn.Dial(ctx, tcfg, logger)
+	tc, err := temporalconn.Dial(ctx, tcfg, nil, "", logger)
 	if err != nil {
 		return err
 	}
@@ -111,7 +107,7 @@ func ensureNamespace(ctx context.Context, tc client.Client, cfg *config.Loaded, 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		err := temporalconn.EnsureNamespace(ctx, tc, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std())
+		err := app.EnsureNamespace(ctx, tc, cfg)
 		if err == nil {
 			return nil
 		}

@@ -10,84 +10,44 @@ import (
 	"testing"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/workflows"
 )
 
-// readTemporal answers the reads of the audit page and the evidence
-// export for one approval, open (state query) or finished (result).
-type readTemporal struct {
-	client.Client
-	st      *approval.State
-	running bool
+// readApprovals answers the reads of the audit page and the evidence
+// export for one approval. A hand-made state, since approvals.Memory
+// cannot add an approver by escalation.
+type readApprovals struct {
+	approvals.Approvals // nil: any other call panics
+	st                  *approval.State
 }
 
-func (f readTemporal) DescribeWorkflowExecution(_ context.Context, wid, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	if wid != workflows.ApprovalWorkflowID(f.st.ID) {
-		return nil, serviceerror.NewNotFound("workflow not found for ID: " + wid)
+func (f readApprovals) Get(_ context.Context, id string) (*approval.State, error) {
+	if id != f.st.ID {
+		return nil, approvals.ErrNotFound
 	}
-	st := enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
-	if f.running {
-		st = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
-	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: wid, RunId: "run-1"}, Status: st,
-	}}, nil
-}
-
-func (f readTemporal) GetWorkflow(context.Context, string, string) client.WorkflowRun {
-	return stateRun{st: f.st}
-}
-
-func (f readTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
-	return stateValue{st: f.st}, nil
-}
-
-func (f readTemporal) GetWorkflowHistory(context.Context, string, string, bool, enumspb.HistoryEventFilterType) client.HistoryEventIterator {
-	return noHistory{}
-}
-
-type stateRun struct {
-	client.WorkflowRun
-	st *approval.State
-}
-
-func (r stateRun) Get(_ context.Context, out any) error { return copyState(r.st, out) }
-
-type stateValue struct{ st *approval.State }
-
-func (v stateValue) HasValue() bool    { return true }
-func (v stateValue) Get(out any) error { return copyState(v.st, out) }
-
-func copyState(st *approval.State, out any) error {
-	b, err := json.Marshal(st)
+	b, err := json.Marshal(f.st)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return json.Unmarshal(b, out)
+	var st approval.State
+	return &st, json.Unmarshal(b, &st)
 }
 
-type noHistory struct{}
-
-func (noHistory) HasNext() bool                          { return false }
-func (noHistory) Next() (*historypb.HistoryEvent, error) { return nil, nil }
+func (f readApprovals) Record(_ context.Context, id string) (approvals.Record, error) {
+	if id != f.st.ID {
+		return approvals.Record{}, approvals.ErrNotFound
+	}
+	return approvals.Record{RunID: "run-1"}, nil
+}
 
 const unknownID = "zzzzzzzzzzzzzzzzzzzzzzzzzz"
 
-// readSetup serves alice's approval: bob decides, dana was added by
-// escalation, gus was only told about it.
-func readSetup(t *testing.T, running bool) (*http.ServeMux, *emailtoken.Keys) {
+// readSetup serves alice's approval, pending or finished: bob decides,
+// xavier was added by escalation, gus was only told about it.
+func readSetup(t *testing.T, finished bool) (*http.ServeMux, *emailtoken.Keys) {
 	t.Helper()
 	dir, err := identity.NewDirectory([]identity.User{
 		{Name: "alice", Token: "t-alice"},
@@ -109,13 +69,19 @@ func readSetup(t *testing.T, running bool) (*http.ServeMux, *emailtoken.Keys) {
 				AddApprovers: []string{"xavier"}}}},
 		now.Add(-10*time.Minute))
 	st.ExtraApprovers = []string{"xavier"}
+	if finished {
+		st.Decide(approval.Attempt{ID: "a1", User: "bob", Decision: approval.DecisionApprove}, now.Add(-time.Minute))
+		if st.Status != approval.StatusApproved {
+			t.Fatalf("status %s, want approved", st.Status)
+		}
+	}
 	keys, err := emailtoken.New(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := New(Options{
 		Keys: keys, Evidence: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)),
-		Directory: func() *identity.Directory { return dir }, Temporal: readTemporal{st: st, running: running},
+		Directory: func() *identity.Directory { return dir }, Approvals: readApprovals{st: st},
 		PublicURL: "https://signoff.example.com", Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -155,8 +121,8 @@ var readers = map[string]bool{
 // read the approval; anyone else gets the unknown approval's 404, word for
 // word.
 func TestEvidenceExportIsScoped(t *testing.T) {
-	for _, running := range []bool{true, false} {
-		mux, _ := readSetup(t, running)
+	for _, finished := range []bool{false, true} {
+		mux, _ := readSetup(t, finished)
 		for token, mayRead := range readers {
 			rec := get(mux, "/v1/approvals/"+approvalID+"/evidence", token, nil)
 			missing := get(mux, "/v1/approvals/"+unknownID+"/evidence", token, nil)
@@ -165,7 +131,7 @@ func TestEvidenceExportIsScoped(t *testing.T) {
 			}
 			if !mayRead {
 				if rec.Code != http.StatusNotFound || rec.Body.String() != missing.Body.String() {
-					t.Errorf("running %v, %s: %d %s; want %s", running, token, rec.Code, rec.Body, missing.Body)
+					t.Errorf("finished %v, %s: %d %s; want %s", finished, token, rec.Code, rec.Body, missing.Body)
 				}
 				continue
 			}
@@ -176,7 +142,7 @@ func TestEvidenceExportIsScoped(t *testing.T) {
 				} `json:"approval"`
 			}
 			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil || doc.Approval.ID != approvalID {
-				t.Errorf("running %v, %s: %d %s", running, token, rec.Code, rec.Body)
+				t.Errorf("finished %v, %s: %d %s", finished, token, rec.Code, rec.Body)
 			}
 		}
 	}
@@ -187,7 +153,7 @@ func TestEvidenceExportIsScoped(t *testing.T) {
 // A session from an email link Signoff sent about this approval still
 // opens it, for whoever the policy had told (gus, notify-only).
 func TestAuditPageIsScoped(t *testing.T) {
-	mux, keys := readSetup(t, true)
+	mux, keys := readSetup(t, false)
 	for token, mayRead := range readers {
 		rec := get(mux, "/approvals/"+approvalID, token, nil)
 		missing := get(mux, "/approvals/"+unknownID, token, nil)

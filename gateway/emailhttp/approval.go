@@ -7,8 +7,9 @@ import (
 
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/emailtoken"
+	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )
@@ -60,24 +61,24 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
-	l, err := h.load(ctx, id)
-	if err == nil && apiUser != nil && !access.CanRead(l.st, apiUser) {
+	st, err := h.load(ctx, id)
+	if err == nil && apiUser != nil && !access.CanRead(st, apiUser) {
 		// Told exactly what an unknown approval's reader is told.
-		err = errNotFound
+		err = approvals.ErrNotFound
 	}
 	if err != nil {
 		h.loadError(w, err)
 		return
 	}
-	timers, err := h.timers(ctx, id, l.runID)
+	rec, err := h.approvals.Record(ctx, id)
 	if err != nil {
 		// The state alone is still the audit trail; timers add detail.
 		h.logger.Warn("audit page without timers", "approval_id", id, "err", err)
 	}
-	entries := evidence.Timeline(evidence.Input{State: l.st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: l.runID, Timers: timers})
+	entries := evidence.Timeline(evidence.Input{State: st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: rec.RunID, Timers: rec.Timers})
 	h.render(w, http.StatusOK, "approval", &approvalPageData{
-		PageTitle: "Audit trail: " + l.st.Request.Title, ID: id, Viewer: viewer,
-		Summary: summarize(l.st), Action: l.st.ActionResult, Entries: timelineView(entries),
+		PageTitle: "Audit trail: " + st.Request.Title, ID: id, Viewer: viewer,
+		Summary: summarize(st), Action: st.ActionResult, Entries: timelineView(entries),
 	})
 }
 
@@ -146,15 +147,15 @@ func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
-	l, err := h.load(ctx, id)
-	if err == nil && !access.CanRead(l.st, u) {
-		err = errNotFound // the same answer as an unknown approval
+	st, err := h.load(ctx, id)
+	if err == nil && !access.CanRead(st, u) {
+		err = approvals.ErrNotFound // the same answer as an unknown approval
 	}
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, approvals.ErrNotFound):
 		jsonError(w, http.StatusNotFound, 5, "approval not found")
 		return
-	case errors.Is(err, errUnavailable):
+	case errors.Is(err, approvals.ErrUnavailable):
 		jsonError(w, http.StatusServiceUnavailable, 14, "no worker answered in time; retry later")
 		return
 	case err != nil:
@@ -162,14 +163,14 @@ func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusInternalServerError, 13, "read approval failed")
 		return
 	}
-	timers, err := h.timers(ctx, id, l.runID)
+	rec, err := h.approvals.Record(ctx, id)
 	if err != nil {
 		// Evidence must be complete: no export without the history.
 		h.logger.Error("evidence: read history", "approval_id", id, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, 14, "workflow history unavailable; retry later")
 		return
 	}
-	_, b, err := evidence.Build(evidence.Input{State: l.st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: l.runID, Timers: timers,
+	_, b, err := evidence.Build(evidence.Input{State: st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: rec.RunID, Timers: rec.Timers,
 		ExportedBy: u.Name}, h.evidence, h.now())
 	if err != nil {
 		h.logger.Error("evidence: build", "approval_id", id, "err", err)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"
@@ -61,13 +62,13 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
-	l, err := h.load(ctx, c.Approval)
+	st, err := h.load(ctx, c.Approval)
 	if err != nil {
 		h.loadError(w, err)
 		return
 	}
 	h.setSession(w, c)
-	if h.precheck(w, c, l.st) {
+	if h.precheck(w, c, st) {
 		return
 	}
 	// Reuse the browser's CSRF cookie for this link when it sent one (two
@@ -83,7 +84,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		Name: csrfCookie, Value: cookie, Path: "/d/" + token, MaxAge: 3600,
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode,
 	})
-	h.render(w, http.StatusOK, "confirm", h.confirmData(token, c, l.st, cookie))
+	h.render(w, http.StatusOK, "confirm", h.confirmData(token, c, st, cookie))
 }
 
 func (h *Handler) confirmData(token string, c emailtoken.Claims, st *approval.State, cookie string) *confirmPage {
@@ -141,12 +142,11 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
-	l, err := h.load(ctx, c.Approval)
+	st, err := h.load(ctx, c.Approval)
 	if err != nil {
 		h.loadError(w, err)
 		return
 	}
-	st := l.st
 	if h.precheck(w, c, st) {
 		return
 	}
@@ -187,23 +187,19 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		d := policy.DeciderOf(u)
 		dr.Person = &d
 	}
-	res, err := h.decideUpdate(ctx, c.Approval, workflows.Stamp(h.proofs, c.Approval, dr, h.now()))
-	var ref *refusal
+	// Decide waits for the workflow's judgement, so the person hears at
+	// once whether it counted. The attempt ID makes a repeat count once.
+	res, err := h.approvals.Decide(ctx, c.Approval, workflows.Stamp(h.proofs, c.Approval, dr, h.now()))
+	ref, refused := refusalOf(err)
 	switch {
-	case errors.As(err, &ref):
-		h.logger.Info("email decision refused", "approval_id", c.Approval, "user", c.User, "decision", c.Decision, "reason", ref.reason)
-		code := http.StatusConflict
-		switch ref.kind {
-		case workflows.ErrTypePermissionDenied:
-			code = http.StatusForbidden
-		case workflows.ErrTypeInvalidArgument:
-			code = http.StatusBadRequest
-		}
-		h.message(w, code, message{Heading: "Your decision was not accepted", Result: "refused", Reason: ref.reason,
+	case refused:
+		h.logger.Info("email decision refused", "approval_id", c.Approval, "user", c.User, "decision", c.Decision,
+			"code", string(ref.Code), "reason", ref.Message)
+		h.message(w, refusalStatus(ref.Code), message{Heading: "Your decision was not accepted", Result: "refused", Reason: ref.Message,
 			Message: "Signoff recorded the attempt in the audit trail, but it does not count.",
 			Summary: summarize(st), ViewURL: "/approvals/" + c.Approval})
 	case err != nil:
-		h.loadError(w, err)
+		h.loadError(w, fmt.Errorf("decide approval %s: %w", c.Approval, err))
 	default:
 		h.logger.Info("email decision accepted", "approval_id", c.Approval, "user", c.User, "decision", c.Decision)
 		after := res.Approval
@@ -310,15 +306,15 @@ func (h *Handler) precheck(w http.ResponseWriter, c emailtoken.Claims, st *appro
 // loadError explains why an approval could not be read or decided.
 func (h *Handler) loadError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, approvals.ErrNotFound):
 		h.message(w, http.StatusNotFound, message{Heading: "Approval not found", Result: "not_found",
 			Message: "This approval does not exist, or its history was deleted after retention."})
-	case errors.Is(err, errUnavailable):
+	case errors.Is(err, approvals.ErrUnavailable):
 		h.message(w, http.StatusServiceUnavailable, message{Heading: "Signoff is busy", Result: "unavailable",
 			Message: "No worker answered in time. If you confirmed a decision it may still be recorded: " +
 				"open the link again in a few minutes to see."})
 	default:
-		h.logger.Error("email page: temporal call failed", "err", err)
+		h.logger.Error("email page: approvals call failed", "err", err)
 		h.message(w, http.StatusInternalServerError, message{Heading: "Something went wrong", Result: "error",
 			Message: "Nothing was decided. Try again later."})
 	}

@@ -27,8 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
@@ -45,12 +44,13 @@ type Options struct {
 	Evidence ed25519.PrivateKey
 	// Directory is the user directory in force (reloadable).
 	Directory func() *identity.Directory
-	Temporal  client.Client
+	// Approvals reads and decides the approvals.
+	Approvals approvals.Approvals
 	Logger    *slog.Logger
 	// PublicURL is how people reach the gateway: cookies are Secure when it
 	// is https, and POSTs from another origin are refused.
 	PublicURL string
-	// Timeout bounds each page's calls to Temporal (default 10s).
+	// Timeout bounds each page's calls to approvals (default 10s).
 	Timeout time.Duration
 	// Proofs stamps decisions, so the workflow counts them.
 	Proofs *proof.Keyring
@@ -59,29 +59,29 @@ type Options struct {
 
 // Handler serves the pages.
 type Handler struct {
-	keys     *emailtoken.Keys
-	evidence ed25519.PrivateKey
-	dir      func() *identity.Directory
-	tc       client.Client
-	logger   *slog.Logger
-	origin   string
-	secure   bool
-	timeout  time.Duration
-	proofs   *proof.Keyring
-	now      func() time.Time
+	keys      *emailtoken.Keys
+	evidence  ed25519.PrivateKey
+	dir       func() *identity.Directory
+	approvals approvals.Approvals
+	logger    *slog.Logger
+	origin    string
+	secure    bool
+	timeout   time.Duration
+	proofs    *proof.Keyring
+	now       func() time.Time
 }
 
 // New checks the options.
 func New(o Options) (*Handler, error) {
-	if o.Temporal == nil || o.Directory == nil {
-		return nil, errors.New("email pages: Temporal client and directory are required")
+	if o.Approvals == nil || o.Directory == nil {
+		return nil, errors.New("email pages: approvals and directory are required")
 	}
 	u, err := url.Parse(o.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, errors.New("email pages: gateway.public_url must be an absolute http(s) URL")
 	}
 	h := &Handler{
-		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, tc: o.Temporal, logger: o.Logger,
+		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 	}
 	if h.logger == nil {

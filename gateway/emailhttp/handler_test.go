@@ -9,16 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 )
 
-// noTemporal fails the test on any call: the requests below must be
-// answered without reaching the workflow at all.
-type noTemporal struct{ client.Client }
+// noApprovals fails the test on any call (its methods are nil): the
+// requests below must be answered without reaching the workflow at all.
+type noApprovals struct{ approvals.Approvals }
 
 const approvalID = "abcdefghijklmnopqrstuvwxyz"
 
@@ -40,7 +39,7 @@ func setup(t *testing.T, withKeys bool) *fixture {
 		t.Fatal(err)
 	}
 	o := Options{
-		Directory: func() *identity.Directory { return dir }, Temporal: noTemporal{},
+		Directory: func() *identity.Directory { return dir }, Approvals: noApprovals{},
 		PublicURL: "https://signoff.example.com", Now: func() time.Time { return now },
 	}
 	if withKeys {
@@ -87,7 +86,7 @@ func (f *fixture) do(t *testing.T, method, target string, form url.Values, mod f
 	rec := httptest.NewRecorder()
 	defer func() {
 		if p := recover(); p != nil {
-			t.Fatalf("%s %s reached Temporal: %v", method, target, p)
+			t.Fatalf("%s %s reached the approvals: %v", method, target, p)
 		}
 	}()
 	f.mux.ServeHTTP(rec, req)

@@ -2,6 +2,7 @@ package slackhttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,10 +10,12 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/slackkit"
 )
 
 // How many approvals /signoff list shows (Slack allows 50 blocks).
@@ -112,7 +115,7 @@ func (h *Handler) Command(ctx context.Context, cmd slack.SlashCommand) any {
 // list shows the pending approvals p may decide now, soonest deadline
 // first, with their controls.
 func (h *Handler) list(ctx context.Context, p Person) *slack.WebhookMessage {
-	states, err := h.approvals.Pending(ctx, listScan)
+	states, err := h.pending(ctx, listScan)
 	if err != nil {
 		h.logger.WarnContext(ctx, "slack list failed", "error", err)
 		return ephemeral("❌ Pending approvals could not be listed right now: try again.")
@@ -145,11 +148,11 @@ func (h *Handler) list(ctx context.Context, p Person) *slack.WebhookMessage {
 // its controls too when p may decide it now. Anyone else is told it does
 // not exist, as for an unknown ID.
 func (h *Handler) status(ctx context.Context, p Person, id string) *slack.WebhookMessage {
-	st, err := h.approvals.State(ctx, id)
+	st, err := h.approvals.Get(ctx, id)
 	if err == nil && !access.CanRead(st, p.User) {
-		err = ErrNotFound
+		err = approvals.ErrNotFound
 	}
-	if err == ErrNotFound {
+	if errors.Is(err, approvals.ErrNotFound) {
 		return ephemeral(fmt.Sprintf("There is no approval `%s`.", id))
 	}
 	if err != nil {
@@ -158,4 +161,30 @@ func (h *Handler) status(ctx context.Context, p Person, id string) *slack.Webhoo
 	}
 	canDecide := slices.Contains(st.Pending(), p.User.Name)
 	return ephemeral(fmt.Sprintf("%s: %s", st.Status, st.Request.Title), h.render.SummaryBlocks(st, canDecide)...)
+}
+
+// pending reads the pending approvals, at most limit, a few at a time.
+// The index may list one that is gone or unreadable: it is left out.
+func (h *Handler) pending(ctx context.Context, limit int) ([]*approval.State, error) {
+	page, err := h.approvals.List(ctx, approvals.Query{Status: approval.StatusPending, Open: true, PageSize: limit})
+	if err != nil {
+		return nil, fmt.Errorf("list pending approvals: %w", err)
+	}
+	found := page.Approvals
+	if len(found) > limit {
+		found = found[:limit]
+	}
+	out := make([]*approval.State, len(found))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, s := range found {
+		g.Go(func() error {
+			if st, err := h.approvals.Get(gctx, s.ID); err == nil {
+				out[i] = st
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return slices.DeleteFunc(out, func(st *approval.State) bool { return st == nil }), nil
 }

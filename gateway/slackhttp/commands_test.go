@@ -1,6 +1,7 @@
 package slackhttp
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -69,6 +70,18 @@ func TestSlashCommand(t *testing.T) {
 		assert.Equal(t, "❌ "+RefusedUnknownUser+".", hs.command("U0EVE", "list").Text)
 		assert.Equal(t, "❌ "+RefusedGuest+".", hs.command("U0GUEST", "status "+approvalA).Text)
 	})
+}
+
+// TestListLeavesOutUnreadable: an approval the index lists but that
+// cannot be read is left out of /signoff list.
+func TestListLeavesOutUnreadable(t *testing.T) {
+	hs := newHarness(t, nil)
+	hs.apps.ghosts = []string{approvalB}
+	states, err := hs.h.pending(context.Background(), listScan)
+	require.NoError(t, err)
+	require.Len(t, states, 1)
+	assert.Equal(t, approvalA, states[0].ID)
+	assert.Contains(t, hs.command("U0BOB", "list").Text, "1 approval(s) waiting for you")
 }
 
 // TestSlowCommandAnswersLater: past the ack budget the command answers at

@@ -14,11 +14,12 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -36,7 +37,8 @@ type Options struct {
 	Config    func() config.Slack
 	Secrets   config.SlackSecrets
 	Directory func() *identity.Directory
-	Approvals Approvals
+	// Approvals reads approvals and takes the clicks (as signals).
+	Approvals approvals.Approvals
 	Logger    *slog.Logger
 	// PublicURL is the gateway's public base URL, for links.
 	PublicURL string
@@ -64,7 +66,7 @@ type Handler struct {
 	secret    string
 	token     string
 	dir       func() *identity.Directory
-	approvals Approvals
+	approvals approvals.Approvals
 	logger    *slog.Logger
 	api       *slack.Client
 	hc        *http.Client
@@ -354,11 +356,11 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 	req = workflows.Stamp(h.proofs, c.Action.ApprovalID, req, time.Now())
 	err = h.signal(ctx, c.Action.ApprovalID, req)
 	f.markDelivered()
-	if errors.Is(err, ErrClosed) {
+	if errors.Is(err, approvals.ErrClosed) || errors.Is(err, approvals.ErrNotFound) {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, serr := h.approvals.State(sctx, c.Action.ApprovalID)
+		_, serr := h.approvals.Get(sctx, c.Action.ApprovalID)
 		cancel()
-		if errors.Is(serr, ErrNotFound) {
+		if errors.Is(serr, approvals.ErrNotFound) {
 			h.tell(ctx, c, fmt.Sprintf("❌ There is no approval `%s`.", c.Action.ApprovalID))
 			return
 		}
@@ -385,9 +387,10 @@ func (h *Handler) signal(ctx context.Context, id string, req workflows.DecisionR
 	wait := 200 * time.Millisecond
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := h.approvals.Decide(sctx, id, req)
+		err := h.approvals.Click(sctx, id, req)
 		cancel()
-		if err == nil || errors.Is(err, ErrClosed) {
+		// Neither is worth retrying: the approval is over, or was never.
+		if err == nil || errors.Is(err, approvals.ErrClosed) || errors.Is(err, approvals.ErrNotFound) {
 			return err
 		}
 		h.logger.WarnContext(ctx, "slack decision delivery failed: retrying", "approval_id", id, "error", err)
@@ -409,7 +412,7 @@ func (h *Handler) awaitAttempt(ctx context.Context, id, attempt string) (approva
 	wait := 50 * time.Millisecond
 	for {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := h.approvals.State(sctx, id)
+		st, err := h.approvals.Get(sctx, id)
 		scancel()
 		if err == nil {
 			if a, ok := st.Find(attempt); ok {

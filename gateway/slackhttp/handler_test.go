@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/slackkit"
 )
 
 // TestClickIsCounted: a verified click of a configured approver becomes a
@@ -288,6 +288,9 @@ func TestSelectAndMultiselect(t *testing.T) {
 	assert.Equal(t, []string{"blue", "green"}, as[0].Values)
 
 	t.Run("a value no option has is refused", func(t *testing.T) {
+		// On an approval still pending: bob's abort rejected sel.
+		sel := testApproval(approvalA, approval.Input{Type: approval.InputSelect, Options: opts})
+		hs := newHarness(t, nil, sel)
 		c := hs.click(sel, "U0CAROL", "signoff:select:", prodCh)
 		c.Selected = map[string][]string{c.Control.ActionID: {"purple"}}
 		require.Equal(t, http.StatusOK, hs.send(c))
@@ -301,6 +304,20 @@ func TestUnknownApproval(t *testing.T) {
 	require.Equal(t, http.StatusOK, hs.send(c))
 	assert.Equal(t, "❌ There is no approval `"+approvalB+"`.", hs.responseTo(c.ResponseURL).Text)
 	assert.Empty(t, hs.apps.Signals())
+}
+
+// TestClickOnFinishedApproval: a click on an approval that has finished
+// is not delivered; the clicker is told it is no longer pending.
+func TestClickOnFinishedApproval(t *testing.T) {
+	st := testApproval(approvalA, approval.Input{})
+	st.Decide(approval.Attempt{ID: "x", User: "carol", Decision: approval.DecisionReject}, time.Now())
+	require.Equal(t, approval.StatusRejected, st.Status)
+	hs := newHarness(t, nil, st)
+	c := hs.click(st, "U0BOB", "Approve", prodCh)
+	require.Equal(t, http.StatusOK, hs.send(c))
+	assert.Equal(t, "❌ Not counted: "+approval.RefusedNotPending+".", hs.responseTo(c.ResponseURL).Text)
+	assert.Empty(t, hs.apps.Signals())
+	assert.Len(t, hs.attempts(approvalA), 1)
 }
 
 func TestResponseURLAllowed(t *testing.T) {

@@ -15,25 +15,34 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/workflows"
 )
 
-// fakeApprovals stands in for Temporal: it applies decisions with the real
-// state machine, as the workflow does, deduplicating by attempt ID.
+// fakeApprovals stands in for the approvals port: it applies clicks with
+// the real state machine, as the workflow does, deduplicating by attempt
+// ID. Not approvals.Memory: the tests need states it cannot make (prompts
+// posted in channels, approvers added by escalation, an amendment made
+// behind the handler's back), and clicks it does not check stamps of.
 type fakeApprovals struct {
+	// nil: the handler needs only Get, Click and List.
+	approvals.Approvals
+
 	mu      sync.Mutex
 	states  map[string]*approval.State
 	signals []workflows.DecisionRequest
-	// gate, when set, holds every Decide until it is closed: a slow
+	// gate, when set, holds every Click until it is closed: a slow
 	// Temporal.
 	gate chan struct{}
-	// listGate, when set, holds Pending until it is closed.
+	// listGate, when set, holds List until it is closed.
 	listGate chan struct{}
+	// ghosts are listed as pending but cannot be read: a stale index.
+	ghosts []string
 	// changed is signalled after each recorded decision.
 	changed chan struct{}
 }
@@ -53,17 +62,17 @@ func clone(st *approval.State) *approval.State {
 	return &out
 }
 
-func (f *fakeApprovals) State(_ context.Context, id string) (*approval.State, error) {
+func (f *fakeApprovals) Get(_ context.Context, id string) (*approval.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.states[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, approvals.ErrNotFound
 	}
 	return clone(st), nil
 }
 
-func (f *fakeApprovals) Decide(ctx context.Context, id string, req workflows.DecisionRequest) error {
+func (f *fakeApprovals) Click(ctx context.Context, id string, req workflows.DecisionRequest) error {
 	f.mu.Lock()
 	gate := f.gate
 	f.mu.Unlock()
@@ -77,8 +86,11 @@ func (f *fakeApprovals) Decide(ctx context.Context, id string, req workflows.Dec
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.states[id]
-	if !ok {
-		return ErrClosed
+	switch {
+	case !ok:
+		return approvals.ErrNotFound
+	case st.Status.Final():
+		return approvals.ErrClosed
 	}
 	f.signals = append(f.signals, req)
 	req = workflows.CheckPlace(st, req) // as the workflow does (without Rego)
@@ -90,23 +102,31 @@ func (f *fakeApprovals) Decide(ctx context.Context, id string, req workflows.Dec
 	return nil
 }
 
-func (f *fakeApprovals) Pending(ctx context.Context, _ int) ([]*approval.State, error) {
+func (f *fakeApprovals) List(ctx context.Context, q approvals.Query) (approvals.Page, error) {
 	if f.listGate != nil {
 		select {
 		case <-f.listGate:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return approvals.Page{}, ctx.Err()
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []*approval.State
+	var page approvals.Page
 	for _, st := range f.states {
-		if st.Status == approval.StatusPending {
-			out = append(out, clone(st))
+		if (q.Status != "" && st.Status != q.Status) || (q.Open && st.Status.Final()) {
+			continue
 		}
+		if q.PageSize > 0 && len(page.Approvals) == q.PageSize {
+			break
+		}
+		page.Approvals = append(page.Approvals, approvals.Summary{ID: st.ID, Status: st.Status,
+			Requester: st.Requester, Approvers: st.Policy.AllApprovers(), Title: st.Request.Title})
 	}
-	return out, nil
+	for _, id := range f.ghosts {
+		page.Approvals = append(page.Approvals, approvals.Summary{ID: id, Status: approval.StatusPending})
+	}
+	return page, nil
 }
 
 func (f *fakeApprovals) Signals() []workflows.DecisionRequest {
@@ -272,7 +292,7 @@ func (hs *harness) responseTo(url string) slack.WebhookMessage {
 }
 
 func (hs *harness) attempts(id string) []approval.Attempt {
-	st, err := hs.apps.State(context.Background(), id)
+	st, err := hs.apps.Get(context.Background(), id)
 	require.NoError(hs.t, err)
 	return st.Attempts
 }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/slackkit"
 )
 
 // Refusal reasons of the Slack gateway, shown to the clicker and kept in

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/slackkit"
 )
 
 func samplePayloads() [][]byte {

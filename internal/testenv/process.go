@@ -10,8 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/signoff/signoff/temporalconn"
-	"github.com/signoff/signoff/worker"
+	"github.com/signoff/signoff/app"
 )
 
 // workerOfEnv makes a test binary a worker process: it holds the frontend
@@ -85,12 +84,16 @@ func ServeWorkerProcess(t TB, opts Options) bool {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := temporalconn.Dial(ctx, cfg.Temporal, logger)
+	set, err := app.SettingsFromEnv(cfg, os.Getenv)
 	if err != nil {
-		t.Fatalf("worker process: dial temporal: %v", err)
+		t.Fatalf("worker process: settings: %v", err)
 	}
-	defer c.Close()
-	w, err := worker.New(c, cfg, logger)
+	b, err := app.Connect(ctx, cfg, "", set, logger)
+	if err != nil {
+		t.Fatalf("worker process: connect to temporal: %v", err)
+	}
+	defer b.Close()
+	w, err := app.NewWorker(b, cfg, set, logger)
 	if err != nil {
 		t.Fatalf("worker process: %v", err)
 	}

@@ -18,19 +18,16 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/devserver"
-	"github.com/signoff/signoff/gateway"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
-	"github.com/signoff/signoff/temporalconn"
-	"github.com/signoff/signoff/worker"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -71,12 +68,19 @@ type Stack struct {
 	DataDir  string
 	Temporal *devserver.Server
 	Client   client.Client
-	Worker   sdkworker.Worker
+	// Backend is the Temporal connection and the approvals port over it.
+	Backend *app.Backend
+	// Settings are what the stack read from the environment at start.
+	Settings app.Settings
 	HTTPURL  string
 	GRPCAddr string
 	Logs     *lockedBuffer
 	logger   *slog.Logger
 	stopGW   context.CancelFunc
+	stopW    context.CancelFunc
+	wDone    chan error
+	// workerOn receives the config of each worker RunWorker starts.
+	workerOn chan *config.Loaded
 	// reader serves Seen.
 	readerOnce sync.Once
 	reader     pb.ApprovalServiceClient
@@ -92,7 +96,18 @@ func Start(t TB, opts Options) *Stack {
 		t.Fatalf("proof keys: %v", err)
 	}
 	cfg := loadConfig(t, opts)
-	s := &Stack{T: t, Config: cfg, Live: config.NewLive(cfg, ""), DataDir: opts.DataDir, Logs: &lockedBuffer{}}
+	set, err := app.SettingsFromEnv(cfg, os.Getenv)
+	if err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	s := &Stack{T: t, Config: cfg, Settings: set, DataDir: opts.DataDir, Logs: &lockedBuffer{}}
+	// Reload reads ConfigYAML (or the file) again with the same edits,
+	// except the addresses, which stay those the stack listens on.
+	s.Live = config.NewLive(cfg, func() (*config.Loaded, error) {
+		next := loadConfig(t, opts)
+		next.Temporal.Address, next.Gateway = cfg.Temporal.Address, cfg.Gateway
+		return next, nil
+	})
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()
 	}
@@ -162,14 +177,11 @@ func (s *Stack) StartTemporal() {
 		s.T.Fatalf("start temporal: %v", err)
 	}
 	s.Temporal = srv
-	c, err := temporalconn.Dial(ctx, s.Config.Temporal, s.logger)
+	b, err := app.Connect(ctx, s.Config, "", s.Settings, s.logger)
 	if err != nil {
-		s.T.Fatalf("dial temporal: %v", err)
+		s.T.Fatalf("connect to temporal: %v", err)
 	}
-	s.Client = c
-	if err := temporalconn.EnsureNamespace(ctx, c, s.Config.Temporal.Namespace, 30*24*time.Hour); err != nil {
-		s.T.Fatalf("ensure namespace: %v", err)
-	}
+	s.Backend, s.Client = b, b.Client
 }
 
 // temporalLogLevel keeps the server quiet unless SIGNOFF_TEST_TEMPORAL_LOG
@@ -183,9 +195,9 @@ func (s *Stack) temporalLogLevel() string {
 
 // StopTemporal stops the server (the SQLite file stays).
 func (s *Stack) StopTemporal() {
-	if s.Client != nil {
-		s.Client.Close()
-		s.Client = nil
+	if s.Backend != nil {
+		s.Backend.Close()
+		s.Backend, s.Client = nil, nil
 	}
 	if s.Temporal != nil {
 		if err := s.Temporal.Stop(); err != nil {
@@ -195,39 +207,70 @@ func (s *Stack) StopTemporal() {
 	}
 }
 
-// StartWorker starts a worker on the stack's client.
+// StartWorker runs a worker on the stack's client, rebuilt on every
+// config reload, as `signoff worker` does.
 func (s *Stack) StartWorker() {
 	s.T.Helper()
-	w, err := worker.New(s.Client, s.Config, s.logger)
-	if err != nil {
-		s.T.Fatalf("worker: %v", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopW, s.wDone, s.workerOn = cancel, make(chan error, 1), make(chan *config.Loaded, 4)
+	go func() {
+		s.wDone <- app.RunWorker(ctx, s.Backend, s.Live, s.Settings, s.logger, func(c *config.Loaded) {
+			select {
+			case s.workerOn <- c:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	s.awaitWorker(s.Live.Get())
+}
+
+// awaitWorker waits until the running worker is the one built from cfg.
+func (s *Stack) awaitWorker(cfg *config.Loaded) {
+	s.T.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case c := <-s.workerOn:
+			if c == cfg {
+				return
+			}
+		case err := <-s.wDone:
+			s.stopW = nil // nothing left to stop
+			s.T.Fatalf("worker stopped: %v", err)
+		case <-timeout:
+			s.T.Fatalf("no worker started with the config in force")
+		}
 	}
-	s.Worker = w
-	if err := s.Worker.Start(); err != nil {
-		s.T.Fatalf("start worker: %v", err)
+}
+
+// Reload reloads the config (Options.Mutate runs again) as SIGHUP does,
+// and waits for the worker rebuilt from it.
+func (s *Stack) Reload() {
+	s.T.Helper()
+	next, err := s.Live.Reload()
+	if err != nil {
+		s.T.Fatalf("reload: %v", err)
+	}
+	if s.stopW != nil {
+		s.awaitWorker(next)
 	}
 }
 
 // StopWorker stops the worker.
 func (s *Stack) StopWorker() {
-	if s.Worker != nil {
-		s.Worker.Stop()
-		s.Worker = nil
+	if s.stopW != nil {
+		s.stopW()
+		if err := <-s.wDone; err != nil {
+			s.T.Logf("worker: %v", err)
+		}
+		s.stopW = nil
 	}
 }
 
 // StartGateway serves gRPC and HTTP on the stack's addresses.
 func (s *Stack) StartGateway() {
 	s.T.Helper()
-	actions, err := worker.NewActions(s.Config)
-	if err != nil {
-		s.T.Fatalf("actions: %v", err)
-	}
-	proofs, err := proof.FromEnv()
-	if err != nil {
-		s.T.Fatalf("proof keys: %v", err)
-	}
-	gs, err := gateway.New(s.Live, s.Client, actions, proofs, s.logger)
+	gs, err := app.NewGateway(s.Backend, s.Live, s.Settings, s.logger)
 	if err != nil {
 		s.T.Fatalf("gateway: %v", err)
 	}

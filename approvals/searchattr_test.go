@@ -1,4 +1,4 @@
-package intake
+package approvals
 
 import (
 	"slices"
@@ -7,19 +7,18 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/workflows"
 )
 
 // Lists are scoped with the Approvers attribute: it names everyone who may
 // decide any stage of the policy snapshot.
 func TestSearchAttributesNameEveryApprover(t *testing.T) {
-	r := Request{Requester: &identity.User{Name: "alice"}, Request: approval.Request{Environment: "production"}}
-	pol := approval.Policy{Stages: []approval.Stage{
+	in := workflows.Input{Requester: "alice", Request: approval.Request{Environment: "production"}}
+	in.Policy = approval.Policy{Stages: []approval.Stage{
 		{Name: "team", Approvers: []string{"carol", "bob"}, RequiredApprovals: 1},
 		{Name: "security", Approvers: []string{"erin", "bob"}, RequiredApprovals: 1},
 	}}
-	sa := temporal.NewSearchAttributes(searchAttributes(r, pol)...)
+	sa := temporal.NewSearchAttributes(searchAttributes(in)...)
 	if got, ok := sa.GetKeywordList(workflows.AttrApprovers); !ok || !slices.Equal(got, []string{"bob", "carol", "erin"}) {
 		t.Errorf("Approvers = %v, %v", got, ok)
 	}
@@ -30,7 +29,8 @@ func TestSearchAttributesNameEveryApprover(t *testing.T) {
 		t.Error("Approvers is not registered with the namespace")
 	}
 	// Nobody to name: no empty list is sent.
-	sa = temporal.NewSearchAttributes(searchAttributes(r, approval.Policy{})...)
+	in.Policy = approval.Policy{}
+	sa = temporal.NewSearchAttributes(searchAttributes(in)...)
 	if sa.ContainsKey(workflows.AttrApprovers) {
 		t.Error("empty Approvers set")
 	}

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"sync"
+
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/worker"
+)
+
+// LiveActions validates actions against the config in force: after a
+// reload, the gateway checks new requests with the new action settings
+// (a webhook allow-list, say), as the rebuilt worker runs them.
+type LiveActions struct {
+	live *config.Live
+	env  func(string) (string, bool)
+	mu   sync.Mutex
+	cfg  *config.Loaded
+	// validate is the registry built for cfg, or its build error.
+	validate func(approval.Action) error
+}
+
+// NewLiveActions returns a validator following live; env is the
+// environment read at start (Settings.Lookup), for the actions' secrets.
+func NewLiveActions(live *config.Live, env func(string) (string, bool)) *LiveActions {
+	return &LiveActions{live: live, env: env}
+}
+
+// Validate checks a with the registry of the config in force.
+func (l *LiveActions) Validate(a approval.Action) error {
+	cfg := l.live.Get()
+	l.mu.Lock()
+	if l.cfg != cfg {
+		reg, err := worker.NewActions(cfg, l.env)
+		l.cfg = cfg
+		if err != nil {
+			l.validate = func(approval.Action) error { return err }
+		} else {
+			l.validate = reg.Validate
+		}
+	}
+	validate := l.validate
+	l.mu.Unlock()
+	return validate(a)
+}

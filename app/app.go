@@ -1,0 +1,288 @@
+// Package app is Signoff's composition root: the one place that reads the
+// environment, dials Temporal, and builds the worker and the gateway from
+// the config. `signoff` (every command), the end-to-end tests and the bench
+// all start Signoff through it.
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/emailtoken"
+	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/gateway"
+	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/worker"
+	"github.com/signoff/signoff/workflows"
+)
+
+// Settings are what the process reads from its environment, once, at
+// start: keys and overrides handed down to the parts that use them.
+type Settings struct {
+	// Proofs signs (gateway) and verifies (worker) decisions.
+	Proofs *proof.Keyring
+	// Codec encrypts payloads; nil leaves them plain.
+	Codec *codec.Codec
+	// TemporalAPIKey authenticates to Temporal Cloud, from the variable the
+	// config names.
+	TemporalAPIKey string
+	// Notifiers overrides the config file's notifiers.
+	Notifiers []string
+	// Slack are the Slack tokens and the API URL override (SLACK_*).
+	Slack config.SlackSecrets
+	// Email is the SMTP relay (SMTP_*); EmailErr is why it could not be
+	// read (a malformed SMTP_PORT), which fails the email notifier only.
+	Email    config.EmailSecrets
+	EmailErr error
+	// EmailLinks sign (worker) and verify (gateway) the links in emails;
+	// nil when SIGNOFF_EMAIL_LINK_KEY is unset, which a config using the
+	// email notifier is refused for when the worker or gateway is built.
+	EmailLinks *emailtoken.Keys
+	// Evidence signs evidence exports (SIGNOFF_EVIDENCE_KEY); nil when
+	// unset.
+	Evidence ed25519.PrivateKey
+	// Env looks up the variables the config refers to by name: the
+	// webhook secret, the GitHub token, ${NAME} in trigger database URLs,
+	// the Postgres password of `signoff temporal`, and the secrets
+	// scrubbed from action outputs. Load's is a snapshot of the
+	// environment taken at start.
+	Env func(string) (string, bool)
+}
+
+// Lookup is Env, finding nothing when it is nil or name is empty.
+func (s Settings) Lookup(name string) (string, bool) {
+	if s.Env == nil || name == "" {
+		return "", false
+	}
+	return s.Env(name)
+}
+
+// Getenv is Lookup's value, empty when unset.
+func (s Settings) Getenv(name string) string {
+	v, _ := s.Lookup(name)
+	return v
+}
+
+// Environ is a snapshot of the process environment, taken when called:
+// what is read from it later does not change with the environment.
+func Environ() func(string) (string, bool) {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, dup := env[k]; !dup {
+				env[k] = v
+			}
+		}
+	}
+	return func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+}
+
+// SettingsFromEnv reads the settings for cfg through getenv (os.Getenv, or
+// a snapshot of the environment); an empty variable counts as unset. Env
+// looks variables up through getenv too.
+func SettingsFromEnv(cfg *config.Loaded, getenv func(string) string) (Settings, error) {
+	return SettingsFrom(cfg, func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// SettingsFrom reads the settings for cfg through lookup (Environ's
+// snapshot, or os.LookupEnv), which becomes Settings.Env.
+func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Settings, error) {
+	getenv := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
+	s := Settings{Env: lookup}
+	var err error
+	if s.Proofs, err = proof.Parse(getenv(proof.KeysEnv)); err != nil {
+		return s, fmt.Errorf("%s: %w", proof.KeysEnv, err)
+	}
+	if s.Codec, err = codec.Parse(getenv(codec.EnvKeys)); err != nil {
+		return s, fmt.Errorf("%s: %w", codec.EnvKeys, err)
+	}
+	if cfg.Temporal.APIKeyEnv != "" {
+		s.TemporalAPIKey = getenv(cfg.Temporal.APIKeyEnv)
+	}
+	if v := strings.TrimSpace(getenv(config.EnvNotifiers)); v != "" {
+		s.Notifiers = strings.Split(v, ",")
+	}
+	s.Slack = config.SlackSecretsFrom(getenv)
+	s.Email, s.EmailErr = config.EmailSecretsFrom(getenv)
+	if s.EmailLinks, _, err = emailtoken.Parse(getenv(config.EnvEmailLinkKey), getenv(config.EnvEmailLinkKeyPrevious)); err != nil {
+		return s, err
+	}
+	if s.Evidence, _, err = evidence.ParseKey(getenv(evidence.EnvKey)); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Load reads the config file and the settings through lookup (Environ(),
+// the environment at start), and applies the settings' overrides; Reload
+// of the returned Live reads the file again with the same overrides.
+func Load(path string, lookup func(string) (string, bool)) (*config.Live, Settings, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, Settings{}, err
+	}
+	set, err := SettingsFrom(cfg, lookup)
+	if err != nil {
+		return nil, set, err
+	}
+	if err := cfg.WithNotifiers(set.Notifiers); err != nil {
+		return nil, set, err
+	}
+	return config.NewLive(cfg, func() (*config.Loaded, error) {
+		next, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return next, next.WithNotifiers(set.Notifiers)
+	}), set, nil
+}
+
+// Backend is a connection to Temporal and the approvals port over it.
+type Backend struct {
+	Client    client.Client
+	Approvals *approvals.Temporal
+}
+
+// Connect dials Temporal at cfg.Temporal (address overrides it when not
+// empty), makes sure the namespace has Signoff's search attributes, and
+// builds the approvals port with the converter the client was dialled with.
+func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settings, logger *slog.Logger) (*Backend, error) {
+	tcfg := cfg.Temporal
+	if address != "" {
+		tcfg.Address = address
+	}
+	c, err := temporalconn.Dial(ctx, tcfg, set.Codec, set.TemporalAPIKey, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureNamespace(ctx, c, cfg); err != nil {
+		c.Close()
+		return nil, err
+	}
+	port := approvals.NewTemporal(c, temporalconn.Converter(set.Codec), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	return &Backend{Client: c, Approvals: port}, nil
+}
+
+// EnsureNamespace registers cfg's namespace and Signoff's search
+// attributes when missing.
+func EnsureNamespace(ctx context.Context, c client.Client, cfg *config.Loaded) error {
+	return temporalconn.EnsureNamespace(ctx, c, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std(), workflows.SearchAttributes)
+}
+
+// Close closes the connection.
+func (b *Backend) Close() { b.Client.Close() }
+
+// Ready reports whether Temporal answers.
+func (b *Backend) Ready(ctx context.Context) error {
+	_, err := b.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
+// NewWorker builds a worker for cfg.
+func NewWorker(b *Backend, cfg *config.Loaded, set Settings, logger *slog.Logger) (sdkworker.Worker, error) {
+	if set.Proofs == nil {
+		return nil, fmt.Errorf("worker: %w", proof.ErrNoKeys)
+	}
+	return worker.New(worker.Options{
+		Client: b.Client, Config: cfg, Approvals: b.Approvals, Proofs: set.Proofs, Logger: logger,
+		Secrets: worker.Secrets{
+			Slack: set.Slack, Email: set.Email, EmailErr: set.EmailErr, EmailLinks: set.EmailLinks, Env: set.Lookup,
+		},
+	})
+}
+
+// NewGateway builds the gateway on live.
+func NewGateway(b *Backend, live *config.Live, set Settings, logger *slog.Logger) (*gateway.Server, error) {
+	if set.Proofs == nil {
+		return nil, fmt.Errorf("gateway: %w", proof.ErrNoKeys)
+	}
+	return gateway.New(gateway.Options{
+		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Lookup), Proofs: set.Proofs,
+		Codec: set.Codec, Ready: b.Ready, Logger: logger,
+		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence},
+	})
+}
+
+// ServeGateway serves the gateway on the config's addresses until ctx ends.
+func ServeGateway(ctx context.Context, b *Backend, live *config.Live, set Settings, logger *slog.Logger) error {
+	gs, err := NewGateway(b, live, set, logger)
+	if err != nil {
+		return err
+	}
+	cfg := live.Get()
+	grpcL, err := net.Listen("tcp", cfg.Gateway.GRPCAddress)
+	if err != nil {
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	httpL, err := net.Listen("tcp", cfg.Gateway.HTTPAddress)
+	if err != nil {
+		_ = grpcL.Close()
+		return fmt.Errorf("listen http: %w", err)
+	}
+	return gs.Serve(ctx, grpcL, httpL)
+}
+
+// RunWorker runs a worker until ctx ends. When the config in force
+// changes, the worker is rebuilt from the new one (notifiers, actions,
+// triggers and their schedules); a config it cannot build a worker from is
+// logged and the running worker keeps going. Approvals wait in Temporal
+// while the worker is swapped. started, when not nil, is told the config
+// of each worker once it polls.
+func RunWorker(ctx context.Context, b *Backend, live *config.Live, set Settings, logger *slog.Logger, started func(*config.Loaded)) error {
+	changed, cfg := live.Changed(), live.Get()
+	w, err := NewWorker(b, cfg, set, logger)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker started", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	if started != nil {
+		started(cfg)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			w.Stop()
+			return nil
+		case <-changed:
+			changed, cfg = live.Changed(), live.Get()
+			next, err := NewWorker(b, cfg, set, logger)
+			if err != nil {
+				logger.Error("worker keeps its config: the reloaded one cannot build a worker", "err", err)
+				continue
+			}
+			w.Stop()
+			if err := next.Start(); err != nil {
+				return fmt.Errorf("restart worker: %w", err)
+			}
+			w = next
+			logger.Info("worker rebuilt with the reloaded config")
+			if started != nil {
+				started(cfg)
+			}
+		}
+	}
+}

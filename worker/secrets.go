@@ -1,0 +1,41 @@
+package worker
+
+import (
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/emailtoken"
+)
+
+// Secrets are what the worker needs from the environment. The composition
+// root reads them once, at start, and hands them down: nothing in the
+// worker reads the environment itself.
+type Secrets struct {
+	// Slack holds the Slack notifier's bot token and the API URL override.
+	Slack config.SlackSecrets
+	// Email is the SMTP relay (its port 0 when SMTP_PORT is unset: the
+	// config's TLS mode picks it).
+	Email config.EmailSecrets
+	// EmailErr is why the relay settings could not be read (a malformed
+	// SMTP_PORT); it fails the email notifier, and nothing else.
+	EmailErr error
+	// EmailLinks signs the links in emails; nil when
+	// SIGNOFF_EMAIL_LINK_KEY is unset, which the email notifier refuses.
+	EmailLinks *emailtoken.Keys
+	// Env looks up the variables the config names: the webhook secret,
+	// the GitHub token, ${NAME} in trigger database URLs, and every secret
+	// whose value is scrubbed from action outputs. nil finds nothing.
+	Env func(string) (string, bool)
+}
+
+// lookup is Env, finding nothing when it is nil.
+func (s Secrets) lookup(name string) (string, bool) {
+	if s.Env == nil || name == "" {
+		return "", false
+	}
+	return s.Env(name)
+}
+
+// getenv is lookup's value, empty when unset.
+func (s Secrets) getenv(name string) string {
+	v, _ := s.lookup(name)
+	return v
+}
