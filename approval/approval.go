@@ -169,7 +169,7 @@ type Delivery struct {
 // cancellation attempts, expiry, the action.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"`
+	Kind   EventKind `json:"kind"`
 	User   string    `json:"user,omitempty"`
 	Detail string    `json:"detail,omitempty"`
 }

@@ -153,7 +153,7 @@ func (s *State) Apply(a Attempt, ref Refusal, now time.Time) Attempt {
 		s.ApprovedBy = append(s.ApprovedBy, a.User)
 		stage := s.CurrentStage()
 		if len(s.stageApprovers(s.Stage)) >= stage.RequiredApprovals {
-			s.Record(now, "stage_approved", "", stage.Name)
+			s.Record(now, EventStageApproved, "", stage.Name)
 			if s.Stage+1 < len(s.Policy.StageList()) {
 				s.Stage++
 			} else {
@@ -209,7 +209,7 @@ func (s *State) keepRefusal(key string) bool {
 	return false
 }
 
-var refusedEventKinds = map[string]bool{"cancel_refused": true, "break_glass_refused": true, "amend_refused": true}
+var refusedEventKinds = map[EventKind]bool{EventCancelRefused: true, EventBreakGlassRefused: true, EventAmendRefused: true}
 
 // DroppedTotal is how many refused attempts were counted but not kept.
 func (s *State) DroppedTotal() int {
@@ -301,7 +301,7 @@ func (s *State) ForActivity() State {
 	}
 	c.Events = nil
 	for _, e := range s.Events {
-		if e.Kind == "reminded" { // the email notifier numbers its reminders
+		if e.Kind == EventReminded { // the email notifier numbers its reminders
 			c.Events = append(c.Events, e)
 		}
 	}

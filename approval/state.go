@@ -202,12 +202,12 @@ func (s *State) Cancel(who Actor, reason string, now time.Time) error {
 		ref = refuse(CodeNotAllowedToCancel, ErrNotAllowedToCancel.Error())
 	}
 	if !ref.OK() {
-		return s.refuseOperation("cancel_refused", who, ref, now)
+		return s.refuseOperation(EventCancelRefused, who, ref, now)
 	}
 	s.CancelledBy = who.User
 	s.CancelReason = boundText(reason, MaxCommentRunes)
 	s.close(StatusCancelled, now)
-	s.Record(now, "cancelled", who.User, s.CancelReason)
+	s.Record(now, EventCancelled, who.User, s.CancelReason)
 	return nil
 }
 
@@ -227,12 +227,12 @@ func (s *State) Bypass(who Actor, reason string, now time.Time) error {
 		ref = refuse(CodeReasonRequired, ErrReasonRequired.Error())
 	}
 	if !ref.OK() {
-		return s.refuseOperation("break_glass_refused", who, ref, now)
+		return s.refuseOperation(EventBreakGlassRefused, who, ref, now)
 	}
 	s.BypassedBy = who.User
 	s.BypassReason = boundText(reason, MaxCommentRunes)
 	s.close(StatusBypassed, now)
-	s.Record(now, "break_glass", who.User, s.BypassReason)
+	s.Record(now, EventBreakGlass, who.User, s.BypassReason)
 	return nil
 }
 
@@ -251,7 +251,7 @@ func (s *State) Amend(who Actor, req Request, now time.Time) error {
 		ref = refuse(CodeTooManyAmendments, ErrTooManyAmendments.Error())
 	}
 	if !ref.OK() {
-		return s.refuseOperation("amend_refused", who, ref, now)
+		return s.refuseOperation(EventAmendRefused, who, ref, now)
 	}
 	oldHash := s.RequestHash
 	s.PreviousHashes = append(s.PreviousHashes, oldHash)
@@ -265,7 +265,7 @@ func (s *State) Amend(who Actor, req Request, now time.Time) error {
 		}
 	}
 	s.ApprovedBy = []string{}
-	s.Record(now, "amended", who.User, fmt.Sprintf("request %s replaced by %s; earlier decisions are void", short(oldHash), short(s.RequestHash)))
+	s.Record(now, EventAmended, who.User, fmt.Sprintf("request %s replaced by %s; earlier decisions are void", short(oldHash), short(s.RequestHash)))
 	return nil
 }
 
@@ -283,7 +283,7 @@ func (s *State) proofRefusal(who Actor) Refusal {
 
 // refuseOperation records a refused operation within the person's cap and
 // returns the refusal as the caller's error.
-func (s *State) refuseOperation(kind string, who Actor, ref Refusal, now time.Time) error {
+func (s *State) refuseOperation(kind EventKind, who Actor, ref Refusal, now time.Time) error {
 	key := s.personKey(who.User, who.Proof)
 	if s.keepRefusal(key) {
 		detail := ref.Message
@@ -304,7 +304,7 @@ func (s *State) Escalate(i int, now time.Time) Escalation {
 		}
 	}
 	s.EscalationLevel = i + 1
-	s.Record(now, "escalated", "", fmt.Sprintf("level %d after %s", i+1, esc.After))
+	s.Record(now, EventEscalated, "", fmt.Sprintf("level %d after %s", i+1, esc.After))
 	return esc
 }
 
@@ -317,11 +317,11 @@ func (s *State) DeadlinePassed(now time.Time) {
 	detail := fmt.Sprintf("deadline %s passed", s.Deadline.UTC().Format(time.RFC3339))
 	if s.Policy.OnDeadline == OnDeadlineReject {
 		s.close(StatusRejected, now)
-		s.Record(now, "deadline_rejected", "", detail)
+		s.Record(now, EventDeadlineRejected, "", detail)
 		return
 	}
 	s.close(StatusExpired, now)
-	s.Record(now, "expired", "", detail)
+	s.Record(now, EventExpired, "", detail)
 }
 
 // Expire closes a pending approval as expired.
@@ -330,7 +330,7 @@ func (s *State) DeadlinePassed(now time.Time) {
 func (s *State) Expire(now time.Time) { s.DeadlinePassed(now) }
 
 // Record appends an audit event.
-func (s *State) Record(now time.Time, kind, user, detail string) {
+func (s *State) Record(now time.Time, kind EventKind, user, detail string) {
 	s.Events = append(s.Events, Event{Time: now, Kind: kind, User: user, Detail: detail})
 }
 

@@ -107,7 +107,7 @@ func TestCancelAndExpire(t *testing.T) {
 	}
 	kinds := []string{}
 	for _, e := range st.Events {
-		kinds = append(kinds, e.Kind)
+		kinds = append(kinds, string(e.Kind))
 	}
 	if want := "cancel_refused cancelled cancel_refused"; join(kinds) != want {
 		t.Fatalf("events %v, want %s", kinds, want)

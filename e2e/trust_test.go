@@ -83,7 +83,7 @@ func TestTemporalAccessIsNotApprovalAuthority(t *testing.T) {
 	}
 	refusedOps := 0
 	for _, e := range st.Events {
-		if strings.HasSuffix(e.Kind, "_refused") {
+		if strings.HasSuffix(string(e.Kind), "_refused") {
 			refusedOps++
 			assert.Equal(t, approval.UnprovenKey, e.User)
 		}

@@ -158,11 +158,11 @@ func identification(channel string) string {
 
 // eventTypes maps the workflow's event kinds to entry types; other kinds
 // keep their name.
-var eventTypes = map[string]string{
-	"notified":      "notification",
-	"notify_failed": "notification_failed",
-	"reminded":      "reminder",
-	"escalated":     "escalation",
+var eventTypes = map[approval.EventKind]string{
+	approval.EventNotified:     "notification",
+	approval.EventNotifyFailed: "notification_failed",
+	approval.EventReminded:     "reminder",
+	approval.EventEscalated:    "escalation",
 }
 
 // Timeline is the approval's audit trail in time order, without hashes.
@@ -189,12 +189,12 @@ func Timeline(in Input) []Entry {
 			IdentifiedBy: identifiedBy(st, a), Detail: detail, Attempt: &a})
 	}
 	for _, e := range st.Events {
-		typ := e.Kind
+		typ := string(e.Kind)
 		if t, ok := eventTypes[e.Kind]; ok {
 			typ = t
 		}
 		entry := Entry{Time: e.Time, Type: typ, Actor: e.User, Detail: e.Detail}
-		if e.Kind == "action" && st.ActionResult != nil {
+		if e.Kind == approval.EventAction && st.ActionResult != nil {
 			r := *st.ActionResult
 			entry.Action = &r
 		}

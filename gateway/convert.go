@@ -76,7 +76,7 @@ func toProto(st *approval.State) *pb.Approval {
 		out.Stages = append(out.Stages, ps)
 	}
 	for _, e := range st.Events {
-		out.Events = append(out.Events, &pb.AuditEvent{Time: ts(e.Time), Kind: e.Kind, User: e.User, Detail: e.Detail})
+		out.Events = append(out.Events, &pb.AuditEvent{Time: ts(e.Time), Kind: string(e.Kind), User: e.User, Detail: e.Detail})
 	}
 	if in := st.Request.Input; in.Type != "" {
 		out.Input = &pb.Input{Type: in.Type, Prompt: in.Prompt}

@@ -73,7 +73,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 
 	if st.Status.Granted() {
 		st.ActionResult = runAction(ctx, st)
-		st.Record(workflow.Now(ctx), "action", "", actionSummary(st.ActionResult))
+		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 	}
 	r.notifyAll(ctx, NoticeOutcome, nil)
@@ -411,7 +411,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 			sel.AddFuture(reminder, func(workflow.Future) {
 				reminder = timer(ctx, pol.Reminder, "reminder")
 				if !st.Status.Final() {
-					st.Record(workflow.Now(ctx), "reminded", "", strings.Join(st.Pending(), ", "))
+					st.Record(workflow.Now(ctx), approval.EventReminded, "", strings.Join(st.Pending(), ", "))
 					r.notifyAll(ctx, NoticeReminder, nil)
 				}
 			})
@@ -518,11 +518,11 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 	for i, f := range futures {
 		var d approval.Delivery
 		if err := f.Get(ctx, &d); err != nil {
-			st.Record(workflow.Now(ctx), "notify_failed", "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, rootMessage(err)))
+			st.Record(workflow.Now(ctx), approval.EventNotifyFailed, "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, rootMessage(err)))
 			continue
 		}
 		st.Messages = append(st.Messages, d.Messages...)
-		st.Record(workflow.Now(ctx), "notified", "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, strings.Join(d.Targets, ", ")))
+		st.Record(workflow.Now(ctx), approval.EventNotified, "", fmt.Sprintf("%s %s: %s", notifiers[i], kind, strings.Join(d.Targets, ", ")))
 	}
 }
 

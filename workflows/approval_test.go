@@ -175,7 +175,7 @@ func (s *ApprovalSuite) TestCancelByRequesterAndRefusalForOthers() {
 	s.Equal(approval.StatusCancelled, st.Status)
 	s.Equal("alice", st.CancelledBy)
 	s.Equal("changed my mind", st.CancelReason)
-	kinds := map[string]string{}
+	kinds := map[approval.EventKind]string{}
 	for _, e := range st.Events {
 		kinds[e.Kind] = e.User
 	}

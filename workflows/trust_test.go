@@ -81,14 +81,14 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 			s.True(strings.HasPrefix(a.ID, UnprovenAttemptPrefix), "unproven attempt %q under an ID of its own", a.ID)
 		}
 	}
-	ops := map[string]int{}
+	ops := map[approval.EventKind]int{}
 	for _, e := range st.Events {
-		if strings.HasSuffix(e.Kind, "_refused") {
+		if strings.HasSuffix(string(e.Kind), "_refused") {
 			s.Equal(approval.UnprovenKey, e.User)
 			ops[e.Kind]++
 		}
 	}
-	s.Equal(map[string]int{"cancel_refused": 2, "break_glass_refused": 1, "amend_refused": 1}, ops)
+	s.Equal(map[approval.EventKind]int{"cancel_refused": 2, "break_glass_refused": 1, "amend_refused": 1}, ops)
 }
 
 // TestForgedAttemptCannotTakeAnotherAttemptsID: a forger who sends an

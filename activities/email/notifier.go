@@ -161,7 +161,7 @@ func (n *Notifier) Remind(ctx context.Context, st *approval.State) (approval.Del
 	rs := n.users(st, st.Pending(), func(string) bool { return true })
 	seq := 0
 	for _, e := range st.Events {
-		if e.Kind == "reminded" {
+		if e.Kind == approval.EventReminded {
 			seq++
 		}
 	}

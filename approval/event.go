@@ -1,0 +1,24 @@
+package approval
+
+// EventKind says what an audit event records. Kinds are stable: evidence,
+// the audit page and notifiers read them.
+type EventKind string
+
+// Event kinds.
+const (
+	EventNotified         EventKind = "notified"
+	EventNotifyFailed     EventKind = "notify_failed"
+	EventReminded         EventKind = "reminded"
+	EventEscalated        EventKind = "escalated"
+	EventStageApproved    EventKind = "stage_approved"
+	EventAmended          EventKind = "amended"
+	EventCancelled        EventKind = "cancelled"
+	EventBreakGlass       EventKind = "break_glass"
+	EventExpired          EventKind = "expired"
+	EventDeadlineRejected EventKind = "deadline_rejected"
+	EventAction           EventKind = "action"
+	// Refused operations of the requester or an admin.
+	EventCancelRefused     EventKind = "cancel_refused"
+	EventBreakGlassRefused EventKind = "break_glass_refused"
+	EventAmendRefused      EventKind = "amend_refused"
+)
