@@ -234,6 +234,6 @@ func (s *ApprovalSuite) TestFailingNotifierDoesNotBlockDecisions() {
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
-	s.Equal("notify_failed", st.Events[0].Kind)
+	s.Equal(approval.EventNotifyFailed, st.Events[0].Kind)
 	s.Contains(st.Events[0].Detail, "channel_not_found")
 }
