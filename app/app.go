@@ -92,16 +92,6 @@ func Environ() func(string) (string, bool) {
 	}
 }
 
-// SettingsFromEnv reads the settings for cfg through getenv (os.Getenv, or
-// a snapshot of the environment); an empty variable counts as unset. Env
-// looks variables up through getenv too.
-func SettingsFromEnv(cfg *config.Loaded, getenv func(string) string) (Settings, error) {
-	return SettingsFrom(cfg, func(name string) (string, bool) {
-		v := getenv(name)
-		return v, v != ""
-	})
-}
-
 // SettingsFrom reads the settings for cfg through lookup (Environ's
 // snapshot, or os.LookupEnv), which becomes Settings.Env.
 func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Settings, error) {
@@ -111,8 +101,12 @@ func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Setti
 	}
 	s := Settings{Env: lookup}
 	var err error
-	if s.Proofs, err = proof.Parse(getenv(proof.KeysEnv)); err != nil {
-		return s, fmt.Errorf("%s: %w", proof.KeysEnv, err)
+	// Without proof keys Proofs stays nil: the gateway and the worker then
+	// refuse to start (proof.ErrNoKeys), other commands need none.
+	if spec := strings.TrimSpace(getenv(proof.KeysEnv)); spec != "" {
+		if s.Proofs, err = proof.Parse(spec); err != nil {
+			return s, err
+		}
 	}
 	if s.Codec, err = codec.Parse(getenv(codec.EnvKeys)); err != nil {
 		return s, fmt.Errorf("%s: %w", codec.EnvKeys, err)

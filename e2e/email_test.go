@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,10 +74,8 @@ func startEmailEnv(t *testing.T) *emailEnv {
 	t.Setenv(config.EnvEmailLinkKeyPrevious, "")
 	t.Setenv(evidence.EnvKey, seedB64)
 
-	raw, err := os.ReadFile("../deploy/signoff.dev.yaml")
-	require.NoError(t, err)
-	yaml := string(raw)
-	// The dev config has an email section of its own: this test's replaces it.
+	yaml := testenv.StackConfig
+	// The stack's config has an email section of its own: this test's replaces it.
 	yaml = regexp.MustCompile(`(?m)^email:\n(?:  .*\n)*`).ReplaceAllString(yaml, "")
 	require.Contains(t, yaml, "notifiers: [log]")
 	require.Contains(t, yaml, "  - name: default\n")

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -26,9 +27,13 @@ func decodeApproval(t *testing.T, body []byte) *pb.Approval {
 }
 
 // TestWalkingSkeleton is the README walk-through: create over REST as alice,
-// approve over gRPC as bob and carol, read back, survive a restart.
+// approve over gRPC as bob and carol, read back, survive a restart. It runs
+// on the dev config `make run` uses, on purpose: the walk-through must work
+// there (the other tests run on the stack's own config).
 func TestWalkingSkeleton(t *testing.T) {
-	s := testenv.Start(t, testenv.Options{})
+	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
+	require.NoError(t, err)
+	s := testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
 	api := s.GRPC()
 
 	create := `{"request_id":"deploy-42","title":"Deploy api v2.3.0","environment":"production",

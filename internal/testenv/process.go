@@ -84,7 +84,7 @@ func ServeWorkerProcess(t TB, opts Options) bool {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	set, err := app.SettingsFromEnv(cfg, os.Getenv)
+	set, err := app.SettingsFrom(cfg, opts.lookup)
 	if err != nil {
 		t.Fatalf("worker process: settings: %v", err)
 	}

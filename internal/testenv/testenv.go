@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,12 +42,26 @@ type TB interface {
 	TempDir() string
 }
 
-// DevConfig is the checked-in dev config, the one `make run` uses.
-const DevConfig = "deploy/signoff.dev.yaml"
+// lookup reads Env, then the process environment; an empty value counts as
+// unset.
+func (o Options) lookup(name string) (string, bool) {
+	v, ok := o.Env[name]
+	if !ok {
+		v = os.Getenv(name)
+	}
+	return v, v != ""
+}
+
+// StackConfig is the stack's own config (stack.yaml): users alice, bob,
+// carol (platform), dana (admin) and audrey (auditor) with dev-<name>
+// tokens, and the production (2 of platform) and default (1) policies.
+//
+//go:embed stack.yaml
+var StackConfig string
 
 // Options shape a stack.
 type Options struct {
-	// ConfigYAML replaces the dev config when set.
+	// ConfigYAML replaces StackConfig when set.
 	ConfigYAML string
 	// Mutate edits the parsed config before anything starts (extra
 	// policies, webhook prefixes, ...).
@@ -55,6 +70,10 @@ type Options struct {
 	DataDir string
 	// LogLevel of the stack's own logs (default info).
 	LogLevel slog.Level
+	// Env is read before the process environment for the stack's settings
+	// (secrets, keys). Tests that run in parallel pass their secrets here:
+	// t.Setenv cannot be used in them.
+	Env map[string]string
 	// NoWorker starts no in-process worker: the test runs workers as
 	// processes of their own (StartWorkerProcess), to kill them.
 	NoWorker bool
@@ -96,7 +115,7 @@ func Start(t TB, opts Options) *Stack {
 		t.Fatalf("proof keys: %v", err)
 	}
 	cfg := loadConfig(t, opts)
-	set, err := app.SettingsFromEnv(cfg, os.Getenv)
+	set, err := app.SettingsFrom(cfg, opts.lookup)
 	if err != nil {
 		t.Fatalf("settings: %v", err)
 	}
@@ -131,11 +150,7 @@ func loadConfig(t TB, opts Options) *config.Loaded {
 	t.Helper()
 	raw := []byte(opts.ConfigYAML)
 	if opts.ConfigYAML == "" {
-		var err error
-		raw, err = os.ReadFile(repoFile(t, DevConfig))
-		if err != nil {
-			t.Fatalf("read dev config: %v", err)
-		}
+		raw = []byte(StackConfig)
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
@@ -149,19 +164,6 @@ func loadConfig(t TB, opts Options) *config.Loaded {
 		cfg.Gateway.CallTimeout = policy.Duration(20 * time.Second)
 	}
 	return cfg
-}
-
-// repoFile finds path relative to the module root from any test directory.
-func repoFile(t TB, path string) string {
-	dir, _ := os.Getwd()
-	for range 6 {
-		if _, err := os.Stat(dir + "/go.mod"); err == nil {
-			return dir + "/" + path
-		}
-		dir += "/.."
-	}
-	t.Fatalf("module root not found from %s", dir)
-	return ""
 }
 
 // StartTemporal starts the embedded server on DataDir and dials a client.
