@@ -19,20 +19,21 @@ import (
 	"github.com/signoff/signoff/internal/testenv"
 )
 
-// startMailFake starts an SMTP relay (STARTTLS, AUTH) and puts its
-// address, credentials and a link key in the environment.
-func startMailFake(t *testing.T) *smtpfake.Server {
+// startMailFake starts an SMTP relay (STARTTLS, AUTH); env gives a stack
+// its address, credentials and a link key.
+func startMailFake(t *testing.T) (fake *smtpfake.Server, env map[string]string) {
 	t.Helper()
-	fake := smtpfake.Start(t, smtpfake.Options{Username: emailRelayUser, Password: emailRelayPass})
+	fake = smtpfake.Start(t, smtpfake.Options{Username: emailRelayUser, Password: emailRelayPass})
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	t.Setenv(config.EnvSMTPHost, fake.Host)
-	t.Setenv(config.EnvSMTPPort, strconv.Itoa(fake.Port))
-	t.Setenv(config.EnvSMTPUsername, emailRelayUser)
-	t.Setenv(config.EnvSMTPPassword, emailRelayPass)
-	t.Setenv(config.EnvEmailLinkKey, base64.StdEncoding.EncodeToString(key))
-	t.Setenv(config.EnvEmailLinkKeyPrevious, "")
-	return fake
+	return fake, map[string]string{
+		config.EnvSMTPHost:             fake.Host,
+		config.EnvSMTPPort:             strconv.Itoa(fake.Port),
+		config.EnvSMTPUsername:         emailRelayUser,
+		config.EnvSMTPPassword:         emailRelayPass,
+		config.EnvEmailLinkKey:         base64.StdEncoding.EncodeToString(key),
+		config.EnvEmailLinkKeyPrevious: "",
+	}
 }
 
 // TestActionVisibleToApprovers: approvers see what runs before they
@@ -40,9 +41,10 @@ func startMailFake(t *testing.T) *smtpfake.Server {
 // reaches Slack and email; the prompt and both parts of the email name the
 // webhook's URL and every parameter, escaped for each medium.
 func TestActionVisibleToApprovers(t *testing.T) {
-	f := startSlackFake(t)
-	mail := startMailFake(t)
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	t.Parallel()
+	f, slackEnv := startSlackFake(t)
+	mail, mailEnv := startMailFake(t)
+	s := testenv.Start(t, testenv.Options{Env: merge(slackEnv, mailEnv), Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"log", "slack", "email"}
 		c.Slack.TeamID = f.TeamID()
 		c.Slack.DefaultChannel = "#approvals"

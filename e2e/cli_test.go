@@ -179,6 +179,7 @@ func parseApprovalJSON(t *testing.T, s string) *pb.Approval {
 // TestCLIPipeline drives the real binary as a CI job would, against the
 // embedded stack: each outcome has its exit code.
 func TestCLIPipeline(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
 	api := s.GRPC()
 	alice := cliEnv(s, "dev-alice")

@@ -24,6 +24,7 @@ const chromiumPath = "/usr/bin/chromium"
 // comment, click Approve, read the outcome page. The workflow must then be
 // approved with the comment, through the email channel.
 func TestEmailBrowserApprove(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("SIGNOFF_REQUIRE_BROWSER") != "" {
 			t.Fatalf("SIGNOFF_REQUIRE_BROWSER is set but %s is missing: apt-get install -y chromium", chromiumPath)

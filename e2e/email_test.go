@@ -66,13 +66,15 @@ func startEmailEnv(t *testing.T) *emailEnv {
 	_, _ = rand.Read(seed)
 	linkKeyB64 := base64.StdEncoding.EncodeToString(linkKey)
 	seedB64 := base64.StdEncoding.EncodeToString(seed)
-	t.Setenv(config.EnvSMTPHost, fake.Host)
-	t.Setenv(config.EnvSMTPPort, strings.TrimPrefix(fake.Addr(), fake.Host+":"))
-	t.Setenv(config.EnvSMTPUsername, emailRelayUser)
-	t.Setenv(config.EnvSMTPPassword, emailRelayPass)
-	t.Setenv(config.EnvEmailLinkKey, linkKeyB64)
-	t.Setenv(config.EnvEmailLinkKeyPrevious, "")
-	t.Setenv(evidence.EnvKey, seedB64)
+	env := map[string]string{
+		config.EnvSMTPHost:             fake.Host,
+		config.EnvSMTPPort:             strings.TrimPrefix(fake.Addr(), fake.Host+":"),
+		config.EnvSMTPUsername:         emailRelayUser,
+		config.EnvSMTPPassword:         emailRelayPass,
+		config.EnvEmailLinkKey:         linkKeyB64,
+		config.EnvEmailLinkKeyPrevious: "",
+		evidence.EnvKey:                seedB64,
+	}
 
 	yaml := testenv.StackConfig
 	// The stack's config has an email section of its own: this test's replaces it.
@@ -86,7 +88,7 @@ email:
   ca_file: `+fake.CAFile+`
 `, 1)
 	yaml = strings.Replace(yaml, "  - name: default\n", escalatingPolicy+"  - name: default\n", 1)
-	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml})
+	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env})
 	keys, err := emailtoken.New(linkKey)
 	require.NoError(t, err)
 	return &emailEnv{Stack: s, smtp: fake, keys: keys,
@@ -225,6 +227,7 @@ func linkToken(link string) string {
 // reused links never decide; the requester is told; the audit trail page
 // and the signed evidence export show it all.
 func TestEmailApprovalEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := startEmailEnv(t)
 	id := e.create(t, `{"title":"Rotate the DB password","environment":"staging","resource":"db/main",
 		"fields":{"ticket":"SEC-42","window":"tonight"}}`)
@@ -495,6 +498,7 @@ func TestEmailApprovalEndToEnd(t *testing.T) {
 // approver decision links and the notify-only person an audit link; the
 // added approver decides by email; fired timers are in the audit trail.
 func TestEmailRemindersAndEscalation(t *testing.T) {
+	t.Parallel()
 	e := startEmailEnv(t)
 	id := e.create(t, `{"title":"Open the sandbox firewall","environment":"sandbox"}`)
 	prompt := e.mail(t, "bob@example.com", "[Signoff] Approval needed", id)

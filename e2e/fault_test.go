@@ -167,9 +167,10 @@ func TestConcurrentDecisions(t *testing.T) {
 // TestGatewayRestartBetweenPromptAndClick: the gateway is stateless; a
 // click on a prompt posted before it restarted still lands.
 func TestGatewayRestartBetweenPromptAndClick(t *testing.T) {
-	f := startSlackFake(t)
+	t.Parallel()
+	f, env := startSlackFake(t)
 	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	s := testenv.Start(t, testenv.Options{Env: env, Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"slack"}
 		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
 	}})
@@ -215,7 +216,8 @@ func TestWorkerKilled(t *testing.T) {
 	if testenv.ServeWorkerProcess(t, opts) {
 		return
 	}
-	f := startSlackFake(t)
+	f, env := startSlackFake(t)
+	setEnv(t, env)
 	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	t.Setenv("SIGNOFF_WEBHOOK_SECRET", e2eWebhookSecret)
 	rc, receiverURL, release := startOnceReceiver(t)

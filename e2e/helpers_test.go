@@ -17,17 +17,37 @@ func protojsonUnmarshal(b []byte, m proto.Message) error {
 	return protojson.Unmarshal(b, m)
 }
 
-// startSlackFake starts a fake Slack Web API and points the stack's Slack
+// startSlackFake starts a fake Slack Web API; env points a stack's Slack
 // secrets and API URL at it (HTTP callbacks, no Socket Mode).
-func startSlackFake(t *testing.T) *slackfake.Server {
+func startSlackFake(t *testing.T) (f *slackfake.Server, env map[string]string) {
 	t.Helper()
-	f := slackfake.New()
+	f = slackfake.New()
 	t.Cleanup(f.Close)
-	t.Setenv(config.EnvSlackBotToken, f.Token())
-	t.Setenv(config.EnvSlackSigningSecret, slackSigningSecret)
-	t.Setenv(config.EnvSlackAPIURL, f.APIURL())
-	t.Setenv(config.EnvSlackAppToken, "")
-	return f
+	return f, map[string]string{
+		config.EnvSlackBotToken:      f.Token(),
+		config.EnvSlackSigningSecret: slackSigningSecret,
+		config.EnvSlackAPIURL:        f.APIURL(),
+		config.EnvSlackAppToken:      "",
+	}
+}
+
+// setEnv puts env in the process environment for the test's duration, for
+// stacks whose worker runs as a process of its own (it inherits it).
+func setEnv(t *testing.T, env map[string]string) {
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+// merge is the union of envs, later ones winning.
+func merge(envs ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, e := range envs {
+		for k, v := range e {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // slackUser is a Slack account found by email, with or without 2FA.

@@ -30,6 +30,7 @@ func examplesStack(t *testing.T, mutate func(*config.Loaded)) *testenv.Stack {
 // policy and its refusal on a hard one, Rego denial, amendment, and the
 // policies API.
 func TestPolicyExamplesEndToEnd(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	keys := map[string]int{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

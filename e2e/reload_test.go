@@ -16,6 +16,7 @@ import (
 // with the reloaded action settings, and the worker is rebuilt from them
 // and runs the action (the old worker would refuse the same URL).
 func TestReloadReachesGatewayAndWorker(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)

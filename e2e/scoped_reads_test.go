@@ -31,11 +31,12 @@ func TestScopedReads(t *testing.T) {
 		_, _ = rand.Read(b)
 		return base64.StdEncoding.EncodeToString(b)
 	}
-	t.Setenv(config.EnvEmailLinkKey, random(32)) // mounts the audit trail page
-	t.Setenv(config.EnvEmailLinkKeyPrevious, "")
-	t.Setenv(evidence.EnvKey, random(32))
-	t.Setenv(codec.EnvKeys, "e2e-scoped:"+random(32))
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	t.Parallel()
+	s := testenv.Start(t, testenv.Options{Env: map[string]string{
+		config.EnvEmailLinkKey: random(32), // mounts the audit trail page
+		evidence.EnvKey:        random(32),
+		codec.EnvKeys:          "e2e-scoped:" + random(32),
+	}, Mutate: func(c *config.Loaded) {
 		users := append(slices.Clone(c.Config.Users),
 			identity.User{Name: "walt", Email: "walt@example.com", Token: "dev-walt"},
 			identity.User{Name: "cody", Token: "dev-cody", Roles: []string{identity.RoleCodec}},

@@ -26,10 +26,10 @@ func TestSeedScenarioExpiredKey(t *testing.T) {
 	iam.AddKey("carol", key, "Active")
 	gh := fakecloud.NewGitHub(t, e2eGitHubToken)
 
-	f := startSlackFake(t)
+	f, env := startSlackFake(t)
 	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	cloud := cloudConfig(iam.URL, gh.URL)
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	s := testenv.Start(t, testenv.Options{Env: env, Mutate: func(c *config.Loaded) {
 		cloud(c)
 		c.Notifiers = []string{"slack"}
 		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#security-approvals"}

@@ -31,6 +31,7 @@ func decodeApproval(t *testing.T, body []byte) *pb.Approval {
 // on the dev config `make run` uses, on purpose: the walk-through must work
 // there (the other tests run on the stack's own config).
 func TestWalkingSkeleton(t *testing.T) {
+	t.Parallel()
 	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
 	require.NoError(t, err)
 	s := testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
@@ -148,6 +149,7 @@ func TestWalkingSkeleton(t *testing.T) {
 }
 
 func TestRejectExpireCancel(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
 	api := s.GRPC()
 	newApproval := func(env string) string {
@@ -179,6 +181,7 @@ func TestRejectExpireCancel(t *testing.T) {
 // TestBadInput: every malformed call gets a clear error with the right
 // status, and nothing starts.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
 	a, err := s.GRPC().CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{Title: "ok", Environment: "staging"})
 	require.NoError(t, err)

@@ -56,7 +56,8 @@ func slackResponse(t *testing.T, f *slackfake.Server, responseURL string) string
 // refused but recorded, a forged one is turned away, and after the quorum
 // every prompt is updated and the action's result replied in thread.
 func TestSlack(t *testing.T) {
-	f := startSlackFake(t)
+	t.Parallel()
+	f, env := startSlackFake(t)
 	for _, u := range []slack.User{
 		slackUser("U0ALICE", "alice@example.com", true),
 		slackUser("U0BOB", "bob@example.com", true),
@@ -65,7 +66,7 @@ func TestSlack(t *testing.T) {
 	} {
 		f.SetUser(u)
 	}
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	s := testenv.Start(t, testenv.Options{Env: env, Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"log", "slack"}
 		c.Slack = config.Slack{
 			TeamID:         f.TeamID(),
@@ -191,10 +192,11 @@ func TestSlack(t *testing.T) {
 // account; a click it denies is refused with its verdict, one it allows
 // counts.
 func TestSlackClickRunsRego(t *testing.T) {
-	f := startSlackFake(t)
+	t.Parallel()
+	f, env := startSlackFake(t)
 	f.SetUser(slackUser("U0BOB", "bob@example.com", true))
 	f.SetUser(slackUser("U0CAROL", "carol@example.com", false))
-	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
+	s := testenv.Start(t, testenv.Options{Env: env, Mutate: func(c *config.Loaded) {
 		c.Notifiers = []string{"slack"}
 		c.Slack = config.Slack{TeamID: f.TeamID(), DefaultChannel: "#approvals"}
 		pols := append([]policy.Policy{{

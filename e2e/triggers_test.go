@@ -243,6 +243,7 @@ func exerciseTrigger(t *testing.T, s *testenv.Stack, f findingsDB, name string) 
 // the scenario above, the schedule, the window, and the errors a run
 // reports.
 func TestTriggersSQLite(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "findings.db")
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)

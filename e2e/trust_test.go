@@ -41,6 +41,7 @@ func state(t *testing.T, s *testenv.Stack, id string) *approval.State {
 // attempt is recorded as unproven, and the approval still works through the
 // gateway.
 func TestTemporalAccessIsNotApprovalAuthority(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
 	api := s.GRPC()
 	a, err := api.CreateApproval(testenv.Ctx("dev-alice"), &pb.CreateApprovalRequest{Title: "Deploy api", Environment: "production"})
@@ -177,6 +178,7 @@ func TestFloodCannotWedgeAnApproval(t *testing.T) {
 // bob's decision on what he read is refused (409) and recorded; deciding
 // on the new content counts.
 func TestDecisionBoundToWhatWasRead(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/other" {
@@ -214,6 +216,7 @@ func TestDecisionBoundToWhatWasRead(t *testing.T) {
 // policy's Rego module in the workflow (the gateway no longer evaluates
 // it), and it fails closed.
 func TestRegoJudgedInTheWorkflowForTheAPI(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		pols := append([]policy.Policy{{
 			Name: "regulated", Match: policy.Match{Environment: "regulated"}, Approvers: policy.Approvers{Groups: []string{"platform"}},
@@ -264,6 +267,7 @@ func TestRegoJudgedInTheWorkflowForTheAPI(t *testing.T) {
 // answers 307 to another host; the worker does not follow, the action
 // fails, and nothing reaches the redirect's target.
 func TestWebhookRedirectGoesNowhere(t *testing.T) {
+	t.Parallel()
 	var reached atomic.Int32
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Add(1) }))
 	t.Cleanup(target.Close)
@@ -289,6 +293,7 @@ func TestWebhookRedirectGoesNowhere(t *testing.T) {
 // they read it; the attempt is still in its audit trail. An admin, who may
 // read it, hears why.
 func TestStrangersCannotProbeByWriting(t *testing.T) {
+	t.Parallel()
 	s := testenv.Start(t, testenv.Options{})
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-bob", `{"title":"Grant bob access","environment":"staging"}`)
 	require.Equal(t, http.StatusOK, code, string(body))
