@@ -7,12 +7,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/redact"
 )
 
@@ -59,43 +60,35 @@ func checkBaseURL(key, v string) error {
 	return nil
 }
 
-var (
-	secretEnvMu sync.Mutex
-	// secretEnvs name environment variables holding secrets the worker
-	// knows; their values are redacted from action outputs and errors.
-	secretEnvs = []string{
-		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SMTP_PASSWORD",
-	}
-)
-
-// RegisterSecretEnv adds environment variables whose values must never
-// leave an activity; call from init.
-func RegisterSecretEnv(names ...string) {
-	secretEnvMu.Lock()
-	defer secretEnvMu.Unlock()
-	secretEnvs = append(secretEnvs, names...)
+// secretEnvs name environment variables holding secrets the worker knows
+// of; their values are redacted from action outputs and errors.
+var secretEnvs = []string{
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SMTP_PASSWORD",
+	config.EnvEmailLinkKey, config.EnvEmailLinkKeyPrevious, evidence.EnvKey,
 }
 
+// keyListEnvs hold id:base64key lists; each key is redacted.
+var keyListEnvs = []string{codec.EnvKeys, proof.KeysEnv}
+
 // secretValues are the values of every secret the worker reads: the fixed
-// names above, those the config names, and the codec keys, as found in the
+// names above, those the config names, and the codec and proof keys, as found in the
 // environment handed down (sec.Env).
 func secretValues(cfg *config.Loaded, sec Secrets) []string {
-	secretEnvMu.Lock()
-	names := slices.Clone(secretEnvs)
-	secretEnvMu.Unlock()
-	names = append(names, cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
+	names := append(slices.Clone(secretEnvs), cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
 	var out []string
 	for _, n := range names {
 		if v := sec.getenv(n); v != "" {
 			out = append(out, v)
 		}
 	}
-	// Codec keys as written (base64); a malformed list is reported by
-	// the codec, not here.
-	for _, entry := range strings.Split(sec.getenv(codec.EnvKeys), ",") {
-		if _, key, ok := strings.Cut(entry, ":"); ok {
-			out = append(out, strings.TrimSpace(key))
+	// Codec and proof keys as written (base64); a malformed list is
+	// reported by its parser, not here.
+	for _, env := range keyListEnvs {
+		for _, entry := range strings.Split(sec.getenv(env), ",") {
+			if _, key, ok := strings.Cut(entry, ":"); ok {
+				out = append(out, strings.TrimSpace(key))
+			}
 		}
 	}
 	return out
