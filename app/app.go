@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -182,6 +183,36 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 // attributes when missing.
 func EnsureNamespace(ctx context.Context, c client.Client, cfg *config.Loaded) error {
 	return temporalconn.EnsureNamespace(ctx, c, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std(), workflows.SearchAttributes)
+}
+
+// BootstrapNamespace registers cfg's namespace and search attributes on the
+// Temporal server at address (one Signoff runs itself, talking to itself in
+// plain gRPC whatever TLS the config gives clients). It retries: on a new
+// database the namespace just registered is unknown to the other services
+// until their namespace cache refreshes (about 10 s), and listing its
+// search attributes fails until then.
+func BootstrapNamespace(ctx context.Context, address string, cfg *config.Loaded, logger *slog.Logger) error {
+	c, err := temporalconn.Dial(ctx, config.Temporal{Address: address, Namespace: cfg.Temporal.Namespace}, nil, "", logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		err := EnsureNamespace(ctx, c, cfg)
+		if err == nil {
+			return nil
+		}
+		logger.Debug("namespace not ready yet", "namespace", cfg.Temporal.Namespace, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %s: %w", cfg.Temporal.Namespace, err)
+		case <-tick.C:
+		}
+	}
 }
 
 // Close closes the connection.

@@ -12,8 +12,8 @@ import (
 )
 
 // Someone with no part in an approval learns nothing of it by writing: a
-// finished approval answers them as an unknown ID does, and a malformed
-// decision is refused the same way whether the ID exists or not.
+// finished approval, or a malformed decision on a pending one, answers them
+// as an unknown ID does.
 func TestStrangersCannotProbeByWriting(t *testing.T) {
 	ts := newServiceFixture(t)
 	a := ts.create(t, "alice", deployRequest(""))
@@ -25,10 +25,14 @@ func TestStrangersCannotProbeByWriting(t *testing.T) {
 	if status.Convert(onExisting).Proto().String() != status.Convert(onUnknown).Proto().String() {
 		t.Errorf("a decision without request_hash: %v on an approval, %v on an unknown ID", onExisting, onUnknown)
 	}
+	wantNotFound(t, "stranger's decision without request_hash", onExisting)
+	noHash.Id = a.GetId()
+	_, err := ts.decide(t, "bob", noHash)
+	wantCode(t, "an approver's decision without request_hash", err, codes.InvalidArgument, "request_hash is required")
 	if _, err := ts.CancelApproval(ts.as(t, "alice"), &pb.CancelApprovalRequest{Id: a.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ts.decide(t, "walt", approve(a))
+	_, err = ts.decide(t, "walt", approve(a))
 	wantNotFound(t, "stranger decides a finished approval", err)
 	_, err = ts.CancelApproval(ts.as(t, "walt"), &pb.CancelApprovalRequest{Id: a.GetId()})
 	wantNotFound(t, "stranger cancels a finished approval", err)

@@ -178,10 +178,6 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if req.GetRequestId() != "" {
 		attemptID = "api:" + intake.ApprovalID(user.Name, req.GetRequestId())
 	}
-	if !hashPattern.MatchString(req.GetRequestHash()) {
-		return nil, status.Error(codes.InvalidArgument,
-			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
-	}
 	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
 		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
@@ -199,6 +195,13 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 			}
 		}
 		return nil, err
+	}
+	if !hashPattern.MatchString(req.GetRequestHash()) {
+		if !s.mayRead(ctx, req.GetId(), user) {
+			return nil, errNotFound // as for an unknown ID
+		}
+		return nil, status.Error(codes.InvalidArgument,
+			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
 	}
 	res, err := s.approvals.Decide(ctx, req.GetId(), dr)
 	if err != nil {

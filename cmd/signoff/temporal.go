@@ -4,16 +4,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/devserver"
-	"github.com/signoff/signoff/temporalconn"
 )
 
 // `signoff temporal` runs the same embedded server as `signoff dev`, on
@@ -81,41 +75,12 @@ func runTemporal(ctx context.Context, p *process) error {
 		defer ui.Stop()
 	}
 	// The namespace and its search attributes are made through the API, as
-	// every worker does at start-up; this server talks to itself in plain
-	// gRPC whatever TLS the config gives clients.
-	tcfg := config.Temporal{Address: srv.Address(), Namespace: cfg.Temporal.Namespace}
-	tc, err := temporalconn.Dial(ctx, tcfg, nil, "", logger)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	if err := ensureNamespace(ctx, tc, cfg, logger); err != nil {
+	// every worker does at start-up.
+	if err := app.BootstrapNamespace(ctx, srv.Address(), cfg, logger); err != nil {
 		return err
 	}
 	logger.Info("signoff temporal is up", "frontend", ts.FrontendAddress, "namespace", cfg.Temporal.Namespace,
 		"postgres", pg.Address, "ui", ts.UIAddress, "metrics", ts.MetricsAddress)
 	<-ctx.Done()
 	return nil
-}
-
-// ensureNamespace retries: on a new database the namespace just registered
-// is unknown to the other services until their namespace cache refreshes
-// (about 10 s), and listing its search attributes fails until then.
-func ensureNamespace(ctx context.Context, tc client.Client, cfg *config.Loaded, logger *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		err := app.EnsureNamespace(ctx, tc, cfg)
-		if err == nil {
-			return nil
-		}
-		logger.Debug("namespace not ready yet", "namespace", cfg.Temporal.Namespace, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("namespace %s: %w", cfg.Temporal.Namespace, err)
-		case <-tick.C:
-		}
-	}
 }
