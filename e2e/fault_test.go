@@ -27,6 +27,7 @@ import (
 // Temporal restarts on its data directory are all still pending and
 // decidable afterwards.
 func TestRestartWithManyPending(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("slow")
 	}
@@ -100,6 +101,7 @@ func decideAfterRestart(api pb.ApprovalServiceClient, id string) error {
 // make an exact quorum, and the same click delivered five times at once
 // counts once.
 func TestConcurrentDecisions(t *testing.T) {
+	t.Parallel()
 	const people, quorum = 100, 50
 	s := testenv.Start(t, testenv.Options{Mutate: func(c *config.Loaded) {
 		users := append([]identity.User(nil), c.Config.Users...)

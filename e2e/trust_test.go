@@ -115,6 +115,7 @@ func TestTemporalAccessIsNotApprovalAuthority(t *testing.T) {
 // 20 maximal amendments later the approval completes and its action runs
 // once.
 func TestFloodCannotWedgeAnApproval(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
