@@ -208,15 +208,7 @@ func (m *Memory) receive(ctx context.Context, st *approval.State, req workflows.
 	}
 	now := m.now()
 	a := workflows.AttemptOf(st, req)
-	var place *approval.SlackPlace
-	var decider policy.Decider
-	switch {
-	case req.Slack != nil:
-		p := req.Slack.Place
-		place, decider = &p, req.Slack.Decider
-	case req.Person != nil:
-		decider = *req.Person
-	}
+	place, decider := req.Origin()
 	var ref approval.Refusal
 	a.Proof, ref = m.prove(st.ID, req, now)
 	if !ref.OK() {

@@ -189,15 +189,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	r.checking++
 	defer func() { r.checking-- }()
 	a := AttemptOf(r.st, req)
-	var place *approval.SlackPlace
-	var decider policy.Decider
-	switch {
-	case req.Slack != nil:
-		p := req.Slack.Place
-		place, decider = &p, req.Slack.Decider
-	case req.Person != nil:
-		decider = *req.Person
-	}
+	place, decider := req.Origin()
 	var ref approval.Refusal
 	a.Proof, ref = verify(ctx, r.st.ID, req)
 	if !ref.OK() {

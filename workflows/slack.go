@@ -15,6 +15,20 @@ type SlackClick struct {
 	Decider policy.Decider      `json:"decider"`
 }
 
+// Origin is where a decision was made and who made it, as the gateway
+// established: the Slack place and clicker for a click, the person for the
+// API and email.
+func (r DecisionRequest) Origin() (*approval.SlackPlace, policy.Decider) {
+	switch {
+	case r.Slack != nil:
+		p := r.Slack.Place
+		return &p, r.Slack.Decider
+	case r.Person != nil:
+		return nil, *r.Person
+	}
+	return nil, policy.Decider{}
+}
+
 // CheckPlace completes a Slack click against the approval: an option
 // click gets its option's decision, and a click from a place the approval
 // does not accept gets its refusal. Other requests are returned unchanged.
