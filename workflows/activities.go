@@ -24,6 +24,11 @@ const (
 	ActivityCheckRego = "CheckRego"
 )
 
+// NoticesOffTheLoop: notification rounds run in order on a queue of their
+// own, so a notifier that is down (Slack, a mail relay) delays no decision,
+// timer, quorum, action or close; its rounds catch up when it is back.
+const NoticesOffTheLoop = 1
+
 // NoticeKind is what a notification is for.
 type NoticeKind string
 

@@ -31,6 +31,16 @@ type approvalRun struct {
 	// checking counts Rego checks in flight: the workflow does not end
 	// before their attempts are recorded.
 	checking int
+	// notices are the rounds waiting for the notice loop (NoticesOffTheLoop);
+	// sending is true while it runs one.
+	notices []notice
+	sending bool
+}
+
+// notice is one notification round to send.
+type notice struct {
+	kind NoticeKind
+	esc  *approval.Escalation
 }
 
 // ApprovalWorkflow waits for decisions until the quorum of every stage, a
@@ -51,7 +61,13 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		return nil, err
 	}
 	setDetails(ctx, st)
-	r.notifyAll(ctx, NoticePrompt, nil)
+	if in.Notices >= NoticesOffTheLoop {
+		// On a context of its own: after a cancellation in Temporal, the
+		// outcome must still go out.
+		nctx, _ := workflow.NewDisconnectedContext(ctx)
+		workflow.Go(nctx, r.noticeLoop)
+	}
+	r.notify(ctx, NoticePrompt, nil)
 
 	if err := r.wait(ctx); err != nil {
 		if !errors.Is(err, workflow.ErrCanceled) {
@@ -68,7 +84,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 	setDetails(ctx, st)
 	if st.Status == approval.StatusBypassed {
-		r.notifyAll(ctx, NoticeBreakGlass, nil)
+		r.notify(ctx, NoticeBreakGlass, nil)
 	}
 
 	if st.Status.Granted() {
@@ -76,7 +92,14 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 	}
-	r.notifyAll(ctx, NoticeOutcome, nil)
+	r.notify(ctx, NoticeOutcome, nil)
+	if in.Notices >= NoticesOffTheLoop {
+		// The outcome updates the prompts: the rounds before it, late when
+		// a notifier was down, go out first, each once.
+		if err := workflow.Await(ctx, func() bool { return len(r.notices) == 0 && !r.sending }); err != nil {
+			return nil, err
+		}
+	}
 
 	// Let in-flight update handlers answer, and Rego checks record their
 	// attempts, before the workflow closes.
@@ -404,7 +427,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 				reminder = timer(ctx, pol.Reminder, "reminder")
 				if !st.Status.Final() {
 					st.Record(workflow.Now(ctx), approval.EventReminded, "", strings.Join(st.Pending(), ", "))
-					r.notifyAll(ctx, NoticeReminder, nil)
+					r.notify(ctx, NoticeReminder, nil)
 				}
 			})
 		}
@@ -425,7 +448,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 					escalation = timer(ctx, st.CreatedAt.Add(pol.Escalations[level].After).Sub(workflow.Now(ctx)),
 						fmt.Sprintf("escalation level %d", level+1))
 				}
-				r.notifyAll(ctx, NoticeEscalation, &esc)
+				r.notify(ctx, NoticeEscalation, &esc)
 			})
 		}
 		sel.AddReceive(r.changed, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
@@ -436,7 +459,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 		if !st.Status.Final() && (st.Stage != stage || st.Revision != revision) {
 			// A new stage opened or the request changed: ask again.
 			stage, revision = st.Stage, st.Revision
-			r.notifyAll(ctx, NoticePrompt, nil)
+			r.notify(ctx, NoticePrompt, nil)
 		}
 	}
 	return nil
@@ -474,13 +497,38 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 	return &res
 }
 
+// notify sends a notification round: queued for the notice loop, or, for
+// approvals started before NoticesOffTheLoop, at once and awaited.
+func (r *approvalRun) notify(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
+	if r.in.Notices < NoticesOffTheLoop {
+		r.notifyAll(ctx, kind, esc)
+		return
+	}
+	r.notices = append(r.notices, notice{kind: kind, esc: esc})
+}
+
+// noticeLoop sends the queued rounds one after the other, in the order they
+// were queued (a reminder after its prompt, the outcome last), for the
+// workflow's whole life.
+func (r *approvalRun) noticeLoop(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return len(r.notices) > 0 }); err != nil {
+			return
+		}
+		n := r.notices[0]
+		r.notices, r.sending = r.notices[1:], true
+		r.notifyAll(ctx, n.kind, n.esc)
+		r.sending = false
+	}
+}
+
 // notifyAll runs one notify activity per notifier in parallel. A notifier
 // that fails is recorded and never blocks the approval: people can still
 // decide through the other channels and the API. Break-glass also goes to
 // the security notifiers.
 func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
 	st := r.st
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -489,7 +537,16 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 			MaximumInterval:    time.Minute,
 			MaximumAttempts:    10,
 		},
-	})
+	}
+	if r.in.Notices >= NoticesOffTheLoop {
+		// Off the loop a round may wait out an outage: retried at least
+		// every two minutes for a day, blocking nothing but the rounds after
+		// it. (The attempts are counted, not unlimited, so the day binds.)
+		opts.RetryPolicy.MaximumInterval = 2 * time.Minute
+		opts.RetryPolicy.MaximumAttempts = 1000
+		opts.ScheduleToCloseTimeout = 24 * time.Hour
+	}
+	ctx = workflow.WithActivityOptions(ctx, opts)
 	notifiers := r.in.Notifiers
 	if kind == NoticeBreakGlass {
 		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)

@@ -43,6 +43,7 @@ func input(required int) Input {
 		CreatedAt: t0,
 		Notifiers: []string{"log"},
 		Rules:     approval.RulesProven,
+		Notices:   NoticesOffTheLoop,
 	}
 }
 
