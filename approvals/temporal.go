@@ -52,6 +52,10 @@ func (t *Temporal) Start(ctx context.Context, in workflows.Input) error {
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// When a worker shares this client (one process: `signoff dev`), the
+		// first workflow task comes back with the start instead of through
+		// the task queue; elsewhere the server starts it as usual.
+		EnableEagerStart: true,
 		Memo: map[string]any{
 			workflows.MemoTitle:       in.Request.Title,
 			workflows.MemoPolicy:      in.Policy.Name,

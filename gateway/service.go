@@ -185,17 +185,6 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}, s.now())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.checkOpen(ctx, req.GetId(), user); err != nil {
-		// A retry of the decision that closed the approval gets its answer.
-		if req.GetRequestId() != "" && status.Code(err) == codes.FailedPrecondition {
-			if st, gerr := s.approvals.Get(ctx, req.GetId()); gerr == nil {
-				if a, ok := st.Find(attemptID); ok && a.Accepted {
-					return s.decided(dr, &workflows.DecideResult{Attempt: a, Approval: st})
-				}
-			}
-		}
-		return nil, err
-	}
 	if !hashPattern.MatchString(req.GetRequestHash()) {
 		if !s.mayRead(ctx, req.GetId(), user) {
 			return nil, errNotFound // as for an unknown ID
@@ -203,14 +192,18 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		return nil, status.Error(codes.InvalidArgument,
 			"request_hash is required: the approval's request_hash as you read it (64 hex characters); the decision counts only for that content")
 	}
+	// Straight to the workflow, which judges everything; only a closed (or
+	// unknown) approval costs a read, to answer as it deserves.
 	res, err := s.approvals.Decide(ctx, req.GetId(), dr)
+	if errors.Is(err, approvals.ErrClosed) {
+		return s.decideClosed(ctx, req.GetId(), user, dr)
+	}
 	if err != nil {
 		// Someone with no part in the approval is told what a reader is
 		// told: it does not exist (the attempt is in its audit trail).
-		if approval.CodeOf(err) == approval.CodeNotApprover && !access.CanReadAll(user) {
-			return nil, errNotFound
-		}
-		if errors.Is(err, approvals.ErrClosed) && !s.mayRead(ctx, req.GetId(), user) {
+		switch c := approval.CodeOf(err); {
+		case c == approval.CodeNotApprover && !access.CanReadAll(user),
+			c == approval.CodeNotPending && !s.mayRead(ctx, req.GetId(), user):
 			return nil, errNotFound
 		}
 		return nil, s.statusOf(ctx, "decide", err)
@@ -220,6 +213,26 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
 	return &pb.DecideApprovalResponse{Attempt: attemptToProto(res.Attempt), Approval: toProto(res.Approval)}, nil
+}
+
+// decideClosed answers a decision the approval's workflow could not take:
+// 404 when it does not exist or the caller may not read it, the answer of
+// the decision that closed it when this is its retry (same request_id),
+// 409 otherwise.
+func (s *Service) decideClosed(ctx context.Context, id string, user *identity.User, dr workflows.DecisionRequest) (*pb.DecideApprovalResponse, error) {
+	st, err := s.approvals.Get(ctx, id)
+	switch {
+	case errors.Is(err, approvals.ErrNotFound):
+		return nil, errNotFound
+	case err != nil:
+		return nil, s.statusOf(ctx, "read approval", err)
+	case !access.CanRead(st, user):
+		return nil, errNotFound
+	}
+	if a, ok := st.Find(dr.AttemptID); ok && a.Accepted {
+		return s.decided(dr, &workflows.DecideResult{Attempt: a, Approval: st})
+	}
+	return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 }
 
 // decided answers a decision with the attempt recorded under its ID, unless

@@ -112,7 +112,7 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 		ID: id, Requester: r.Requester.Name, Request: r.Request, Policy: pol,
 		CreatedAt: now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
 		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesProven,
-		Notices: workflows.NoticesOffTheLoop,
+		Version: workflows.VersionLatest,
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
 	st.Justification, st.Rules = r.Justification, in.Rules

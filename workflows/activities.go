@@ -24,10 +24,31 @@ const (
 	ActivityCheckRego = "CheckRego"
 )
 
-// NoticesOffTheLoop: notification rounds run in order on a queue of their
-// own, so a notifier that is down (Slack, a mail relay) delays no decision,
-// timer, quorum, action or close; its rounds catch up when it is back.
-const NoticesOffTheLoop = 1
+// Versions of the workflow's behaviour (Input.Version). Approvals started
+// before versions existed (0) await each notification round inside their
+// state loop, run every notification and action as an activity, and upsert
+// the search attributes they started with, as their histories recorded.
+const (
+	// Version1:
+	//   - notification rounds run in order on a queue of their own, so a
+	//     notifier that is down (Slack, a mail relay) delays no decision,
+	//     timer, quorum, action or close; its rounds catch up when it is
+	//     back;
+	//   - the log notifier and the no-op action, which reach nothing outside
+	//     the worker, run as local activities (no task round trip, one
+	//     history event instead of three);
+	//   - the search attributes set at start are not upserted again.
+	Version1 = 1
+	// VersionLatest is what new approvals run.
+	VersionLatest = Version1
+)
+
+// LocalNotifier and LocalAction reach nothing outside the worker: from
+// Version1 they run as local activities.
+const (
+	LocalNotifier = "log"
+	LocalAction   = "noop"
+)
 
 // NoticeKind is what a notification is for.
 type NoticeKind string

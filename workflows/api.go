@@ -88,10 +88,10 @@ type Input struct {
 	// sets approval.RulesProven. Approvals started before it existed are
 	// moved to it at their first message, when their history allows.
 	Rules int `json:"rules,omitempty"`
-	// Notices is how the approval sends its notifications; intake sets
-	// NoticesOffTheLoop. Approvals started before it existed (0) await each
-	// round inside their state loop, as their history recorded.
-	Notices int `json:"notices,omitempty"`
+	// Version is the version of the workflow's behaviour the approval
+	// runs; intake sets VersionLatest. A running approval keeps the version
+	// it started with, so its history replays (see the Version constants).
+	Version int `json:"version,omitempty"`
 	// Notifiers are the configured prompt channels ("log", ...).
 	Notifiers []string `json:"notifiers"`
 	// Justification is the requester's reason, when the policy asks.

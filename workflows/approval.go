@@ -31,7 +31,7 @@ type approvalRun struct {
 	// checking counts Rego checks in flight: the workflow does not end
 	// before their attempts are recorded.
 	checking int
-	// notices are the rounds waiting for the notice loop (NoticesOffTheLoop);
+	// notices are the rounds waiting for the notice loop (Version1);
 	// sending is true while it runs one.
 	notices []notice
 	sending bool
@@ -57,11 +57,14 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		return nil, err
 	}
 
-	if err := upsertStatus(ctx, st); err != nil {
-		return nil, err
+	if in.Version < Version1 {
+		// Since Version1 intake sets them at start: nothing to add.
+		if err := upsertStatus(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	setDetails(ctx, st)
-	if in.Notices >= NoticesOffTheLoop {
+	if in.Version >= Version1 {
 		// On a context of its own: after a cancellation in Temporal, the
 		// outcome must still go out.
 		nctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -88,12 +91,12 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 
 	if st.Status.Granted() {
-		st.ActionResult = runAction(ctx, st)
+		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction)
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 	}
 	r.notify(ctx, NoticeOutcome, nil)
-	if in.Notices >= NoticesOffTheLoop {
+	if in.Version >= Version1 {
 		// The outcome updates the prompts: the rounds before it, late when
 		// a notifier was down, go out first, each once.
 		if err := workflow.Await(ctx, func() bool { return len(r.notices) == 0 && !r.sending }); err != nil {
@@ -476,20 +479,30 @@ func timer(ctx workflow.Context, d time.Duration, summary string) workflow.Futur
 	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary})
 }
 
-func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		HeartbeatTimeout:    30 * time.Second,
-		Summary:             "run " + st.Request.Action.Type + " action",
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    8,
-		},
-	})
+// runAction runs the granted approval's action, as a local activity when
+// local (it reaches nothing outside the worker).
+func runAction(ctx workflow.Context, st *approval.State, local bool) *approval.ActionResult {
+	retry := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		MaximumAttempts:    8,
+	}
+	summary := "run " + st.Request.Action.Type + " action"
 	var res approval.ActionResult
-	err := workflow.ExecuteActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()}).Get(ctx, &res)
+	var f workflow.Future
+	if local {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry, Summary: summary,
+		})
+		f = workflow.ExecuteLocalActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()})
+	} else {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 2 * time.Minute, HeartbeatTimeout: 30 * time.Second, Summary: summary, RetryPolicy: retry,
+		})
+		f = workflow.ExecuteActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()})
+	}
+	err := f.Get(ctx, &res)
 	if err != nil {
 		res = approval.ActionResult{Type: st.Request.Action.Type, Success: false, Error: rootMessage(err)}
 	}
@@ -498,9 +511,9 @@ func runAction(ctx workflow.Context, st *approval.State) *approval.ActionResult 
 }
 
 // notify sends a notification round: queued for the notice loop, or, for
-// approvals started before NoticesOffTheLoop, at once and awaited.
+// approvals started before Version1, at once and awaited.
 func (r *approvalRun) notify(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
-	if r.in.Notices < NoticesOffTheLoop {
+	if r.in.Version < Version1 {
 		r.notifyAll(ctx, kind, esc)
 		return
 	}
@@ -538,7 +551,7 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 			MaximumAttempts:    10,
 		},
 	}
-	if r.in.Notices >= NoticesOffTheLoop {
+	if r.in.Version >= Version1 {
 		// Off the loop a round may wait out an outage: retried at least
 		// every two minutes for a day, blocking nothing but the rounds after
 		// it. (The attempts are counted, not unlimited, so the day binds.)
@@ -559,10 +572,17 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 	}()
 	futures := make([]workflow.Future, len(notifiers))
 	for i, n := range notifiers {
-		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, string(kind)+" via "+n))
-		futures[i] = workflow.ExecuteActivity(actx, ActivityNotify, NotifyInput{
-			Notifier: n, Kind: kind, Approval: st.ForActivity(), Escalation: esc,
-		})
+		in := NotifyInput{Notifier: n, Kind: kind, Approval: st.ForActivity(), Escalation: esc}
+		summary := string(kind) + " via " + n
+		if n == LocalNotifier && r.in.Version >= Version1 {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: 10 * time.Second, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}, Summary: summary,
+			})
+			futures[i] = workflow.ExecuteLocalActivity(lctx, ActivityNotify, in)
+			continue
+		}
+		actx := workflow.WithActivityOptions(ctx, withSummary(ctx, summary))
+		futures[i] = workflow.ExecuteActivity(actx, ActivityNotify, in)
 	}
 	for i, f := range futures {
 		var d approval.Delivery

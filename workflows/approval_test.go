@@ -43,7 +43,7 @@ func input(required int) Input {
 		CreatedAt: t0,
 		Notifiers: []string{"log"},
 		Rules:     approval.RulesProven,
-		Notices:   NoticesOffTheLoop,
+		Version:   VersionLatest,
 	}
 }
 
@@ -95,7 +95,8 @@ func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 	s.Equal(t0.Add(2*time.Hour), st.ClosedAt)
 	s.Require().NotNil(st.ActionResult)
 	s.True(st.ActionResult.Success)
-	s.Equal([]string{"Pending", "Approved"}, statuses)
+	// Pending was set at start (by intake): only the change is upserted.
+	s.Equal([]string{"Approved"}, statuses)
 }
 
 func (s *ApprovalSuite) TestEveryRefusalIsRecordedAndChangesNothing() {

@@ -44,7 +44,9 @@ func (s *ApprovalSuite) TestNotifierOutageDelaysNoQuorum() {
 	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil).Once()
 	s.signal(5*time.Minute, "bob", approval.DecisionApprove)
 	s.signal(5*time.Minute, "carol", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	in := input(2)
+	in.Notifiers = []string{"slack"}
+	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -62,6 +64,7 @@ func (s *ApprovalSuite) TestNotifierOutageDelaysNoDeadline() {
 	end := t0.Add(30 * time.Minute)
 	delivered := s.outage(end)
 	in := input(2)
+	in.Notifiers = []string{"slack"}
 	in.Policy.Deadline = 10 * time.Minute
 	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
 

@@ -47,6 +47,11 @@ type Results struct {
 	AckAt100     AckResult           `json:"click_ack_at_100_per_second"`
 	ChannelBurst ChannelBurst        `json:"slack_channel_burst"`
 	Scale        *bench.ScaleResult  `json:"scale,omitempty"`
+	// APIShape is REST create, one REST decision, no-op action, closed
+	// (log notifier), against bare Temporal on the same stack.
+	APIShape []ShapeResult `json:"api_shape,omitempty"`
+	// PerAPIShape is one API-shape approval's history.
+	PerAPIShape map[string]int `json:"per_api_shape_history,omitempty"`
 	Targets      map[string]TargetOK `json:"targets"`
 }
 
@@ -75,6 +80,13 @@ type ChannelBurst struct {
 	Lost              int     `json:"lost"`
 	RateLimited       int     `json:"answered_429"`
 	SecondsToLastPost float64 `json:"seconds_to_last_post"`
+}
+
+// ShapeResult is one concurrency of the API shape beside the baseline.
+type ShapeResult struct {
+	Signoff  bench.Throughput `json:"signoff"`
+	Baseline bench.Throughput `json:"baseline"`
+	Ratio    float64          `json:"ratio"`
 }
 
 // TargetOK is one target against its measurement.
@@ -122,6 +134,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the phases after the scale phase here")
 	scaleOnly := flag.Bool("scale-only", false, "run only the scale phase and print it (writes no results)")
 	channelBurst := flag.Int("channel-burst", 120, "approvals prompted to one rate-limited Slack channel (1 message/s: this many seconds at least)")
+	shapeN := flag.Int("api-shape", 200, "approvals per concurrency in the API-shape phase (0 skips it)")
 	flag.Parse()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,6 +173,37 @@ func main() {
 	if *cpuProfile != "" {
 		stop := startCPUProfile(*cpuProfile)
 		defer stop()
+	}
+
+	// The API shape on a stack of its own with the log notifier: what an
+	// approval costs beside a bare workflow, with nothing but Temporal and
+	// Signoff in the way.
+	if *shapeN > 0 {
+		s := testenv.Start(&runner{tmp: tmp}, testenv.Options{LogLevel: slog.LevelError, Mutate: func(c *config.Loaded) { benchPolicies(c, hook.URL) }})
+		if _, err := bench.StartBaselineWorker(s.Client); err != nil {
+			panic(err)
+		}
+		api := &bench.API{Base: s.HTTPURL, Client: httpClient}
+		step("api shape: warm-up")
+		bench.Baseline(ctx, s.Client, "shape-warm", 20, 4)
+		bench.APIShape(ctx, api, s.Client, "bench", 20, 4)
+		for _, c := range []int{4, 8} {
+			step(fmt.Sprintf("api shape: baseline and REST create → REST decide → no-op → closed, %d approvals, %d clients", *shapeN, c))
+			r := ShapeResult{Baseline: bench.Baseline(ctx, s.Client, fmt.Sprintf("shape%d", c), *shapeN, c)}
+			r.Signoff = bench.APIShape(ctx, api, s.Client, "bench", *shapeN, c)
+			if r.Baseline.PerSecond > 0 {
+				r.Ratio = float64(int(r.Signoff.PerSecond/r.Baseline.PerSecond*100)) / 100
+			}
+			res.APIShape = append(res.APIShape, r)
+		}
+		if id, err := api.Create(ctx, "bench", "history sample", ""); err == nil && api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") == nil {
+			_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
+			res.PerAPIShape, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
+		}
+		s.StopGateway()
+		s.StopWorker()
+		s.StopTemporal()
+		debug.FreeOSMemory()
 	}
 
 	// Everything else on one stack with Slack: prompts go to a fake Slack
@@ -336,6 +380,9 @@ func (r *Results) targets() {
 		r.Targets["signoff_vs_baseline_throughput"] = TargetOK{">= 0.5", r.Ratio, r.Ratio >= 0.5}
 		r.Targets["click_ack_p99_ms_at_100_per_s"] = TargetOK{"< 100", r.AckAt100.Ack.P99, r.AckAt100.Ack.P99 < 100 && r.AckAt100.Errors == 0}
 	}
+	for _, sh := range r.APIShape {
+		r.Targets[fmt.Sprintf("api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{">= 0.8", sh.Ratio, sh.Ratio >= 0.8 && sh.Signoff.Errors == 0}
+	}
 	if r.Scale != nil {
 		r.Targets["scale_rss_mib"] = TargetOK{"< 1024", r.Scale.RSSMiB, r.Scale.RSSMiB < 1024}
 		r.Targets["scale_decide_p99_ratio"] = TargetOK{"<= 1.5", r.Scale.Ratio, r.Scale.Ratio <= 1.5}
@@ -358,6 +405,16 @@ func report(r Results) {
 	}
 	for _, s := range r.BaseSweep {
 		row(fmt.Sprintf("sweep baseline c=%d", s.Concurrency), s.PerSecond, s.EndToEnd)
+	}
+	for _, sh := range r.APIShape {
+		row(fmt.Sprintf("api shape baseline (c=%d)", sh.Baseline.Concurrency), sh.Baseline.PerSecond, sh.Baseline.EndToEnd)
+		row(fmt.Sprintf("api shape signoff (c=%d), ratio %.2f", sh.Signoff.Concurrency, sh.Ratio), sh.Signoff.PerSecond, sh.Signoff.EndToEnd)
+		if sh.Signoff.Errors > 0 {
+			fmt.Printf("  api shape errors: %d (first: %s)\n", sh.Signoff.Errors, sh.Signoff.FirstError)
+		}
+	}
+	if r.PerAPIShape != nil {
+		fmt.Printf("per API-shape approval history: %v\n", r.PerAPIShape)
 	}
 	fmt.Printf("\nthroughput ratio signoff/baseline: %.2f; errors: baseline %d, signoff %d; duplicate actions: %d\n",
 		r.Ratio, r.Baseline.Errors, r.Signoff.Errors, r.Signoff.DuplicateActions)
