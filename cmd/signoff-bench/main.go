@@ -33,26 +33,26 @@ import (
 
 // Results is the JSON document.
 type Results struct {
-	Machine      string              `json:"machine"`
-	Started      time.Time           `json:"started"`
-	Seconds      float64             `json:"seconds"`
-	Baseline     bench.Throughput    `json:"baseline"`
-	Signoff      bench.PathResult    `json:"signoff"`
-	Ratio        float64             `json:"throughput_ratio"`
-	PerApprov    map[string]int      `json:"per_approval_history"`
-	PerBase      map[string]int      `json:"per_baseline_history"`
-	Sweep        []bench.PathResult  `json:"sweep"`
-	BaseSweep    []bench.Throughput  `json:"baseline_sweep"`
-	Burst        BurstResult         `json:"burst"`
-	AckAt100     AckResult           `json:"click_ack_at_100_per_second"`
-	ChannelBurst ChannelBurst        `json:"slack_channel_burst"`
-	Scale        *bench.ScaleResult  `json:"scale,omitempty"`
+	Machine      string             `json:"machine"`
+	Started      time.Time          `json:"started"`
+	Seconds      float64            `json:"seconds"`
+	Baseline     bench.Throughput   `json:"baseline"`
+	Signoff      bench.PathResult   `json:"signoff"`
+	Ratio        float64            `json:"throughput_ratio"`
+	PerApprov    map[string]int     `json:"per_approval_history"`
+	PerBase      map[string]int     `json:"per_baseline_history"`
+	Sweep        []bench.PathResult `json:"sweep"`
+	BaseSweep    []bench.Throughput `json:"baseline_sweep"`
+	Burst        BurstResult        `json:"burst"`
+	AckAt100     AckResult          `json:"click_ack_at_100_per_second"`
+	ChannelBurst ChannelBurst       `json:"slack_channel_burst"`
+	Scale        *bench.ScaleResult `json:"scale,omitempty"`
 	// APIShape is REST create, one REST decision, no-op action, closed
 	// (log notifier), against bare Temporal on the same stack.
 	APIShape []ShapeResult `json:"api_shape,omitempty"`
 	// PerAPIShape is one API-shape approval's history.
-	PerAPIShape map[string]int `json:"per_api_shape_history,omitempty"`
-	Targets      map[string]TargetOK `json:"targets"`
+	PerAPIShape map[string]int      `json:"per_api_shape_history,omitempty"`
+	Targets     map[string]TargetOK `json:"targets"`
 }
 
 // BurstResult is many creates at once.
