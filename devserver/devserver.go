@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -182,7 +184,7 @@ func servicePorts(host, dataDir string) ([]int, error) {
 			}
 		}
 	}
-	ports, err := freePorts(host, n)
+	ports, err := FreePorts(host, n)
 	if err != nil {
 		return nil, err
 	}
@@ -249,24 +251,48 @@ func serverConfig(host string, frontendPort int, ports []int, sqlCfg *config.SQL
 	}
 }
 
-// freePorts asks the kernel for n distinct free ports on host.
-func freePorts(host string, n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("find free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+// The ports FreePorts hands out lie below Linux's ephemeral range
+// (32768–60999), so no outgoing connection or port-0 listener, of this
+// process or another, takes one between the check and the server's bind;
+// and one process never hands a port out twice (several stacks at once in
+// one test binary). The start is random, so two processes rarely walk the
+// same ports.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+var portPool struct {
+	sync.Mutex
+	next  int
+	given map[int]bool
+}
+
+// FreePorts returns n distinct ports free on host now, none handed out
+// before by this process.
+func FreePorts(host string, n int) ([]int, error) {
+	portPool.Lock()
+	defer portPool.Unlock()
+	if portPool.given == nil {
+		portPool.given = map[int]bool{}
+		portPool.next = portLow + rand.IntN(portHigh-portLow)
 	}
-	return ports, nil
+	var out []int
+	for tries := 0; len(out) < n && tries < portHigh-portLow; tries++ {
+		p := portPool.next
+		if portPool.next++; portPool.next >= portHigh {
+			portPool.next = portLow
+		}
+		if portPool.given[p] || checkPortFree(net.JoinHostPort(host, strconv.Itoa(p))) != nil {
+			continue
+		}
+		portPool.given[p] = true
+		out = append(out, p)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("find %d free ports on %s between %d and %d: found %d", n, host, portLow, portHigh, len(out))
+	}
+	return out, nil
 }
 
 func checkPortFree(addr string) error {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -356,14 +357,13 @@ func Ctx(token string) context.Context {
 // freeAddrs returns n distinct free loopback addresses; every listener stays
 // open until all are picked, so the kernel cannot hand one port out twice.
 func freeAddrs(t TB, n int) []string {
-	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		defer l.Close()
-		addrs = append(addrs, l.Addr().String())
+	ports, err := devserver.FreePorts("127.0.0.1", n)
+	if err != nil {
+		t.Fatalf("free ports: %v", err)
+	}
+	addrs := make([]string, n)
+	for i, p := range ports {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 	}
 	return addrs
 }
