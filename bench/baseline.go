@@ -23,6 +23,7 @@ func BaselineWorkflow(ctx workflow.Context) (string, error) {
 func StartBaselineWorker(c client.Client) (worker.Worker, error) {
 	w := worker.New(c, baselineQueue, worker.Options{})
 	w.RegisterWorkflow(BaselineWorkflow)
+	w.RegisterWorkflow(PendingWorkflow)
 	return w, w.Start()
 }
 

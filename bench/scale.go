@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,13 @@ func DecideAll(ctx context.Context, api *API, ids []string, token string, conc i
 		return nil
 	})
 	return lat.Summary()
+}
+
+// heapMiB is the Go heap in use.
+func heapMiB() float64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapInuse >> 20)
 }
 
 // RSSMiB is this process's resident memory.

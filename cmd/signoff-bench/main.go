@@ -47,6 +47,9 @@ type Results struct {
 	AckAt100     AckResult          `json:"click_ack_at_100_per_second"`
 	ChannelBurst ChannelBurst       `json:"slack_channel_burst"`
 	Scale        *bench.ScaleResult `json:"scale,omitempty"`
+	// BarePending is as many bare signal-and-timer workflows pending, in
+	// a fresh stack of the same harness, for the scale phase's memory.
+	BarePending *bench.BarePending `json:"bare_pending,omitempty"`
 	// APIShape is REST create, one REST decision, no-op action, closed
 	// (log notifier), against bare Temporal on the same stack.
 	APIShape []ShapeResult `json:"api_shape,omitempty"`
@@ -151,8 +154,21 @@ func main() {
 	httpClient := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	res := Results{Machine: machine(), Started: start, Targets: map[string]TargetOK{}}
 
-	// Scale first, in a fresh stack with the log notifier, so its memory
-	// figure is not inflated by the other phases.
+	// The bare counterpart of the scale phase first, in a fresh stack, then
+	// the scale phase in another: each measured at rest after the previous
+	// stack is gone, neither inflated by the other phases.
+	if *pending > 0 {
+		s := testenv.Start(&runner{tmp: tmp}, testenv.Options{LogLevel: slog.LevelError, NoWorker: true})
+		if _, err := bench.StartBaselineWorker(s.Client); err != nil {
+			panic(err)
+		}
+		step(fmt.Sprintf("scale: %d bare workflows pending with a timer each", *pending+100))
+		bp := bench.StartPending(ctx, s.Client, s.Config.Temporal.Namespace, *pending+100, 32)
+		res.BarePending = &bp
+		s.StopGateway()
+		s.StopTemporal()
+		debug.FreeOSMemory()
+	}
 	if *pending > 0 {
 		s := testenv.Start(&runner{tmp: tmp}, testenv.Options{LogLevel: slog.LevelError, Mutate: func(c *config.Loaded) { benchPolicies(c, hook.URL) }})
 		res.Scale = scale(ctx, s, &bench.API{Base: s.HTTPURL, Client: httpClient}, *pending)
@@ -385,6 +401,10 @@ func (r *Results) targets() {
 	}
 	if r.Scale != nil {
 		r.Targets["scale_rss_mib"] = TargetOK{"< 1024", r.Scale.RSSMiB, r.Scale.RSSMiB < 1024}
+		if b := r.BarePending; b != nil && b.RSSMiB > 0 {
+			ratio := float64(int(r.Scale.RSSMiB/b.RSSMiB*100)) / 100
+			r.Targets["scale_rss_vs_bare_pending"] = TargetOK{"<= 1.25", ratio, ratio <= 1.25}
+		}
 		r.Targets["scale_decide_p99_ratio"] = TargetOK{"<= 1.5", r.Scale.Ratio, r.Scale.Ratio <= 1.5}
 	}
 }
@@ -429,6 +449,10 @@ func report(r Results) {
 	if s := r.Scale; s != nil {
 		fmt.Printf("scale: %d pending (created at %.1f/s, %d errors): RSS at rest %.0f MiB (Go heap %.0f MiB; peak while creating %.0f MiB; server+worker+gateway, one process), database %.0f MiB\n",
 			s.Pending, s.CreatePerSecond, s.CreateErrors, s.RSSMiB, s.HeapMiB, s.PeakRSSMiB, s.DatabaseMiB)
+		if b := r.BarePending; b != nil {
+			fmt.Printf("scale: %d bare workflows pending (signal + 1 h timer each, %d errors): RSS at rest %.0f MiB (Go heap %.0f MiB), same harness\n",
+				b.Pending, b.Errors, b.RSSMiB, b.HeapMiB)
+		}
 		fmt.Printf("scale: decide p99 %.1f ms at %d pending, %.1f ms at %d pending (x%.2f)\n",
 			s.DecideAtLow.P99, s.LowPending, s.DecideAtHigh.P99, s.Pending, s.Ratio)
 	}
