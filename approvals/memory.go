@@ -119,21 +119,21 @@ func (m *Memory) Click(ctx context.Context, id string, req workflows.DecisionReq
 // Cancel applies a cancellation as the workflow does.
 func (m *Memory) Cancel(_ context.Context, id string, req workflows.CancelRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {
-		return st.Cancel(m.actor(id, req, req.User, req.Admin, now), req.Reason, now)
+		return st.Cancel(actor(m, id, req, req.User, req.Admin, now), req.Reason, now)
 	})
 }
 
 // Bypass applies break-glass as the workflow does.
 func (m *Memory) Bypass(_ context.Context, id string, req workflows.BypassRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {
-		return st.Bypass(m.actor(id, req, req.User, false, now), req.Reason, now)
+		return st.Bypass(actor(m, id, req, req.User, false, now), req.Reason, now)
 	})
 }
 
 // Amend applies an amendment as the workflow does.
 func (m *Memory) Amend(_ context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {
-		return st.Amend(m.actor(id, req, req.User, false, now), req.Request, now)
+		return st.Amend(actor(m, id, req, req.User, false, now), req.Request, now)
 	})
 }
 
@@ -210,7 +210,7 @@ func (m *Memory) receive(ctx context.Context, st *approval.State, req workflows.
 	a := workflows.AttemptOf(st, req)
 	place, decider := req.Origin()
 	var ref approval.Refusal
-	a.Proof, ref = m.prove(st.ID, req, now)
+	a.Proof, ref = workflows.CheckStamp(m.proofs, st.ID, req, now)
 	if !ref.OK() {
 		a.ID = workflows.UnprovenAttemptPrefix + a.ID
 		return st.Apply(a, ref, now)
@@ -248,33 +248,13 @@ func (m *Memory) operate(id string, op func(st *approval.State, now time.Time) e
 
 // actor is who asks for an operation: user and admin count only under a
 // valid stamp.
-func (m *Memory) actor(id string, msg any, user string, admin bool, now time.Time) approval.Actor {
+func actor[M workflows.Provable[M]](m *Memory, id string, msg M, user string, admin bool, now time.Time) approval.Actor {
 	who := approval.Actor{User: user}
-	who.Proof, who.ProofRefusal = m.prove(id, msg, now)
+	who.Proof, who.ProofRefusal = workflows.CheckStamp(m.proofs, id, msg, now)
 	if who.Proof != "" {
 		who.Admin = admin
 	}
 	return who
-}
-
-// prove checks a message's stamp as the workflow's verify does.
-func (m *Memory) prove(id string, msg any, now time.Time) (string, approval.Refusal) {
-	var subject []byte
-	var stamp *proof.Stamp
-	switch r := msg.(type) {
-	case workflows.DecisionRequest:
-		subject, stamp = workflows.ProofSubject(id, r), r.Proof
-	case workflows.CancelRequest:
-		subject, stamp = workflows.ProofSubject(id, r), r.Proof
-	case workflows.BypassRequest:
-		subject, stamp = workflows.ProofSubject(id, r), r.Proof
-	case workflows.AmendRequest:
-		subject, stamp = workflows.ProofSubject(id, r), r.Proof
-	}
-	if stamp == nil || stamp.MAC == "" {
-		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven}
-	}
-	return workflows.ProofOutcome(m.proofs.Check(subject, *stamp), now)
 }
 
 // refusalOf is the error a refused message gets, as from the workflow.

@@ -87,8 +87,13 @@ func (t *Temporal) requestHash(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", t.fail("describe approval", err)
 	}
+	// No memo (an approval from before it existed) reads as no hash, which
+	// the caller answers as a conflict; one that cannot be decoded (a codec
+	// key gone) is an error, not a conflict.
 	var hash string
-	_ = t.decode(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash], &hash)
+	if err := t.decode(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoRequestHash], &hash); err != nil && !errors.Is(err, errAbsent) {
+		return "", fmt.Errorf("read the request hash of approval %s: %w", id, err)
+	}
 	return hash, nil
 }
 

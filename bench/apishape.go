@@ -33,9 +33,5 @@ func APIShape(ctx context.Context, api *API, c client.Client, env string, n, con
 		lat.Add(time.Since(start))
 		return nil
 	})
-	t := Throughput{Concurrency: conc, N: n, Errors: len(errs), PerSecond: rate(n-len(errs), wall), EndToEnd: lat.Summary()}
-	if len(errs) > 0 {
-		t.FirstError = errs[0].Error()
-	}
-	return t
+	return throughputOf(conc, n, wall, errs, &lat)
 }

@@ -57,6 +57,11 @@ func Baseline(ctx context.Context, c client.Client, run string, n, conc int) Thr
 		lat.Add(time.Since(start))
 		return nil
 	})
+	return throughputOf(conc, n, wall, errs, &lat)
+}
+
+// throughputOf is a phase's result from its run.
+func throughputOf(conc, n int, wall time.Duration, errs []error, lat *Latencies) Throughput {
 	t := Throughput{Concurrency: conc, N: n, Errors: len(errs), PerSecond: rate(n-len(errs), wall), EndToEnd: lat.Summary()}
 	if len(errs) > 0 {
 		t.FirstError = errs[0].Error()

@@ -126,14 +126,10 @@ func Path(ctx context.Context, api *API, env, webhookURL string, n, conc int,
 		e2e.Add(time.Since(start))
 		return nil
 	})
-	res := PathResult{
-		Throughput: Throughput{Concurrency: conc, N: n, Errors: len(errs), PerSecond: rate(n-len(errs), wall), EndToEnd: e2e.Summary()},
+	return PathResult{
+		Throughput: throughputOf(conc, n, wall, errs, &e2e),
 		Create:     create.Summary(), Ack: ack.Summary(), ClickToAct: c2a.Summary(), DuplicateActions: actions.Duplicates(),
 	}
-	if len(errs) > 0 {
-		res.FirstError = errs[0].Error()
-	}
-	return res
 }
 
 func wait(ctx context.Context, ch <-chan time.Time) error {

@@ -199,14 +199,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		return s.decideClosed(ctx, req.GetId(), user, dr)
 	}
 	if err != nil {
-		// Someone with no part in the approval is told what a reader is
-		// told: it does not exist (the attempt is in its audit trail).
-		switch c := approval.CodeOf(err); {
-		case c == approval.CodeNotApprover && !access.CanReadAll(user),
-			c == approval.CodeNotPending && !s.mayRead(ctx, req.GetId(), user):
-			return nil, errNotFound
-		}
-		return nil, s.statusOf(ctx, "decide", err)
+		return nil, s.refused(ctx, req.GetId(), user, "decide", err)
 	}
 	if _, err := s.decided(dr, res); err != nil {
 		return nil, err
@@ -276,10 +269,7 @@ func (s *Service) reasoned(ctx context.Context, id, reason, update string, op fu
 	attemptID := update + ":" + intake.NewID()
 	st, err := op(ctx, user, attemptID)
 	if err != nil {
-		if c := approval.CodeOf(err); (c == approval.CodeNotAllowedToCancel || c == approval.CodeNotRequester || errors.Is(err, approvals.ErrClosed)) && !s.mayRead(ctx, id, user) {
-			return nil, errNotFound // as for reads; the attempt is recorded
-		}
-		return nil, s.statusOf(ctx, update, err)
+		return nil, s.refused(ctx, id, user, update, err)
 	}
 	level := slog.LevelInfo
 	if update == workflows.UpdateBypass {
@@ -303,6 +293,17 @@ func (s *Service) checkOpen(ctx context.Context, id string, user *identity.User)
 		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 	}
 	return nil
+}
+
+// refused answers a write the workflow refused, or could not take: someone
+// who may not read the approval is told what an unknown ID is told (the
+// attempt is still in its audit trail); anyone else hears why.
+func (s *Service) refused(ctx context.Context, id string, user *identity.User, op string, err error) error {
+	var ref approval.Refusal
+	if (errors.As(err, &ref) || errors.Is(err, approvals.ErrClosed)) && !s.mayRead(ctx, id, user) {
+		return errNotFound
+	}
+	return s.statusOf(ctx, op, err)
 }
 
 // mayRead reports whether user may read approval id; false when it cannot

@@ -270,9 +270,9 @@ func (r *approvalRun) record(ctx workflow.Context, a approval.Attempt, ref appro
 // history keeps: replay does not depend on the keys a worker holds later.
 // It returns how the message was proven, or the refusal.
 func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string, approval.Refusal) {
-	stamp := m.stamp()
-	if stamp == nil || stamp.MAC == "" {
-		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven}
+	stamp, ref := stampOf(m)
+	if !ref.OK() {
+		return "", ref
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
@@ -286,6 +286,24 @@ func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string
 		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
 	}
 	return ProofOutcome(v, workflow.Now(ctx))
+}
+
+// stampOf is m's stamp, or the refusal of a message that has none.
+func stampOf[M Provable[M]](m M) (*proof.Stamp, approval.Refusal) {
+	if s := m.stamp(); s != nil && s.MAC != "" {
+		return s, approval.Refusal{}
+	}
+	return nil, approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven}
+}
+
+// CheckStamp is verify without Temporal: how m was proven with k at now, or
+// why it counts for nothing (for the in-memory approvals port).
+func CheckStamp[M Provable[M]](k *proof.Keyring, approvalID string, m M, now time.Time) (string, approval.Refusal) {
+	stamp, ref := stampOf(m)
+	if !ref.OK() {
+		return "", ref
+	}
+	return ProofOutcome(k.Check(ProofSubject(approvalID, m), *stamp), now)
 }
 
 // ProofOutcome is what a stamp's verdict means at now: how the message was
@@ -571,8 +589,9 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 		}
 	}()
 	futures := make([]workflow.Future, len(notifiers))
+	snapshot := st.ForActivity() // one copy for the round: every notifier sees the same state
 	for i, n := range notifiers {
-		in := NotifyInput{Notifier: n, Kind: kind, Approval: st.ForActivity(), Escalation: esc}
+		in := NotifyInput{Notifier: n, Kind: kind, Approval: snapshot, Escalation: esc}
 		summary := string(kind) + " via " + n
 		if n == LocalNotifier && r.in.Version >= Version1 {
 			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
