@@ -156,16 +156,19 @@ func (c *Config) applyDefaults() {
 		c.Gateway.CallTimeout = policy.Duration(10 * time.Second)
 	}
 	if c.Worker.StickyCacheSize == 0 {
-		// Approvals wait for days between events: caching every one of
-		// them (the SDK's 10,000) costs memory and saves only the replay
-		// of a short history.
-		c.Worker.StickyCacheSize = 1000
+		c.Worker.StickyCacheSize = DefaultStickyCacheSize
 	}
 	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
 	if len(c.Notifiers) == 0 {
 		c.Notifiers = []string{"log"}
 	}
 }
+
+// DefaultStickyCacheSize is how many workflows a worker keeps in memory
+// between their tasks. Approvals wait for days between events: caching
+// every one of them (the SDK's 10,000) costs memory and saves only the
+// replay of a short history.
+const DefaultStickyCacheSize = 1000
 
 // Loaded is a validated config with its derived indexes.
 type Loaded struct {

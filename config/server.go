@@ -30,8 +30,13 @@ type TemporalServer struct {
 	// later means a new database.
 	NumHistoryShards int `yaml:"num_history_shards"`
 	// LogLevel of the server's own logs: debug, info, warn (default), error.
-	LogLevel string   `yaml:"log_level"`
-	Postgres Postgres `yaml:"postgres"`
+	LogLevel string `yaml:"log_level"`
+	// HistoryCacheSize is how many workflows' state the history service
+	// keeps in memory (0: the default, 1,000). Approvals wait for days, so a
+	// cached one is rarely read again soon; the cache need only hold those
+	// in flight at once.
+	HistoryCacheSize int      `yaml:"history_cache_size"`
+	Postgres         Postgres `yaml:"postgres"`
 }
 
 // Postgres is the database of `signoff temporal`: two databases (main and
@@ -72,6 +77,9 @@ func (s TemporalServer) Resolved(c *Config) (TemporalServer, error) {
 		// Approvals are few and long: one shard per small install is plenty
 		// and was fastest on small machines; it cannot be changed later.
 		s.NumHistoryShards = 1
+	}
+	if s.HistoryCacheSize < 0 {
+		return s, fmt.Errorf("temporal_server.history_cache_size %d: want a number of workflows, or 0 for the default", s.HistoryCacheSize)
 	}
 	p := &s.Postgres
 	def(&p.Address, "127.0.0.1:5432")

@@ -131,7 +131,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogLevel != "off" {
 		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Format: "json"}))
 	}
-	srv, err := startServer(cfg, logger)
+	srv, err := startServer(cfg, logger, DefaultHistoryCacheSize)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +141,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 // startServer creates and starts every Temporal service in this process,
 // whatever the persistence (SQLite here, PostgreSQL in postgres.go).
-func startServer(cfg *config.Config, logger log.Logger) (temporal.Server, error) {
+func startServer(cfg *config.Config, logger log.Logger, historyCacheSize int) (temporal.Server, error) {
+	if historyCacheSize <= 0 {
+		historyCacheSize = DefaultHistoryCacheSize
+	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(historyCacheSize)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create temporal server: %w", err)
@@ -157,11 +160,25 @@ func startServer(cfg *config.Config, logger log.Logger) (temporal.Server, error)
 	return srv, nil
 }
 
+// DefaultHistoryCacheSize is how many workflows' state the history service
+// keeps in memory. Temporal's own default (128,000 workflows, each kept an
+// hour) suits workflows that run; with it every pending approval stayed in
+// memory, about 13 KB each once decoded (10,100 pending: 130 MB of heap,
+// and the garbage collector lets the heap grow to twice that). Approvals
+// wait for days: the cache need only hold those in flight at once (a few
+// hundred under a load test); the others are read from the database when
+// they wake, one query each. (The size-based limit counts the persisted
+// size, about a tenth of the decoded one, so it is not used.)
+const DefaultHistoryCacheSize = 1000
+
 // dynamicConfig holds settings measured on small machines: one task-queue
-// partition (four left workflows 60-70 s in backlog under load) and a search
-// attribute cache that sees attributes added at start-up at once.
-func dynamicConfig() dynamicconfig.StaticClient {
+// partition (four left workflows 60-70 s in backlog under load), a search
+// attribute cache that sees attributes added at start-up at once, and a
+// history cache sized for an approval service
+// (DefaultHistoryCacheSize says why).
+func dynamicConfig(historyCacheSize int) dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():            historyCacheSize,
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     1,

@@ -66,7 +66,10 @@ type PostgresServerOptions struct {
 	// and above; default slog.Default().
 	Logger   *slog.Logger
 	LogLevel string
-	Postgres PostgresOptions
+	// HistoryCacheSize bounds the cache of workflows' state; 0 is
+	// DefaultHistoryCacheSize.
+	HistoryCacheSize int
+	Postgres         PostgresOptions
 }
 
 // ServicePortOffsets place the other services relative to the frontend
@@ -162,7 +165,7 @@ func StartPostgres(ctx context.Context, opts PostgresServerOptions) (*Server, er
 		}}
 	}
 
-	srv, err := startServer(cfg, logger)
+	srv, err := startServer(cfg, logger, opts.HistoryCacheSize)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,7 @@ func runTemporal(ctx context.Context, p *process) error {
 		MetricsAddress:   ts.MetricsAddress,
 		Logger:           logger,
 		LogLevel:         ts.LogLevel,
+		HistoryCacheSize: ts.HistoryCacheSize,
 		Postgres:         pg,
 	})
 	if err != nil {
