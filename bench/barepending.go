@@ -42,6 +42,9 @@ func StartPending(ctx context.Context, c client.Client, namespace string, n, con
 	if err := WaitIdle(ctx, c, namespace, baselineQueue, 10*time.Minute); err != nil {
 		fmt.Println(err)
 	}
+	if err := WaitVisible(ctx, c, `WorkflowType = "PendingWorkflow" AND ExecutionStatus = "Running"`, int64(n-len(errs)), 10*time.Minute); err != nil {
+		fmt.Println(err)
+	}
 	debug.FreeOSMemory()
 	return BarePending{Pending: n - len(errs), Errors: len(errs), RSSMiB: RSSMiB(), HeapMiB: heapMiB()}
 }

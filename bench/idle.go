@@ -40,3 +40,20 @@ func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, tim
 	}
 	return nil
 }
+
+// WaitVisible blocks until visibility counts at least want workflows for
+// query: the server's visibility queue has caught up with a burst of
+// starts, and memory it held for them can be measured at rest.
+func WaitVisible(ctx context.Context, c client.Client, query string, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		if err == nil && resp.GetCount() >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("visibility counts %d of %d for %q after %s (%v)", resp.GetCount(), want, query, timeout, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

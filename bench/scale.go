@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,12 +22,26 @@ type ScaleResult struct {
 	// PeakRSSMiB is the high-water mark, reached while creating.
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// HeapMiB is the Go heap in use at rest.
-	HeapMiB      float64 `json:"heap_mib"`
-	DatabaseMiB  float64 `json:"database_mib"`
-	DecideAtLow  Summary `json:"decide_at_low_pending"`
-	LowPending   int     `json:"low_pending"`
-	DecideAtHigh Summary `json:"decide_at_high_pending"`
-	Ratio        float64 `json:"p99_ratio"`
+	HeapMiB     float64 `json:"heap_mib"`
+	DatabaseMiB float64 `json:"database_mib"`
+	// DecideAtLow and DecideAtHigh are the rounds with the median p99 of
+	// three at each level, so one noisy round does not decide the ratio.
+	DecideAtLow  Summary   `json:"decide_at_low_pending"`
+	LowRounds    []Summary `json:"decide_rounds_at_low_pending"`
+	LowPending   int       `json:"low_pending"`
+	DecideAtHigh Summary   `json:"decide_at_high_pending"`
+	HighRounds   []Summary `json:"decide_rounds_at_high_pending"`
+	Ratio        float64   `json:"p99_ratio"`
+}
+
+// MedianP99 is the round whose p99 is the median of the rounds'.
+func MedianP99(rounds []Summary) Summary {
+	if len(rounds) == 0 {
+		return Summary{}
+	}
+	sorted := append([]Summary(nil), rounds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].P99 < sorted[j].P99 })
+	return sorted[len(sorted)/2]
 }
 
 // CreateMany starts n approvals in env from conc clients.
@@ -65,13 +80,14 @@ func heapMiB() float64 {
 }
 
 // RSSMiB is this process's resident memory.
-func RSSMiB() float64 { return procStatusMiB("VmRSS:") }
+func RSSMiB() float64 { return statusMiB("/proc/self/status", "VmRSS:") }
 
 // PeakRSSMiB is this process's highest resident memory so far.
-func PeakRSSMiB() float64 { return procStatusMiB("VmHWM:") }
+func PeakRSSMiB() float64 { return statusMiB("/proc/self/status", "VmHWM:") }
 
-func procStatusMiB(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// statusMiB reads a memory field of a /proc/<pid>/status file.
+func statusMiB(path, field string) float64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/bench"
 	"github.com/signoff/signoff/config"
@@ -54,8 +55,26 @@ type Results struct {
 	// (log notifier), against bare Temporal on the same stack.
 	APIShape []ShapeResult `json:"api_shape,omitempty"`
 	// PerAPIShape is one API-shape approval's history.
-	PerAPIShape map[string]int      `json:"per_api_shape_history,omitempty"`
-	Targets     map[string]TargetOK `json:"targets"`
+	PerAPIShape map[string]int `json:"per_api_shape_history,omitempty"`
+	// APIShapeEvents is its events over a bare workflow's, same stack.
+	APIShapeEvents float64 `json:"api_shape_events_vs_baseline,omitempty"`
+	// Split is the API shape and the baseline on the production topology:
+	// PostgreSQL, server, worker and gateway as separate processes.
+	Split   *SplitResult        `json:"production_topology,omitempty"`
+	Targets map[string]TargetOK `json:"targets"`
+}
+
+// SplitResult is the production topology's phase.
+type SplitResult struct {
+	Shapes []ShapeResult `json:"api_shape"`
+	// PerAPIShape is one API-shape approval's history there.
+	PerAPIShape map[string]int `json:"per_api_shape_history,omitempty"`
+	// Resident memory of each process at rest after the run.
+	GatewayRSSMiB  float64 `json:"gateway_rss_mib"`
+	WorkerRSSMiB   float64 `json:"worker_rss_mib"`
+	TemporalRSSMiB float64 `json:"temporal_rss_mib"`
+	// Skipped says why the phase did not run.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // BurstResult is many creates at once.
@@ -138,8 +157,16 @@ func main() {
 	scaleOnly := flag.Bool("scale-only", false, "run only the scale phase and print it (writes no results)")
 	channelBurst := flag.Int("channel-burst", 120, "approvals prompted to one rate-limited Slack channel (1 message/s: this many seconds at least)")
 	shapeN := flag.Int("api-shape", 200, "approvals per concurrency in the API-shape phase (0 skips it)")
+	splitPG := flag.String("split-postgres", firstEnv("SIGNOFF_BENCH_POSTGRES_URL", "SIGNOFF_TEST_POSTGRES_URL"),
+		"postgres:// URL of a role that may create databases: runs the API shape on the production topology "+
+			"(server on PostgreSQL, worker and gateway as separate processes); empty skips it")
+	splitOnly := flag.Bool("split-only", false, "run only the production-topology phase and print it (writes no results)")
 	flag.Parse()
 	start := time.Now()
+	// One sticky cache serves every worker in a process and is sized when
+	// the first one starts: give the bare workers and Signoff's the size a
+	// Signoff worker runs with, whichever starts first.
+	sdkworker.SetStickyWorkflowCacheSize(config.DefaultStickyCacheSize)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -154,17 +181,33 @@ func main() {
 	httpClient := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	res := Results{Machine: machine(), Started: start, Targets: map[string]TargetOK{}}
 
+	split := func() {
+		if *splitPG == "" {
+			res.Split = &SplitResult{Skipped: "no PostgreSQL: set SIGNOFF_BENCH_POSTGRES_URL or -split-postgres"}
+		} else if *shapeN > 0 {
+			res.Split = splitPhase(ctx, tmp, *splitPG, *shapeN, httpClient)
+		}
+	}
+	if *splitOnly {
+		split()
+		res.targets()
+		report(res)
+		return
+	}
+
 	// The bare counterpart of the scale phase first, in a fresh stack, then
 	// the scale phase in another: each measured at rest after the previous
 	// stack is gone, neither inflated by the other phases.
 	if *pending > 0 {
 		s := testenv.Start(&runner{tmp: tmp}, testenv.Options{LogLevel: slog.LevelError, NoWorker: true})
-		if _, err := bench.StartBaselineWorker(s.Client); err != nil {
+		w, err := bench.StartBaselineWorker(s.Client)
+		if err != nil {
 			panic(err)
 		}
 		step(fmt.Sprintf("scale: %d bare workflows pending with a timer each", *pending+100))
 		bp := bench.StartPending(ctx, s.Client, s.Config.Temporal.Namespace, *pending+100, 32)
 		res.BarePending = &bp
+		w.Stop()
 		s.StopGateway()
 		s.StopTemporal()
 		debug.FreeOSMemory()
@@ -215,6 +258,9 @@ func main() {
 		if id, err := api.Create(ctx, "bench", "history sample", ""); err == nil && api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") == nil {
 			_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
 			res.PerAPIShape, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
+			if base, err := bench.HistoryCounts(ctx, s.Client, "baseline-shape4-0"); err == nil && base["events"] > 0 {
+				res.APIShapeEvents = float64(int(float64(res.PerAPIShape["events"])/float64(base["events"])*100)) / 100
+			}
 		}
 		s.StopGateway()
 		s.StopWorker()
@@ -288,6 +334,12 @@ func main() {
 		res.ChannelBurst = channelBurstPhase(ctx, api, watch, f, *channelBurst)
 	}
 
+	// Last: its processes are separate, but its baseline worker is not.
+	s.StopGateway()
+	s.StopWorker()
+	s.StopTemporal()
+	split()
+
 	res.Seconds = time.Since(start).Seconds()
 	res.targets()
 	report(res)
@@ -358,19 +410,34 @@ func channelBurstPhase(ctx context.Context, api *bench.API, watch *bench.SlackWa
 
 func scale(ctx context.Context, s *testenv.Stack, api *bench.API, pending int) *bench.ScaleResult {
 	r := &bench.ScaleResult{LowPending: 100}
-	step("scale: decide latency at 100 pending")
-	low, _, _ := bench.CreateMany(ctx, api, "scale", 200, 16)
-	idle(ctx, s)
-	r.DecideAtLow = bench.DecideAll(ctx, api, low[:100], "dev-bob", 4)
+	// Each round creates 100 approvals, lets the worker settle, and decides
+	// them: the pending count stays at its level plus at most 100.
+	rounds := func() []bench.Summary {
+		var out []bench.Summary
+		for range 3 {
+			ids, _, _ := bench.CreateMany(ctx, api, "scale", 100, 16)
+			idle(ctx, s)
+			out = append(out, bench.DecideAll(ctx, api, ids, "dev-bob", 4))
+		}
+		return out
+	}
+	step("scale: decide latency at 100 pending, three rounds")
+	bench.CreateMany(ctx, api, "scale", 100, 16)
+	r.LowRounds = rounds()
+	r.DecideAtLow = bench.MedianP99(r.LowRounds)
 	step(fmt.Sprintf("scale: %d approvals pending with reminder timers", pending))
 	_, wall, errs := bench.CreateMany(ctx, api, "scale", pending, 32)
 	r.CreatePerSecond = float64(int(float64(pending-errs)/wall.Seconds()*10)) / 10
 	r.CreateErrors = errs
 	r.Pending = pending + 100 - errs
-	step("scale: decide latency at full load")
-	more, _, _ := bench.CreateMany(ctx, api, "scale", 100, 16)
-	idle(ctx, s)
-	r.DecideAtHigh = bench.DecideAll(ctx, api, more, "dev-bob", 4)
+	step("scale: decide latency at full load, three rounds")
+	r.HighRounds = rounds()
+	r.DecideAtHigh = bench.MedianP99(r.HighRounds)
+	// At rest: the visibility queue has recorded every start, as in the
+	// bare counterpart.
+	if err := bench.WaitVisible(ctx, s.Client, fmt.Sprintf(`WorkflowType = %q AND ExecutionStatus = "Running"`, workflows.WorkflowName), int64(r.Pending), 10*time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	r.PeakRSSMiB = bench.PeakRSSMiB()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
@@ -391,6 +458,65 @@ func idle(ctx context.Context, s *testenv.Stack) {
 	}
 }
 
+// splitPhase runs the API shape and the bare baseline on the production
+// topology: `signoff temporal` on PostgreSQL, and worker and gateway built
+// as the production image builds them (-tags nodev), each its own process.
+func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient *http.Client) *SplitResult {
+	step("production topology: building signoff (server) and signoff -tags nodev (worker, gateway)")
+	serverBin, err := bench.BuildSignoff(ctx, tmp, "")
+	if err != nil {
+		return &SplitResult{Skipped: err.Error()}
+	}
+	edgeBin, err := bench.BuildSignoff(ctx, tmp, "nodev")
+	if err != nil {
+		return &SplitResult{Skipped: err.Error()}
+	}
+	step("production topology: migrate, start signoff temporal, worker, gateway")
+	s, err := bench.StartSplit(ctx, bench.SplitOptions{PostgresURL: postgresURL, ServerBin: serverBin, EdgeBin: edgeBin, Dir: tmp})
+	if err != nil {
+		return &SplitResult{Skipped: err.Error()}
+	}
+	defer s.Stop()
+	if _, err := bench.StartBaselineWorker(s.Client); err != nil {
+		return &SplitResult{Skipped: err.Error()}
+	}
+	r := &SplitResult{}
+	api := &bench.API{Base: s.HTTPURL, Client: httpClient}
+	step("production topology: warm-up")
+	bench.Baseline(ctx, s.Client, "split-warm", 20, 4)
+	bench.APIShape(ctx, api, s.Client, "bench", 20, 4)
+	for _, c := range []int{4, 8} {
+		step(fmt.Sprintf("production topology: baseline and API shape, %d approvals, %d clients", n, c))
+		sh := ShapeResult{Baseline: bench.Baseline(ctx, s.Client, fmt.Sprintf("split%d", c), n, c)}
+		sh.Signoff = bench.APIShape(ctx, api, s.Client, "bench", n, c)
+		if sh.Baseline.PerSecond > 0 {
+			sh.Ratio = float64(int(sh.Signoff.PerSecond/sh.Baseline.PerSecond*100)) / 100
+		}
+		r.Shapes = append(r.Shapes, sh)
+	}
+	if id, err := api.Create(ctx, "bench", "history sample", ""); err == nil && api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") == nil {
+		_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
+		r.PerAPIShape, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
+	}
+	if err := bench.WaitIdle(ctx, s.Client, "default", bench.SplitTaskQueue, 5*time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	step("production topology: resident memory at rest")
+	r.GatewayRSSMiB = s.Gateway.RSSAtRestMiB()
+	r.WorkerRSSMiB = s.Worker.RSSAtRestMiB()
+	r.TemporalRSSMiB = s.Temporal.RSSAtRestMiB()
+	return r
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 func (r *Results) targets() {
 	if r.Baseline.PerSecond > 0 { // not with -scale-only
 		r.Targets["signoff_vs_baseline_throughput"] = TargetOK{">= 0.5", r.Ratio, r.Ratio >= 0.5}
@@ -398,6 +524,15 @@ func (r *Results) targets() {
 	}
 	for _, sh := range r.APIShape {
 		r.Targets[fmt.Sprintf("api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{">= 0.8", sh.Ratio, sh.Ratio >= 0.8 && sh.Signoff.Errors == 0}
+	}
+	if r.APIShapeEvents > 0 {
+		r.Targets["api_shape_events_vs_baseline"] = TargetOK{"<= 2 (aim)", r.APIShapeEvents, r.APIShapeEvents <= 2}
+	}
+	if sp := r.Split; sp != nil && sp.Skipped == "" {
+		for _, sh := range sp.Shapes {
+			r.Targets[fmt.Sprintf("split_api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{">= 0.8", sh.Ratio, sh.Ratio >= 0.8 && sh.Signoff.Errors == 0}
+		}
+		r.Targets["split_gateway_rss_mib"] = TargetOK{"< 50", sp.GatewayRSSMiB, sp.GatewayRSSMiB < 50}
 	}
 	if r.Scale != nil {
 		r.Targets["scale_rss_mib"] = TargetOK{"< 1024", r.Scale.RSSMiB, r.Scale.RSSMiB < 1024}
@@ -415,11 +550,13 @@ func report(r Results) {
 	row := func(name string, perSec float64, s bench.Summary) {
 		fmt.Printf("%-40s %8.1f %10.1f %10.1f %10.1f\n", name, perSec, s.P50, s.P95, s.P99)
 	}
-	row(fmt.Sprintf("baseline end to end (c=%d)", r.Baseline.Concurrency), r.Baseline.PerSecond, r.Baseline.EndToEnd)
-	row(fmt.Sprintf("signoff end to end (c=%d)", r.Signoff.Concurrency), r.Signoff.PerSecond, r.Signoff.EndToEnd)
-	row("  create", 0, r.Signoff.Create)
-	row("  click acknowledgement", 0, r.Signoff.Ack)
-	row("  click to action", 0, r.Signoff.ClickToAct)
+	if r.Baseline.N > 0 { // not with -scale-only or -split-only
+		row(fmt.Sprintf("baseline end to end (c=%d)", r.Baseline.Concurrency), r.Baseline.PerSecond, r.Baseline.EndToEnd)
+		row(fmt.Sprintf("signoff end to end (c=%d)", r.Signoff.Concurrency), r.Signoff.PerSecond, r.Signoff.EndToEnd)
+		row("  create", 0, r.Signoff.Create)
+		row("  click acknowledgement", 0, r.Signoff.Ack)
+		row("  click to action", 0, r.Signoff.ClickToAct)
+	}
 	for _, s := range r.Sweep {
 		row(fmt.Sprintf("sweep signoff c=%d", s.Concurrency), s.PerSecond, s.EndToEnd)
 	}
@@ -436,16 +573,36 @@ func report(r Results) {
 	if r.PerAPIShape != nil {
 		fmt.Printf("per API-shape approval history: %v\n", r.PerAPIShape)
 	}
-	fmt.Printf("\nthroughput ratio signoff/baseline: %.2f; errors: baseline %d, signoff %d; duplicate actions: %d\n",
-		r.Ratio, r.Baseline.Errors, r.Signoff.Errors, r.Signoff.DuplicateActions)
-	fmt.Printf("per approval history: %v\nper baseline history: %v\n", r.PerApprov, r.PerBase)
-	fmt.Printf("click acknowledgement at %.0f clicks/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d errors\n",
-		r.AckAt100.PerSecond, r.AckAt100.Ack.P50, r.AckAt100.Ack.P99, r.AckAt100.Ack.Max, r.AckAt100.Errors)
+	if sp := r.Split; sp != nil {
+		if sp.Skipped != "" {
+			fmt.Printf("production topology: skipped: %s\n", sp.Skipped)
+		}
+		for _, sh := range sp.Shapes {
+			row(fmt.Sprintf("split baseline (c=%d)", sh.Baseline.Concurrency), sh.Baseline.PerSecond, sh.Baseline.EndToEnd)
+			row(fmt.Sprintf("split api shape (c=%d), ratio %.2f", sh.Signoff.Concurrency, sh.Ratio), sh.Signoff.PerSecond, sh.Signoff.EndToEnd)
+			if sh.Signoff.Errors > 0 {
+				fmt.Printf("  split api shape errors: %d (first: %s)\n", sh.Signoff.Errors, sh.Signoff.FirstError)
+			}
+		}
+		if sp.Skipped == "" {
+			fmt.Printf("production topology (PostgreSQL; server, worker, gateway as separate processes): RSS at rest: gateway %.0f MiB, worker %.0f MiB, temporal %.0f MiB; per API-shape approval history %v\n",
+				sp.GatewayRSSMiB, sp.WorkerRSSMiB, sp.TemporalRSSMiB, sp.PerAPIShape)
+		}
+	}
+	if r.Baseline.N > 0 {
+		fmt.Printf("\nthroughput ratio signoff/baseline: %.2f; errors: baseline %d, signoff %d; duplicate actions: %d\n",
+			r.Ratio, r.Baseline.Errors, r.Signoff.Errors, r.Signoff.DuplicateActions)
+		fmt.Printf("per approval history: %v\nper baseline history: %v\n", r.PerApprov, r.PerBase)
+		fmt.Printf("click acknowledgement at %.0f clicks/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d errors\n",
+			r.AckAt100.PerSecond, r.AckAt100.Ack.P50, r.AckAt100.Ack.P99, r.AckAt100.Ack.Max, r.AckAt100.Errors)
+	}
 	if c := r.ChannelBurst; c.N > 0 {
 		fmt.Printf("slack channel burst: %d approvals to one channel at 1 msg/s: %d posted, %d lost, %d answered 429, last post after %.0f s\n",
 			c.N, c.Posted, c.Lost, c.RateLimited, c.SecondsToLastPost)
 	}
-	fmt.Printf("burst: %d creates from %d clients: %d created, %d errors, %.1f/s\n", r.Burst.N, r.Burst.Clients, r.Burst.Created, r.Burst.Errors, r.Burst.PerSecond)
+	if r.Burst.N > 0 {
+		fmt.Printf("burst: %d creates from %d clients: %d created, %d errors, %.1f/s\n", r.Burst.N, r.Burst.Clients, r.Burst.Created, r.Burst.Errors, r.Burst.PerSecond)
+	}
 	if s := r.Scale; s != nil {
 		fmt.Printf("scale: %d pending (created at %.1f/s, %d errors): RSS at rest %.0f MiB (Go heap %.0f MiB; peak while creating %.0f MiB; server+worker+gateway, one process), database %.0f MiB\n",
 			s.Pending, s.CreatePerSecond, s.CreateErrors, s.RSSMiB, s.HeapMiB, s.PeakRSSMiB, s.DatabaseMiB)
@@ -453,8 +610,15 @@ func report(r Results) {
 			fmt.Printf("scale: %d bare workflows pending (signal + 1 h timer each, %d errors): RSS at rest %.0f MiB (Go heap %.0f MiB), same harness\n",
 				b.Pending, b.Errors, b.RSSMiB, b.HeapMiB)
 		}
-		fmt.Printf("scale: decide p99 %.1f ms at %d pending, %.1f ms at %d pending (x%.2f)\n",
-			s.DecideAtLow.P99, s.LowPending, s.DecideAtHigh.P99, s.Pending, s.Ratio)
+		p99s := func(rounds []bench.Summary) string {
+			var out []string
+			for _, r := range rounds {
+				out = append(out, fmt.Sprintf("%.0f", r.P99))
+			}
+			return strings.Join(out, "/")
+		}
+		fmt.Printf("scale: decide p99 (median of three rounds) %.1f ms at %d pending (rounds %s ms), %.1f ms at %d pending (rounds %s ms) (x%.2f)\n",
+			s.DecideAtLow.P99, s.LowPending, p99s(s.LowRounds), s.DecideAtHigh.P99, s.Pending, p99s(s.HighRounds), s.Ratio)
 	}
 	fmt.Println("\ntargets:")
 	for name, t := range r.Targets {
