@@ -57,7 +57,9 @@ temporal-cli: $(BIN)/temporal
 $(BIN)/temporal:
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
-## bench: Go micro-benchmarks, then the load generator against bare Temporal on the same embedded server.
+## bench: Go micro-benchmarks, then the load generator against bare Temporal on the same embedded server, and,
+## with SIGNOFF_BENCH_POSTGRES_URL (a role that may create databases), on the production topology too
+## (signoff temporal on PostgreSQL, worker and gateway as separate processes).
 ## Prints a table; writes bench/results/latest.json and bench/results/latency.png. Not part of make test.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./policy/... ./gateway/...
