@@ -42,11 +42,11 @@ type Split struct {
 	Client                    client.Client
 	Temporal, Worker, Gateway *Process
 
-	pg       *sql.DB
-	dbs      []string
-	cfgPath  string
-	dir      string
-	stopOnce bool
+	pg      *sql.DB
+	dbs     []string
+	cfgPath string
+	dir     string
+	stopped bool
 }
 
 // SplitOptions say where PostgreSQL is and which binaries to run.
@@ -147,10 +147,10 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 
 // Stop ends the processes and drops the databases.
 func (s *Split) Stop() {
-	if s.stopOnce {
+	if s.stopped {
 		return
 	}
-	s.stopOnce = true
+	s.stopped = true
 	for _, p := range []*Process{s.Gateway, s.Worker, s.Temporal} {
 		if p != nil {
 			p.Stop()
