@@ -42,7 +42,7 @@ func Baseline(ctx context.Context, c client.Client, run string, n, conc int) Thr
 	var lat Latencies
 	wall, errs := runConcurrently(n, conc, func(i int) error {
 		start := time.Now()
-		id := fmt.Sprintf("baseline-%s-%d", run, i)
+		id := BaselineID(run, i)
 		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, BaselineWorkflow)
 		if err != nil {
 			return err
@@ -59,6 +59,9 @@ func Baseline(ctx context.Context, c client.Client, run string, n, conc int) Thr
 	})
 	return throughputOf(conc, n, wall, errs, &lat)
 }
+
+// BaselineID is the workflow id of a run's i-th bare workflow.
+func BaselineID(run string, i int) string { return fmt.Sprintf("baseline-%s-%d", run, i) }
 
 // throughputOf is a phase's result from its run.
 func throughputOf(conc, n int, wall time.Duration, errs []error, lat *Latencies) Throughput {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,12 +17,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
+	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/bench"
@@ -243,25 +246,7 @@ func main() {
 			panic(err)
 		}
 		api := &bench.API{Base: s.HTTPURL, Client: httpClient}
-		step("api shape: warm-up")
-		bench.Baseline(ctx, s.Client, "shape-warm", 20, 4)
-		bench.APIShape(ctx, api, s.Client, "bench", 20, 4)
-		for _, c := range []int{4, 8} {
-			step(fmt.Sprintf("api shape: baseline and REST create → REST decide → no-op → closed, %d approvals, %d clients", *shapeN, c))
-			r := ShapeResult{Baseline: bench.Baseline(ctx, s.Client, fmt.Sprintf("shape%d", c), *shapeN, c)}
-			r.Signoff = bench.APIShape(ctx, api, s.Client, "bench", *shapeN, c)
-			if r.Baseline.PerSecond > 0 {
-				r.Ratio = float64(int(r.Signoff.PerSecond/r.Baseline.PerSecond*100)) / 100
-			}
-			res.APIShape = append(res.APIShape, r)
-		}
-		if id, err := api.Create(ctx, "bench", "history sample", ""); err == nil && api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") == nil {
-			_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
-			res.PerAPIShape, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
-			if base, err := bench.HistoryCounts(ctx, s.Client, "baseline-shape4-0"); err == nil && base["events"] > 0 {
-				res.APIShapeEvents = float64(int(float64(res.PerAPIShape["events"])/float64(base["events"])*100)) / 100
-			}
-		}
+		res.APIShape, res.PerAPIShape, res.APIShapeEvents = shapePhase(ctx, api, s.Client, "api shape", "shape", *shapeN)
 		s.StopGateway()
 		s.StopWorker()
 		s.StopTemporal()
@@ -304,7 +289,7 @@ func main() {
 	if res.Baseline.PerSecond > 0 {
 		res.Ratio = float64(int(res.Signoff.PerSecond/res.Baseline.PerSecond*100)) / 100
 	}
-	res.PerBase, _ = bench.HistoryCounts(ctx, s.Client, "baseline-main-0")
+	res.PerBase, _ = bench.HistoryCounts(ctx, s.Client, bench.BaselineID("main", 0))
 	if id, err := api.Create(ctx, "bench", "history sample", hook.URL); err == nil {
 		<-watch.Prompted.Wait(id)
 		if _, err := click(ctx, id); err == nil {
@@ -482,22 +467,7 @@ func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient 
 	}
 	r := &SplitResult{}
 	api := &bench.API{Base: s.HTTPURL, Client: httpClient}
-	step("production topology: warm-up")
-	bench.Baseline(ctx, s.Client, "split-warm", 20, 4)
-	bench.APIShape(ctx, api, s.Client, "bench", 20, 4)
-	for _, c := range []int{4, 8} {
-		step(fmt.Sprintf("production topology: baseline and API shape, %d approvals, %d clients", n, c))
-		sh := ShapeResult{Baseline: bench.Baseline(ctx, s.Client, fmt.Sprintf("split%d", c), n, c)}
-		sh.Signoff = bench.APIShape(ctx, api, s.Client, "bench", n, c)
-		if sh.Baseline.PerSecond > 0 {
-			sh.Ratio = float64(int(sh.Signoff.PerSecond/sh.Baseline.PerSecond*100)) / 100
-		}
-		r.Shapes = append(r.Shapes, sh)
-	}
-	if id, err := api.Create(ctx, "bench", "history sample", ""); err == nil && api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") == nil {
-		_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
-		r.PerAPIShape, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
-	}
+	r.Shapes, r.PerAPIShape, _ = shapePhase(ctx, api, s.Client, "production topology", "split", n)
 	if err := bench.WaitIdle(ctx, s.Client, "default", bench.SplitTaskQueue, 5*time.Minute); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
@@ -506,6 +476,34 @@ func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient 
 	r.WorkerRSSMiB = s.Worker.RSSAtRestMiB()
 	r.TemporalRSSMiB = s.Temporal.RSSAtRestMiB()
 	return r
+}
+
+// shapePhase warms up, then runs the bare baseline and the API shape at 4
+// and 8 clients on one stack, and samples one approval's history against a
+// bare workflow's.
+func shapePhase(ctx context.Context, api *bench.API, c client.Client, label, run string, n int) (shapes []ShapeResult, history map[string]int, eventsRatio float64) {
+	step(label + ": warm-up")
+	bench.Baseline(ctx, c, run+"-warm", 20, 4)
+	bench.APIShape(ctx, api, c, "bench", 20, 4)
+	for _, conc := range []int{4, 8} {
+		step(fmt.Sprintf("%s: baseline and REST create → REST decide → no-op → closed, %d approvals, %d clients", label, n, conc))
+		sh := ShapeResult{Baseline: bench.Baseline(ctx, c, fmt.Sprintf("%s%d", run, conc), n, conc)}
+		sh.Signoff = bench.APIShape(ctx, api, c, "bench", n, conc)
+		if sh.Baseline.PerSecond > 0 {
+			sh.Ratio = float64(int(sh.Signoff.PerSecond/sh.Baseline.PerSecond*100)) / 100
+		}
+		shapes = append(shapes, sh)
+	}
+	id, err := api.Create(ctx, "bench", "history sample", "")
+	if err != nil || api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") != nil {
+		return shapes, nil, 0
+	}
+	_ = c.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
+	history, _ = bench.HistoryCounts(ctx, c, workflows.ApprovalWorkflowID(id))
+	if base, err := bench.HistoryCounts(ctx, c, bench.BaselineID(fmt.Sprintf("%s%d", run, 4), 0)); err == nil && base["events"] > 0 {
+		eventsRatio = float64(int(float64(history["events"])/float64(base["events"])*100)) / 100
+	}
+	return shapes, history, eventsRatio
 }
 
 func firstEnv(names ...string) string {
@@ -621,7 +619,8 @@ func report(r Results) {
 			s.DecideAtLow.P99, s.LowPending, p99s(s.LowRounds), s.DecideAtHigh.P99, s.Pending, p99s(s.HighRounds), s.Ratio)
 	}
 	fmt.Println("\ntargets:")
-	for name, t := range r.Targets {
+	for _, name := range slices.Sorted(maps.Keys(r.Targets)) {
+		t := r.Targets[name]
 		verdict := "MET"
 		if !t.Met {
 			verdict = "MISSED (see README, Performance)"
