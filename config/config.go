@@ -36,6 +36,9 @@ type Config struct {
 	Slack    Slack           `yaml:"slack"`
 	Email    Email           `yaml:"email"`
 	Codec    Codec           `yaml:"codec"`
+	// OIDC accepts tokens from the company's identity provider next to
+	// the users' static tokens (config/oidc.go).
+	OIDC OIDC `yaml:"oidc"`
 	// TemporalServer configures `signoff temporal` (config/server.go).
 	TemporalServer TemporalServer `yaml:"temporal_server"`
 	// Notifiers prompt approvers.
@@ -159,6 +162,9 @@ func (c *Config) applyDefaults() {
 		c.Worker.StickyCacheSize = DefaultStickyCacheSize
 	}
 	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
+	if c.OIDC.Issuer != "" {
+		def(&c.OIDC.UserClaim, OIDCClaimEmail)
+	}
 	if len(c.Notifiers) == 0 {
 		c.Notifiers = []string{"log"}
 	}
@@ -231,6 +237,9 @@ func Parse(b []byte) (*Loaded, error) {
 		if !slices.Contains(knownNotifiers, n) {
 			return nil, fmt.Errorf("notifiers: unknown notifier %q (have: %v)", n, knownNotifiers)
 		}
+	}
+	if err := c.OIDC.check(); err != nil {
+		return nil, err
 	}
 	if dir.HasPlaintextTokens() && !c.DevOnly {
 		return nil, errors.New("users: plaintext `token` is only allowed in a config marked dev_only: true; use token_sha256")

@@ -1,0 +1,128 @@
+// Package authn tells who presents a bearer credential on the API: a
+// configured person's static token, or a token from the configured OpenID
+// Connect issuer naming a configured person. Identity comes from the
+// credential alone, never from a request body.
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
+)
+
+// ErrUnknown is every refused credential: callers answer it the same way
+// (401), whatever the reason, which is logged instead.
+var ErrUnknown = errors.New("unknown token")
+
+// signingAlgs are the asymmetric algorithms accepted on OIDC tokens: a
+// symmetric one (HS256) would mean Signoff holds the key that signs them.
+var signingAlgs = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512,
+	oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA,
+}
+
+// Authenticator maps bearer credentials to configured users.
+type Authenticator struct {
+	directory func() *identity.Directory
+	verifier  *oidc.IDTokenVerifier // nil without an issuer
+	claim     string
+	logger    *slog.Logger
+}
+
+// Static accepts the users' static tokens only.
+func Static(directory func() *identity.Directory, logger *slog.Logger) *Authenticator {
+	return &Authenticator{directory: directory, logger: logger}
+}
+
+// New builds an authenticator over the directory in force. With an OIDC
+// issuer configured it reads the issuer's discovery document now (an
+// unreachable or misconfigured issuer is an error at start, not a 401 for
+// everyone later); signing keys are fetched when a token names one not yet
+// seen, so the provider's key rotation needs no restart.
+func New(ctx context.Context, cfg config.OIDC, directory func() *identity.Directory, logger *slog.Logger) (*Authenticator, error) {
+	a := Static(directory, logger)
+	if !cfg.Enabled() {
+		return a, nil
+	}
+	a.claim = cfg.UserClaim
+	ctx = oidc.ClientContext(ctx, &http.Client{Timeout: 10 * time.Second})
+	provider, err := oidc.NewProvider(ctx, cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("oidc issuer %s: %w", cfg.Issuer, err)
+	}
+	a.verifier = provider.Verifier(&oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: signingAlgs})
+	return a, nil
+}
+
+// Authenticate returns the configured user a bearer credential belongs to,
+// or ErrUnknown.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*identity.User, error) {
+	if token == "" {
+		return nil, ErrUnknown
+	}
+	dir := a.directory()
+	if u, ok := dir.Authenticate(token); ok {
+		return u, nil
+	}
+	// A JWT has three dot-separated parts; static tokens are opaque.
+	if a.verifier == nil || strings.Count(token, ".") != 2 {
+		return nil, ErrUnknown
+	}
+	u, err := a.person(ctx, dir, token)
+	if err != nil {
+		a.logger.InfoContext(ctx, "oidc token refused", "reason", err.Error())
+		return nil, ErrUnknown
+	}
+	return u, nil
+}
+
+// claims are what an OIDC token may name a person by.
+type claims struct {
+	Subject           string `json:"sub"`
+	Email             string `json:"email"`
+	EmailVerified     *bool  `json:"email_verified"`
+	PreferredUsername string `json:"preferred_username"`
+}
+
+// person verifies the token (signature by the issuer's keys, issuer,
+// audience, expiry) and finds the configured user its claim names.
+func (a *Authenticator) person(ctx context.Context, dir *identity.Directory, token string) (*identity.User, error) {
+	t, err := a.verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var c claims
+	if err := t.Claims(&c); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	switch a.claim {
+	case config.OIDCClaimEmail:
+		// An unverified address could be anyone's: the provider must vouch.
+		if c.Email == "" || c.EmailVerified == nil || !*c.EmailVerified {
+			return nil, fmt.Errorf("subject %q: no verified email", c.Subject)
+		}
+		if u, ok := dir.ByEmail(c.Email); ok {
+			return u, nil
+		}
+		return nil, fmt.Errorf("email %q is not a configured user", c.Email)
+	case config.OIDCClaimPreferredUsername:
+		if u, ok := dir.Lookup(c.PreferredUsername); ok && c.PreferredUsername != "" {
+			return u, nil
+		}
+		return nil, fmt.Errorf("preferred_username %q is not a configured user", c.PreferredUsername)
+	default:
+		if u, ok := dir.Lookup(c.Subject); ok && c.Subject != "" {
+			return u, nil
+		}
+		return nil, fmt.Errorf("sub %q is not a configured user", c.Subject)
+	}
+}
