@@ -18,11 +18,13 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/worker"
@@ -238,20 +240,26 @@ func NewWorker(b *Backend, cfg *config.Loaded, set Settings, logger *slog.Logger
 }
 
 // NewGateway builds the gateway on live.
-func NewGateway(b *Backend, live *config.Live, set Settings, logger *slog.Logger) (*gateway.Server, error) {
+func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings, logger *slog.Logger) (*gateway.Server, error) {
 	if set.Proofs == nil {
 		return nil, fmt.Errorf("gateway: %w", proof.ErrNoKeys)
 	}
+	// The issuer is the one configured at start: changing it takes a
+	// restart; the people it may name follow the config in force.
+	auth, err := authn.New(ctx, live.Get().OIDC, func() *identity.Directory { return live.Get().Directory }, logger)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	return gateway.New(gateway.Options{
 		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Lookup), Proofs: set.Proofs,
-		Codec: set.Codec, Ready: b.Ready, Logger: logger,
+		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth,
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence},
 	})
 }
 
 // ServeGateway serves the gateway on the config's addresses until ctx ends.
 func ServeGateway(ctx context.Context, b *Backend, live *config.Live, set Settings, logger *slog.Logger) error {
-	gs, err := NewGateway(b, live, set, logger)
+	gs, err := NewGateway(ctx, b, live, set, logger)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -34,7 +35,7 @@ func TestSettingsFrom(t *testing.T) {
 	if _, err := NewWorker(nil, cfg, set, slog.New(slog.DiscardHandler)); !errors.Is(err, proof.ErrNoKeys) {
 		t.Errorf("worker without proof keys: %v", err)
 	}
-	if _, err := NewGateway(nil, config.NewLive(cfg, nil), set, slog.New(slog.DiscardHandler)); !errors.Is(err, proof.ErrNoKeys) {
+	if _, err := NewGateway(context.Background(), nil, config.NewLive(cfg, nil), set, slog.New(slog.DiscardHandler)); !errors.Is(err, proof.ErrNoKeys) {
 		t.Errorf("gateway without proof keys: %v", err)
 	}
 	keys := proof.Generate().Encode()

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/identity"
 )
 
@@ -36,7 +36,7 @@ func bearerToken(header string) string {
 
 // authUnary authenticates every call of the services it guards. Identity
 // comes from the token alone, never from a request field.
-func authUnary(live *config.Live, guarded string) grpc.UnaryServerInterceptor {
+func authUnary(auth *authn.Authenticator, guarded string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !strings.HasPrefix(info.FullMethod, guarded) {
 			return handler(ctx, req)
@@ -51,8 +51,8 @@ func authUnary(live *config.Live, guarded string) grpc.UnaryServerInterceptor {
 		if token == "" {
 			return nil, status.Error(codes.Unauthenticated, "missing bearer token (Authorization: Bearer <token>)")
 		}
-		u, ok := live.Get().Directory.Authenticate(token)
-		if !ok {
+		u, err := auth.Authenticate(ctx, token)
+		if err != nil {
 			return nil, status.Error(codes.Unauthenticated, "unknown token")
 		}
 		return handler(context.WithValue(ctx, userKey{}, u), req)

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/authn"
 )
 
 // codecRoutes serves Temporal's remote codec protocol for the Web UI and
@@ -26,17 +26,11 @@ func codecRoutes(mux *http.ServeMux, d Deps) error {
 	if err != nil {
 		return err
 	}
-	directory := func() *identity.Directory {
-		if d.Live != nil {
-			return d.Live.Get().Directory
-		}
-		return d.Config.Directory
-	}
 	h := &codecServer{
-		origin:    origin,
-		directory: directory,
-		maxBody:   d.Config.Gateway.MaxBodyBytes,
-		next:      converter.NewPayloadCodecHTTPHandler(c),
+		origin:  origin,
+		authn:   d.Authn,
+		maxBody: d.Config.Gateway.MaxBodyBytes,
+		next:    converter.NewPayloadCodecHTTPHandler(c),
 	}
 	mux.Handle("POST /codec/decode", h)
 	mux.Handle("POST /codec/encode", h)
@@ -59,10 +53,10 @@ func uiOrigin(v string) (string, error) {
 }
 
 type codecServer struct {
-	origin    string
-	directory func() *identity.Directory
-	maxBody   int64
-	next      http.Handler
+	origin  string
+	authn   *authn.Authenticator
+	maxBody int64
+	next    http.Handler
 }
 
 func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -87,8 +81,8 @@ func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := bearerToken(r.Header.Get("Authorization"))
-	u, ok := s.directory().Authenticate(token)
-	if !ok {
+	u, err := s.authn.Authenticate(r.Context(), token)
+	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="signoff"`)
 		http.Error(w, "missing or unknown bearer token (Authorization: Bearer <token>)", http.StatusUnauthorized)
 		return

@@ -14,8 +14,10 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
 )
 
 // bob takes part in approvals; cody holds the codec role; dana is admin.
@@ -48,7 +50,8 @@ func codecTestServer(t *testing.T, keys string) *httptest.Server {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	d := Deps{Config: cfg, Live: config.NewLive(cfg, nil), Codec: testCodec(t, keys), Logger: slog.New(slog.DiscardHandler)}
+	live := config.NewLive(cfg, nil)
+	d := Deps{Config: cfg, Live: live, Codec: testCodec(t, keys), Logger: slog.New(slog.DiscardHandler), Authn: staticAuthn(live)}
 	if err := codecRoutes(mux, d); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestCodecServerUsesTheLiveDirectory(t *testing.T) {
 	}
 	live := config.NewLive(cfg, func() (*config.Loaded, error) { return reloaded, nil })
 	mux := http.NewServeMux()
-	if err := codecRoutes(mux, Deps{Config: cfg, Live: live, Codec: testCodec(t, testKeys), Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	if err := codecRoutes(mux, Deps{Config: cfg, Live: live, Codec: testCodec(t, testKeys), Logger: slog.New(slog.DiscardHandler), Authn: staticAuthn(live)}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -234,4 +237,9 @@ func TestCodecServerUsesTheLiveDirectory(t *testing.T) {
 			t.Errorf("after reload, %s: %d %s, want %d", token, resp.StatusCode, b, want)
 		}
 	}
+}
+
+// staticAuthn accepts the static tokens of the config in force.
+func staticAuthn(live *config.Live) *authn.Authenticator {
+	return authn.Static(func() *identity.Directory { return live.Get().Directory }, slog.New(slog.DiscardHandler))
 }

@@ -23,6 +23,7 @@ func mountEmail(mux *http.ServeMux, d Deps) error {
 		Keys:      keys,
 		Evidence:  sign,
 		Directory: func() *identity.Directory { return live.Get().Directory },
+		Authn:     d.Authn,
 		Approvals: d.Approvals,
 		Logger:    d.Logger.With("component", "email_pages"),
 		PublicURL: d.Config.Gateway.PublicURL,

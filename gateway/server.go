@@ -27,9 +27,11 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/emailtoken"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
@@ -51,7 +53,10 @@ type Options struct {
 	// Secrets are what the routes need from the environment, read once
 	// at start.
 	Secrets Secrets
-	Logger  *slog.Logger
+	// Authn tells who a bearer credential belongs to; nil accepts the
+	// users' static tokens only.
+	Authn  *authn.Authenticator
+	Logger *slog.Logger
 }
 
 // Secrets are what the gateway's routes need from the environment. The
@@ -82,6 +87,9 @@ type Deps struct {
 	Proofs *proof.Keyring
 	// Secrets are Options.Secrets.
 	Secrets Secrets
+	// Authn is Options.Authn: every route that takes a bearer token
+	// asks it.
+	Authn *authn.Authenticator
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
@@ -119,6 +127,10 @@ func New(o Options) (*Server, error) {
 	if proofs == nil {
 		return nil, errors.New("gateway: no proof keys: decisions could not be stamped (" + proof.KeysEnv + ")")
 	}
+	auth := o.Authn
+	if auth == nil {
+		auth = authn.Static(func() *identity.Directory { return live.Get().Directory }, logger)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
@@ -126,7 +138,7 @@ func New(o Options) (*Server, error) {
 	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
-		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(live, "/signoff.v1.")),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(auth, "/signoff.v1.")),
 	)
 	pb.RegisterApprovalServiceServer(gs, svc)
 	pb.RegisterPolicyServiceServer(gs, &PolicyService{svc: svc})
@@ -161,7 +173,7 @@ func New(o Options) (*Server, error) {
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	deps := Deps{Config: cfg, Live: live, Approvals: o.Approvals, Codec: o.Codec,
-		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets,
+		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routes {
 		if err := b(root, deps); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 )
@@ -81,7 +83,8 @@ func readSetup(t *testing.T, finished bool) (*http.ServeMux, *emailtoken.Keys) {
 	}
 	h, err := New(Options{
 		Keys: keys, Evidence: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)),
-		Directory: func() *identity.Directory { return dir }, Approvals: readApprovals{st: st},
+		Directory: func() *identity.Directory { return dir },
+		Authn:     authn.Static(func() *identity.Directory { return dir }, slog.Default()), Approvals: readApprovals{st: st},
 		PublicURL: "https://signoff.example.com", Now: func() time.Time { return now },
 	})
 	if err != nil {

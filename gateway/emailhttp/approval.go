@@ -91,7 +91,7 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 // break-glass recipients, who need not be approvers or even users).
 func (h *Handler) viewer(r *http.Request, id string) (viewer string, apiUser *identity.User, ok bool) {
 	if tok := bearer(r); tok != "" {
-		if u, found := h.dir().Authenticate(tok); found {
+		if u, err := h.authn.Authenticate(r.Context(), tok); err == nil {
 			return u.Name, u, true
 		}
 		return "", nil, false
@@ -131,8 +131,8 @@ func (h *Handler) exportEvidence(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnauthorized, 16, "missing bearer token (Authorization: Bearer <token>)")
 		return
 	}
-	u, ok := h.dir().Authenticate(tok)
-	if !ok {
+	u, err := h.authn.Authenticate(r.Context(), tok)
+	if err != nil {
 		jsonError(w, http.StatusUnauthorized, 16, "unknown token")
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
@@ -62,7 +64,8 @@ func decideSetup(t *testing.T, required int, wrap func(*approvals.Memory) approv
 		port = wrap(mem)
 	}
 	h, err := New(Options{
-		Keys: keys, Directory: func() *identity.Directory { return dir }, Approvals: port, Proofs: proofs,
+		Keys: keys, Directory: func() *identity.Directory { return dir },
+		Authn: authn.Static(func() *identity.Directory { return dir }, slog.Default()), Approvals: port, Proofs: proofs,
 		PublicURL: "https://signoff.example.com", Now: func() time.Time { return now },
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
@@ -44,6 +45,9 @@ type Options struct {
 	Evidence ed25519.PrivateKey
 	// Directory is the user directory in force (reloadable).
 	Directory func() *identity.Directory
+	// Authn tells who a bearer token belongs to (API callers of the
+	// approval page and the evidence export).
+	Authn *authn.Authenticator
 	// Approvals reads and decides the approvals.
 	Approvals approvals.Approvals
 	Logger    *slog.Logger
@@ -62,6 +66,7 @@ type Handler struct {
 	keys      *emailtoken.Keys
 	evidence  ed25519.PrivateKey
 	dir       func() *identity.Directory
+	authn     *authn.Authenticator
 	approvals approvals.Approvals
 	logger    *slog.Logger
 	origin    string
@@ -73,15 +78,15 @@ type Handler struct {
 
 // New checks the options.
 func New(o Options) (*Handler, error) {
-	if o.Approvals == nil || o.Directory == nil {
-		return nil, errors.New("email pages: approvals and directory are required")
+	if o.Approvals == nil || o.Directory == nil || o.Authn == nil {
+		return nil, errors.New("email pages: approvals, directory and authenticator are required")
 	}
 	u, err := url.Parse(o.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, errors.New("email pages: gateway.public_url must be an absolute http(s) URL")
 	}
 	h := &Handler{
-		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, approvals: o.Approvals, logger: o.Logger,
+		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 	}
 	if h.logger == nil {

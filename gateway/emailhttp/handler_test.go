@@ -2,6 +2,7 @@ package emailhttp
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
 )
@@ -40,6 +42,7 @@ func setup(t *testing.T, withKeys bool) *fixture {
 	}
 	o := Options{
 		Directory: func() *identity.Directory { return dir }, Approvals: noApprovals{},
+		Authn:     authn.Static(func() *identity.Directory { return dir }, slog.Default()),
 		PublicURL: "https://signoff.example.com", Now: func() time.Time { return now },
 	}
 	if withKeys {

@@ -273,7 +273,7 @@ func (s *Stack) StopWorker() {
 // StartGateway serves gRPC and HTTP on the stack's addresses.
 func (s *Stack) StartGateway() {
 	s.T.Helper()
-	gs, err := app.NewGateway(s.Backend, s.Live, s.Settings, s.logger)
+	gs, err := app.NewGateway(context.Background(), s.Backend, s.Live, s.Settings, s.logger)
 	if err != nil {
 		s.T.Fatalf("gateway: %v", err)
 	}
