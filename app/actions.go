@@ -21,7 +21,7 @@ type LiveActions struct {
 }
 
 // NewLiveActions returns a validator following live; env is the
-// environment read at start (Settings.Lookup), for the actions' secrets.
+// environment read at start (Settings.Env), for the actions' secrets.
 func NewLiveActions(live *config.Live, env func(string) (string, bool)) *LiveActions {
 	return &LiveActions{live: live, env: env}
 }

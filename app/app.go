@@ -61,21 +61,7 @@ type Settings struct {
 	// the Postgres password of `signoff temporal`, and the secrets
 	// scrubbed from action outputs. Load's is a snapshot of the
 	// environment taken at start.
-	Env func(string) (string, bool)
-}
-
-// Lookup is Env, finding nothing when it is nil or name is empty.
-func (s Settings) Lookup(name string) (string, bool) {
-	if s.Env == nil || name == "" {
-		return "", false
-	}
-	return s.Env(name)
-}
-
-// Getenv is Lookup's value, empty when unset.
-func (s Settings) Getenv(name string) string {
-	v, _ := s.Lookup(name)
-	return v
+	Env config.Env
 }
 
 // Environ is a snapshot of the process environment, taken when called:
@@ -98,11 +84,8 @@ func Environ() func(string) (string, bool) {
 // SettingsFrom reads the settings for cfg through lookup (Environ's
 // snapshot, or os.LookupEnv), which becomes Settings.Env.
 func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Settings, error) {
-	getenv := func(name string) string {
-		v, _ := lookup(name)
-		return v
-	}
 	s := Settings{Env: lookup}
+	getenv := s.Env.Get
 	var err error
 	// Without proof keys Proofs stays nil: the gateway and the worker then
 	// refuse to start (proof.ErrNoKeys), other commands need none.
@@ -234,7 +217,7 @@ func NewWorker(b *Backend, cfg *config.Loaded, set Settings, logger *slog.Logger
 	return worker.New(worker.Options{
 		Client: b.Client, Config: cfg, Approvals: b.Approvals, Proofs: set.Proofs, Logger: logger,
 		Secrets: worker.Secrets{
-			Slack: set.Slack, Email: set.Email, EmailErr: set.EmailErr, EmailLinks: set.EmailLinks, Env: set.Lookup,
+			Slack: set.Slack, Email: set.Email, EmailErr: set.EmailErr, EmailLinks: set.EmailLinks, Env: set.Env,
 		},
 	})
 }
@@ -251,7 +234,7 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	return gateway.New(gateway.Options{
-		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Lookup), Proofs: set.Proofs,
+		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
 		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth,
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence},
 	})

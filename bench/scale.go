@@ -7,8 +7,9 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/signoff/signoff/internal/procs"
 )
 
 // ScaleResult is the many-pending phase.
@@ -80,28 +81,10 @@ func heapMiB() float64 {
 }
 
 // RSSMiB is this process's resident memory.
-func RSSMiB() float64 { return statusMiB("/proc/self/status", "VmRSS:") }
+func RSSMiB() float64 { return procs.MemoryMiB(os.Getpid(), "VmRSS") }
 
 // PeakRSSMiB is this process's highest resident memory so far.
-func PeakRSSMiB() float64 { return statusMiB("/proc/self/status", "VmHWM:") }
-
-// statusMiB reads a memory field of a /proc/<pid>/status file.
-func statusMiB(path, field string) float64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, field) {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return float64(int(kb/1024*10)) / 10
-			}
-		}
-	}
-	return 0
-}
+func PeakRSSMiB() float64 { return procs.MemoryMiB(os.Getpid(), "VmHWM") }
 
 // DirMiB is the size of the files under dir.
 func DirMiB(dir string) float64 {

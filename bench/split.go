@@ -17,8 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create and drop the bench's databases
@@ -26,6 +24,7 @@ import (
 
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/devserver"
+	"github.com/signoff/signoff/internal/procs"
 )
 
 // SplitTaskQueue is the Signoff task queue of the split topology.
@@ -40,12 +39,10 @@ type Split struct {
 	// Client reaches the split's Temporal (for the bare baseline and to
 	// wait for approvals to close).
 	Client                    client.Client
-	Temporal, Worker, Gateway *Process
+	Temporal, Worker, Gateway *procs.Process
 
 	pg      *sql.DB
 	dbs     []string
-	cfgPath string
-	dir     string
 	stopped bool
 }
 
@@ -81,7 +78,8 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	main := "signoff_bench_" + hex.EncodeToString(suffix)
-	s := &Split{pg: db, dbs: []string{main, main + "_vis"}, dir: o.Dir, cfgPath: filepath.Join(o.Dir, "signoff-split.yaml")}
+	s := &Split{pg: db, dbs: []string{main, main + "_vis"}}
+	cfgPath := filepath.Join(o.Dir, "signoff-split.yaml")
 	fail := func(err error) (*Split, error) { s.Stop(); return nil, err }
 
 	frontend, taken, err := freeFrontend()
@@ -103,24 +101,24 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 	if _, err := config.Parse([]byte(cfg)); err != nil {
 		return fail(fmt.Errorf("the bench's split config: %w", err))
 	}
-	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return fail(err)
 	}
 	env := append(os.Environ(), "SIGNOFF_POSTGRES_PASSWORD="+password,
 		"SIGNOFF_PROOF_KEYS=k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 
-	migrate := exec.CommandContext(ctx, o.ServerBin, "temporal", "migrate", "--config", s.cfgPath)
+	migrate := exec.CommandContext(ctx, o.ServerBin, "temporal", "migrate", "--config", cfgPath)
 	migrate.Env = env
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("signoff temporal migrate: %w\n%s", err, out))
 	}
-	if s.Temporal, err = startProcess(o.Dir, env, "temporal", o.ServerBin, "temporal", "--config", s.cfgPath); err != nil {
+	if s.Temporal, err = procs.Start(o.Dir, env, "temporal", o.ServerBin, "temporal", "--config", cfgPath); err != nil {
 		return fail(err)
 	}
 	if s.Client, err = client.NewLazyClient(client.Options{HostPort: frontend, Namespace: "default"}); err != nil {
 		return fail(err)
 	}
-	if err := s.Temporal.until(ctx, 2*time.Minute, func() error {
+	if err := s.Temporal.Until(ctx, 2*time.Minute, func() error {
 		_, err := s.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 		if err == nil {
 			_, err = s.Client.DescribeTaskQueue(ctx, "probe", 1)
@@ -129,17 +127,17 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 	}); err != nil {
 		return fail(err)
 	}
-	if s.Worker, err = startProcess(o.Dir, env, "worker", o.EdgeBin, "worker", "--config", s.cfgPath); err != nil {
+	if s.Worker, err = procs.Start(o.Dir, env, "worker", o.EdgeBin, "worker", "--config", cfgPath); err != nil {
 		return fail(err)
 	}
-	if err := s.Worker.until(ctx, 2*time.Minute, httpOK("http://"+workerHealth+"/readyz")); err != nil {
+	if err := s.Worker.Until(ctx, 2*time.Minute, httpOK("http://"+workerHealth+"/readyz")); err != nil {
 		return fail(err)
 	}
-	if s.Gateway, err = startProcess(o.Dir, env, "gateway", o.EdgeBin, "gateway", "--config", s.cfgPath); err != nil {
+	if s.Gateway, err = procs.Start(o.Dir, env, "gateway", o.EdgeBin, "gateway", "--config", cfgPath); err != nil {
 		return fail(err)
 	}
 	s.HTTPURL = "http://" + gwHTTP
-	if err := s.Gateway.until(ctx, time.Minute, httpOK(s.HTTPURL+"/readyz")); err != nil {
+	if err := s.Gateway.Until(ctx, time.Minute, httpOK(s.HTTPURL+"/readyz")); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -151,7 +149,7 @@ func (s *Split) Stop() {
 		return
 	}
 	s.stopped = true
-	for _, p := range []*Process{s.Gateway, s.Worker, s.Temporal} {
+	for _, p := range []*procs.Process{s.Gateway, s.Worker, s.Temporal} {
 		if p != nil {
 			p.Stop()
 		}
@@ -254,72 +252,12 @@ func httpOK(u string) func() error {
 	}
 }
 
-// Process is one signoff process of the split, its output in a file.
-type Process struct {
-	Name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-func startProcess(dir string, env []string, name, bin string, args ...string) (*Process, error) {
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &Process{Name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = f.Close(); close(p.done) }()
-	return p, nil
-}
-
-// until polls check until it succeeds, the process exits or time is up.
-func (p *Process) until(ctx context.Context, timeout time.Duration, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %s", p.Name, p.tail())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w\n%s", p.Name, timeout, err, p.tail())
-		}
-	}
-}
-
-func (p *Process) tail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
-}
-
-// RSSMiB is the process's resident memory.
-func (p *Process) RSSMiB() float64 {
-	return statusMiB(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid), "VmRSS:")
-}
-
-// RSSAtRestMiB waits until the process's resident memory stops falling (the
-// Go runtime returns freed memory to the OS over a few seconds) and returns
+// RSSAtRestMiB waits until p's resident memory stops falling (the Go
+// runtime returns freed memory to the OS over a few seconds) and returns
 // it; at most a minute.
-func (p *Process) RSSAtRestMiB() float64 {
+func RSSAtRestMiB(p *procs.Process) float64 {
 	last := p.RSSMiB()
-	for i := 0; i < 60; i++ {
+	for range 60 {
 		time.Sleep(time.Second)
 		now := p.RSSMiB()
 		if last-now < 0.5 {
@@ -328,40 +266,4 @@ func (p *Process) RSSAtRestMiB() float64 {
 		last = now
 	}
 	return last
-}
-
-// Stop asks for a graceful stop, then kills.
-func (p *Process) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// BuildSignoff builds cmd/signoff into dir with the given build tags (none,
-// or "nodev" as the production image does) and returns the binary's path.
-func BuildSignoff(ctx context.Context, dir, tags string) (string, error) {
-	name := "signoff"
-	args := []string{"build"}
-	if tags != "" { // as deploy/Dockerfile builds it
-		name += "-" + strings.ReplaceAll(tags, ",", "-")
-		args = append(args, "-trimpath", "-tags", tags, "-ldflags", "-s -w")
-	}
-	bin := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, "go", append(args, "-o", bin, "./cmd/signoff")...)
-	if tags != "" {
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", tags, err, out)
-	}
-	return bin, nil
 }

@@ -21,7 +21,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/internal/procs"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -100,7 +100,7 @@ func TestProductionSplit(t *testing.T) {
 	// notifier) and can answer a query for the pending approval: the
 	// workflow now waits for a decision, cached on that worker. Kill it there.
 	eventually(t, 60*time.Second, "worker-1 to prompt the approvers", func() error {
-		if !regexp.MustCompile(`approval requested.*approval_id=` + id).MatchString(w1.logs()) {
+		if !regexp.MustCompile(`approval requested.*approval_id=` + id).MatchString(w1.Logs()) {
 			return errors.New("no prompt logged yet")
 		}
 		got := httpDo(t, http.MethodGet, api+"/v1/approvals/"+id, "dev-bob", "")
@@ -112,7 +112,7 @@ func TestProductionSplit(t *testing.T) {
 		}
 		return nil
 	}, srv, gw, w1)
-	w1.kill(t)
+	require.NoError(t, w1.Kill())
 	w2 := startProc(t, dir, env, "worker-2", bin, "worker", "--config", cfgPath)
 	waitOK(t, w2, "http://"+workerHealth+"/readyz")
 
@@ -155,7 +155,7 @@ func TestProductionSplit(t *testing.T) {
 	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
 	require.Equal(t, []string{"bob"}, final.GetApprovedBy())
 	require.True(t, final.GetActionResult().GetSuccess(), got.body)
-	require.Regexp(t, `approval finished.*approval_id=`+id, w2.logs(), "the new worker finished the workflow")
+	require.Regexp(t, `approval finished.*approval_id=`+id, w2.Logs(), "the new worker finished the workflow")
 
 	// The metrics docs/operations.md tells operators to watch exist.
 	for u, names := range map[string][]string{
@@ -236,13 +236,10 @@ func (pg *postgres) connections(t *testing.T, names ...string) int {
 // buildSignoff builds the real binary, as an operator would.
 func buildSignoff(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "signoff")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/signoff")
-	cmd.Dir = ".." // the module root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin, err := procs.Build(ctx, "..", dir, "") // ".." is the module root
+	require.NoError(t, err)
 	if st, err := os.Stat(bin); err == nil {
 		t.Logf("built %s (%d MB)", bin, st.Size()>>20)
 	}
@@ -290,80 +287,19 @@ func sha(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// proc is a running signoff process whose output goes to a file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-func startProc(t *testing.T, dir string, env []string, name, bin string, args ...string) *proc {
+// startProc starts a signoff process for the test; it is stopped (and
+// its log shown if the test failed) at the end.
+func startProc(t *testing.T, dir string, env []string, name, bin string, args ...string) *procs.Process {
 	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
+	p, err := procs.Start(dir, env, name, bin, args...)
 	require.NoError(t, err)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	require.NoError(t, cmd.Start(), "start %s", name)
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = f.Close()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
-		p.stop()
+		p.Stop()
 		if t.Failed() {
-			t.Logf("--- %s log (tail) ---\n%s", name, tail(p.logs(), 60))
+			t.Logf("--- %s log (tail) ---\n%s", name, p.Tail(60))
 		}
 	})
 	return p
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) logs() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
-}
-
-// stop asks for a graceful stop, then kills.
-func (p *proc) stop() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// kill is SIGKILL: no clean shutdown, as when a node dies.
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not die on SIGKILL", p.name)
-	}
-	var ee *exec.ExitError
-	require.ErrorAs(t, p.err, &ee)
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	require.True(t, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL, "%s: %v", p.name, p.err)
 }
 
 // runToEnd runs the binary to completion and returns its output and exit
@@ -389,7 +325,7 @@ func runToEnd(t *testing.T, env []string, bin string, args ...string) (string, i
 
 // eventually polls check until it succeeds, failing at the deadline or as
 // soon as one of the watched processes exits.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error, watch ...*proc) {
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error, watch ...*procs.Process) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -400,8 +336,8 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 			return
 		}
 		for _, p := range watch {
-			if p.exited() {
-				t.Fatalf("waiting for %s: %s exited (%v)\n%s", what, p.name, p.err, tail(p.logs(), 40))
+			if exited, how := p.Exited(); exited {
+				t.Fatalf("waiting for %s: %s exited (%v)\n%s", what, p.Name, how, p.Tail(40))
 			}
 		}
 		if time.Now().After(deadline) {
@@ -411,9 +347,9 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 	}
 }
 
-func waitOK(t *testing.T, p *proc, url string) {
+func waitOK(t *testing.T, p *procs.Process, url string) {
 	t.Helper()
-	eventually(t, 60*time.Second, p.name+" "+url, func() error {
+	eventually(t, 60*time.Second, p.Name+" "+url, func() error {
 		r := httpGetErr(url)
 		if r.err != nil {
 			return r.err
@@ -428,7 +364,7 @@ func waitOK(t *testing.T, p *proc, url string) {
 // waitTemporal waits until the server answers and `signoff temporal` has
 // registered Signoff's search attributes in the namespace, and returns a
 // client for the rest of the test.
-func waitTemporal(t *testing.T, srv *proc, frontend string) client.Client {
+func waitTemporal(t *testing.T, srv *procs.Process, frontend string) client.Client {
 	t.Helper()
 	c, err := client.NewLazyClient(client.Options{HostPort: frontend, Namespace: "default"})
 	require.NoError(t, err)
@@ -556,12 +492,4 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
 }

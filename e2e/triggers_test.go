@@ -355,10 +355,10 @@ func TestTriggersSQLite(t *testing.T) {
 		// 30 days and the test cannot wait for it.
 		compiled, err := triggers.Compile(s.Config.Triggers)
 		require.NoError(t, err)
-		actions, err := worker.NewActions(s.Config, s.Settings.Lookup)
+		actions, err := worker.NewActions(s.Config, s.Settings.Env.Lookup)
 		require.NoError(t, err)
 		acts := &triggers.Activities{
-			Triggers: compiled, Approvals: s.Backend.Approvals, Logger: slog.Default(), LookupEnv: s.Settings.Lookup,
+			Triggers: compiled, Approvals: s.Backend.Approvals, Logger: slog.Default(), LookupEnv: s.Settings.Env.Lookup,
 			Starter: &intake.Starter{Live: s.Live, Approvals: s.Backend.Approvals, Actions: actions},
 		}
 		window := s.Config.Triggers[0].Window.Std()

@@ -39,7 +39,7 @@ func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 		return fmt.Errorf("actions.github.approval_id_input %q is not a workflow input name", gc.ApprovalIDInput)
 	}
 	reg.Register(action.GitHubDispatchType, &action.GitHubDispatch{
-		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, LookupEnv: sec.lookup, AllowedRepos: gc.AllowedRepos,
+		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, LookupEnv: sec.Env.Lookup, AllowedRepos: gc.AllowedRepos,
 		ApprovalIDInput: gc.ApprovalIDInput, Client: &http.Client{Timeout: 30 * time.Second},
 	})
 	return nil
@@ -78,14 +78,14 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	names := append(slices.Clone(secretEnvs), cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
 	var out []string
 	for _, n := range names {
-		if v := sec.getenv(n); v != "" {
+		if v := sec.Env.Get(n); v != "" {
 			out = append(out, v)
 		}
 	}
 	// Codec and proof keys as written (base64); a malformed list is
 	// reported by its parser, not here.
 	for _, env := range keyListEnvs {
-		for _, entry := range strings.Split(sec.getenv(env), ",") {
+		for _, entry := range strings.Split(sec.Env.Get(env), ",") {
 			if _, key, ok := strings.Cut(entry, ":"); ok {
 				out = append(out, strings.TrimSpace(key))
 			}

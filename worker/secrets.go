@@ -23,19 +23,5 @@ type Secrets struct {
 	// Env looks up the variables the config names: the webhook secret,
 	// the GitHub token, ${NAME} in trigger database URLs, and every secret
 	// whose value is scrubbed from action outputs. nil finds nothing.
-	Env func(string) (string, bool)
-}
-
-// lookup is Env, finding nothing when it is nil.
-func (s Secrets) lookup(name string) (string, bool) {
-	if s.Env == nil || name == "" {
-		return "", false
-	}
-	return s.Env(name)
-}
-
-// getenv is lookup's value, empty when unset.
-func (s Secrets) getenv(name string) string {
-	v, _ := s.lookup(name)
-	return v
+	Env config.Env
 }

@@ -30,7 +30,7 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 		if _, ok := cfg.Directory.Lookup(t.Requester); !ok {
 			return fmt.Errorf("trigger %s: requester %q is not a configured user", t.Name, t.Requester)
 		}
-		if _, missing, _ := t.DSN(sec.lookup); len(missing) > 0 {
+		if _, missing, _ := t.DSN(sec.Env.Lookup); len(missing) > 0 {
 			logger.Warn("trigger database URL names unset environment variables; its runs will fail",
 				"trigger", t.Name, "missing", missing)
 		}
@@ -41,7 +41,7 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 		Starter:   &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now},
 		Approvals: port,
 		Proofs:    acts.Proofs,
-		LookupEnv: sec.lookup,
+		LookupEnv: sec.Env.Lookup,
 		Logger:    logger.With("component", "triggers"),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

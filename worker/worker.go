@@ -46,7 +46,7 @@ var (
 			reg.Register("noop", action.Noop{})
 			reg.Register("webhook", &action.Webhook{
 				AllowedPrefixes: cfg.Actions.Webhook.AllowedURLPrefixes,
-				Secret:          []byte(sec.getenv(cfg.Actions.Webhook.SecretEnv)),
+				Secret:          []byte(sec.Env.Get(cfg.Actions.Webhook.SecretEnv)),
 				Client:          &http.Client{Timeout: 30 * time.Second},
 				// The logged response body is scrubbed of every secret
 				// the worker holds, not only the webhook's own.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/signoff/signoff/bench"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/internal/procs"
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
@@ -448,11 +449,11 @@ func idle(ctx context.Context, s *testenv.Stack) {
 // as the production image builds them (-tags nodev), each its own process.
 func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient *http.Client) *SplitResult {
 	step("production topology: building signoff (server) and signoff -tags nodev (worker, gateway)")
-	serverBin, err := bench.BuildSignoff(ctx, tmp, "")
+	serverBin, err := procs.Build(ctx, ".", tmp, "")
 	if err != nil {
 		return &SplitResult{Skipped: err.Error()}
 	}
-	edgeBin, err := bench.BuildSignoff(ctx, tmp, "nodev")
+	edgeBin, err := procs.Build(ctx, ".", tmp, "nodev")
 	if err != nil {
 		return &SplitResult{Skipped: err.Error()}
 	}
@@ -472,9 +473,9 @@ func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient 
 		fmt.Fprintln(os.Stderr, err)
 	}
 	step("production topology: resident memory at rest")
-	r.GatewayRSSMiB = s.Gateway.RSSAtRestMiB()
-	r.WorkerRSSMiB = s.Worker.RSSAtRestMiB()
-	r.TemporalRSSMiB = s.Temporal.RSSAtRestMiB()
+	r.GatewayRSSMiB = bench.RSSAtRestMiB(s.Gateway)
+	r.WorkerRSSMiB = bench.RSSAtRestMiB(s.Worker)
+	r.TemporalRSSMiB = bench.RSSAtRestMiB(s.Temporal)
 	return r
 }
 
@@ -498,7 +499,11 @@ func shapePhase(ctx context.Context, api *bench.API, c client.Client, label, run
 	if err != nil || api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") != nil {
 		return shapes, nil, 0
 	}
-	_ = c.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
+	// A sample that did not close would count half an approval's history.
+	if err := c.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: history sample %s did not close: %v\n", label, id, err)
+		return shapes, nil, 0
+	}
 	history, _ = bench.HistoryCounts(ctx, c, workflows.ApprovalWorkflowID(id))
 	if base, err := bench.HistoryCounts(ctx, c, bench.BaselineID(fmt.Sprintf("%s%d", run, 4), 0)); err == nil && base["events"] > 0 {
 		eventsRatio = float64(int(float64(history["events"])/float64(base["events"])*100)) / 100

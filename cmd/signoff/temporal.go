@@ -26,7 +26,7 @@ func temporalServer(cfg *config.Loaded, set app.Settings) (config.TemporalServer
 	return ts, devserver.PostgresOptions{
 		Address:            p.Address,
 		User:               p.User,
-		Password:           set.Getenv(p.PasswordEnv),
+		Password:           set.Env.Get(p.PasswordEnv),
 		Database:           p.Database,
 		VisibilityDatabase: p.VisibilityDatabase,
 		Plugin:             p.Plugin,
