@@ -56,6 +56,12 @@ type Settings struct {
 	// Evidence signs evidence exports (SIGNOFF_EVIDENCE_KEY); nil when
 	// unset.
 	Evidence ed25519.PrivateKey
+	// SessionKey signs browser sessions (SIGNOFF_SESSION_KEY); nil when
+	// unset.
+	SessionKey []byte
+	// OIDCClientSecret is the OIDC client's secret for browser sign-in
+	// (SIGNOFF_OIDC_CLIENT_SECRET); empty for a public client.
+	OIDCClientSecret string
 	// Env looks up the variables the config refers to by name: the
 	// webhook secret, the GitHub token, ${NAME} in trigger database URLs,
 	// the Postgres password of `signoff temporal`, and the secrets
@@ -111,6 +117,12 @@ func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Setti
 	if s.Evidence, _, err = evidence.ParseKey(getenv(evidence.EnvKey)); err != nil {
 		return s, err
 	}
+	if v := strings.TrimSpace(getenv(config.EnvSessionKey)); v != "" {
+		if s.SessionKey, err = emailtoken.ParseKey(v); err != nil || len(s.SessionKey) < 32 {
+			return s, fmt.Errorf("%s: want 32 bytes or more, base64 (openssl rand -base64 32)", config.EnvSessionKey)
+		}
+	}
+	s.OIDCClientSecret = getenv(config.EnvOIDCClientSecret)
 	return s, nil
 }
 
@@ -236,7 +248,8 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 	return gateway.New(gateway.Options{
 		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
 		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth,
-		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence},
+		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,
+			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret},
 	})
 }
 

@@ -34,7 +34,10 @@ var signingAlgs = []string{
 type Authenticator struct {
 	directory func() *identity.Directory
 	verifier  *oidc.IDTokenVerifier // nil without an issuer
+	provider  *oidc.Provider
+	issuer    string
 	claim     string
+	audience  string
 	logger    *slog.Logger
 }
 
@@ -53,12 +56,13 @@ func New(ctx context.Context, cfg config.OIDC, directory func() *identity.Direct
 	if !cfg.Enabled() {
 		return a, nil
 	}
-	a.claim = cfg.UserClaim
+	a.claim, a.audience, a.issuer = cfg.UserClaim, cfg.Audience, cfg.Issuer
 	ctx = oidc.ClientContext(ctx, &http.Client{Timeout: 10 * time.Second})
 	provider, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("oidc issuer %s: %w", cfg.Issuer, err)
 	}
+	a.provider = provider
 	a.verifier = provider.Verifier(&oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: signingAlgs})
 	return a, nil
 }
@@ -77,7 +81,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*identi
 	if a.verifier == nil || strings.Count(token, ".") != 2 {
 		return nil, ErrUnknown
 	}
-	u, err := a.person(ctx, dir, token)
+	t, err := a.verifier.Verify(ctx, token)
+	if err != nil {
+		a.logger.InfoContext(ctx, "oidc token refused", "reason", err.Error())
+		return nil, ErrUnknown
+	}
+	u, err := a.person(dir, t)
 	if err != nil {
 		a.logger.InfoContext(ctx, "oidc token refused", "reason", err.Error())
 		return nil, ErrUnknown
@@ -93,13 +102,8 @@ type claims struct {
 	PreferredUsername string `json:"preferred_username"`
 }
 
-// person verifies the token (signature by the issuer's keys, issuer,
-// audience, expiry) and finds the configured user its claim names.
-func (a *Authenticator) person(ctx context.Context, dir *identity.Directory, token string) (*identity.User, error) {
-	t, err := a.verifier.Verify(ctx, token)
-	if err != nil {
-		return nil, err
-	}
+// person finds the configured user a verified token's claim names.
+func (a *Authenticator) person(dir *identity.Directory, t *oidc.IDToken) (*identity.User, error) {
 	var c claims
 	if err := t.Claims(&c); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)

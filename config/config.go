@@ -92,7 +92,15 @@ type Gateway struct {
 	PublicURL    string          `yaml:"public_url"`
 	MaxBodyBytes int64           `yaml:"max_body_bytes"`
 	CallTimeout  policy.Duration `yaml:"call_timeout"`
+	// SessionTTL is how long a browser stays signed in (default 8h);
+	// sessions are signed with SIGNOFF_SESSION_KEY.
+	SessionTTL policy.Duration `yaml:"session_ttl"`
 }
+
+// EnvSessionKey holds the key that signs browser sessions (32 bytes or
+// more, hex or base64). Without it, sign-in in the browser is off, except
+// in a dev_only config, which makes up a key for the life of the process.
+const EnvSessionKey = "SIGNOFF_SESSION_KEY"
 
 // Worker tunes the Temporal worker.
 type Worker struct {
@@ -158,12 +166,16 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.CallTimeout == 0 {
 		c.Gateway.CallTimeout = policy.Duration(10 * time.Second)
 	}
+	if c.Gateway.SessionTTL == 0 {
+		c.Gateway.SessionTTL = policy.Duration(8 * time.Hour)
+	}
 	if c.Worker.StickyCacheSize == 0 {
 		c.Worker.StickyCacheSize = DefaultStickyCacheSize
 	}
 	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
 	if c.OIDC.Issuer != "" {
 		def(&c.OIDC.UserClaim, OIDCClaimEmail)
+		def(&c.OIDC.ClientID, c.OIDC.Audience)
 	}
 	if len(c.Notifiers) == 0 {
 		c.Notifiers = []string{"log"}
@@ -240,6 +252,9 @@ func Parse(b []byte) (*Loaded, error) {
 	}
 	if err := c.OIDC.check(); err != nil {
 		return nil, err
+	}
+	if ttl := c.Gateway.SessionTTL.Std(); ttl < 5*time.Minute || ttl > 7*24*time.Hour {
+		return nil, fmt.Errorf("gateway.session_ttl %s: want between 5m and 7d", ttl)
 	}
 	if dir.HasPlaintextTokens() && !c.DevOnly {
 		return nil, errors.New("users: plaintext `token` is only allowed in a config marked dev_only: true; use token_sha256")

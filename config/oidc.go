@@ -24,7 +24,16 @@ type OIDC struct {
 	// users[].email, and the provider must say email_verified), or "sub"
 	// or "preferred_username" (matched to users[].name).
 	UserClaim string `yaml:"user_claim"`
+	// ClientID is the client browsers sign in through (the
+	// authorization-code flow with PKCE, redirecting to
+	// <gateway.public_url>/auth/callback); default Audience. Its secret,
+	// if the provider gave it one, is SIGNOFF_OIDC_CLIENT_SECRET.
+	ClientID string `yaml:"client_id"`
 }
+
+// EnvOIDCClientSecret holds the OIDC client's secret; empty for a public
+// client (PKCE alone).
+const EnvOIDCClientSecret = "SIGNOFF_OIDC_CLIENT_SECRET"
 
 // The claims a person may be named by.
 const (
@@ -40,8 +49,8 @@ func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
 func (o OIDC) check() error {
 	if !o.Enabled() {
-		if o.Audience != "" || o.UserClaim != "" {
-			return fmt.Errorf("oidc: audience and user_claim need an issuer")
+		if o.Audience != "" || o.UserClaim != "" || o.ClientID != "" {
+			return fmt.Errorf("oidc: audience, user_claim and client_id need an issuer")
 		}
 		return nil
 	}

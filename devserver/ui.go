@@ -15,9 +15,12 @@ import (
 type UI struct{ srv *uiserver.Server }
 
 // StartUI serves the Temporal Web UI on address, talking to the frontend at
-// temporalAddress. The UI server exits the whole process when its port is
+// temporalAddress. With codecEndpoint set, the UI decodes payloads there
+// from the browser, sending the browser's cookies (includeCredentials), so
+// a person signed in to Signoff with the codec role reads decrypted
+// approvals. The UI server exits the whole process when its port is
 // taken, so the port is checked first.
-func StartUI(address, temporalAddress, namespace string) (*UI, error) {
+func StartUI(address, temporalAddress, namespace, codecEndpoint string) (*UI, error) {
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, fmt.Errorf("ui address %q: %w", address, err)
@@ -37,6 +40,10 @@ func StartUI(address, temporalAddress, namespace string) (*UI, error) {
 		DefaultNamespace:    namespace,
 		HideLogs:            true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}
+	if codecEndpoint != "" {
+		cfg.Codec = uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: true,
+			DefaultErrorMessage: "Sign in to Signoff (as a person with the codec role) to read these payloads."}
 	}
 	srv := uiserver.NewServer(server_options.WithConfigProvider(cfg))
 	go func() {

@@ -13,17 +13,30 @@ import (
 	"github.com/signoff/signoff/identity"
 )
 
-type userKey struct{}
-
 // userFrom returns the authenticated caller; every ApprovalService method
-// runs behind authUnary, so a missing user is a bug, reported as such.
+// runs behind authUnary (or is called in process by the web pages, which
+// authenticate the browser's session), so a missing user is a bug,
+// reported as such.
 func userFrom(ctx context.Context) (*identity.User, error) {
-	u, ok := ctx.Value(userKey{}).(*identity.User)
+	c, ok := authn.CallerFrom(ctx)
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no authenticated caller")
 	}
-	return u, nil
+	return c.User, nil
 }
+
+// callerFrom is the caller with how they were identified; API callers
+// unless the web pages said otherwise.
+func callerFrom(ctx context.Context) authn.Caller {
+	c, _ := authn.CallerFrom(ctx)
+	if c.Channel == "" {
+		c.Channel, c.IdentifiedBy = ChannelAPI, "bearer token"
+	}
+	return c
+}
+
+// ChannelAPI is the decision channel of gRPC and REST calls.
+const ChannelAPI = "api"
 
 // bearerToken extracts the token of "Bearer <token>" (case-insensitive scheme).
 func bearerToken(header string) string {
@@ -55,6 +68,6 @@ func authUnary(auth *authn.Authenticator, guarded string) grpc.UnaryServerInterc
 		if err != nil {
 			return nil, status.Error(codes.Unauthenticated, "unknown token")
 		}
-		return handler(context.WithValue(ctx, userKey{}, u), req)
+		return handler(authn.WithCaller(ctx, authn.Caller{User: u, Channel: ChannelAPI, IdentifiedBy: "bearer token"}), req)
 	}
 }

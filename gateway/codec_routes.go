@@ -9,14 +9,18 @@ import (
 
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/authn"
+	"github.com/signoff/signoff/gateway/web"
+	"github.com/signoff/signoff/identity"
 )
 
 // codecRoutes serves Temporal's remote codec protocol for the Web UI and
 // the CLI (`temporal workflow show --codec-endpoint …/codec
 // --codec-auth "Bearer <token>"`): POST /codec/decode and /codec/encode with
 // a JSON {"payloads": [...]} body. Callers need an API token of an admin or
-// of a user with the codec role: 401 without one, 403 for anyone else.
-// Mounted only when payload encryption is on.
+// of a user with the codec role, or a browser signed in to Signoff as one
+// calling from the Temporal UI's origin (codec.ui_origin; the UI sends
+// its cookies with includeCredentials): 401 without either, 403 for anyone
+// else. Mounted only when payload encryption is on.
 func codecRoutes(mux *http.ServeMux, d Deps) error {
 	c := d.Codec
 	if c == nil {
@@ -27,10 +31,11 @@ func codecRoutes(mux *http.ServeMux, d Deps) error {
 		return err
 	}
 	h := &codecServer{
-		origin:  origin,
-		authn:   d.Authn,
-		maxBody: d.Config.Gateway.MaxBodyBytes,
-		next:    converter.NewPayloadCodecHTTPHandler(c),
+		origin:   origin,
+		authn:    d.Authn,
+		sessions: d.Sessions,
+		maxBody:  d.Config.Gateway.MaxBodyBytes,
+		next:     converter.NewPayloadCodecHTTPHandler(c),
 	}
 	mux.Handle("POST /codec/decode", h)
 	mux.Handle("POST /codec/encode", h)
@@ -53,10 +58,11 @@ func uiOrigin(v string) (string, error) {
 }
 
 type codecServer struct {
-	origin  string
-	authn   *authn.Authenticator
-	maxBody int64
-	next    http.Handler
+	origin   string
+	authn    *authn.Authenticator
+	sessions *web.Sessions // nil when browser sign-in is off
+	maxBody  int64
+	next     http.Handler
 }
 
 func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,11 +86,10 @@ func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	token := bearerToken(r.Header.Get("Authorization"))
-	u, err := s.authn.Authenticate(r.Context(), token)
+	u, err := s.caller(r)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="signoff"`)
-		http.Error(w, "missing or unknown bearer token (Authorization: Bearer <token>)", http.StatusUnauthorized)
+		http.Error(w, "missing or unknown bearer token (Authorization: Bearer <token>), and no Signoff sign-in in this browser", http.StatusUnauthorized)
 		return
 	}
 	// Payloads are every approval's content: decoding them is not scoped
@@ -95,4 +100,21 @@ func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	s.next.ServeHTTP(w, r)
+}
+
+// caller is who calls: a bearer token's owner, else the person signed in
+// to Signoff in this browser, when the call comes from the Temporal UI's
+// origin. A session is never taken from any other origin: a page elsewhere
+// could make the browser send the cookie.
+func (s *codecServer) caller(r *http.Request) (*identity.User, error) {
+	if token := bearerToken(r.Header.Get("Authorization")); token != "" || s.sessions == nil {
+		return s.authn.Authenticate(r.Context(), token)
+	}
+	if o := r.Header.Get("Origin"); s.origin == "" || o != s.origin {
+		return nil, authn.ErrUnknown
+	}
+	if u, ok := s.sessions.User(r); ok {
+		return u, nil
+	}
+	return nil, authn.ErrUnknown
 }

@@ -3,21 +3,28 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/proof"
 )
 
 // bob takes part in approvals; cody holds the codec role; dana is admin.
@@ -242,4 +249,86 @@ func TestCodecServerUsesTheLiveDirectory(t *testing.T) {
 // staticAuthn accepts the static tokens of the config in force.
 func staticAuthn(live *config.Live) *authn.Authenticator {
 	return authn.Static(func() *identity.Directory { return live.Get().Directory }, slog.New(slog.DiscardHandler))
+}
+
+// TestCodecServerForSignedInBrowsers: the Temporal UI calls /codec with the
+// browser's cookies (includeCredentials). A person signed in to Signoff
+// with the codec role decodes; one without gets 403; the same cookies sent
+// from any origin but the UI's get 401; and a signed-out browser 401.
+func TestCodecServerForSignedInBrowsers(t *testing.T) {
+	cfg, err := config.Parse([]byte(codecTestConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := config.NewLive(cfg, nil)
+	logger := slog.New(slog.DiscardHandler)
+	sessions, err := newSessions(cfg, live, nil, logger) // dev_only: a key for the process
+	if err != nil || sessions == nil {
+		t.Fatalf("sessions: %v", err)
+	}
+	mux := http.NewServeMux()
+	d := Deps{Config: cfg, Live: live, Codec: testCodec(t, testKeys), Logger: logger, Authn: staticAuthn(live),
+		Approvals: approvals.NewMemory(proof.Generate(), time.Now), Proofs: proof.Generate(), Sessions: sessions}
+	for _, mount := range []routeBuilder{mountWeb, codecRoutes} {
+		if err := mount(mux, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("Rotate the prod database password")
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{plain}})
+	_, enc := codecCall(t, srv, "POST", "/codec/encode", "dev-cody", "", body)
+
+	signedIn := func(user string) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		if user == "" {
+			return c
+		}
+		resp, err := c.Get(srv.URL + "/signin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]*)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no dev sign-in form:\n%s", page)
+		}
+		resp, err = c.PostForm(srv.URL+"/signin/dev", url.Values{"user": {user}, "csrf": {html.UnescapeString(string(m[1]))}})
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %v %v", user, err, resp)
+		}
+		resp.Body.Close()
+		return c
+	}
+	decode := func(c *http.Client, origin string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/codec/decode", bytes.NewReader(enc))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && !bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString(plain.Data))) {
+			t.Fatalf("decoded without the plain payload: %s", b)
+		}
+		return resp.StatusCode
+	}
+	const ui = "http://127.0.0.1:8233"
+	for _, tc := range []struct {
+		user, origin string
+		want         int
+	}{
+		{"cody", ui, 200}, {"dana", ui, 200}, {"bob", ui, 403},
+		{"cody", "https://evil.example", 401}, {"cody", "", 401}, {"", ui, 401},
+	} {
+		if got := decode(signedIn(tc.user), tc.origin); got != tc.want {
+			t.Errorf("%q from %q: %d, want %d", tc.user, tc.origin, got, tc.want)
+		}
+	}
 }

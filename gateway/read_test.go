@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/identity"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
@@ -70,7 +71,7 @@ func asUser(t *testing.T, dir *identity.Directory, name string) context.Context 
 	if !ok {
 		t.Fatalf("no user %s", name)
 	}
-	return context.WithValue(context.Background(), userKey{}, u)
+	return authn.WithCaller(context.Background(), authn.Caller{User: u})
 }
 
 // TestGetApprovalIsScoped: only those who may read an approval get it;

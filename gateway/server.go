@@ -31,6 +31,7 @@ import (
 	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/emailtoken"
+	"github.com/signoff/signoff/gateway/web"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/proof"
@@ -72,6 +73,12 @@ type Secrets struct {
 	// Evidence signs evidence exports; nil when SIGNOFF_EVIDENCE_KEY is
 	// unset (the export answers 503).
 	Evidence ed25519.PrivateKey
+	// SessionKey signs browser sessions; nil turns sign-in off, except
+	// in a dev_only config, which makes one up for the process's life.
+	SessionKey []byte
+	// OIDCClientSecret is the OIDC client's secret (browser sign-in);
+	// empty for a public client.
+	OIDCClientSecret string
 }
 
 // Deps is what extra HTTP routes are built from.
@@ -90,6 +97,8 @@ type Deps struct {
 	// Authn is Options.Authn: every route that takes a bearer token
 	// asks it.
 	Authn *authn.Authenticator
+	// Sessions are the browsers signed in; nil when sign-in is off.
+	Sessions *web.Sessions
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
@@ -101,7 +110,7 @@ type Deps struct {
 type routeBuilder func(mux *http.ServeMux, d Deps) error
 
 // routes are the extra HTTP routes, each in a file of its own.
-var routes = []routeBuilder{mountSlack, mountEmail, codecRoutes}
+var routes = []routeBuilder{mountSlack, mountWeb, codecRoutes}
 
 // Server serves gRPC and HTTP.
 type Server struct {
@@ -172,8 +181,12 @@ func New(o Options) (*Server, error) {
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	sessions, err := newSessions(cfg, live, o.Secrets.SessionKey, logger)
+	if err != nil {
+		return nil, err
+	}
 	deps := Deps{Config: cfg, Live: live, Approvals: o.Approvals, Codec: o.Codec,
-		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth,
+		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth, Sessions: sessions,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routes {
 		if err := b(root, deps); err != nil {

@@ -174,14 +174,15 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if len(req.GetRequestId()) > maxRequestID {
 		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
 	}
-	attemptID := "api:" + intake.NewID()
+	caller := callerFrom(ctx)
+	attemptID := caller.Channel + ":" + intake.NewID()
 	if req.GetRequestId() != "" {
-		attemptID = "api:" + intake.ApprovalID(user.Name, req.GetRequestId())
+		attemptID = caller.Channel + ":" + intake.ApprovalID(user.Name, req.GetRequestId())
 	}
 	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: "api", SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
-		IdentifiedBy: "bearer token",
+		Values: req.GetValues(), Channel: caller.Channel, SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
+		IdentifiedBy: caller.IdentifiedBy,
 	}, s.now())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -178,6 +178,9 @@ func (d *Directory) HasGroup(g string) bool { _, ok := d.groups[g]; return ok }
 // Members lists a group's user names in config order.
 func (d *Directory) Members(g string) []string { return slices.Clone(d.groups[g]) }
 
+// Users are the configured users in config order.
+func (d *Directory) Users() []*User { return slices.Clone(d.users) }
+
 // HasPlaintextTokens reports whether any user has a plaintext token, which
 // only dev configs should.
 func (d *Directory) HasPlaintextTokens() bool {

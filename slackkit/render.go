@@ -115,9 +115,9 @@ func Progress(st *approval.State) string {
 	return p
 }
 
-// URL is the approval's address on the gateway.
+// URL is the approval's page on the gateway: people who open it sign in there.
 func (r Render) URL(st *approval.State) string {
-	return strings.TrimRight(r.PublicURL, "/") + "/v1/approvals/" + st.ID
+	return strings.TrimRight(r.PublicURL, "/") + "/approvals/" + st.ID
 }
 
 // blockID keeps block IDs unique per message and new after each change:

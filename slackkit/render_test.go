@@ -96,7 +96,7 @@ func TestPromptShowsTheRequestEscaped(t *testing.T) {
 		"*Waiting for*\\n<@U0BOB> and <@U0CAROL>",
 		"<!date^" + itoa(st.Deadline.Unix()) + "^",
 		"&lt;@U0EVIL&gt;", // a field cannot mention anyone
-		"<https://signoff.example.com/v1/approvals/" + testID + "|Open in Signoff>",
+		"<https://signoff.example.com/approvals/" + testID + "|Open in Signoff>",
 	} {
 		assert.Contains(t, js, want)
 	}

@@ -33,6 +33,7 @@ func (l *Log) Prompt(_ context.Context, st *approval.State) (approval.Delivery, 
 		"approvers", strings.Join(pending, ","),
 		"deadline", st.Deadline.UTC().Format(time.RFC3339),
 		actionAttr(st.Request.Action.View()),
+		"open", strings.TrimRight(l.GatewayURL, "/")+"/approvals/"+st.ID,
 		// The hash binds the decision to the content logged here.
 		"decide", fmt.Sprintf(`curl -X POST -H "Authorization: Bearer $TOKEN" %s/v1/approvals/%s:decide -d '{"decision":"DECISION_APPROVE","request_hash":"%s"}'`, l.GatewayURL, st.ID, st.RequestHash),
 	)

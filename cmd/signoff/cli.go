@@ -279,16 +279,16 @@ func (c *cli) link(id string) string {
 	if u := strings.TrimRight(c.getenv("SIGNOFF_URL"), "/"); u != "" {
 		return u + "/approvals/" + id
 	}
-	// The REST URL: the same origin behind an https:// address, else the
+	// The approval's page: the same origin behind an https:// address, else the
 	// gateway's default HTTP port next to its gRPC port.
 	if strings.HasPrefix(c.addr, "https://") {
-		return strings.TrimRight(c.addr, "/") + "/v1/approvals/" + id
+		return strings.TrimRight(c.addr, "/") + "/approvals/" + id
 	}
 	host, _, err := net.SplitHostPort(strings.TrimPrefix(c.addr, "http://"))
 	if err != nil {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, "8080") + "/v1/approvals/" + id
+	return "http://" + net.JoinHostPort(host, "8080") + "/approvals/" + id
 }
 
 // printJSON writes m as indented protojson.

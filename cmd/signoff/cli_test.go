@@ -103,11 +103,11 @@ func TestLink(t *testing.T) {
 		t.Error(got)
 	}
 	c = &cli{getenv: envOf(), addr: "https://gw.example.com"}
-	if got := c.link("abc"); got != "https://gw.example.com/v1/approvals/abc" {
+	if got := c.link("abc"); got != "https://gw.example.com/approvals/abc" {
 		t.Error(got)
 	}
 	c = &cli{getenv: envOf(), addr: "10.0.0.5:9090"}
-	if got := c.link("abc"); got != "http://10.0.0.5:8080/v1/approvals/abc" {
+	if got := c.link("abc"); got != "http://10.0.0.5:8080/approvals/abc" {
 		t.Error(got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/devserver"
@@ -44,7 +45,13 @@ func runDev(ctx context.Context, p *process) error {
 		return err
 	}
 	defer func() { _ = srv.Stop() }()
-	ui, err := devserver.StartUI(cfg.Dev.UIAddress, srv.Address(), cfg.Temporal.Namespace)
+	// With payload encryption on, the UI decodes through the gateway's
+	// codec endpoint as the person signed in to Signoff in the browser.
+	codecEndpoint := ""
+	if p.set.Codec != nil {
+		codecEndpoint = strings.TrimSuffix(cfg.Gateway.PublicURL, "/") + "/codec"
+	}
+	ui, err := devserver.StartUI(cfg.Dev.UIAddress, srv.Address(), cfg.Temporal.Namespace, codecEndpoint)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func runTemporal(ctx context.Context, p *process) error {
 	}
 	defer func() { _ = srv.Stop() }()
 	if ts.UIAddress != "" {
-		ui, err := devserver.StartUI(ts.UIAddress, srv.Address(), cfg.Temporal.Namespace)
+		ui, err := devserver.StartUI(ts.UIAddress, srv.Address(), cfg.Temporal.Namespace, "")
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package emailhttp
+package web
 
 import (
 	"errors"
@@ -45,6 +45,7 @@ type confirmPage struct {
 	Style           string
 	Error           string
 	ViewURL         string
+	Nav             *nav
 }
 
 type choiceView struct {
@@ -225,10 +226,26 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 // values are the chosen option values: the link's own option for buttons
 // and selects, the ticked boxes for multiselect, the answer for text.
 func (h *Handler) values(st *approval.State, c emailtoken.Claims, r *http.Request) ([]string, string) {
-	in := st.Request.Input
+	return formValues(st.Request.Input, c.Decision, c.Option, r)
+}
+
+// formValues reads a decision form's answer to the request's input:
+// option is the one chosen for buttons and selects (the link's, or the
+// form's radio button), the ticked boxes for multiselect, the text box
+// for text. The message is for the person when the answer is not valid.
+func formValues(in approval.Input, d approval.Decision, option string, r *http.Request) ([]string, string) {
 	switch in.Type {
 	case approval.InputButton, approval.InputSelect:
-		return []string{c.Option}, ""
+		if option == "" {
+			if d == approval.DecisionApprove {
+				return nil, "Choose one of the options to approve."
+			}
+			return nil, ""
+		}
+		if _, ok := in.Option(option); !ok {
+			return nil, "Choose among the options shown."
+		}
+		return []string{option}, ""
 	case approval.InputMultiselect:
 		vals := r.PostForm["value"]
 		if len(vals) > maxValues {
@@ -239,7 +256,7 @@ func (h *Handler) values(st *approval.State, c emailtoken.Claims, r *http.Reques
 				return nil, "Choose among the options shown."
 			}
 		}
-		if len(vals) == 0 && c.Decision == approval.DecisionApprove {
+		if len(vals) == 0 && d == approval.DecisionApprove {
 			return nil, "Choose at least one option to approve."
 		}
 		return vals, ""

@@ -1,9 +1,10 @@
-package emailhttp
+package web
 
 import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
@@ -22,6 +23,11 @@ type approvalPageData struct {
 	Summary   *summary
 	Action    *approval.ActionResult
 	Entries   []entryView
+	Nav       *nav
+	// Acts is what the signed-in viewer may do now; nil for others.
+	Acts *acts
+	// Done says what the viewer just did (after a form's redirect).
+	Done string
 }
 
 // approvalPage shows an approval's request, status and timeline to an API
@@ -35,7 +41,7 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 			Message: "This is not an approval's address."})
 		return
 	}
-	if t := r.URL.Query().Get("t"); t != "" {
+	if t := r.URL.Query().Get("t"); t != "" && h.keys != nil {
 		c, err := h.keys.Verify(t, h.now())
 		switch {
 		case err != nil:
@@ -48,7 +54,11 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	viewer, apiUser, ok := h.viewer(r, id)
+	viewer, apiUser, ss, ok := h.viewer(r, id)
+	if !ok && h.sessions != nil && bearer(r) == "" {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape("/approvals/"+id), http.StatusSeeOther)
+		return
+	}
 	if !ok {
 		h.message(w, http.StatusUnauthorized, message{Heading: "Sign-in needed", Result: "unauthorized",
 			Message: "Open this page from a link in a Signoff email about this approval, or call it with an API token " +
@@ -76,10 +86,17 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 		h.logger.Warn("audit page without timers", "approval_id", id, "err", err)
 	}
 	entries := evidence.Timeline(evidence.Input{State: st, WorkflowID: workflows.ApprovalWorkflowID(id), RunID: rec.RunID, Timers: rec.Timers})
-	h.render(w, http.StatusOK, "approval", &approvalPageData{
+	data := &approvalPageData{
 		PageTitle: "Audit trail: " + st.Request.Title, ID: id, Viewer: viewer,
 		Summary: summarize(st), Action: st.ActionResult, Entries: timelineView(entries),
-	})
+	}
+	if ss != nil {
+		data.PageTitle = st.Request.Title
+		data.Nav = h.nav(*ss, apiUser)
+		data.Acts = h.actsFor(st, apiUser, *ss)
+		data.Done = doneMessages[r.URL.Query().Get("done")]
+	}
+	h.render(w, http.StatusOK, "approval", data)
 }
 
 // viewer is who asks to read approval id: ok false without credentials;
@@ -89,25 +106,36 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 // this approval and the person it mailed about it (approvers, the
 // requester, and whoever the policy says to notify: escalation and
 // break-glass recipients, who need not be approvers or even users).
-func (h *Handler) viewer(r *http.Request, id string) (viewer string, apiUser *identity.User, ok bool) {
+//
+// A person signed in on the web reads as an API user does; ss is their
+// session, nil otherwise.
+func (h *Handler) viewer(r *http.Request, id string) (viewer string, apiUser *identity.User, ss *session, ok bool) {
 	if tok := bearer(r); tok != "" {
 		if u, err := h.authn.Authenticate(r.Context(), tok); err == nil {
-			return u.Name, u, true
+			return u.Name, u, nil, true
 		}
-		return "", nil, false
+		return "", nil, nil, false
+	}
+	if h.sessions != nil {
+		if s, u, ok := h.sessions.current(r); ok {
+			return u.Name, u, &s, true
+		}
+	}
+	if h.keys == nil {
+		return "", nil, nil, false
 	}
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	c, err := h.keys.Verify(ck.Value, h.now())
 	if err != nil || c.Purpose != emailtoken.PurposeSession {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	if c.Approval != id {
-		return "", nil, true
+		return "", nil, nil, true
 	}
-	return c.User, nil, true
+	return c.User, nil, nil, true
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter) {

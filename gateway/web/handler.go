@@ -1,16 +1,26 @@
-// Package emailhttp serves the pages email links open: a confirmation page
-// for each decision link (GET decides nothing: mail scanners and previews
-// fetch links), the POST that decides, an approval's audit trail, and the
-// signed evidence export for auditors.
+// Package web serves Signoff to people in a browser: signing in (with the
+// company's identity provider, or the dev sign-in of a dev_only config),
+// the approvals inbox, an approval's page where its approvers decide, the
+// pages email links open, and the signed evidence export for auditors.
+// Pages are rendered on the server, run no script and work with the
+// keyboard alone; every form carries a CSRF token bound to the session or
+// link it came from.
 //
 // Routes:
 //
-//	GET  /d/{token}                    confirmation page (sets a CSRF cookie)
+//	GET  /signin, /auth/start, /auth/callback   sign-in (OIDC code flow with PKCE)
+//	POST /signin/dev                   dev sign-in (dev_only configs only)
+//	POST /signout                      sign out
+//	GET  /inbox                        waiting for me, my requests, all I may read
+//	GET  /approvals/{id}               an approval: signed-in person, bearer token, email session or ?t=<link token>
+//	POST /approvals/{id}/decide        approve or reject, as the signed-in person, channel "web"
+//	POST /approvals/{id}/cancel        cancel (requester, admin)
+//	POST /approvals/{id}/bypass        break-glass (requester, soft policies)
+//	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
 //	POST /d/{token}                    decide, as the token's approver, channel "email"
-//	GET  /approvals/{id}               audit trail: bearer token, session cookie or ?t=<link token>
 //	GET  /v1/approvals/{id}/evidence   signed evidence JSON (bearer token)
 //	GET  /email-assets/style.css       the pages' only asset
-package emailhttp
+package web
 
 import (
 	"bytes"
@@ -59,6 +69,14 @@ type Options struct {
 	// Proofs stamps decisions, so the workflow counts them.
 	Proofs *proof.Keyring
 	Now    func() time.Time
+	// Sessions signs people in; nil leaves sign-in, the inbox and the
+	// web decisions off.
+	Sessions *Sessions
+	// SignIn is the identity provider's browser flow; nil without one.
+	SignIn *authn.SignIn
+	// DevSignIn lists the configured people to sign in as, with no
+	// password: only for a dev_only config.
+	DevSignIn bool
 }
 
 // Handler serves the pages.
@@ -74,6 +92,9 @@ type Handler struct {
 	timeout   time.Duration
 	proofs    *proof.Keyring
 	now       func() time.Time
+	sessions  *Sessions
+	signin    *authn.SignIn
+	devSignIn bool
 }
 
 // New checks the options.
@@ -88,6 +109,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
+		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -105,13 +127,29 @@ func New(o Options) (*Handler, error) {
 // REST mux's "/v1/", so it wins.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/approvals/{id}/evidence", h.exportEvidence)
-	if h.keys == nil {
+	if h.keys == nil && h.sessions == nil {
 		return
 	}
-	mux.HandleFunc("GET /d/{token}", h.page(h.confirm))
-	mux.HandleFunc("POST /d/{token}", h.page(h.decide))
 	mux.HandleFunc("GET /approvals/{id}", h.page(h.approvalPage))
 	mux.HandleFunc("GET /email-assets/style.css", h.stylesheet)
+	if h.keys != nil {
+		mux.HandleFunc("GET /d/{token}", h.page(h.confirm))
+		mux.HandleFunc("POST /d/{token}", h.page(h.decide))
+	}
+	if h.sessions != nil {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+		})
+		mux.HandleFunc("GET /signin", h.page(h.signinPage))
+		mux.HandleFunc("GET /auth/start", h.page(h.authStart))
+		mux.HandleFunc("GET /auth/callback", h.page(h.authCallback))
+		mux.HandleFunc("POST /signin/dev", h.page(h.devSignInPost))
+		mux.HandleFunc("POST /signout", h.page(h.signOut))
+		mux.HandleFunc("GET /inbox", h.page(h.inbox))
+		mux.HandleFunc("POST /approvals/{id}/decide", h.page(h.webDecide))
+		mux.HandleFunc("POST /approvals/{id}/cancel", h.page(h.webCancel))
+		mux.HandleFunc("POST /approvals/{id}/bypass", h.page(h.webBypass))
+	}
 }
 
 //go:embed templates/*.html assets/style.css
@@ -120,7 +158,7 @@ var files embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, name := range []string{"confirm", "message", "approval"} {
+	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox"} {
 		pages[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 }
@@ -186,6 +224,7 @@ type message struct {
 	Tone    string // ok, bad, info
 	Summary *summary
 	ViewURL string
+	Nav     *nav
 }
 
 func (h *Handler) message(w http.ResponseWriter, code int, m message) {

@@ -1,4 +1,4 @@
-package emailhttp
+package web
 
 import (
 	"context"

@@ -1,0 +1,248 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/signoff/signoff/access"
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/workflows"
+)
+
+// ChannelWeb is the decision channel of the web pages.
+const ChannelWeb = "web"
+
+// acts are the forms an approval's page offers its signed-in viewer.
+type acts struct {
+	CSRF string
+	// Attempt names this page's forms: a form sent twice (a double
+	// click, a resend after a timeout) counts once.
+	Attempt     string
+	RequestHash string
+	Decide      bool
+	Prompt      string
+	Choices     []choiceView
+	Multi       bool
+	Single      bool
+	TextInput   bool
+	// CommentApprove and CommentReject say the policy needs a comment.
+	CommentApprove, CommentReject bool
+	Cancel                        bool
+	Bypass                        bool
+	// Requested is true on the viewer's own request.
+	Requested bool
+}
+
+// actsFor is what u may do on st now: decide when they are among the
+// approvers still awaited, cancel their own request (admins any), and
+// break-glass their own request under a soft policy. The workflow judges
+// every attempt again; these only choose the forms shown.
+func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session) *acts {
+	a := &acts{CSRF: h.sessions.csrf(ss), Attempt: randomString(), RequestHash: st.RequestHash, Requested: st.Requester == u.Name}
+	if st.Status != approval.StatusPending {
+		return a
+	}
+	a.Decide = slices.Contains(st.Pending(), u.Name) && (st.Requester != u.Name || st.Policy.SelfApproval)
+	a.Cancel = st.Requester == u.Name || u.Admin
+	a.Bypass = st.Requester == u.Name && st.Policy.Soft()
+	a.CommentApprove, a.CommentReject = st.Policy.RequireComment.Approve, st.Policy.RequireComment.Reject
+	in := st.Request.Input
+	a.Prompt = in.Prompt
+	switch in.Type {
+	case approval.InputButton, approval.InputSelect:
+		a.Single = true
+	case approval.InputMultiselect:
+		a.Multi = true
+	case approval.InputText:
+		a.TextInput = true
+	}
+	for _, o := range in.Options {
+		a.Choices = append(a.Choices, choiceView{Label: o.Label, Value: o.Value})
+	}
+	return a
+}
+
+// doneMessages confirm what the viewer just did, after the redirect.
+var doneMessages = map[string]string{
+	"approved":  "Your approval was recorded.",
+	"rejected":  "Your rejection was recorded.",
+	"cancelled": "The request was cancelled.",
+	"bypassed":  "Break-glass recorded: the request proceeds without approval, and approvers and security were told.",
+}
+
+var attemptPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+
+// form starts a POST on an approval's page: a signed-in person, a form
+// from Signoff's own page (origin and the session's CSRF token), a valid
+// ID and an approval they may read. ok false means it has answered.
+func (h *Handler) form(w http.ResponseWriter, r *http.Request) (ss session, u *identity.User, st *approval.State, attempt string, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	ss, u, signed := h.sessions.current(r)
+	if !signed {
+		http.Redirect(w, r, "/signin?next="+"/approvals/"+r.PathValue("id"), http.StatusSeeOther)
+		return ss, nil, nil, "", false
+	}
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil || !idPattern.MatchString(id) {
+		h.message(w, http.StatusBadRequest, message{Heading: "The form could not be read", Result: "invalid",
+			Message: "Nothing was done.", Nav: h.nav(ss, u)})
+		return ss, nil, nil, "", false
+	}
+	if !h.sameOrigin(r) || !h.sessions.checkCSRF(ss, r.PostFormValue("csrf")) {
+		h.logger.Warn("web form refused: CSRF check failed", "approval_id", id, "user", u.Name)
+		h.message(w, http.StatusForbidden, message{Heading: "Please try again from Signoff's page", Result: "forbidden",
+			Message: "This form could not be checked (it did not come from Signoff's page, or you signed in again since). Nothing was done.",
+			Nav:     h.nav(ss, u), ViewURL: "/approvals/" + id})
+		return ss, nil, nil, "", false
+	}
+	attempt = r.PostFormValue("attempt")
+	if !attemptPattern.MatchString(attempt) {
+		attempt = randomString()
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	st, err := h.load(ctx, id)
+	if err == nil && !access.CanRead(st, u) {
+		err = approvals.ErrNotFound
+	}
+	if err != nil {
+		h.loadError(w, err)
+		return ss, nil, nil, "", false
+	}
+	return ss, u, st, attempt, true
+}
+
+// webDecide approves or rejects as the signed-in person. The workflow
+// judges it as any other decision (the one decision pipeline); the page
+// only reads the form.
+func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
+	ss, u, st, attempt, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	var d approval.Decision
+	switch r.PostFormValue("decision") {
+	case "approve":
+		d = approval.DecisionApprove
+	case "reject":
+		d = approval.DecisionReject
+	default:
+		h.message(w, http.StatusBadRequest, message{Heading: "Choose Approve or Reject", Result: "invalid",
+			Message: "Nothing was decided.", Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
+		return
+	}
+	comment := strings.TrimSpace(r.PostFormValue("comment"))
+	values, formErr := formValues(st.Request.Input, d, r.PostFormValue("option"), r)
+	switch {
+	case formErr != "":
+	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > maxComment:
+		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
+	case comment == "" && ((d == approval.DecisionApprove && st.Policy.RequireComment.Approve) ||
+		(d == approval.DecisionReject && st.Policy.RequireComment.Reject)):
+		formErr = "This policy needs a comment for this decision."
+	}
+	if formErr != "" {
+		h.message(w, http.StatusUnprocessableEntity, message{Heading: "Nothing was decided", Result: "invalid", Reason: formErr,
+			Message: "Go back to the approval, correct the form and send it again.", Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
+		return
+	}
+	d2 := policy.DeciderOf(u)
+	dr := workflows.DecisionRequest{
+		AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Decision: d, Comment: comment,
+		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &d2,
+		IdentifiedBy: ss.identifiedBy(),
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	_, err := h.approvals.Decide(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, dr, h.now()))
+	if h.refusedOrFailed(w, ss, u, st, "decision", err) {
+		return
+	}
+	h.logger.Info("web decision accepted", "approval_id", st.ID, "user", u.Name, "decision", string(d))
+	done := "approved"
+	if d == approval.DecisionReject {
+		done = "rejected"
+	}
+	http.Redirect(w, r, "/approvals/"+st.ID+"?done="+done, http.StatusSeeOther)
+}
+
+// reason reads a cancel or break-glass form's reason.
+func (h *Handler) reason(w http.ResponseWriter, r *http.Request, ss session, u *identity.User, st *approval.State, required bool) (string, bool) {
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxComment || (required && reason == "") {
+		h.message(w, http.StatusUnprocessableEntity, message{Heading: "Nothing was done", Result: "invalid",
+			Reason: fmt.Sprintf("Give a reason of at most %d characters.", maxComment), Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
+		return "", false
+	}
+	return reason, true
+}
+
+// webCancel cancels a pending request: its requester, or an admin.
+func (h *Handler) webCancel(w http.ResponseWriter, r *http.Request) {
+	ss, u, st, attempt, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	reason, ok := h.reason(w, r, ss, u, st, false)
+	if !ok {
+		return
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	_, err := h.approvals.Cancel(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.CancelRequest{
+		AttemptID: workflows.UpdateCancel + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Admin: u.Admin, Reason: reason,
+	}, h.now()))
+	if h.refusedOrFailed(w, ss, u, st, "cancellation", err) {
+		return
+	}
+	h.logger.Info("approval cancel (web)", "approval_id", st.ID, "user", u.Name)
+	http.Redirect(w, r, "/approvals/"+st.ID+"?done=cancelled", http.StatusSeeOther)
+}
+
+// webBypass is break-glass: the requester proceeds without approval under
+// a soft policy, with a reason; approvers and security are told at once.
+func (h *Handler) webBypass(w http.ResponseWriter, r *http.Request) {
+	ss, u, st, attempt, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	reason, ok := h.reason(w, r, ss, u, st, true)
+	if !ok {
+		return
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	_, err := h.approvals.Bypass(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.BypassRequest{
+		AttemptID: workflows.UpdateBypass + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Reason: reason,
+	}, h.now()))
+	if h.refusedOrFailed(w, ss, u, st, "break-glass", err) {
+		return
+	}
+	h.logger.Warn("approval bypass (web)", "approval_id", st.ID, "user", u.Name)
+	http.Redirect(w, r, "/approvals/"+st.ID+"?done=bypassed", http.StatusSeeOther)
+}
+
+// refusedOrFailed answers an attempt the workflow refused or could not
+// take; false when err is nil.
+func (h *Handler) refusedOrFailed(w http.ResponseWriter, ss session, u *identity.User, st *approval.State, what string, err error) bool {
+	if err == nil {
+		return false
+	}
+	if ref, refused := refusalOf(err); refused {
+		h.logger.Info("web "+what+" refused", "approval_id", st.ID, "user", u.Name, "code", string(ref.Code), "reason", ref.Message)
+		h.message(w, refusalStatus(ref.Code), message{Heading: "Your " + what + " was not accepted", Result: "refused",
+			Reason: ref.Message, Message: "Signoff recorded the attempt in the audit trail, but it does not count.",
+			Summary: summarize(st), ViewURL: "/approvals/" + st.ID, Nav: h.nav(ss, u)})
+		return true
+	}
+	h.loadError(w, fmt.Errorf("%s on approval %s: %w", what, st.ID, err))
+	return true
+}

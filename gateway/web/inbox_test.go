@@ -1,0 +1,174 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// inboxHas reports whether b's inbox view lists the fixture's approval.
+func (b *browser) inboxHas(view string) bool {
+	b.f.t.Helper()
+	rec := b.do(http.MethodGet, "/inbox?view="+view, nil)
+	if rec.Code != http.StatusOK {
+		b.f.t.Fatalf("inbox %s: %d\n%s", view, rec.Code, rec.Body)
+	}
+	return strings.Contains(rec.Body.String(), `data-id="`+approvalID+`"`)
+}
+
+// TestInboxViews: an approval waits for the approvers who have not decided
+// yet, is among its requester's requests, and is in nobody else's inbox.
+func TestInboxViews(t *testing.T) {
+	f := webSetup(t, true, false)
+	want := map[string]map[string]bool{
+		"alice": {"waiting": false, "requests": true, "all": true},
+		"bob":   {"waiting": true, "requests": false, "all": true},
+		"walt":  {"waiting": false, "requests": false, "all": false},
+		"dana":  {"waiting": false, "requests": false, "all": true}, // admin reads all
+	}
+	browsers := map[string]*browser{}
+	for user, views := range want {
+		b := f.browser()
+		b.signIn(user)
+		browsers[user] = b
+		for view, listed := range views {
+			if got := b.inboxHas(view); got != listed {
+				t.Errorf("%s's %s view lists the approval: %v, want %v", user, view, got, listed)
+			}
+		}
+	}
+	bob := browsers["bob"]
+	page := bob.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	rec := bob.do(http.MethodPost, "/approvals/"+approvalID+"/decide", url.Values{
+		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")},
+		"request_hash": {hidden(page, "request_hash")}, "decision": {"approve"},
+	})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("bob approves: %d\n%s", rec.Code, rec.Body)
+	}
+	if bob.inboxHas("waiting") {
+		t.Error("the approval still waits for bob after his approval")
+	}
+}
+
+// TestWebDecision: the approval's page offers its approvers the decision
+// form; a decision counts once as the signed-in person through the web
+// channel, however often the form is sent, and only with the session's
+// form token and the content the page showed.
+func TestWebDecision(t *testing.T) {
+	f := webSetup(t, true, false)
+	bob := f.browser()
+	bob.signIn("bob")
+	rec := bob.do(http.MethodGet, "/approvals/"+approvalID, nil)
+	page := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(page, `id="decide-form"`) || !strings.Contains(page, `id="action-view"`) {
+		t.Fatalf("bob's approval page: %d\n%s", rec.Code, page)
+	}
+	form := url.Values{
+		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")},
+		"request_hash": {hidden(page, "request_hash")}, "decision": {"approve"}, "comment": {"ship it"},
+	}
+	// Another session's form token, and no token: refused before the
+	// workflow hears of it.
+	carol := f.browser()
+	carol.signIn("carol")
+	carolPage := carol.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	for name, csrf := range map[string]string{"carol's token": hidden(carolPage, "csrf"), "no token": ""} {
+		bad := url.Values{}
+		for k, v := range form {
+			bad[k] = v
+		}
+		bad.Set("csrf", csrf)
+		if rec := bob.do(http.MethodPost, "/approvals/"+approvalID+"/decide", bad); rec.Code != http.StatusForbidden {
+			t.Errorf("%s: %d", name, rec.Code)
+		}
+	}
+	if n := len(f.state().Attempts); n != 0 {
+		t.Fatalf("%d attempts recorded from refused forms", n)
+	}
+	// A stale request_hash is the workflow's refusal: recorded, 409.
+	stale := url.Values{}
+	for k, v := range form {
+		stale[k] = v
+	}
+	stale.Set("request_hash", strings.Repeat("0", 64))
+	stale.Set("attempt", strings.Repeat("s", 32))
+	if rec := bob.do(http.MethodPost, "/approvals/"+approvalID+"/decide", stale); rec.Code != http.StatusConflict || resultOf(rec) != "refused" {
+		t.Fatalf("stale content: %d %q", rec.Code, resultOf(rec))
+	}
+	for range 2 { // a double submit
+		rec = bob.do(http.MethodPost, "/approvals/"+approvalID+"/decide", form)
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/approvals/"+approvalID+"?done=approved" {
+			t.Fatalf("bob approves: %d %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
+		}
+	}
+	st := f.state()
+	var accepted []approval.Attempt
+	for _, a := range st.Attempts {
+		if a.Accepted {
+			accepted = append(accepted, a)
+		}
+	}
+	if len(accepted) != 1 || st.Status != approval.StatusPending {
+		t.Fatalf("after bob's approval sent twice: %d accepted, %s", len(accepted), st.Status)
+	}
+	a := accepted[0]
+	if a.User != "bob" || a.Channel != ChannelWeb || a.Comment != "ship it" || a.IdentifiedBy != "web session (dev sign-in)" || a.Proof == "" {
+		t.Fatalf("attempt %+v", a)
+	}
+	after := bob.do(http.MethodGet, "/approvals/"+approvalID+"?done=approved", nil).Body.String()
+	if strings.Contains(after, `id="decide-form"`) || !strings.Contains(after, "Your approval was recorded.") {
+		t.Errorf("page after the decision:\n%s", after)
+	}
+	// Someone with no part in it: not even told it exists.
+	walt := f.browser()
+	walt.signIn("walt")
+	if rec := walt.do(http.MethodGet, "/approvals/"+approvalID, nil); rec.Code != http.StatusNotFound {
+		t.Errorf("walt reads the approval: %d", rec.Code)
+	}
+	wf := url.Values{"csrf": {hidden(walt.do(http.MethodGet, "/inbox", nil).Body.String(), "csrf")}, "decision": {"approve"},
+		"request_hash": {st.RequestHash}}
+	if rec := walt.do(http.MethodPost, "/approvals/"+approvalID+"/decide", wf); rec.Code != http.StatusNotFound {
+		t.Errorf("walt decides: %d", rec.Code)
+	}
+	// The requester may not approve their own request: no form.
+	alice := f.browser()
+	alice.signIn("alice")
+	if page := alice.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String(); strings.Contains(page, `id="decide-form"`) ||
+		!strings.Contains(page, `id="cancel-form"`) || strings.Contains(page, `id="bypass-form"`) {
+		t.Errorf("alice's page offers the wrong forms:\n%s", page)
+	}
+}
+
+// TestWebCancelAndBypass: the requester cancels from the page; under a soft
+// policy they may break glass, with a reason.
+func TestWebCancelAndBypass(t *testing.T) {
+	f := webSetup(t, true, false)
+	alice := f.browser()
+	alice.signIn("alice")
+	page := alice.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	rec := alice.do(http.MethodPost, "/approvals/"+approvalID+"/cancel", url.Values{
+		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")}, "reason": {"not needed"}})
+	if rec.Code != http.StatusSeeOther || f.state().Status != approval.StatusCancelled {
+		t.Fatalf("cancel: %d, %s\n%s", rec.Code, f.state().Status, rec.Body)
+	}
+
+	f = webSetup(t, true, true)
+	alice = f.browser()
+	alice.signIn("alice")
+	page = alice.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	if !strings.Contains(page, `id="bypass-form"`) {
+		t.Fatalf("no break-glass form under a soft policy:\n%s", page)
+	}
+	form := url.Values{"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")}}
+	if rec := alice.do(http.MethodPost, "/approvals/"+approvalID+"/bypass", form); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("break-glass without a reason: %d", rec.Code)
+	}
+	form.Set("reason", "prod is down")
+	if rec := alice.do(http.MethodPost, "/approvals/"+approvalID+"/bypass", form); rec.Code != http.StatusSeeOther || f.state().Status != approval.StatusBypassed {
+		t.Fatalf("break-glass: %d, %s", rec.Code, f.state().Status)
+	}
+}
