@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,50 +12,21 @@ import (
 	"github.com/signoff/signoff/approval"
 )
 
-// chromiumPath is Debian's chromium; CI installs it and sets
-// SIGNOFF_REQUIRE_BROWSER so a missing browser fails instead of skipping.
-const chromiumPath = "/usr/bin/chromium"
-
 // TestEmailBrowserApprove drives headless Chromium as an approver would:
 // open the link from the email, read the confirmation page, write a
 // comment, click Approve, read the outcome page. The workflow must then be
 // approved with the comment, through the email channel.
 func TestEmailBrowserApprove(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("SIGNOFF_REQUIRE_BROWSER") != "" {
-			t.Fatalf("SIGNOFF_REQUIRE_BROWSER is set but %s is missing: apt-get install -y chromium", chromiumPath)
-		}
-		t.Skipf("%s not found: install Debian's chromium (apt-get install -y chromium) to run the browser test", chromiumPath)
-	}
+	needBrowser(t)
 	e := startEmailEnv(t)
 	id := e.create(t, `{"title":"Grant break-glass access to prod DB","environment":"staging",
 		"fields":{"ticket":"OPS-7","duration":"2h"}}`)
 	m := e.mail(t, "carol@example.com", "[Signoff] Approval needed", id)
 	link := m.Links(e.HTTPURL + "/d/")[0]
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		// A phone-sized window: the pages must read well there.
-		chromedp.WindowSize(412, 915),
-	)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	// Start the browser on a context without a timeout (a timeout on the
-	// first run would bound the browser's whole life), then bound the steps.
-	require.NoError(t, chromedp.Do(ctx))
-	steps, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	// A phone-sized window: the pages must read well there.
+	steps := browser(t, 412, 915, 90*time.Second)
 
 	require.NoError(t, chromedp.Do(steps,
 		chromedp.Navigate(link),
@@ -112,20 +80,7 @@ func TestEmailBrowserApprove(t *testing.T) {
 	trailShot, err := chromedp.Run(steps, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 
-	dir := t.TempDir()
-	shots := map[string][]byte{"confirm.png": confirmShot, "outcome.png": outcomeShot, "audit-trail.png": trailShot}
-	for name, png := range shots {
-		require.True(t, len(png) > 1000 && string(png[1:4]) == "PNG", "%s is not a PNG", name)
-		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, png, 0o600))
-		t.Logf("screenshot: %s", path)
-	}
-	if out := os.Getenv("SIGNOFF_SCREENSHOT_DIR"); out != "" {
-		// For a person to look at: the test's own copies go with TempDir.
-		for name, png := range shots {
-			_ = os.WriteFile(filepath.Join(out, "email-"+name), png, 0o644)
-		}
-	}
+	keepShots(t, "email-", map[string][]byte{"confirm.png": confirmShot, "outcome.png": outcomeShot, "audit-trail.png": trailShot})
 
 	st := e.state(t, id)
 	require.Equal(t, approval.StatusApproved, st.Status)

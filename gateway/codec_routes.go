@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -34,6 +35,7 @@ func codecRoutes(mux *http.ServeMux, d Deps) error {
 		origin:   origin,
 		authn:    d.Authn,
 		sessions: d.Sessions,
+		logger:   d.Logger,
 		maxBody:  d.Config.Gateway.MaxBodyBytes,
 		next:     converter.NewPayloadCodecHTTPHandler(c),
 	}
@@ -61,6 +63,7 @@ type codecServer struct {
 	origin   string
 	authn    *authn.Authenticator
 	sessions *web.Sessions // nil when browser sign-in is off
+	logger   *slog.Logger
 	maxBody  int64
 	next     http.Handler
 }
@@ -95,9 +98,13 @@ func (s *codecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Payloads are every approval's content: decoding them is not scoped
 	// to one approval, so it takes the codec role (or admin).
 	if !access.CanDecodePayloads(u) {
+		s.logger.WarnContext(r.Context(), "codec call refused: no codec role", "user", u.Name, "path", r.URL.Path)
 		http.Error(w, "the codec endpoints need the codec role (users[].roles) or admin", http.StatusForbidden)
 		return
 	}
+	// Reading decrypted payloads is reading every approval: who did is
+	// worth a line.
+	s.logger.InfoContext(r.Context(), "codec call", "user", u.Name, "path", r.URL.Path)
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	s.next.ServeHTTP(w, r)
 }

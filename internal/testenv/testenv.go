@@ -78,6 +78,10 @@ type Options struct {
 	// NoWorker starts no in-process worker: the test runs workers as
 	// processes of their own (StartWorkerProcess), to kill them.
 	NoWorker bool
+	// UI starts the Temporal Web UI (UIURL), as `signoff dev` does: with
+	// payload encryption on, it decodes through the gateway's /codec with
+	// the browser's cookies.
+	UI bool
 }
 
 // Stack is a running Signoff.
@@ -94,11 +98,13 @@ type Stack struct {
 	Settings app.Settings
 	HTTPURL  string
 	GRPCAddr string
-	Logs     *lockedBuffer
-	logger   *slog.Logger
-	stopGW   context.CancelFunc
-	stopW    context.CancelFunc
-	wDone    chan error
+	// UIURL is the Temporal Web UI's address (Options.UI).
+	UIURL  string
+	Logs   *lockedBuffer
+	logger *slog.Logger
+	stopGW context.CancelFunc
+	stopW  context.CancelFunc
+	wDone  chan error
 	// workerOn receives the config of each worker RunWorker starts.
 	workerOn chan *config.Loaded
 	// reader serves Seen.
@@ -132,13 +138,20 @@ func Start(t TB, opts Options) *Stack {
 		s.DataDir = t.TempDir()
 	}
 	s.logger = slog.New(slog.NewTextHandler(io.MultiWriter(s.Logs, testWriter{t}), &slog.HandlerOptions{Level: opts.LogLevel}))
-	addrs := freeAddrs(t, 3)
+	addrs := freeAddrs(t, 4)
 	cfg.Temporal.Address, cfg.Gateway.GRPCAddress, cfg.Gateway.HTTPAddress = addrs[0], addrs[1], addrs[2]
 	cfg.Gateway.PublicURL = "http://" + cfg.Gateway.HTTPAddress
 	s.HTTPURL = cfg.Gateway.PublicURL
+	if opts.UI {
+		// The gateway lets the UI's origin call /codec with cookies.
+		cfg.Codec.UIOrigin = "http://" + addrs[3]
+	}
 	s.GRPCAddr = cfg.Gateway.GRPCAddress
 
 	s.StartTemporal()
+	if opts.UI {
+		s.startUI(addrs[3])
+	}
 	if !opts.NoWorker {
 		s.StartWorker()
 	}
@@ -185,6 +198,21 @@ func (s *Stack) StartTemporal() {
 		s.T.Fatalf("connect to temporal: %v", err)
 	}
 	s.Backend, s.Client = b, b.Client
+}
+
+// startUI serves the Temporal Web UI on address, as `signoff dev` does.
+func (s *Stack) startUI(address string) {
+	s.T.Helper()
+	endpoint := ""
+	if s.Settings.Codec != nil {
+		endpoint = s.HTTPURL + "/codec"
+	}
+	ui, err := devserver.StartUI(address, s.Config.Temporal.Address, s.Config.Temporal.Namespace, endpoint)
+	if err != nil {
+		s.T.Fatalf("start temporal ui: %v", err)
+	}
+	s.T.Cleanup(ui.Stop)
+	s.UIURL = "http://" + address
 }
 
 // temporalLogLevel keeps the server quiet unless SIGNOFF_TEST_TEMPORAL_LOG
