@@ -26,6 +26,7 @@ import (
 	"github.com/signoff/signoff/gateway"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/slackgroups"
 	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/worker"
 	"github.com/signoff/signoff/workflows"
@@ -247,7 +248,8 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 	}
 	return gateway.New(gateway.Options{
 		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
-		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth,
+		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: slackgroups.ForConfig(live.Get().Slack, set.Slack,
+			func() *identity.Directory { return live.Get().Directory }),
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,
 			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret},
 	})

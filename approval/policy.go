@@ -40,6 +40,10 @@ type Policy struct {
 	RequireJustification     bool        `json:"require_justification,omitempty"`
 	RequireComment           CommentRule `json:"require_comment,omitzero"`
 	Require2FA               bool        `json:"require_2fa,omitempty"`
+	// OutsideGroups are the groups read from outside the config when the
+	// approval was created ("slack:S…") and the configured users each held
+	// then: why those people are approvers.
+	OutsideGroups map[string][]string `json:"outside_groups,omitempty"`
 	// AllowedChannels are the Slack channel IDs decisions may come from.
 	AllowedChannels []string      `json:"allowed_channels,omitempty"`
 	Reminder        time.Duration `json:"reminder,omitempty"`

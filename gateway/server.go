@@ -34,6 +34,7 @@ import (
 	"github.com/signoff/signoff/gateway/web"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
@@ -56,8 +57,11 @@ type Options struct {
 	Secrets Secrets
 	// Authn tells who a bearer credential belongs to; nil accepts the
 	// users' static tokens only.
-	Authn  *authn.Authenticator
-	Logger *slog.Logger
+	Authn *authn.Authenticator
+	// Outside reads approver groups kept outside the config (Slack user
+	// groups) when approvals are created; nil counts no one in them.
+	Outside policy.Outside
+	Logger  *slog.Logger
 }
 
 // Secrets are what the gateway's routes need from the environment. The
@@ -145,6 +149,7 @@ func New(o Options) (*Server, error) {
 	m := newMetrics(reg)
 
 	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
+	svc.starter.Outside = o.Outside
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
 		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(auth, "/signoff.v1.")),

@@ -107,6 +107,9 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
 	case errors.Is(err, intake.ErrConflict):
 		return nil, status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, intake.ErrUnavailable):
+		s.logger.WarnContext(ctx, "approval not created", "requester", user.Name, "err", err)
+		return nil, status.Error(codes.Unavailable, "the policy's approver groups could not be read (Slack); nothing was created, retry later")
 	case err != nil:
 		return nil, s.statusOf(ctx, "start approval", err)
 	case res.Existing:

@@ -32,6 +32,9 @@ var (
 	ErrDenied = errors.New("request refused")
 	// ErrConflict is a request_id reused for different content.
 	ErrConflict = errors.New("request_id was already used for a different request")
+	// ErrUnavailable wraps what could not be read to create the approval
+	// (a Slack user group): nothing was created; retry later.
+	ErrUnavailable = errors.New("cannot create the approval now")
 )
 
 // ActionValidator checks an action's type and parameters before anyone is
@@ -46,6 +49,9 @@ type Starter struct {
 	Approvals approvals.Approvals
 	Actions   ActionValidator
 	Now       func() time.Time
+	// Outside reads approver groups kept outside the config (Slack user
+	// groups); nil counts no one in them.
+	Outside policy.Outside
 }
 
 // Request is one would-be approval.
@@ -90,8 +96,10 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	cfg := s.Live.Get()
-	pol, err := cfg.Policies.Resolve(r.Request, r.Requester.Name)
+	pol, err := cfg.Policies.ResolveWith(ctx, r.Request, r.Requester.Name, s.Outside)
 	switch {
+	case errors.Is(err, policy.ErrGroupsUnavailable):
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, policy.ErrNoPolicy):
 		return Result{}, fmt.Errorf("%w: %w: refused (deny by default)", ErrDenied, err)
 	case err != nil:

@@ -5,12 +5,14 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"time"
 
@@ -61,11 +63,39 @@ type Match struct {
 }
 
 // Approvers are named users and groups; groups expand through the user
-// directory when an approval is created.
+// directory, and Slack user groups through Slack, when an approval is
+// created: the approval keeps who was eligible then.
 type Approvers struct {
 	Users  []string `yaml:"users" json:"users,omitempty"`
 	Groups []string `yaml:"groups" json:"groups,omitempty"`
+	// SlackUsergroups are Slack user group IDs (S…): their members who
+	// are configured users (by slack_id) approve.
+	SlackUsergroups []string `yaml:"slack_usergroups" json:"slack_usergroups,omitempty"`
 }
+
+// outside names the groups a set of approvers reads from outside the
+// config, as Outside.Members takes them.
+func (a Approvers) outside() []string {
+	out := make([]string, 0, len(a.SlackUsergroups))
+	for _, g := range a.SlackUsergroups {
+		out = append(out, SlackUsergroupPrefix+g)
+	}
+	return out
+}
+
+// SlackUsergroupPrefix marks a Slack user group among the outside groups.
+const SlackUsergroupPrefix = "slack:"
+
+// Outside reads the members of groups kept outside the config (Slack user
+// groups) when an approval is created; members are configured users'
+// names.
+type Outside interface {
+	Members(ctx context.Context, group string) ([]string, error)
+}
+
+// ErrGroupsUnavailable means an outside group could not be read: nothing
+// was created, the caller may retry.
+var ErrGroupsUnavailable = errors.New("approver groups could not be read")
 
 // Stage is one step of an ordered policy.
 type Stage struct {
@@ -219,7 +249,7 @@ func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set
 }
 
 func (s *Set) checkApprovers(p Policy, bad func(string, ...any)) {
-	single := len(p.Approvers.Users)+len(p.Approvers.Groups) > 0 || p.RequiredApprovals != 0
+	single := len(p.Approvers.Users)+len(p.Approvers.Groups)+len(p.Approvers.SlackUsergroups) > 0 || p.RequiredApprovals != 0
 	switch {
 	case single && len(p.Stages) > 0:
 		bad("use either approvers/required_approvals or stages, not both")
@@ -241,10 +271,13 @@ func (s *Set) checkApprovers(p Policy, bad func(string, ...any)) {
 			}
 		}
 		s.checkPeople(label, st.Approvers, bad)
-		n := len(s.expand(st.Approvers))
+		n := len(s.expand(st.Approvers, nil))
 		switch {
 		case st.RequiredApprovals < 1:
 			bad("%s: required_approvals must be at least 1", label)
+		case len(st.Approvers.SlackUsergroups) > 0:
+			// Their members are known when an approval is created, and
+			// checked then.
 		case st.RequiredApprovals > n:
 			bad("%s: required_approvals %d is more than its %d approvers", label, st.RequiredApprovals, n)
 		}
@@ -262,7 +295,14 @@ func (s *Set) checkPeople(label string, a Approvers, bad func(string, ...any)) {
 			bad("%s: unknown group %q", label, g)
 		}
 	}
+	for _, g := range a.SlackUsergroups {
+		if !slackUsergroupID.MatchString(g) {
+			bad("%s: slack_usergroups entry %q must be a user group ID (S…)", label, g)
+		}
+	}
 }
+
+var slackUsergroupID = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
 
 // version is a short content hash so an approval records exactly which rule
 // text governed it.
@@ -272,10 +312,19 @@ func version(p Policy) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-func (s *Set) expand(a Approvers) []string {
+// expand lists the people a set of approvers names: users, config groups'
+// members, and outside groups' members as read into outside (nil: none).
+func (s *Set) expand(a Approvers, outside map[string][]string) []string {
 	out := slices.Clone(a.Users)
 	for _, g := range a.Groups {
 		out = append(out, s.dir.Members(g)...)
+	}
+	for _, g := range a.outside() {
+		for _, m := range outside[g] {
+			if _, ok := s.dir.Lookup(m); ok {
+				out = append(out, m)
+			}
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -330,12 +379,30 @@ func (s *Set) match(req approval.Request) (int, bool) {
 // approvers expanded. It refuses a request the requester could never get
 // approved.
 func (s *Set) Resolve(req approval.Request, requester string) (approval.Policy, error) {
+	return s.ResolveWith(context.Background(), req, requester, nil)
+}
+
+// ResolveWith is Resolve reading the members of the policy's outside
+// groups (Slack user groups) through outside; they are kept in the
+// snapshot, so the approval shows who was eligible and why. Without
+// outside, those groups count no one.
+func (s *Set) ResolveWith(ctx context.Context, req approval.Request, requester string, outside Outside) (approval.Policy, error) {
 	idx, ok := s.match(req)
 	if !ok {
 		return approval.Policy{}, fmt.Errorf("%w (environment %q, action %q, resource %q)",
 			ErrNoPolicy, req.Environment, req.Action.Type, req.Resource)
 	}
-	snap := s.snapshot(idx)
+	members := map[string][]string{}
+	if outside != nil {
+		for _, g := range s.outsideGroups(idx) {
+			m, err := outside.Members(ctx, g)
+			if err != nil {
+				return approval.Policy{}, fmt.Errorf("%w: %s: %w", ErrGroupsUnavailable, g, err)
+			}
+			members[g] = m
+		}
+	}
+	snap := s.snapshot(idx, members)
 	if err := satisfiable(snap, requester); err != nil {
 		return approval.Policy{}, err
 	}
@@ -407,7 +474,21 @@ func satisfiable(p approval.Policy, requester string) error {
 	return nil
 }
 
-func (s *Set) snapshot(idx int) approval.Policy {
+// outsideGroups are the outside groups policy idx names, each once.
+func (s *Set) outsideGroups(idx int) []string {
+	p := s.policies[idx]
+	all := p.Approvers.outside()
+	for _, st := range p.Stages {
+		all = append(all, st.Approvers.outside()...)
+	}
+	for _, e := range p.Escalation {
+		all = append(all, e.AddApprovers.outside()...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 	p := s.policies[idx]
 	out := approval.Policy{
 		Name:                     p.Name,
@@ -426,16 +507,31 @@ func (s *Set) snapshot(idx int) approval.Policy {
 		Rego:                     p.Rego,
 	}
 	if len(p.Stages) == 0 {
-		out.Approvers = s.expand(p.Approvers)
+		out.Approvers = s.expand(p.Approvers, outside)
 		out.RequiredApprovals = p.RequiredApprovals
 	}
 	for _, st := range p.Stages {
-		out.Stages = append(out.Stages, approval.Stage{Name: st.Name, Approvers: s.expand(st.Approvers), RequiredApprovals: st.RequiredApprovals})
+		out.Stages = append(out.Stages, approval.Stage{Name: st.Name, Approvers: s.expand(st.Approvers, outside), RequiredApprovals: st.RequiredApprovals})
+	}
+	// Who each outside group held, for the audit trail: members who are
+	// not configured users are kept out of it as they are out of the quorum.
+	for g, members := range outside {
+		if out.OutsideGroups == nil {
+			out.OutsideGroups = map[string][]string{}
+		}
+		var known []string
+		for _, m := range members {
+			if _, ok := s.dir.Lookup(m); ok {
+				known = append(known, m)
+			}
+		}
+		slices.Sort(known)
+		out.OutsideGroups[g] = known
 	}
 	for _, e := range p.Escalation {
-		notify := s.expand(Approvers{Users: e.Notify.Users, Groups: e.Notify.Groups})
+		notify := s.expand(Approvers{Users: e.Notify.Users, Groups: e.Notify.Groups}, nil)
 		out.Escalations = append(out.Escalations, approval.Escalation{
-			After: e.After.Std(), AddApprovers: s.expand(e.AddApprovers),
+			After: e.After.Std(), AddApprovers: s.expand(e.AddApprovers, outside),
 			Notify: approval.Targets{Channels: e.Notify.Channels, Users: notify},
 		})
 	}
@@ -454,7 +550,7 @@ type Entry struct {
 func (s *Set) List() []Entry {
 	out := make([]Entry, len(s.policies))
 	for i := range s.policies {
-		out[i] = Entry{Policy: s.policies[i], Version: s.versions[i], Snapshot: s.snapshot(i)}
+		out[i] = Entry{Policy: s.policies[i], Version: s.versions[i], Snapshot: s.snapshot(i, nil)}
 	}
 	return out
 }
@@ -463,7 +559,7 @@ func (s *Set) List() []Entry {
 func (s *Set) Get(name string) (Entry, bool) {
 	for i, p := range s.policies {
 		if p.Name == name {
-			return Entry{Policy: p, Version: s.versions[i], Snapshot: s.snapshot(i)}, true
+			return Entry{Policy: p, Version: s.versions[i], Snapshot: s.snapshot(i, nil)}, true
 		}
 	}
 	return Entry{}, false

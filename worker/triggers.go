@@ -13,7 +13,9 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/slackgroups"
 	"github.com/signoff/signoff/triggers"
 )
 
@@ -37,8 +39,9 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 	}
 	w.RegisterWorkflowWithOptions(triggers.RunWorkflow, workflow.RegisterOptions{Name: triggers.WorkflowName})
 	w.RegisterActivity(&triggers.Activities{
-		Triggers:  compiled,
-		Starter:   &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now},
+		Triggers: compiled,
+		Starter: &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now,
+			Outside: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory })},
 		Approvals: port,
 		Proofs:    acts.Proofs,
 		LookupEnv: sec.Env.Lookup,

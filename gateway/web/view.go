@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ type summary struct {
 	Title, Description, Requester, Environment, Resource string
 	Fields                                               []field
 	Policy                                               string
+	// Eligible says which outside groups made whom an approver.
+	Eligible []field
 	Status, StatusClass                                  string
 	Progress                                             string
 	Deadline, DeadlineISO                                string
@@ -43,6 +46,18 @@ func summarize(st *approval.State) *summary {
 	slices.Sort(keys)
 	for _, k := range keys {
 		s.Fields = append(s.Fields, field{Key: k, Value: st.Request.Fields[k]})
+	}
+	groups := slices.Sorted(maps.Keys(st.Policy.OutsideGroups))
+	for _, g := range groups {
+		members := strings.Join(st.Policy.OutsideGroups[g], ", ")
+		if members == "" {
+			members = "no configured users"
+		}
+		name := g
+		if id, ok := strings.CutPrefix(g, "slack:"); ok {
+			name = "Slack user group " + id
+		}
+		s.Eligible = append(s.Eligible, field{Key: name, Value: members + " (at creation)"})
 	}
 	return s
 }

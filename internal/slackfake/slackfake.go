@@ -1,6 +1,7 @@
 // Package slackfake is a fake Slack for tests and benchmarks: a Web API on
 // 127.0.0.1 that records what Signoff sends (chat.postMessage, chat.update,
-// chat.postEphemeral, views.open, users.info, auth.test, response_url
+// chat.postEphemeral, views.open, users.info, usergroups.users.list,
+// auth.test, response_url
 // posts), answers like Slack does (channel IDs, message timestamps, error
 // codes, 429 with Retry-After), and a Socket Mode endpoint. It also builds
 // and signs requests exactly as Slack sends them (see payloads.go).
@@ -103,6 +104,8 @@ type Server struct {
 	userCalls   []string
 	authCalls   int
 	users       map[string]slack.User
+	usergroups  map[string][]string // usergroup ID → member user IDs
+	groupCalls  int
 	failures    map[string]string // channel name or ID → error code
 	methodFails map[string]string // method → error code
 	limit       int
@@ -131,7 +134,7 @@ func New(opts ...Option) *Server {
 	s := &Server{
 		token: DefaultToken, appToken: DefaultAppToken, teamID: DefaultTeamID,
 		changed: make(chan struct{}), channels: map[string]string{}, current: map[string]Message{},
-		users: map[string]slack.User{}, failures: map[string]string{}, methodFails: map[string]string{},
+		users: map[string]slack.User{}, usergroups: map[string][]string{}, failures: map[string]string{}, methodFails: map[string]string{},
 		windows: map[string]*window{},
 	}
 	for _, o := range opts {
@@ -173,6 +176,21 @@ func (s *Server) ResponseURL() string {
 	defer s.mu.Unlock()
 	s.seq++
 	return fmt.Sprintf("%s/response/%d", s.srv.URL, s.seq)
+}
+
+// SetUsergroup sets the members (user IDs) of a user group, as
+// usergroups.users.list answers them.
+func (s *Server) SetUsergroup(id string, members ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.usergroups[id] = slices.Clone(members)
+}
+
+// UsergroupCalls counts usergroups.users.list calls.
+func (s *Server) UsergroupCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.groupCalls
 }
 
 // SetUser adds or replaces a user answered by users.info. A user without
@@ -434,6 +452,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = s.viewsOpenLocked(js)
 	case "users.info":
 		resp, aerr = s.usersInfoLocked(form)
+	case "usergroups.users.list":
+		s.groupCalls++
+		members, ok := s.usergroups[form.Get("usergroup")]
+		if !ok {
+			aerr = &apiError{code: "no_such_subteam"}
+			break
+		}
+		resp = map[string]any{"users": slices.Clone(members)}
 	case "auth.test":
 		s.authCalls++
 		resp = map[string]any{"team_id": s.teamID, "user_id": DefaultBotUser, "team": "Signoff", "user": "signoff", "bot_id": "B0SIGNOFF"}
