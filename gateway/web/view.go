@@ -17,11 +17,11 @@ type summary struct {
 	Fields                                               []field
 	Policy                                               string
 	// Eligible says which outside groups made whom an approver.
-	Eligible []field
-	Status, StatusClass                                  string
-	Progress                                             string
-	Deadline, DeadlineISO                                string
-	Justification                                        string
+	Eligible              []field
+	Status, StatusClass   string
+	Progress              string
+	Deadline, DeadlineISO string
+	Justification         string
 	// Action is what runs once granted: approvers decide on it.
 	Action approval.ActionView
 }
