@@ -25,6 +25,8 @@ import (
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/peoplestore"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/slackgroups"
 	"github.com/signoff/signoff/temporalconn"
@@ -155,6 +157,9 @@ func Load(path string, lookup func(string) (string, bool)) (*config.Live, Settin
 type Backend struct {
 	Client    client.Client
 	Approvals *approvals.Temporal
+	// People keeps identity-provider groups and delegations (the people
+	// workflow); its changes are stamped with the settings' proof keys.
+	People *peoplestore.Temporal
 }
 
 // Connect dials Temporal at cfg.Temporal (address overrides it when not
@@ -174,7 +179,7 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 		return nil, err
 	}
 	port := approvals.NewTemporal(c, temporalconn.Converter(set.Codec), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
-	return &Backend{Client: c, Approvals: port}, nil
+	return &Backend{Client: c, Approvals: port, People: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, set.Proofs)}, nil
 }
 
 // EnsureNamespace registers cfg's namespace and Signoff's search
@@ -246,10 +251,16 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// Identity-provider groups are remembered from each verified token, so
+	// policies can name them as approvers.
+	auth.ObserveGroups(b.People.Observe)
+	outside := policy.Sources{
+		policy.OIDCGroupPrefix:      peoplestore.Groups{Store: b.People},
+		policy.SlackUsergroupPrefix: slackgroups.ForConfig(live.Get().Slack, set.Slack, func() *identity.Directory { return live.Get().Directory }),
+	}
 	return gateway.New(gateway.Options{
 		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
-		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: slackgroups.ForConfig(live.Get().Slack, set.Slack,
-			func() *identity.Directory { return live.Get().Directory }),
+		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: outside, People: b.People,
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,
 			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret},
 	})

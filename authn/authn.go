@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -38,8 +40,25 @@ type Authenticator struct {
 	issuer    string
 	claim     string
 	audience  string
+	groups    string // the groups claim
+	scopes    []string
 	logger    *slog.Logger
+
+	// observer hears the groups of each verified token whose groups
+	// changed since this process last heard them.
+	observer GroupsObserver
+	mu       sync.Mutex
+	heard    map[string][]string
 }
+
+// GroupsObserver records a person's groups at the identity provider.
+type GroupsObserver func(ctx context.Context, user string, groups []string) error
+
+// ObserveGroups makes a tell o the groups each verified token or sign-in
+// carries (the configured groups claim), when they differ from what this
+// process last told it for that person. o is called before the request
+// goes on, so an approval created right after a sign-in sees its groups.
+func (a *Authenticator) ObserveGroups(o GroupsObserver) { a.observer = o }
 
 // Static accepts the users' static tokens only.
 func Static(directory func() *identity.Directory, logger *slog.Logger) *Authenticator {
@@ -56,7 +75,7 @@ func New(ctx context.Context, cfg config.OIDC, directory func() *identity.Direct
 	if !cfg.Enabled() {
 		return a, nil
 	}
-	a.claim, a.audience, a.issuer = cfg.UserClaim, cfg.Audience, cfg.Issuer
+	a.claim, a.audience, a.issuer, a.groups, a.scopes = cfg.UserClaim, cfg.Audience, cfg.Issuer, cfg.GroupsClaim, cfg.Scopes
 	ctx = oidc.ClientContext(ctx, &http.Client{Timeout: 10 * time.Second})
 	provider, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
@@ -91,7 +110,50 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*identi
 		a.logger.InfoContext(ctx, "oidc token refused", "reason", err.Error())
 		return nil, ErrUnknown
 	}
+	a.observe(ctx, u.Name, t)
 	return u, nil
+}
+
+// observe passes the token's groups on when they changed. A failure is
+// logged: the person is still who the token says, and the groups are
+// sent again with their next token.
+func (a *Authenticator) observe(ctx context.Context, user string, t *oidc.IDToken) {
+	if a.observer == nil || a.groups == "" {
+		return
+	}
+	var all map[string]any
+	if err := t.Claims(&all); err != nil {
+		return
+	}
+	var groups []string
+	switch v := all[a.groups].(type) {
+	case []any:
+		for _, g := range v {
+			if s, ok := g.(string); ok && s != "" {
+				groups = append(groups, s)
+			}
+		}
+	case string: // some providers send one group as a string
+		groups = []string{v}
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	a.mu.Lock()
+	prev, known := a.heard[user]
+	a.mu.Unlock()
+	if known && slices.Equal(prev, groups) {
+		return
+	}
+	if err := a.observer(ctx, user, groups); err != nil {
+		a.logger.WarnContext(ctx, "record identity-provider groups", "user", user, "err", err)
+		return
+	}
+	a.mu.Lock()
+	if a.heard == nil {
+		a.heard = map[string][]string{}
+	}
+	a.heard[user] = groups
+	a.mu.Unlock()
 }
 
 // claims are what an OIDC token may name a person by.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,33 @@ func TestUnreachableIssuerFailsAtStart(t *testing.T) {
 	_, err := New(context.Background(), config.OIDC{Issuer: url, Audience: "signoff", UserClaim: config.OIDCClaimEmail},
 		func() *identity.Directory { return directory(t) }, slog.Default())
 	require.ErrorContains(t, err, "oidc issuer")
+}
+
+// TestGroupsAreObservedWhenTheyChange: a verified token's groups claim is
+// passed on for the person it names, once per change; a refused token's
+// groups never are.
+func TestGroupsAreObservedWhenTheyChange(t *testing.T) {
+	iss := issuer(t)
+	d := directory(t)
+	ctx := context.Background()
+	a, err := New(ctx, config.OIDC{Issuer: iss.URL, Audience: "signoff", UserClaim: config.OIDCClaimEmail, GroupsClaim: "groups"},
+		func() *identity.Directory { return d }, slog.Default())
+	require.NoError(t, err)
+	var heard []string
+	a.ObserveGroups(func(_ context.Context, user string, groups []string) error {
+		heard = append(heard, user+":"+strings.Join(groups, ","))
+		return nil
+	})
+	token := func(email string, groups ...string) string {
+		tok, err := iss.Token(oidctest.Claims{Audience: "signoff", Email: email, EmailVerified: yes(), Groups: groups})
+		require.NoError(t, err)
+		return tok
+	}
+	for _, tok := range []string{token("bob@example.com", "prod", "db"), token("bob@example.com", "db", "prod"), token("bob@example.com", "db")} {
+		_, err := a.Authenticate(ctx, tok)
+		require.NoError(t, err)
+	}
+	_, err = a.Authenticate(ctx, token("mallory@example.com", "prod"))
+	require.ErrorIs(t, err, ErrUnknown)
+	require.Equal(t, []string{"bob:db,prod", "bob:db"}, heard)
 }

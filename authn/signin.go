@@ -52,7 +52,7 @@ func (a *Authenticator) SignIn(clientID, clientSecret, redirectURL string) *Sign
 		auth: a,
 		oauth: oauth2.Config{
 			ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL,
-			Endpoint: a.provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email", "profile"},
+			Endpoint: a.provider.Endpoint(), Scopes: a.scopes,
 		},
 		verifier: a.provider.Verifier(&oidc.Config{ClientID: clientID, SupportedSigningAlgs: signingAlgs}),
 		Issuer:   a.issuer,
@@ -103,5 +103,6 @@ func (s *SignIn) Finish(ctx context.Context, at Attempt, query url.Values) (*ide
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSignIn, err)
 	}
+	s.auth.observe(ctx, u.Name, idt)
 	return u, nil
 }

@@ -176,6 +176,10 @@ func (c *Config) applyDefaults() {
 	if c.OIDC.Issuer != "" {
 		def(&c.OIDC.UserClaim, OIDCClaimEmail)
 		def(&c.OIDC.ClientID, c.OIDC.Audience)
+		def(&c.OIDC.GroupsClaim, "groups")
+		if len(c.OIDC.Scopes) == 0 {
+			c.OIDC.Scopes = []string{"openid", "email", "profile"}
+		}
 	}
 	if len(c.Notifiers) == 0 {
 		c.Notifiers = []string{"log"}

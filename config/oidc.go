@@ -29,6 +29,14 @@ type OIDC struct {
 	// <gateway.public_url>/auth/callback); default Audience. Its secret,
 	// if the provider gave it one, is SIGNOFF_OIDC_CLIENT_SECRET.
 	ClientID string `yaml:"client_id"`
+	// GroupsClaim names the claim listing the person's groups at the
+	// provider (default "groups"); policies name them in
+	// approvers.oidc_groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// Scopes asked for at browser sign-in (default openid, email,
+	// profile); add "groups" for providers that send the groups claim only
+	// when asked (Dex).
+	Scopes []string `yaml:"scopes"`
 }
 
 // EnvOIDCClientSecret holds the OIDC client's secret; empty for a public
@@ -49,8 +57,8 @@ func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
 func (o OIDC) check() error {
 	if !o.Enabled() {
-		if o.Audience != "" || o.UserClaim != "" || o.ClientID != "" {
-			return fmt.Errorf("oidc: audience, user_claim and client_id need an issuer")
+		if o.Audience != "" || o.UserClaim != "" || o.ClientID != "" || o.GroupsClaim != "" {
+			return fmt.Errorf("oidc: audience, user_claim, client_id and groups_claim need an issuer")
 		}
 		return nil
 	}
@@ -63,6 +71,9 @@ func (o OIDC) check() error {
 	}
 	if o.Audience == "" {
 		return fmt.Errorf("oidc.audience: required with an issuer (the client ID tokens are issued for)")
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		return fmt.Errorf("oidc.scopes %v: must include openid", o.Scopes)
 	}
 	if !slices.Contains(oidcClaims, o.UserClaim) {
 		return fmt.Errorf("oidc.user_claim %q: want one of %v", o.UserClaim, oidcClaims)

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"net/http"
+	"net/http/cookiejar"
 	"testing"
 	"time"
 
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -67,4 +69,65 @@ func TestSlackUsergroupApprovers(t *testing.T) {
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-dana", decide)
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.Equal(t, pb.Status_STATUS_APPROVED, waitClosed(t, s, a.GetId()).GetStatus())
+}
+
+// TestIdentityProviderGroupsDriveApprovers: a policy names a group of the
+// identity provider. Nobody has signed in with it yet, so a request under
+// it has no approvers and is refused. Bob signs in and the provider's
+// groups claim puts him in the group: the next request has him as its
+// approver, and the approval keeps why. When the provider drops him from
+// the group, his next sign-in says so, and later requests no longer count
+// on him; the approval made while he was in keeps him (it was snapshotted).
+func TestIdentityProviderGroupsDriveApprovers(t *testing.T) {
+	t.Parallel()
+	idp, err := mockoidc.Run()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = idp.Shutdown() })
+	client := idp.Config()
+	s := testenv.Start(t, testenv.Options{
+		Mutate: func(c *config.Loaded) {
+			c.OIDC = config.OIDC{Issuer: idp.Issuer(), Audience: client.ClientID, ClientID: client.ClientID,
+				UserClaim: config.OIDCClaimEmail, GroupsClaim: "groups", Scopes: []string{"openid", "email", "groups"}}
+			pols := append([]policy.Policy{{
+				Name: "database", Match: policy.Match{Environment: "database"},
+				Approvers:         policy.Approvers{OIDCGroups: []string{"db-oncall"}},
+				RequiredApprovals: 1, Deadline: policy.Duration(time.Hour),
+			}}, c.Config.Policies...)
+			c.Config.Policies = pols
+			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
+			require.NoError(t, err)
+			c.Policies = set
+		},
+		Env: map[string]string{config.EnvSessionKey: testSessionKey, config.EnvOIDCClientSecret: client.ClientSecret},
+	})
+	create := func() (int, *pb.Approval) {
+		code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Vacuum the orders table","environment":"database"}`)
+		if code != http.StatusOK {
+			return code, nil
+		}
+		return code, decodeApproval(t, body)
+	}
+	signIn := func(groups ...string) {
+		idp.QueueUser(&mockoidc.MockUser{Subject: "idp-bob", Email: "bob@example.com", EmailVerified: true, Groups: groups})
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		resp, err := (&http.Client{Jar: jar, Timeout: 20 * time.Second}).Get(s.HTTPURL + "/auth/start")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "bob lands on his inbox")
+	}
+
+	code, _ := create()
+	require.Equal(t, http.StatusForbidden, code, "no one is known to be in db-oncall yet")
+
+	signIn("db-oncall", "engineering")
+	code, a := create()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, []string{"bob"}, a.GetApprovers())
+	require.Equal(t, []string{"bob"}, state(t, s, a.GetId()).Policy.OutsideGroups["oidc:db-oncall"])
+
+	signIn("engineering")
+	code, _ = create()
+	require.Equal(t, http.StatusForbidden, code, "bob left db-oncall")
+	require.Equal(t, []string{"bob"}, state(t, s, a.GetId()).Policy.Approvers, "the earlier approval keeps its snapshot")
 }

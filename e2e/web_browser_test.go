@@ -40,7 +40,8 @@ func TestWebSignInThroughTheIdentityProvider(t *testing.T) {
 	client := idp.Config()
 	s := testenv.Start(t, testenv.Options{
 		Mutate: func(c *config.Loaded) {
-			c.OIDC = config.OIDC{Issuer: idp.Issuer(), Audience: client.ClientID, ClientID: client.ClientID, UserClaim: config.OIDCClaimEmail}
+			c.OIDC = config.OIDC{Issuer: idp.Issuer(), Audience: client.ClientID, ClientID: client.ClientID, UserClaim: config.OIDCClaimEmail,
+				Scopes: []string{"openid", "email", "profile"}}
 		},
 		Env: map[string]string{config.EnvSessionKey: testSessionKey, config.EnvOIDCClientSecret: client.ClientSecret},
 	})

@@ -34,6 +34,7 @@ import (
 	"github.com/signoff/signoff/gateway/web"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
@@ -61,7 +62,10 @@ type Options struct {
 	// Outside reads approver groups kept outside the config (Slack user
 	// groups) when approvals are created; nil counts no one in them.
 	Outside policy.Outside
-	Logger  *slog.Logger
+	// People keeps delegations and identity-provider groups; nil turns
+	// delegation off.
+	People peoplestore.Store
+	Logger *slog.Logger
 }
 
 // Secrets are what the gateway's routes need from the environment. The

@@ -14,6 +14,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/signoff/signoff/approval"
@@ -71,20 +72,42 @@ type Approvers struct {
 	// SlackUsergroups are Slack user group IDs (S…): their members who
 	// are configured users (by slack_id) approve.
 	SlackUsergroups []string `yaml:"slack_usergroups" json:"slack_usergroups,omitempty"`
+	// OIDCGroups are groups of the identity provider (its groups claim):
+	// configured users whose last verified token put them in one approve.
+	OIDCGroups []string `yaml:"oidc_groups" json:"oidc_groups,omitempty"`
 }
 
 // outside names the groups a set of approvers reads from outside the
 // config, as Outside.Members takes them.
 func (a Approvers) outside() []string {
-	out := make([]string, 0, len(a.SlackUsergroups))
+	out := make([]string, 0, len(a.SlackUsergroups)+len(a.OIDCGroups))
 	for _, g := range a.SlackUsergroups {
 		out = append(out, SlackUsergroupPrefix+g)
+	}
+	for _, g := range a.OIDCGroups {
+		out = append(out, OIDCGroupPrefix+g)
 	}
 	return out
 }
 
-// SlackUsergroupPrefix marks a Slack user group among the outside groups.
-const SlackUsergroupPrefix = "slack:"
+// Prefixes of outside groups: where their members are read.
+const (
+	SlackUsergroupPrefix = "slack:"
+	OIDCGroupPrefix      = "oidc:"
+)
+
+// Sources reads each outside group from the source its prefix names.
+type Sources map[string]Outside
+
+// Members asks the group's source; a group no source serves is an error.
+func (s Sources) Members(ctx context.Context, group string) ([]string, error) {
+	for prefix, src := range s {
+		if strings.HasPrefix(group, prefix) && src != nil {
+			return src.Members(ctx, group)
+		}
+	}
+	return nil, fmt.Errorf("nothing reads %q here (Slack user groups need the Slack bot token)", group)
+}
 
 // Outside reads the members of groups kept outside the config (Slack user
 // groups) when an approval is created; members are configured users'
@@ -249,7 +272,7 @@ func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set
 }
 
 func (s *Set) checkApprovers(p Policy, bad func(string, ...any)) {
-	single := len(p.Approvers.Users)+len(p.Approvers.Groups)+len(p.Approvers.SlackUsergroups) > 0 || p.RequiredApprovals != 0
+	single := len(p.Approvers.Users)+len(p.Approvers.Groups)+len(p.Approvers.outside()) > 0 || p.RequiredApprovals != 0
 	switch {
 	case single && len(p.Stages) > 0:
 		bad("use either approvers/required_approvals or stages, not both")
@@ -275,7 +298,7 @@ func (s *Set) checkApprovers(p Policy, bad func(string, ...any)) {
 		switch {
 		case st.RequiredApprovals < 1:
 			bad("%s: required_approvals must be at least 1", label)
-		case len(st.Approvers.SlackUsergroups) > 0:
+		case len(st.Approvers.outside()) > 0:
 			// Their members are known when an approval is created, and
 			// checked then.
 		case st.RequiredApprovals > n:
@@ -298,6 +321,11 @@ func (s *Set) checkPeople(label string, a Approvers, bad func(string, ...any)) {
 	for _, g := range a.SlackUsergroups {
 		if !slackUsergroupID.MatchString(g) {
 			bad("%s: slack_usergroups entry %q must be a user group ID (S…)", label, g)
+		}
+	}
+	for _, g := range a.OIDCGroups {
+		if g == "" || len(g) > 256 || strings.ContainsAny(g, " \t\r\n") {
+			bad("%s: oidc_groups entry %q must be a group name as the provider's groups claim spells it", label, g)
 		}
 	}
 }

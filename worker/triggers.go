@@ -15,6 +15,8 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/peoplestore"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/slackgroups"
 	"github.com/signoff/signoff/triggers"
 )
@@ -41,7 +43,11 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 	w.RegisterActivity(&triggers.Activities{
 		Triggers: compiled,
 		Starter: &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now,
-			Outside: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory })},
+			Outside: policy.Sources{
+				policy.SlackUsergroupPrefix: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory }),
+				// Read only: the worker records no groups.
+				policy.OIDCGroupPrefix: peoplestore.Groups{Store: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, nil)},
+			}},
 		Approvals: port,
 		Proofs:    acts.Proofs,
 		LookupEnv: sec.Env.Lookup,

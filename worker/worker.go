@@ -90,6 +90,7 @@ func New(o Options) (sdkworker.Worker, error) {
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
 	})
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.PeopleWorkflow, workflow.RegisterOptions{Name: workflows.PeopleWorkflowName})
 	registerActivities(w, acts)
 	if err := registerTriggers(w, c, cfg, o.Approvals, acts, o.Secrets, logger); err != nil {
 		return nil, err

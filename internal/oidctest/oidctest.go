@@ -57,6 +57,7 @@ type Claims struct {
 	Email             string
 	EmailVerified     *bool
 	PreferredUsername string
+	Groups            []string
 	Expiry            time.Time
 }
 
@@ -97,6 +98,9 @@ func (i *Issuer) sign(key *rsa.PrivateKey, kid string, c Claims) (string, error)
 	}
 	if c.PreferredUsername != "" {
 		extra["preferred_username"] = c.PreferredUsername
+	}
+	if c.Groups != nil {
+		extra["groups"] = c.Groups
 	}
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }
