@@ -7,6 +7,7 @@
 package access
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/signoff/signoff/approval"
@@ -25,7 +26,27 @@ func CanRead(st *approval.State, u *identity.User) bool {
 	case u.Name == "":
 		return false
 	}
-	return u.Name == st.Requester || st.Policy.IsApprover(u.Name) || slices.Contains(st.ExtraApprovers, u.Name)
+	return u.Name == st.Requester || st.Policy.IsApprover(u.Name) || slices.Contains(st.ExtraApprovers, u.Name) ||
+		slices.Contains(slices.Collect(maps.Values(st.Policy.Delegates)), u.Name) ||
+		// A delegate keeps reading what they decided once the delegation ends.
+		slices.ContainsFunc(st.Attempts, func(a approval.Attempt) bool { return a.Accepted && a.OnBehalfOf != "" && a.User == u.Name })
+}
+
+// CanReadFor is CanRead, or u stands in for someone (standsIn: delegations
+// to u in force now) who may decide st: a delegate reads what they decide.
+func CanReadFor(st *approval.State, u *identity.User, standsIn []string) bool {
+	if CanRead(st, u) {
+		return true
+	}
+	if st == nil || u == nil {
+		return false
+	}
+	for _, p := range standsIn {
+		if st.Policy.IsApprover(p) || slices.Contains(st.ExtraApprovers, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CanReadAll reports whether u may read every approval: admins and

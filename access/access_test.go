@@ -83,3 +83,27 @@ func TestRoleChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDelegatesRead: a delegate reads an approval of someone they stand in
+// for, one they were prompted for (snapshotted at creation), and one they
+// decided as a delegate; nothing else.
+func TestDelegatesRead(t *testing.T) {
+	st := approval.New("a1", "alice", approval.Request{Title: "t", Environment: "staging"},
+		approval.Policy{Name: "default", Approvers: []string{"bob"}, RequiredApprovals: 1, Deadline: time.Hour}, time.Now())
+	erin := &identity.User{Name: "erin"}
+	if CanRead(st, erin) || CanReadFor(st, erin, []string{"carol"}) {
+		t.Fatal("erin reads without standing in for an approver")
+	}
+	if !CanReadFor(st, erin, []string{"bob"}) {
+		t.Fatal("erin does not read what she may decide for bob")
+	}
+	st.Policy.Delegates = map[string]string{"bob": "erin"}
+	if !CanRead(st, erin) {
+		t.Fatal("erin, prompted for bob, does not read")
+	}
+	st.Policy.Delegates = nil
+	st.Attempts = []approval.Attempt{{User: "erin", OnBehalfOf: "bob", Accepted: true}}
+	if !CanRead(st, erin) {
+		t.Fatal("erin does not read what she decided for bob")
+	}
+}

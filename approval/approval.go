@@ -137,6 +137,25 @@ type Attempt struct {
 	SeenHash string `json:"seen_hash,omitempty"`
 	// IdentifiedBy says how the gateway tied the attempt to User.
 	IdentifiedBy string `json:"identified_by,omitempty"`
+	// OnBehalfOf is the approver User decided for, as their delegate.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+}
+
+// For is whose say the attempt is: the approver a delegate decided for,
+// else the person who decided.
+func (a Attempt) For() string {
+	if a.OnBehalfOf != "" {
+		return a.OnBehalfOf
+	}
+	return a.User
+}
+
+// Who names the decider as the audit trail says it: "carol for bob".
+func (a Attempt) Who() string {
+	if a.OnBehalfOf != "" {
+		return a.User + " for " + a.OnBehalfOf
+	}
+	return a.User
 }
 
 // ActionResult is what the action reported, secrets already redacted.

@@ -15,6 +15,9 @@ const (
 	// proof, be bound to the content the person saw, arrive before the
 	// deadline, and pass the policy's Rego check whatever the channel.
 	RulesProven = 1
+	// RulesDelegation: RulesProven, and a delegate may decide for an
+	// approver who delegated to them (see ForWhom).
+	RulesDelegation = 2
 )
 
 // Bounds on what one attempt or person can add to an approval's state, so
@@ -72,18 +75,26 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 		return refuse(CodeUnknownDecision, RefusedUnknownDecision)
 	case !s.validChoice(a):
 		return refuse(CodeInvalidChoice, RefusedInvalidChoice)
-	case a.User == s.Requester && !(s.Policy.SelfApproval && a.Decision == DecisionApprove):
+	case a.OnBehalfOf != "" && (s.Rules < RulesDelegation || a.User == a.OnBehalfOf):
+		return refuse(CodeNotDelegate, RefusedNotDelegate)
+	case a.OnBehalfOf != "" && a.User == s.Requester:
+		// Whatever the policy says about self-approval.
+		return refuse(CodeSelfApproval, RefusedDelegateOwn)
+	case a.For() == s.Requester && !(s.Policy.SelfApproval && a.Decision == DecisionApprove && a.OnBehalfOf == ""):
 		return refuse(CodeSelfApproval, RefusedSelfApproval)
 	}
+	who := a.For()
 	stage := s.CurrentStage()
-	if !slices.Contains(stage.Approvers, a.User) && !slices.Contains(s.ExtraApprovers, a.User) {
-		if s.Policy.IsApprover(a.User) {
+	if !slices.Contains(stage.Approvers, who) && !slices.Contains(s.ExtraApprovers, who) {
+		if s.Policy.IsApprover(who) {
 			return refuse(CodeNotThisStage, RefusedNotThisStage)
 		}
 		return refuse(CodeNotApprover, RefusedNotApprover)
 	}
+	// One say per person per stage: the approver's, by them or their
+	// delegate, and the delegate's own, used by deciding for anyone.
 	for _, prev := range s.counting() {
-		if prev.User != a.User {
+		if prev.For() != who && prev.User != a.User && prev.For() != a.User && prev.User != who {
 			continue
 		}
 		if prev.Stage == s.Stage {
@@ -150,7 +161,7 @@ func (s *State) Apply(a Attempt, ref Refusal, now time.Time) Attempt {
 	s.Attempts = append(s.Attempts, a)
 	switch a.Decision {
 	case DecisionApprove:
-		s.ApprovedBy = append(s.ApprovedBy, a.User)
+		s.ApprovedBy = append(s.ApprovedBy, a.Who())
 		stage := s.CurrentStage()
 		if len(s.stageApprovers(s.Stage)) >= stage.RequiredApprovals {
 			s.Record(now, EventStageApproved, "", stage.Name)
@@ -163,6 +174,38 @@ func (s *State) Apply(a Attempt, ref Refusal, now time.Time) Attempt {
 	case DecisionReject:
 		if s.countRejections() >= s.Policy.rejectionsRequired() {
 			s.close(StatusRejected, now)
+		}
+	}
+	return a
+}
+
+// ForWhom settles whose say attempt a is, from what the gateway verified
+// at the decision: standsIn are the people with a delegation to a.User in
+// force then, explicit the one the person chose (empty: none). An explicit
+// choice must be among standsIn. Without one, a person awaited in their own
+// right decides as themselves; otherwise for the first (by name) of those
+// they stand in for who is still awaited. Before RulesDelegation nobody
+// decides for anyone.
+func (s *State) ForWhom(a Attempt, standsIn []string, explicit string) Attempt {
+	if s.Rules < RulesDelegation || a.RefusalReason != "" {
+		return a
+	}
+	if explicit != "" {
+		if !slices.Contains(standsIn, explicit) {
+			a.RefusalCode, a.RefusalReason = CodeNotDelegate, RefusedNotDelegate
+			return a
+		}
+		a.OnBehalfOf = explicit
+		return a
+	}
+	pending := s.Pending()
+	if slices.Contains(pending, a.User) {
+		return a
+	}
+	for _, p := range slices.Sorted(slices.Values(standsIn)) {
+		if p != a.User && slices.Contains(pending, p) {
+			a.OnBehalfOf = p
+			return a
 		}
 	}
 	return a

@@ -44,6 +44,10 @@ type Policy struct {
 	// approval was created ("slack:S…") and the configured users each held
 	// then: why those people are approvers.
 	OutsideGroups map[string][]string `json:"outside_groups,omitempty"`
+	// Delegates are the delegations in force when the approval was
+	// created (approver → delegate): delegates are prompted with their
+	// approver. Who may decide for whom is checked at each decision.
+	Delegates map[string]string `json:"delegates,omitempty"`
 	// AllowedChannels are the Slack channel IDs decisions may come from.
 	AllowedChannels []string      `json:"allowed_channels,omitempty"`
 	Reminder        time.Duration `json:"reminder,omitempty"`

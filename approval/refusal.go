@@ -26,6 +26,7 @@ const (
 	CodeChannel         Code = "channel_not_allowed"
 	CodeNotPromptedHere Code = "not_prompted_here"
 	CodePolicyDenied    Code = "policy_denied"
+	CodeNotDelegate     Code = "not_delegate"
 	// CodeInvalidMessage: the message is malformed or oversized; it was
 	// turned away before history and is not recorded.
 	CodeInvalidMessage Code = "invalid_message"
@@ -56,7 +57,7 @@ const (
 // Class of the code.
 func (c Code) Class() Class {
 	switch c {
-	case CodeUnproven, CodeStaleProof, CodePersonRefused, CodeSelfApproval, CodeNotApprover, CodeNotThisStage,
+	case CodeUnproven, CodeStaleProof, CodePersonRefused, CodeSelfApproval, CodeNotApprover, CodeNotThisStage, CodeNotDelegate,
 		CodeEarlierStage, CodeNo2FA, CodeChannel, CodeNotPromptedHere, CodePolicyDenied,
 		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement:
 		return ClassPermission

@@ -27,6 +27,8 @@ const (
 	RefusedDeadlinePassed = "the approval's deadline has passed"
 	RefusedContentUnbound = "the decision does not name the content it was made on: read the approval and send its request_hash"
 	RefusedContentChanged = "the request changed since you read it: read it again and decide on what it asks now"
+	RefusedNotDelegate    = "no delegation from that person to you is in force"
+	RefusedDelegateOwn    = "a delegate may not decide on their own request"
 )
 
 // Errors of the requester's and admins' operations; each is also recorded.
@@ -147,7 +149,7 @@ func (s *State) stageApprovers(stage int) []string {
 	var out []string
 	for _, a := range s.counting() {
 		if a.Stage == stage && a.Decision == DecisionApprove {
-			out = append(out, a.User)
+			out = append(out, a.For())
 		}
 	}
 	return out
@@ -334,6 +336,18 @@ func (s *State) Record(now time.Time, kind EventKind, user, detail string) {
 	s.Events = append(s.Events, Event{Time: now, Kind: kind, User: user, Detail: detail})
 }
 
+// Prompted are who is asked to decide now: Pending, and the delegates the
+// pending approvers had when the approval was created (Policy.Delegates).
+func (s *State) Prompted() []string {
+	out := s.Pending()
+	for _, p := range slices.Clone(out) {
+		if d := s.Policy.Delegates[p]; d != "" && d != s.Requester && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Pending returns who may still decide the current stage.
 func (s *State) Pending() []string {
 	if s.Status.Final() {
@@ -342,7 +356,8 @@ func (s *State) Pending() []string {
 	decided := map[string]bool{}
 	for _, a := range s.counting() {
 		if a.Stage == s.Stage || (a.Decision == DecisionApprove && !s.Policy.SameApproverAcrossStages) {
-			decided[a.User] = true
+			// A delegate who decided for someone has used their say too.
+			decided[a.User], decided[a.For()] = true, true
 		}
 	}
 	var out []string

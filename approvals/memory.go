@@ -215,12 +215,13 @@ func (m *Memory) receive(ctx context.Context, st *approval.State, req workflows.
 		a.ID = workflows.UnprovenAttemptPrefix + a.ID
 		return st.Apply(a, ref, now)
 	}
+	a = st.ForWhom(a, req.StandsInFor, req.OnBehalfOf)
 	ref = st.Judge(a, place, now)
 	if ref.OK() && st.Policy.Rego != "" {
 		var v policy.RegoVerdict
 		err := errors.New("no Rego evaluator")
 		if m.Rego != nil {
-			checked := workflows.DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel}
+			checked := workflows.DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel, OnBehalfOf: a.OnBehalfOf}
 			v, err = m.Rego(ctx, st.Policy.Rego, workflows.RegoInput(st, decider, checked))
 		}
 		var refusal string

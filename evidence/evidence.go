@@ -185,7 +185,7 @@ func Timeline(in Input) []Entry {
 		case a.Voided:
 			detail = string(a.Decision) + ": accepted, later voided by an amendment"
 		}
-		out = append(out, Entry{Time: a.Time, Type: "decision", Actor: a.User, Channel: a.Channel,
+		out = append(out, Entry{Time: a.Time, Type: "decision", Actor: a.Who(), Channel: a.Channel,
 			IdentifiedBy: identifiedBy(st, a), Detail: detail, Attempt: &a})
 	}
 	for _, e := range st.Events {

@@ -49,6 +49,7 @@ func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
 		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
 		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason, Values: a.Values,
 		Stage: int32(a.Stage), Voided: a.Voided, Verdict: a.Verdict, RefusalCode: string(a.RefusalCode), Proof: a.Proof,
+		OnBehalfOf: a.OnBehalfOf,
 	}
 }
 
@@ -70,7 +71,7 @@ func toProto(st *approval.State) *pb.Approval {
 		ps := &pb.Stage{Name: stage.Name, Approvers: stage.Approvers, RequiredApprovals: int32(stage.RequiredApprovals)}
 		for _, a := range st.Attempts {
 			if a.Accepted && !a.Voided && a.Stage == i && a.Decision == approval.DecisionApprove {
-				ps.ApprovedBy = append(ps.ApprovedBy, a.User)
+				ps.ApprovedBy = append(ps.ApprovedBy, a.Who())
 			}
 		}
 		out.Stages = append(out.Stages, ps)

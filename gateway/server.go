@@ -107,6 +107,8 @@ type Deps struct {
 	Authn *authn.Authenticator
 	// Sessions are the browsers signed in; nil when sign-in is off.
 	Sessions *web.Sessions
+	// People has the delegations in force; nil without.
+	People peoplestore.Store
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
@@ -153,13 +155,14 @@ func New(o Options) (*Server, error) {
 	m := newMetrics(reg)
 
 	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
-	svc.starter.Outside = o.Outside
+	svc.starter.Outside, svc.starter.People, svc.people = o.Outside, o.People, o.People
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.Gateway.MaxBodyBytes)),
 		grpc.ChainUnaryInterceptor(m.unary, recoverUnary(logger), authUnary(auth, "/signoff.v1.")),
 	)
 	pb.RegisterApprovalServiceServer(gs, svc)
 	pb.RegisterPolicyServiceServer(gs, &PolicyService{svc: svc})
+	pb.RegisterDelegationServiceServer(gs, &DelegationService{svc: svc})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -183,6 +186,9 @@ func New(o Options) (*Server, error) {
 	if err := pb.RegisterPolicyServiceHandler(context.Background(), mux, conn); err != nil {
 		return nil, fmt.Errorf("register rest handlers: %w", err)
 	}
+	if err := pb.RegisterDelegationServiceHandler(context.Background(), mux, conn); err != nil {
+		return nil, fmt.Errorf("register rest handlers: %w", err)
+	}
 
 	s := &Server{cfg: cfg, ready: o.Ready, logger: logger, grpc: gs, inproc: inproc, conn: conn, health: hs}
 	root := http.NewServeMux()
@@ -195,7 +201,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	deps := Deps{Config: cfg, Live: live, Approvals: o.Approvals, Codec: o.Codec,
-		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth, Sessions: sessions,
+		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth, Sessions: sessions, People: o.People,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routes {
 		if err := b(root, deps); err != nil {

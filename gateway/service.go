@@ -19,6 +19,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
@@ -37,6 +38,8 @@ type Service struct {
 	now       func() time.Time
 	// proofs stamps what the gateway verified, so the workflow counts it.
 	proofs *proof.Keyring
+	// people has the delegations in force; nil: nobody decides for anyone.
+	people peoplestore.Store
 }
 
 // NewService returns the API implementation.
@@ -141,7 +144,7 @@ func (s *Service) GetApproval(ctx context.Context, req *pb.GetApprovalRequest) (
 	if err != nil {
 		return nil, s.statusOf(ctx, "read approval", err)
 	}
-	if !access.CanRead(st, user) {
+	if !access.CanRead(st, user) && !access.CanReadFor(st, user, s.standsIn(ctx, user)) {
 		return nil, errNotFound
 	}
 	return toProto(st), nil
@@ -177,6 +180,9 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if len(req.GetRequestId()) > maxRequestID {
 		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
 	}
+	if b := req.GetOnBehalfOf(); b != "" && !namePattern.MatchString(b) {
+		return nil, status.Error(codes.InvalidArgument, "malformed on_behalf_of")
+	}
 	caller := callerFrom(ctx)
 	attemptID := caller.Channel + ":" + intake.NewID()
 	if req.GetRequestId() != "" {
@@ -185,7 +191,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
 		Values: req.GetValues(), Channel: caller.Channel, SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
-		IdentifiedBy: caller.IdentifiedBy,
+		IdentifiedBy: caller.IdentifiedBy, StandsInFor: s.standsIn(ctx, user), OnBehalfOf: req.GetOnBehalfOf(),
 	}, s.now())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -314,7 +320,18 @@ func (s *Service) refused(ctx context.Context, id string, user *identity.User, o
 // be read now.
 func (s *Service) mayRead(ctx context.Context, id string, user *identity.User) bool {
 	st, err := s.approvals.Get(ctx, id)
-	return err == nil && access.CanRead(st, user)
+	return err == nil && (access.CanRead(st, user) || access.CanReadFor(st, user, s.standsIn(ctx, user)))
+}
+
+// standsIn are the people with a delegation to user in force now; none
+// when the directory cannot be read (logged): the decision is then the
+// person's own, which the workflow judges as such.
+func (s *Service) standsIn(ctx context.Context, user *identity.User) []string {
+	out, err := peoplestore.StandsInFor(ctx, s.people, user.Name, s.now())
+	if err != nil {
+		s.logger.WarnContext(ctx, "delegations unreadable", "user", user.Name, "err", err)
+	}
+	return out
 }
 
 func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {

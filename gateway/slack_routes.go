@@ -31,6 +31,7 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		Logger:    d.Logger,
 		PublicURL: d.Config.Gateway.PublicURL,
 		Proofs:    d.Proofs,
+		People:    d.People,
 	})
 	if err != nil {
 		return err

@@ -59,6 +59,7 @@ func mountWeb(mux *http.ServeMux, d Deps) error {
 		// A dev_only config lists its people to sign in as; a real one
 		// never does, whatever else it says.
 		DevSignIn: d.Config.DevOnly,
+		People:    d.People,
 	}
 	if d.Sessions != nil {
 		o.SignIn = d.Authn.SignIn(d.Config.OIDC.ClientID, d.Secrets.OIDCClientSecret, strings.TrimSuffix(d.Config.Gateway.PublicURL, "/")+"/auth/callback")

@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"
 )
@@ -52,6 +53,9 @@ type Starter struct {
 	// Outside reads approver groups kept outside the config (Slack user
 	// groups); nil counts no one in them.
 	Outside policy.Outside
+	// People has the delegations in force: the approvers' delegates are
+	// prompted with them. Nil: none.
+	People peoplestore.Store
 }
 
 // Request is one would-be approval.
@@ -108,6 +112,7 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	if pol.RequireJustification && strings.TrimSpace(r.Justification) == "" {
 		return Result{}, fmt.Errorf("%w: policy %q requires a justification", ErrInvalid, pol.Name)
 	}
+	pol.Delegates = s.delegates(ctx, pol, r.Requester.Name)
 	id := NewID()
 	if r.RequestID != "" {
 		id = ApprovalID(r.Requester.Name, r.RequestID)
@@ -119,7 +124,7 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	in := workflows.Input{
 		ID: id, Requester: r.Requester.Name, Request: r.Request, Policy: pol,
 		CreatedAt: now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
-		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesProven,
+		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesDelegation,
 		Version: workflows.VersionLatest,
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
@@ -138,4 +143,31 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("start approval workflow: %w", err)
 	}
 	return Result{ID: id, State: st}, nil
+}
+
+// delegates are the delegations in force now from pol's approvers (not to
+// the requester, who may not decide their own request); unreadable
+// delegations leave delegates unprompted, not the request refused.
+func (s *Starter) delegates(ctx context.Context, pol approval.Policy, requester string) map[string]string {
+	if s.People == nil {
+		return nil
+	}
+	st, err := s.People.State(ctx)
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	var out map[string]string
+	for _, a := range pol.AllApprovers() {
+		if d, ok := st.DelegateOf(a, now); ok && d.To != requester {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[a] = d.To
+		}
+	}
+	return out
 }

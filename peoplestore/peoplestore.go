@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/proof"
@@ -128,9 +129,17 @@ func (t *Temporal) change(ctx context.Context, name string, arg, out any) error 
 	t.cached = nil
 	t.mu.Unlock()
 	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch app.Type() {
+		case workflows.ErrTypeInvalidDelegation:
+			return fmt.Errorf("%w: %s", people.ErrInvalid, strings.TrimPrefix(app.Message(), people.ErrInvalid.Error()+": "))
+		case workflows.ErrTypeDelegationNotFound:
+			return people.ErrNotFound
+		case workflows.ErrTypeDelegationNotYours:
+			return people.ErrNotYours
+		}
+	}
 	switch {
-	case errors.As(err, &app) && app.Type() == "invalid_delegation":
-		return fmt.Errorf("%w: %s", people.ErrInvalid, app.Message())
 	case err != nil:
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, name, err)
 	}
@@ -198,4 +207,66 @@ func (g Groups) Members(ctx context.Context, group string) ([]string, error) {
 		return nil, err
 	}
 	return st.Members(name), nil
+}
+
+// StandsInFor are the people who delegated to user, in force at now: the
+// gateway puts them on each decision it stamps. Without a store, or when
+// the state cannot be read, nobody (the decision is the person's own).
+func StandsInFor(ctx context.Context, s Store, user string, now time.Time) ([]string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	st, err := s.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range st.StandsInFor(user, now) {
+		out = append(out, d.From)
+	}
+	return out, nil
+}
+
+// ErrForbidden refuses a delegation for someone else by a non-admin.
+var ErrForbidden = errors.New("only an admin delegates for someone else")
+
+// Request is a delegation as someone asks for it (API, CLI, Slack, web).
+type Request struct {
+	// By asks; From defaults to them.
+	By       *identity.User
+	ID       string
+	From, To string
+	// Start zero means now.
+	Start, End time.Time
+	Reason     string
+}
+
+// Create checks r against the directory in force and adds it: From and
+// To must be configured users, and only an admin names a From other than
+// themselves. The window rules are people.State.Delegate's.
+func Create(ctx context.Context, s Store, dir *identity.Directory, r Request, now time.Time) (people.Delegation, error) {
+	from := r.From
+	switch {
+	case from == "":
+		from = r.By.Name
+	case from != r.By.Name && !r.By.Admin:
+		return people.Delegation{}, ErrForbidden
+	}
+	if _, ok := dir.Lookup(from); !ok {
+		return people.Delegation{}, fmt.Errorf("%w: %q is not a configured user", people.ErrInvalid, from)
+	}
+	if _, ok := dir.Lookup(r.To); !ok || r.To == "" {
+		return people.Delegation{}, fmt.Errorf("%w: %q is not a configured user", people.ErrInvalid, r.To)
+	}
+	start := r.Start
+	if start.IsZero() {
+		start = now.UTC().Truncate(time.Second)
+	}
+	if r.End.IsZero() {
+		return people.Delegation{}, fmt.Errorf("%w: an end is required: a delegation ends", people.ErrInvalid)
+	}
+	return s.Delegate(ctx, people.Delegation{
+		ID: r.ID, From: from, To: r.To, Start: start.UTC(), End: r.End.UTC(),
+		Reason: strings.TrimSpace(r.Reason), CreatedBy: r.By.Name,
+	})
 }

@@ -10,14 +10,17 @@ import (
 // builds it and package regopolicy evaluates it; the types live here, apart
 // from the evaluator, so the workflow's contract does not link OPA.
 type RegoInput struct {
-	Decider   Decider        `json:"decider"`
-	Decision  string         `json:"decision"`
-	Comment   string         `json:"comment,omitempty"`
-	Values    []string       `json:"values,omitempty"`
-	Channel   string         `json:"channel"`
-	Request   any            `json:"request"`
-	Approval  RegoApproval   `json:"approval"`
-	Decisions []RegoDecision `json:"decisions"`
+	Decider  Decider  `json:"decider"`
+	Decision string   `json:"decision"`
+	Comment  string   `json:"comment,omitempty"`
+	Values   []string `json:"values,omitempty"`
+	Channel  string   `json:"channel"`
+	// OnBehalfOf is the approver the decider stands in for, as their
+	// delegate; empty for a decision in one's own right.
+	OnBehalfOf string         `json:"on_behalf_of,omitempty"`
+	Request    any            `json:"request"`
+	Approval   RegoApproval   `json:"approval"`
+	Decisions  []RegoDecision `json:"decisions"`
 }
 
 // Decider is the person deciding, as the gateway established it.

@@ -421,6 +421,9 @@ func (r Render) deciders(st *approval.State, d approval.Decision) string {
 	var who []string
 	for _, a := range counting(st, d) {
 		s := r.Person(a.User)
+		if a.OnBehalfOf != "" {
+			s += " for " + r.Person(a.OnBehalfOf)
+		}
 		if labels := chosen(st, a); labels != "" {
 			s += " (" + labels + ")"
 		}

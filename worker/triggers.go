@@ -40,14 +40,16 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 		}
 	}
 	w.RegisterWorkflowWithOptions(triggers.RunWorkflow, workflow.RegisterOptions{Name: triggers.WorkflowName})
+	// Read only: the worker records no groups or delegations.
+	people := peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, nil)
 	w.RegisterActivity(&triggers.Activities{
 		Triggers: compiled,
 		Starter: &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now,
 			Outside: policy.Sources{
 				policy.SlackUsergroupPrefix: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory }),
-				// Read only: the worker records no groups.
-				policy.OIDCGroupPrefix: peoplestore.Groups{Store: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, nil)},
-			}},
+				policy.OIDCGroupPrefix:      peoplestore.Groups{Store: people},
+			},
+			People: people},
 		Approvals: port,
 		Proofs:    acts.Proofs,
 		LookupEnv: sec.Env.Lookup,

@@ -131,6 +131,11 @@ type DecisionRequest struct {
 	// Slack is set for Slack clicks: where the click was made and what the
 	// gateway verified about the clicker (see SlackClick).
 	Slack *SlackClick `json:"slack,omitempty"`
+	// StandsInFor are the people with a delegation to User in force when
+	// the gateway received the decision; OnBehalfOf, the one User chose
+	// to decide for (empty: the workflow settles it, approval.ForWhom).
+	StandsInFor []string `json:"stands_in_for,omitempty"`
+	OnBehalfOf  string   `json:"on_behalf_of,omitempty"`
 	// Proof is the gateway's stamp over everything above.
 	Proof *proof.Stamp `json:"proof,omitempty"`
 }

@@ -225,6 +225,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 		a.ID = UnprovenAttemptPrefix + a.ID
 		return r.record(ctx, a, ref)
 	}
+	a = r.st.ForWhom(a, req.StandsInFor, req.OnBehalfOf)
 	ref = r.st.Judge(a, place, workflow.Now(ctx))
 	if ref.Code == approval.CodeNotPromptedHere && r.notifying > 0 {
 		r.deferred = append(r.deferred, req)
@@ -362,7 +363,7 @@ func (r *approvalRun) receiveLegacy(ctx workflow.Context, req DecisionRequest) a
 // checkRego evaluates the policy's Rego module in a local activity, whose
 // result history keeps for replay. It fails closed.
 func (r *approvalRun) checkRego(ctx workflow.Context, a approval.Attempt, d policy.Decider) (string, approval.Refusal) {
-	req := DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel}
+	req := DecisionRequest{Decision: a.Decision, Comment: a.Comment, Values: a.Values, Channel: a.Channel, OnBehalfOf: a.OnBehalfOf}
 	verdict, refusal := r.evalRego(ctx, d, req)
 	if refusal != "" {
 		return verdict, approval.Refusal{Code: approval.CodePolicyDenied, Message: refusal}

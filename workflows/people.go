@@ -80,6 +80,24 @@ func (r RevokeDelegationRequest) withStamp(s *proof.Stamp) RevokeDelegationReque
 	return r
 }
 
+// Application error types of refused delegation changes.
+const (
+	ErrTypeInvalidDelegation  = "invalid_delegation"
+	ErrTypeDelegationNotFound = "delegation_not_found"
+	ErrTypeDelegationNotYours = "delegation_not_yours"
+)
+
+// DelegationErrorType is the application error type of a people error.
+func DelegationErrorType(err error) string {
+	switch {
+	case errors.Is(err, people.ErrNotFound):
+		return ErrTypeDelegationNotFound
+	case errors.Is(err, people.ErrNotYours):
+		return ErrTypeDelegationNotYours
+	}
+	return ErrTypeInvalidDelegation
+}
+
 // ErrUnprovenChange is the answer to a change without a valid stamp.
 var ErrUnprovenChange = errors.New("refused: not stamped by the gateway")
 
@@ -108,7 +126,7 @@ func PeopleWorkflow(ctx workflow.Context, st people.State) error {
 			}
 			defer wake()
 			if err := st.Delegate(req.Delegation, workflow.Now(ctx)); err != nil {
-				return people.Delegation{}, temporal.NewApplicationErrorWithOptions(err.Error(), "invalid_delegation",
+				return people.Delegation{}, temporal.NewApplicationErrorWithOptions(err.Error(), DelegationErrorType(err),
 					temporal.ApplicationErrorOptions{NonRetryable: true})
 			}
 			d, _ := st.Find(req.Delegation.ID)
@@ -121,7 +139,7 @@ func PeopleWorkflow(ctx workflow.Context, st people.State) error {
 			defer wake()
 			d, err := st.Revoke(req.ID, req.By, req.Admin, workflow.Now(ctx))
 			if err != nil {
-				return d, temporal.NewApplicationErrorWithOptions(err.Error(), "invalid_delegation",
+				return d, temporal.NewApplicationErrorWithOptions(err.Error(), DelegationErrorType(err),
 					temporal.ApplicationErrorOptions{NonRetryable: true})
 			}
 			return d, nil

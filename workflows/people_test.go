@@ -63,7 +63,7 @@ func TestPeopleWorkflowTakesOnlyStampedChanges(t *testing.T) {
 		env.UpdateWorkflow(UpdateDelegate, "d1", ok, stamp(DelegateRequest{Delegation: d}))
 		env.UpdateWorkflow(UpdateDelegate, "d2", refusedAs("invalid_delegation"),
 			stamp(DelegateRequest{Delegation: people.Delegation{ID: "d2", From: "bob", To: "dana", Start: start, End: start.Add(time.Hour)}}))
-		env.UpdateWorkflow(UpdateRevokeDelegation, "r1", refusedAs("invalid_delegation"), stamp(RevokeDelegationRequest{ID: "d1", By: "carol"}))
+		env.UpdateWorkflow(UpdateRevokeDelegation, "r1", refusedAs(ErrTypeDelegationNotYours), stamp(RevokeDelegationRequest{ID: "d1", By: "carol"}))
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(QueryPeople)

@@ -56,7 +56,7 @@ func RegoInput(st *approval.State, d policy.Decider, req DecisionRequest) policy
 	in := policy.RegoInput{
 		Decider:  d,
 		Decision: string(req.Decision), Comment: req.Comment, Values: req.Values, Channel: req.Channel,
-		Request: st.Request,
+		OnBehalfOf: req.OnBehalfOf, Request: st.Request,
 		Approval: policy.RegoApproval{
 			ID: st.ID, Requester: st.Requester, Environment: st.Request.Environment, Status: string(st.Status),
 			Stage: st.CurrentStage().Name, Policy: st.Policy.Name,

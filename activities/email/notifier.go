@@ -146,9 +146,9 @@ func (n *Notifier) users(st *approval.State, names []string, decide func(string)
 	return out
 }
 
-// Prompt asks each pending approver to decide.
+// Prompt asks each pending approver (and their delegate) to decide.
 func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Delivery, error) {
-	rs := n.users(st, st.Pending(), func(string) bool { return true })
+	rs := n.users(st, st.Prompted(), func(string) bool { return true })
 	return n.deliver(ctx, st, workflows.NoticePrompt, fmt.Sprintf("r%d-s%d", st.Revision, st.Stage), rs, true,
 		func(c *content, r recipient) {
 			c.Heading = "Approval needed"
@@ -156,9 +156,9 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Del
 		}, "Approval needed")
 }
 
-// Remind asks the approvers still awaited again.
+// Remind asks the approvers still awaited (and their delegates) again.
 func (n *Notifier) Remind(ctx context.Context, st *approval.State) (approval.Delivery, error) {
-	rs := n.users(st, st.Pending(), func(string) bool { return true })
+	rs := n.users(st, st.Prompted(), func(string) bool { return true })
 	seq := 0
 	for _, e := range st.Events {
 		if e.Kind == approval.EventReminded {

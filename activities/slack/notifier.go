@@ -112,14 +112,16 @@ type target struct {
 }
 
 // targets are the policy's channel (or the default one) and, when
-// configured, a direct message to each pending approver with a Slack ID.
+// configured, a direct message to each pending approver (and delegate)
+// with a Slack ID.
 func (n *Notifier) targets(st *approval.State) []target {
 	var out []target
 	if ch := n.cfg.ChannelFor(st.Policy.Name); ch != "" {
 		out = append(out, target{key: "channel:" + ch, channel: ch, label: "slack:" + ch})
 	}
 	if n.cfg.DMApprovers {
-		for _, name := range st.Pending() {
+		// Delegates too: they decide in their approver's place.
+		for _, name := range st.Prompted() {
 			u, ok := n.dir.Lookup(name)
 			if !ok || u.SlackID == "" {
 				n.logger.Warn("approver has no slack_id: no direct message", "approval_id", st.ID, "user", name)

@@ -75,7 +75,7 @@ func TestPromptPostsToThePolicyChannelAndEachApprover(t *testing.T) {
 		assert.Equal(t, approval.MessageRef{Notifier: "slack", Channel: m.Channel, ID: m.TS, User: []string{"", "bob", "carol"}[i]}, d.Messages[i])
 		text := slackfake.Text(m.Blocks)
 		assert.Contains(t, text, "0 of 2 approvals")
-		assert.Contains(t, text, "https://signoff.example.com/v1/approvals/"+ids[0])
+		assert.Contains(t, text, "https://signoff.example.com/approvals/"+ids[0])
 		approve, ok := slackfake.Find(m.Blocks, "Approve")
 		require.True(t, ok)
 		assert.Equal(t, "signoff:approve:"+ids[0], approve.ActionID)

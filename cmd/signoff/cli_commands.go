@@ -177,6 +177,7 @@ func runDecide(c *cli, args []string) int {
 	fs.StringVar(&req.Comment, "comment", "", "why")
 	fs.Var(&values, "value", "a chosen option value, or the text of a text input (repeatable)")
 	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: a retry with the same key counts once")
+	fs.StringVar(&req.OnBehalfOf, "for", "", "decide in this approver's place, under their delegation to you")
 	fs.StringVar(&req.RequestHash, "request-hash", "",
 		"the request_hash of the content you reviewed (default: read the approval now, show it, and decide on that)")
 	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")

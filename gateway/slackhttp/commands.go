@@ -27,6 +27,8 @@ const (
 const helpText = "*/signoff* — Signoff approvals\n" +
 	"• `/signoff list` — pending approvals you may decide, with their buttons\n" +
 	"• `/signoff status <id>` — where an approval stands\n" +
+	"• `/signoff delegate @person until 2026-12-24 [reason]` — let someone decide in your place\n" +
+	"• `/signoff delegations`, `/signoff undelegate <id>` — see and end delegations\n" +
 	"• `/signoff help` — this help"
 
 // ServeCommands handles POST /slack/commands.
@@ -70,6 +72,17 @@ func (h *Handler) Command(ctx context.Context, cmd slack.SlashCommand) any {
 		}
 		id := args[1]
 		work = func(ctx context.Context, p Person) *slack.WebhookMessage { return h.status(ctx, p, id) }
+	case "delegate":
+		if work = h.delegateCommand(args); work == nil {
+			return ephemeral(delegateUsage)
+		}
+	case "delegations":
+		work = h.delegationsCommand
+	case "undelegate":
+		if len(args) != 2 || !slackkit.ValidApprovalID(args[1]) {
+			return ephemeral("Usage: `/signoff undelegate <delegation id>`.")
+		}
+		work = h.undelegateCommand(args[1])
 	case "", "help":
 		return ephemeral(helpText)
 	default:

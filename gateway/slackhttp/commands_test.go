@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/peoplestore"
 )
 
 func (hs *harness) command(user, text string) slack.WebhookMessage {
@@ -144,4 +145,32 @@ func TestSlashStatusIsScoped(t *testing.T) {
 			assert.Contains(t, slackfake.Text(b), "Deploy api")
 		})
 	}
+}
+
+// TestSlashDelegate: /signoff delegate names the delegate by Slack mention
+// or user name and the end as people write it; the delegation is bob's,
+// whoever he names; /signoff delegations shows it to both; only bob ends it.
+func TestSlashDelegate(t *testing.T) {
+	store := &peoplestore.Memory{}
+	hs := newHarness(t, func(o *Options) { o.People = store })
+
+	assert.Contains(t, hs.command("U0BOB", "delegate carol").Text, "Usage")
+	assert.Contains(t, hs.command("U0BOB", "delegate mallory until 3d").Text, "is not a Signoff user")
+	assert.Contains(t, hs.command("U0BOB", "delegate carol until someday").Text, "is not a date")
+	assert.Contains(t, hs.command("U0BOB", "delegate <@U0BOB|bob> until 3d").Text, "nobody delegates to themselves")
+
+	day := time.Now().UTC().AddDate(0, 0, 10)
+	msg := hs.command("U0BOB", "delegate <@U0CAROL|carol> until "+day.Format(time.DateOnly)+" covering my leave")
+	through := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, time.UTC)
+	require.Contains(t, msg.Text, "✅ carol decides for you until "+through.Format("Mon 2 Jan 2006 15:04 MST"))
+	st, err := store.State(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st.Delegations, 1)
+	d := st.Delegations[0]
+	assert.Equal(t, "bob", d.From)
+	assert.Equal(t, "covering my leave", d.Reason)
+	assert.Contains(t, hs.command("U0CAROL", "delegations").Text, "bob → carol")
+	assert.Contains(t, hs.command("U0CAROL", "undelegate "+d.ID).Text, "only the person who delegated")
+	assert.Contains(t, hs.command("U0BOB", "undelegate "+d.ID).Text, "✅ Delegation")
+	assert.Equal(t, "No delegations by you or to you.", hs.command("U0BOB", "delegations").Text)
 }

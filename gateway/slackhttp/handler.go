@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/workflows"
@@ -57,11 +58,15 @@ type Options struct {
 	// Proofs stamps what the handler verified about a click, so the
 	// workflow counts it; without it every click is refused there.
 	Proofs *proof.Keyring
+	// People has the delegations in force: a delegate's click counts for
+	// the approver they stand in for. Nil: nobody decides for anyone.
+	People peoplestore.Store
 }
 
 // Handler serves Slack's callbacks.
 type Handler struct {
 	proofs    *proof.Keyring
+	people    peoplestore.Store
 	cfg       func() config.Slack
 	secret    string
 	token     string
@@ -116,7 +121,7 @@ func New(o Options) (*Handler, error) {
 	dir := o.Directory
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Handler{
-		proofs: o.Proofs, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		proofs: o.Proofs, people: o.People, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
 		api: api, hc: hc,
 		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
 		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
@@ -343,9 +348,15 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		log.WarnContext(ctx, "slack identity unverifiable", "error", h.redact.Redact(err.Error()))
 	}
 	cfg := h.cfg()
+	var standsIn []string
+	if person.Refusal == "" {
+		if standsIn, err = peoplestore.StandsInFor(ctx, h.people, person.Name(), h.now()); err != nil {
+			log.WarnContext(ctx, "delegations unreadable", "err", err)
+		}
+	}
 	req := workflows.DecisionRequest{
 		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
-		Refusal: person.Refusal, IdentifiedBy: person.IdentifiedBy(),
+		Refusal: person.Refusal, IdentifiedBy: person.IdentifiedBy(), StandsInFor: standsIn,
 		Slack: &workflows.SlackClick{
 			Place: approval.SlackPlace{Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
 				Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},

@@ -39,18 +39,31 @@ type acts struct {
 	Bypass                        bool
 	// Requested is true on the viewer's own request.
 	Requested bool
+	// For are the approvers the viewer may decide for as their delegate;
+	// Own says they are awaited in their own right too.
+	For []string
+	Own bool
 }
 
 // actsFor is what u may do on st now: decide when they are among the
 // approvers still awaited, cancel their own request (admins any), and
 // break-glass their own request under a soft policy. The workflow judges
 // every attempt again; these only choose the forms shown.
-func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session) *acts {
+func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, standsIn []string) *acts {
 	a := &acts{CSRF: h.sessions.csrf(ss), Attempt: randomString(), RequestHash: st.RequestHash, Requested: st.Requester == u.Name}
 	if st.Status != approval.StatusPending {
 		return a
 	}
-	a.Decide = slices.Contains(st.Pending(), u.Name) && (st.Requester != u.Name || st.Policy.SelfApproval)
+	pending := st.Pending()
+	a.Own = slices.Contains(pending, u.Name) && (st.Requester != u.Name || st.Policy.SelfApproval)
+	if st.Requester != u.Name && st.Rules >= approval.RulesDelegation {
+		for _, p := range standsIn {
+			if slices.Contains(pending, p) && p != u.Name {
+				a.For = append(a.For, p)
+			}
+		}
+	}
+	a.Decide = a.Own || len(a.For) > 0
 	a.Cancel = st.Requester == u.Name || u.Admin
 	a.Bypass = st.Requester == u.Name && st.Policy.Soft()
 	a.CommentApprove, a.CommentReject = st.Policy.RequireComment.Approve, st.Policy.RequireComment.Reject
@@ -110,7 +123,7 @@ func (h *Handler) form(w http.ResponseWriter, r *http.Request) (ss session, u *i
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	st, err := h.load(ctx, id)
-	if err == nil && !access.CanRead(st, u) {
+	if err == nil && !access.CanReadFor(st, u, h.standsIn(ctx, u.Name)) {
 		err = approvals.ErrNotFound
 	}
 	if err != nil {
@@ -158,7 +171,7 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 	dr := workflows.DecisionRequest{
 		AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Decision: d, Comment: comment,
 		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &d2,
-		IdentifiedBy: ss.identifiedBy(),
+		IdentifiedBy: ss.identifiedBy(), StandsInFor: h.standsIn(r.Context(), u.Name), OnBehalfOf: r.PostFormValue("on_behalf_of"),
 	}
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()

@@ -72,9 +72,13 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	st, err := h.load(ctx, id)
-	if err == nil && apiUser != nil && !access.CanRead(st, apiUser) {
-		// Told exactly what an unknown approval's reader is told.
-		err = approvals.ErrNotFound
+	var standsIn []string
+	if err == nil && apiUser != nil {
+		standsIn = h.standsIn(ctx, apiUser.Name)
+		if !access.CanReadFor(st, apiUser, standsIn) {
+			// Told exactly what an unknown approval's reader is told.
+			err = approvals.ErrNotFound
+		}
 	}
 	if err != nil {
 		h.loadError(w, err)
@@ -93,7 +97,7 @@ func (h *Handler) approvalPage(w http.ResponseWriter, r *http.Request) {
 	if ss != nil {
 		data.PageTitle = st.Request.Title
 		data.Nav = h.nav(*ss, apiUser)
-		data.Acts = h.actsFor(st, apiUser, *ss)
+		data.Acts = h.actsFor(st, apiUser, *ss, standsIn)
 		data.Done = doneMessages[r.URL.Query().Get("done")]
 	}
 	h.render(w, http.StatusOK, "approval", data)

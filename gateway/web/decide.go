@@ -180,7 +180,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	dr := workflows.DecisionRequest{
 		AttemptID: c.AttemptID(), User: c.User, Decision: c.Decision, Comment: comment, Values: values, Channel: Channel,
-		SeenHash: seen, IdentifiedBy: "signed email link",
+		SeenHash: seen, IdentifiedBy: "signed email link", StandsInFor: h.standsIn(ctx, c.User),
 	}
 	if u, ok := h.dir().Lookup(c.User); !ok {
 		dr.Refusal = RefusedUnknownUser

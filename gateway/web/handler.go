@@ -16,6 +16,8 @@
 //	POST /approvals/{id}/decide        approve or reject, as the signed-in person, channel "web"
 //	POST /approvals/{id}/cancel        cancel (requester, admin)
 //	POST /approvals/{id}/bypass        break-glass (requester, soft policies)
+//	GET  /delegations                  delegations by and to the signed-in person
+//	POST /delegations, /delegations/{id}/revoke   make one, end one
 //	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
 //	POST /d/{token}                    decide, as the token's approver, channel "email"
 //	GET  /v1/approvals/{id}/evidence   signed evidence JSON (bearer token)
@@ -24,6 +26,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"embed"
@@ -41,6 +44,7 @@ import (
 	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/proof"
 )
 
@@ -77,6 +81,8 @@ type Options struct {
 	// DevSignIn lists the configured people to sign in as, with no
 	// password: only for a dev_only config.
 	DevSignIn bool
+	// People has the delegations in force; nil: nobody decides for anyone.
+	People peoplestore.Store
 }
 
 // Handler serves the pages.
@@ -95,6 +101,7 @@ type Handler struct {
 	sessions  *Sessions
 	signin    *authn.SignIn
 	devSignIn bool
+	people    peoplestore.Store
 }
 
 // New checks the options.
@@ -109,7 +116,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
-		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil,
+		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil, people: o.People,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -149,6 +156,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("POST /approvals/{id}/decide", h.page(h.webDecide))
 		mux.HandleFunc("POST /approvals/{id}/cancel", h.page(h.webCancel))
 		mux.HandleFunc("POST /approvals/{id}/bypass", h.page(h.webBypass))
+		mux.HandleFunc("GET /delegations", h.page(h.delegations))
+		mux.HandleFunc("POST /delegations", h.page(h.createDelegation))
+		mux.HandleFunc("POST /delegations/{id}/revoke", h.page(h.revokeDelegation))
 	}
 }
 
@@ -158,7 +168,7 @@ var files embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox"} {
+	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations"} {
 		pages[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 }
@@ -303,4 +313,14 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// standsIn are the people with a delegation to user in force now; none
+// when they cannot be read (logged).
+func (h *Handler) standsIn(ctx context.Context, user string) []string {
+	out, err := peoplestore.StandsInFor(ctx, h.people, user, h.now())
+	if err != nil {
+		h.logger.WarnContext(ctx, "delegations unreadable", "user", user, "err", err)
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/identity"
 )
 
 // inboxData is the inbox page.
@@ -33,7 +32,9 @@ type tab struct {
 
 type inboxRow struct {
 	ID, Title, Status, StatusClass, Environment, Requester, Policy string
-	Created, CreatedISO, Deadline, DeadlineISO                     string
+	// For is the approver the viewer would decide for, as their delegate.
+	For                                        string
+	Created, CreatedISO, Deadline, DeadlineISO string
 }
 
 // Inbox limits: the waiting list reads each candidate's state (who is
@@ -103,11 +104,14 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 				d.Truncated = true
 				break
 			}
-			if !h.awaits(r, a.ID, u) {
+			if !h.awaits(r, a.ID, u.Name, u.Name) {
 				continue
 			}
 		}
 		d.Rows = append(d.Rows, rowOf(a))
+	}
+	if d.View == "waiting" {
+		d.Rows = append(d.Rows, h.delegated(r, u.Name, d.Rows)...)
 	}
 	if d.View != "waiting" && len(page.NextPageToken) > 0 {
 		d.NextURL = "/inbox?view=" + d.View + "&page=" + base64.RawURLEncoding.EncodeToString(page.NextPageToken)
@@ -115,9 +119,10 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "inbox", d)
 }
 
-// awaits reports whether approval id still waits for u's decision: the
-// index knows its approvers, the state knows who has decided.
-func (h *Handler) awaits(r *http.Request, id string, u *identity.User) bool {
+// awaits reports whether approval id still waits for person's decision,
+// made by viewer (the person, or their delegate): the index knows its
+// approvers, the state knows who has decided.
+func (h *Handler) awaits(r *http.Request, id, person, viewer string) bool {
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	st, err := h.load(ctx, id)
@@ -125,8 +130,43 @@ func (h *Handler) awaits(r *http.Request, id string, u *identity.User) bool {
 		h.logger.Warn("inbox: read approval", "approval_id", id, "err", err)
 		return false
 	}
-	return st.Status == approval.StatusPending && slices.Contains(st.Pending(), u.Name) &&
-		(st.Requester != u.Name || st.Policy.SelfApproval)
+	if st.Status != approval.StatusPending || !slices.Contains(st.Pending(), person) {
+		return false
+	}
+	if person == viewer {
+		return st.Requester != viewer || st.Policy.SelfApproval
+	}
+	// A delegate never decides their own request.
+	return st.Requester != viewer && st.Rules >= approval.RulesDelegation
+}
+
+// delegated are the approvals waiting for the people viewer stands in for,
+// not already listed.
+func (h *Handler) delegated(r *http.Request, viewer string, listed []inboxRow) []inboxRow {
+	var out []inboxRow
+	for _, p := range h.standsIn(r.Context(), viewer) {
+		ctx, cancel := h.callContext(r.Context())
+		page, err := h.approvals.List(ctx, approvals.Query{Status: approval.StatusPending, Open: true, ReadableBy: p, PageSize: 2 * waitingLimit})
+		cancel()
+		if err != nil {
+			h.logger.Warn("inbox: list delegated", "for", p, "err", err)
+			continue
+		}
+		for _, a := range page.Approvals {
+			if len(listed)+len(out) >= waitingLimit {
+				return out
+			}
+			dup := slices.ContainsFunc(listed, func(x inboxRow) bool { return x.ID == a.ID }) ||
+				slices.ContainsFunc(out, func(x inboxRow) bool { return x.ID == a.ID })
+			if dup || !slices.Contains(a.Approvers, p) || !h.awaits(r, a.ID, p, viewer) {
+				continue
+			}
+			row := rowOf(a)
+			row.For = p
+			out = append(out, row)
+		}
+	}
+	return out
 }
 
 func rowOf(a approvals.Summary) inboxRow {

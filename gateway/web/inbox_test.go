@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,5 +171,63 @@ func TestWebCancelAndBypass(t *testing.T) {
 	form.Set("reason", "prod is down")
 	if rec := alice.do(http.MethodPost, "/approvals/"+approvalID+"/bypass", form); rec.Code != http.StatusSeeOther || f.state().Status != approval.StatusBypassed {
 		t.Fatalf("break-glass: %d, %s", rec.Code, f.state().Status)
+	}
+}
+
+// TestWebDelegation: bob delegates to walt on the delegations page; the
+// approval then waits in walt's inbox "for bob", its page offers him the
+// decision in bob's place, and his approval counts as "walt for bob".
+// walt cannot end bob's delegation; bob can.
+func TestWebDelegation(t *testing.T) {
+	f := webSetup(t, true, false)
+	bob := f.browser()
+	bob.signIn("bob")
+	page := bob.do(http.MethodGet, "/delegations", nil).Body.String()
+	rec := bob.do(http.MethodPost, "/delegations", url.Values{"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")},
+		"to": {"walt"}, "until": {"3d"}, "reason": {"on leave"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("delegate: %d\n%s", rec.Code, rec.Body)
+	}
+	st, _ := f.people.State(context.Background())
+	if len(st.Delegations) != 1 || st.Delegations[0].From != "bob" || st.Delegations[0].To != "walt" {
+		t.Fatalf("delegations %+v", st.Delegations)
+	}
+	id := st.Delegations[0].ID
+
+	walt := f.browser()
+	walt.signIn("walt")
+	inbox := walt.do(http.MethodGet, "/inbox?view=waiting", nil).Body.String()
+	if !strings.Contains(inbox, `data-id="`+approvalID+`"`) || !strings.Contains(inbox, `data-for="bob"`) {
+		t.Fatalf("walt's inbox:\n%s", inbox)
+	}
+	page = walt.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	if !strings.Contains(page, `id="deciding-for"`) || hidden(page, "on_behalf_of") != "bob" {
+		t.Fatalf("walt's approval page:\n%s", page)
+	}
+	rec = walt.do(http.MethodPost, "/approvals/"+approvalID+"/decide", url.Values{
+		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")}, "request_hash": {hidden(page, "request_hash")},
+		"on_behalf_of": {"bob"}, "decision": {"approve"},
+	})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("walt approves for bob: %d\n%s", rec.Code, rec.Body)
+	}
+	a := f.state().Attempts[0]
+	if !a.Accepted || a.User != "walt" || a.OnBehalfOf != "bob" || f.state().ApprovedBy[0] != "walt for bob" {
+		t.Fatalf("attempt %+v", a)
+	}
+
+	dpage := walt.do(http.MethodGet, "/delegations", nil).Body.String()
+	if strings.Contains(dpage, `id="revoke-`+id+`"`) {
+		t.Error("walt is offered to end bob's delegation")
+	}
+	if rec := walt.do(http.MethodPost, "/delegations/"+id+"/revoke", url.Values{"csrf": {hidden(dpage, "csrf")}}); rec.Code != http.StatusForbidden {
+		t.Errorf("walt ends bob's delegation: %d", rec.Code)
+	}
+	bpage := bob.do(http.MethodGet, "/delegations", nil).Body.String()
+	if rec := bob.do(http.MethodPost, "/delegations/"+id+"/revoke", url.Values{"csrf": {hidden(bpage, "csrf")}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("bob ends his delegation: %d", rec.Code)
+	}
+	if rec := walt.do(http.MethodGet, "/approvals/"+approvalID, nil); rec.Code != http.StatusOK {
+		t.Errorf("walt no longer reads the approval he decided for bob: %d", rec.Code)
 	}
 }

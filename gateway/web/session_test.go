@@ -17,6 +17,7 @@ import (
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/authn"
 	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
@@ -32,6 +33,8 @@ type webFixture struct {
 	dir   *identity.Directory
 	clock time.Time
 	h     *Handler
+	// people holds delegations.
+	people *peoplestore.Memory
 }
 
 func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
@@ -48,6 +51,7 @@ func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
 	}
 	f := &webFixture{t: t, dir: dir, clock: now}
 	clock := func() time.Time { return f.clock }
+	f.people = &peoplestore.Memory{Now: clock}
 	proofs := proof.Generate()
 	f.mem = approvals.NewMemory(proofs, clock)
 	pol := approval.Policy{Name: "production", Approvers: []string{"bob", "carol"}, RequiredApprovals: 2, Deadline: time.Hour}
@@ -55,7 +59,7 @@ func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
 		pol.Enforcement = approval.EnforcementSoft
 	}
 	err = f.mem.Start(context.Background(), workflows.Input{
-		ID: approvalID, Requester: "alice", CreatedAt: now.Add(-time.Minute), Rules: approval.RulesProven,
+		ID: approvalID, Requester: "alice", CreatedAt: now.Add(-time.Minute), Rules: approval.RulesDelegation,
 		Request: approval.Request{Title: "Deploy api", Environment: "production", Action: approval.Action{Type: "noop"}},
 		Policy:  pol,
 	})
@@ -70,7 +74,7 @@ func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
 	}
 	f.h, err = New(Options{
 		Directory: directory, Authn: authn.Static(directory, slog.Default()), Approvals: f.mem, Proofs: proofs,
-		PublicURL: "https://signoff.example.com", Now: clock, Sessions: sessions, DevSignIn: dev,
+		PublicURL: "https://signoff.example.com", Now: clock, Sessions: sessions, DevSignIn: dev, People: f.people,
 	})
 	if err != nil {
 		t.Fatal(err)

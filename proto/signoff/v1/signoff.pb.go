@@ -132,6 +132,345 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{1}
 }
 
+type Delegation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Who hands over their approvals.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// Who decides in their place.
+	To         string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	StartTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	Reason     string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreatedBy  string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	RevokedBy  string                 `protobuf:"bytes,10,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	// In force now.
+	Active        bool `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delegation) Reset() {
+	*x = Delegation{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delegation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delegation) ProtoMessage() {}
+
+func (x *Delegation) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delegation.ProtoReflect.Descriptor instead.
+func (*Delegation) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Delegation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Delegation) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Delegation) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *Delegation) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Delegation) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Delegation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Delegation) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *Delegation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Delegation) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *Delegation) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+func (x *Delegation) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+type CreateDelegationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegator; empty means the caller. Only an admin names someone else.
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// Empty means now.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Required; at most 90 days after start_time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	Reason  string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional idempotency key: the same key creates one delegation.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDelegationRequest) Reset() {
+	*x = CreateDelegationRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDelegationRequest) ProtoMessage() {}
+
+func (x *CreateDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDelegationRequest.ProtoReflect.Descriptor instead.
+func (*CreateDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateDelegationRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *CreateDelegationRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *CreateDelegationRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *CreateDelegationRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *CreateDelegationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CreateDelegationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type ListDelegationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDelegationsRequest) Reset() {
+	*x = ListDelegationsRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDelegationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDelegationsRequest) ProtoMessage() {}
+
+func (x *ListDelegationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDelegationsRequest.ProtoReflect.Descriptor instead.
+func (*ListDelegationsRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{2}
+}
+
+type ListDelegationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delegations   []*Delegation          `protobuf:"bytes,1,rep,name=delegations,proto3" json:"delegations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDelegationsResponse) Reset() {
+	*x = ListDelegationsResponse{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDelegationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDelegationsResponse) ProtoMessage() {}
+
+func (x *ListDelegationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDelegationsResponse.ProtoReflect.Descriptor instead.
+func (*ListDelegationsResponse) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListDelegationsResponse) GetDelegations() []*Delegation {
+	if x != nil {
+		return x.Delegations
+	}
+	return nil
+}
+
+type RevokeDelegationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDelegationRequest) Reset() {
+	*x = RevokeDelegationRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDelegationRequest) ProtoMessage() {}
+
+func (x *RevokeDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDelegationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeDelegationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // Action is what runs once the approval is granted.
 type Action struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -147,7 +486,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[0]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -159,7 +498,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[0]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -172,7 +511,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{0}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Action) GetType() string {
@@ -210,7 +549,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +561,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[1]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +574,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{1}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Input) GetType() string {
@@ -273,7 +612,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +624,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[2]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +637,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{2}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Option) GetLabel() string {
@@ -350,7 +689,7 @@ type CreateApprovalRequest struct {
 
 func (x *CreateApprovalRequest) Reset() {
 	*x = CreateApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +701,7 @@ func (x *CreateApprovalRequest) String() string {
 func (*CreateApprovalRequest) ProtoMessage() {}
 
 func (x *CreateApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[3]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +714,7 @@ func (x *CreateApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CreateApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{3}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateApprovalRequest) GetRequestId() string {
@@ -451,7 +790,7 @@ type BypassApprovalRequest struct {
 
 func (x *BypassApprovalRequest) Reset() {
 	*x = BypassApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +802,7 @@ func (x *BypassApprovalRequest) String() string {
 func (*BypassApprovalRequest) ProtoMessage() {}
 
 func (x *BypassApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[4]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +815,7 @@ func (x *BypassApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BypassApprovalRequest.ProtoReflect.Descriptor instead.
 func (*BypassApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{4}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BypassApprovalRequest) GetId() string {
@@ -508,7 +847,7 @@ type AmendApprovalRequest struct {
 
 func (x *AmendApprovalRequest) Reset() {
 	*x = AmendApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +859,7 @@ func (x *AmendApprovalRequest) String() string {
 func (*AmendApprovalRequest) ProtoMessage() {}
 
 func (x *AmendApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[5]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +872,7 @@ func (x *AmendApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AmendApprovalRequest.ProtoReflect.Descriptor instead.
 func (*AmendApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{5}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AmendApprovalRequest) GetId() string {
@@ -593,7 +932,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +944,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[6]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +957,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{6}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{11}
 }
 
 type ListPoliciesResponse struct {
@@ -630,7 +969,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +981,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[7]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +994,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{7}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -674,7 +1013,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +1025,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[8]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +1038,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{8}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetPolicyRequest) GetName() string {
@@ -720,7 +1059,7 @@ type EvaluatePolicyRequest struct {
 
 func (x *EvaluatePolicyRequest) Reset() {
 	*x = EvaluatePolicyRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1071,7 @@ func (x *EvaluatePolicyRequest) String() string {
 func (*EvaluatePolicyRequest) ProtoMessage() {}
 
 func (x *EvaluatePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[9]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1084,7 @@ func (x *EvaluatePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluatePolicyRequest.ProtoReflect.Descriptor instead.
 func (*EvaluatePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{9}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EvaluatePolicyRequest) GetEnvironment() string {
@@ -783,7 +1122,7 @@ type EvaluatePolicyResponse struct {
 
 func (x *EvaluatePolicyResponse) Reset() {
 	*x = EvaluatePolicyResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +1134,7 @@ func (x *EvaluatePolicyResponse) String() string {
 func (*EvaluatePolicyResponse) ProtoMessage() {}
 
 func (x *EvaluatePolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[10]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +1147,7 @@ func (x *EvaluatePolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluatePolicyResponse.ProtoReflect.Descriptor instead.
 func (*EvaluatePolicyResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{10}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EvaluatePolicyResponse) GetPolicy() *Policy {
@@ -868,7 +1207,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1219,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[11]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1232,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{11}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Policy) GetName() string {
@@ -1055,7 +1394,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1406,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[12]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1419,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{12}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Stage) GetName() string {
@@ -1123,7 +1462,7 @@ type Escalation struct {
 
 func (x *Escalation) Reset() {
 	*x = Escalation{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1474,7 @@ func (x *Escalation) String() string {
 func (*Escalation) ProtoMessage() {}
 
 func (x *Escalation) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[13]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1487,7 @@ func (x *Escalation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
 func (*Escalation) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{13}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Escalation) GetAfter() string {
@@ -1191,7 +1530,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1542,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[14]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1555,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{14}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1256,7 +1595,7 @@ type GetApprovalRequest struct {
 
 func (x *GetApprovalRequest) Reset() {
 	*x = GetApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1607,7 @@ func (x *GetApprovalRequest) String() string {
 func (*GetApprovalRequest) ProtoMessage() {}
 
 func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[15]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1620,7 @@ func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApprovalRequest.ProtoReflect.Descriptor instead.
 func (*GetApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{15}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetApprovalRequest) GetId() string {
@@ -1305,7 +1644,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1656,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1669,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{16}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListApprovalsRequest) GetStatus() Status {
@@ -1378,7 +1717,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1729,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1742,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{17}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -1434,14 +1773,18 @@ type DecideApprovalRequest struct {
 	// decision counts only for the content it names, so an amendment between
 	// reading and deciding makes it FAILED_PRECONDITION instead of approving
 	// content nobody saw.
-	RequestHash   string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	RequestHash string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	// Decide in this person's place, under a delegation from them to the
+	// caller in force now. Empty: as the caller, or, when the caller is not
+	// awaited in their own right, for the one they stand in for.
+	OnBehalfOf    string `protobuf:"bytes,7,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecideApprovalRequest) Reset() {
 	*x = DecideApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1796,7 @@ func (x *DecideApprovalRequest) String() string {
 func (*DecideApprovalRequest) ProtoMessage() {}
 
 func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1809,7 @@ func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalRequest.ProtoReflect.Descriptor instead.
 func (*DecideApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{18}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DecideApprovalRequest) GetId() string {
@@ -1511,6 +1854,13 @@ func (x *DecideApprovalRequest) GetRequestHash() string {
 	return ""
 }
 
+func (x *DecideApprovalRequest) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 type DecideApprovalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The attempt as recorded: accepted, or refused with a reason.
@@ -1522,7 +1872,7 @@ type DecideApprovalResponse struct {
 
 func (x *DecideApprovalResponse) Reset() {
 	*x = DecideApprovalResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1884,7 @@ func (x *DecideApprovalResponse) String() string {
 func (*DecideApprovalResponse) ProtoMessage() {}
 
 func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1897,7 @@ func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalResponse.ProtoReflect.Descriptor instead.
 func (*DecideApprovalResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{19}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DecideApprovalResponse) GetAttempt() *DecisionAttempt {
@@ -1574,7 +1924,7 @@ type CancelApprovalRequest struct {
 
 func (x *CancelApprovalRequest) Reset() {
 	*x = CancelApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1936,7 @@ func (x *CancelApprovalRequest) String() string {
 func (*CancelApprovalRequest) ProtoMessage() {}
 
 func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1949,7 @@ func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CancelApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{20}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelApprovalRequest) GetId() string {
@@ -1638,14 +1988,16 @@ type DecisionAttempt struct {
 	RefusalCode string `protobuf:"bytes,12,opt,name=refusal_code,json=refusalCode,proto3" json:"refusal_code,omitempty"`
 	// How the decision's origin was proven (the gateway's stamp), empty when
 	// it was not: such an attempt never counts.
-	Proof         string `protobuf:"bytes,13,opt,name=proof,proto3" json:"proof,omitempty"`
+	Proof string `protobuf:"bytes,13,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The approver this decision was made for, by their delegate (user).
+	OnBehalfOf    string `protobuf:"bytes,14,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecisionAttempt) Reset() {
 	*x = DecisionAttempt{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +2009,7 @@ func (x *DecisionAttempt) String() string {
 func (*DecisionAttempt) ProtoMessage() {}
 
 func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +2022,7 @@ func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionAttempt.ProtoReflect.Descriptor instead.
 func (*DecisionAttempt) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{21}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DecisionAttempt) GetUser() string {
@@ -1764,6 +2116,13 @@ func (x *DecisionAttempt) GetProof() string {
 	return ""
 }
 
+func (x *DecisionAttempt) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 type ActionResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -1777,7 +2136,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2148,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2161,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{22}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ActionResult) GetType() string {
@@ -1885,7 +2244,7 @@ type Approval struct {
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2256,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2269,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{23}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Approval) GetId() string {
@@ -2142,7 +2501,40 @@ var File_signoff_v1_signoff_proto protoreflect.FileDescriptor
 const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\n" +
 	"\x18signoff/v1/signoff.proto\x12\n" +
-	"signoff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n" +
+	"signoff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x03\n" +
+	"\n" +
+	"Delegation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\a \x01(\tR\tcreatedBy\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vrevoke_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\n" +
+	" \x01(\tR\trevokedBy\x12\x16\n" +
+	"\x06active\x18\v \x01(\bR\x06active\"\xe6\x01\n" +
+	"\x17CreateDelegationRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x18\n" +
+	"\x16ListDelegationsRequest\"S\n" +
+	"\x17ListDelegationsResponse\x128\n" +
+	"\vdelegations\x18\x01 \x03(\v2\x16.signoff.v1.DelegationR\vdelegations\")\n" +
+	"\x17RevokeDelegationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa1\x01\n" +
 	"\x06Action\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x126\n" +
@@ -2255,7 +2647,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"s\n" +
 	"\x15ListApprovalsResponse\x122\n" +
 	"\tapprovals\x18\x01 \x03(\v2\x14.signoff.v1.ApprovalR\tapprovals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcd\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xef\x01\n" +
 	"\x15DecideApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -2263,13 +2655,15 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
 	"\x06values\x18\x05 \x03(\tR\x06values\x12!\n" +
-	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\"\x81\x01\n" +
+	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\x12 \n" +
+	"\fon_behalf_of\x18\a \x01(\tR\n" +
+	"onBehalfOf\"\x81\x01\n" +
 	"\x16DecideApprovalResponse\x125\n" +
 	"\aattempt\x18\x01 \x01(\v2\x1b.signoff.v1.DecisionAttemptR\aattempt\x120\n" +
 	"\bapproval\x18\x02 \x01(\v2\x14.signoff.v1.ApprovalR\bapproval\"?\n" +
 	"\x15CancelApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x97\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb9\x03\n" +
 	"\x0fDecisionAttempt\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -2284,7 +2678,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	" \x01(\bR\x06voided\x12\x18\n" +
 	"\averdict\x18\v \x01(\tR\averdict\x12!\n" +
 	"\frefusal_code\x18\f \x01(\tR\vrefusalCode\x12\x14\n" +
-	"\x05proof\x18\r \x01(\tR\x05proof\"\xa7\x01\n" +
+	"\x05proof\x18\r \x01(\tR\x05proof\x12 \n" +
+	"\fon_behalf_of\x18\x0e \x01(\tR\n" +
+	"onBehalfOf\"\xa7\x01\n" +
 	"\fActionResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12\x16\n" +
@@ -2358,7 +2754,11 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\rPolicyService\x12Q\n" +
 	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
 	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
-	"\x0eEvaluatePolicy\x12!.signoff.v1.EvaluatePolicyRequest\x1a\".signoff.v1.EvaluatePolicyResponseB7Z5github.com/signoff/signoff/proto/signoff/v1;signoffv1b\x06proto3"
+	"\x0eEvaluatePolicy\x12!.signoff.v1.EvaluatePolicyRequest\x1a\".signoff.v1.EvaluatePolicyResponse2\x91\x02\n" +
+	"\x11DelegationService\x12O\n" +
+	"\x10CreateDelegation\x12#.signoff.v1.CreateDelegationRequest\x1a\x16.signoff.v1.Delegation\x12Z\n" +
+	"\x0fListDelegations\x12\".signoff.v1.ListDelegationsRequest\x1a#.signoff.v1.ListDelegationsResponse\x12O\n" +
+	"\x10RevokeDelegation\x12#.signoff.v1.RevokeDelegationRequest\x1a\x16.signoff.v1.DelegationB7Z5github.com/signoff/signoff/proto/signoff/v1;signoffv1b\x06proto3"
 
 var (
 	file_signoff_v1_signoff_proto_rawDescOnce sync.Once
@@ -2373,102 +2773,120 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_signoff_v1_signoff_proto_goTypes = []any{
-	(Status)(0),                    // 0: signoff.v1.Status
-	(Decision)(0),                  // 1: signoff.v1.Decision
-	(*Action)(nil),                 // 2: signoff.v1.Action
-	(*Input)(nil),                  // 3: signoff.v1.Input
-	(*Option)(nil),                 // 4: signoff.v1.Option
-	(*CreateApprovalRequest)(nil),  // 5: signoff.v1.CreateApprovalRequest
-	(*BypassApprovalRequest)(nil),  // 6: signoff.v1.BypassApprovalRequest
-	(*AmendApprovalRequest)(nil),   // 7: signoff.v1.AmendApprovalRequest
-	(*ListPoliciesRequest)(nil),    // 8: signoff.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),   // 9: signoff.v1.ListPoliciesResponse
-	(*GetPolicyRequest)(nil),       // 10: signoff.v1.GetPolicyRequest
-	(*EvaluatePolicyRequest)(nil),  // 11: signoff.v1.EvaluatePolicyRequest
-	(*EvaluatePolicyResponse)(nil), // 12: signoff.v1.EvaluatePolicyResponse
-	(*Policy)(nil),                 // 13: signoff.v1.Policy
-	(*Stage)(nil),                  // 14: signoff.v1.Stage
-	(*Escalation)(nil),             // 15: signoff.v1.Escalation
-	(*AuditEvent)(nil),             // 16: signoff.v1.AuditEvent
-	(*GetApprovalRequest)(nil),     // 17: signoff.v1.GetApprovalRequest
-	(*ListApprovalsRequest)(nil),   // 18: signoff.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),  // 19: signoff.v1.ListApprovalsResponse
-	(*DecideApprovalRequest)(nil),  // 20: signoff.v1.DecideApprovalRequest
-	(*DecideApprovalResponse)(nil), // 21: signoff.v1.DecideApprovalResponse
-	(*CancelApprovalRequest)(nil),  // 22: signoff.v1.CancelApprovalRequest
-	(*DecisionAttempt)(nil),        // 23: signoff.v1.DecisionAttempt
-	(*ActionResult)(nil),           // 24: signoff.v1.ActionResult
-	(*Approval)(nil),               // 25: signoff.v1.Approval
-	nil,                            // 26: signoff.v1.Action.ParamsEntry
-	nil,                            // 27: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                            // 28: signoff.v1.AmendApprovalRequest.FieldsEntry
-	nil,                            // 29: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
+	(Status)(0),                     // 0: signoff.v1.Status
+	(Decision)(0),                   // 1: signoff.v1.Decision
+	(*Delegation)(nil),              // 2: signoff.v1.Delegation
+	(*CreateDelegationRequest)(nil), // 3: signoff.v1.CreateDelegationRequest
+	(*ListDelegationsRequest)(nil),  // 4: signoff.v1.ListDelegationsRequest
+	(*ListDelegationsResponse)(nil), // 5: signoff.v1.ListDelegationsResponse
+	(*RevokeDelegationRequest)(nil), // 6: signoff.v1.RevokeDelegationRequest
+	(*Action)(nil),                  // 7: signoff.v1.Action
+	(*Input)(nil),                   // 8: signoff.v1.Input
+	(*Option)(nil),                  // 9: signoff.v1.Option
+	(*CreateApprovalRequest)(nil),   // 10: signoff.v1.CreateApprovalRequest
+	(*BypassApprovalRequest)(nil),   // 11: signoff.v1.BypassApprovalRequest
+	(*AmendApprovalRequest)(nil),    // 12: signoff.v1.AmendApprovalRequest
+	(*ListPoliciesRequest)(nil),     // 13: signoff.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),    // 14: signoff.v1.ListPoliciesResponse
+	(*GetPolicyRequest)(nil),        // 15: signoff.v1.GetPolicyRequest
+	(*EvaluatePolicyRequest)(nil),   // 16: signoff.v1.EvaluatePolicyRequest
+	(*EvaluatePolicyResponse)(nil),  // 17: signoff.v1.EvaluatePolicyResponse
+	(*Policy)(nil),                  // 18: signoff.v1.Policy
+	(*Stage)(nil),                   // 19: signoff.v1.Stage
+	(*Escalation)(nil),              // 20: signoff.v1.Escalation
+	(*AuditEvent)(nil),              // 21: signoff.v1.AuditEvent
+	(*GetApprovalRequest)(nil),      // 22: signoff.v1.GetApprovalRequest
+	(*ListApprovalsRequest)(nil),    // 23: signoff.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),   // 24: signoff.v1.ListApprovalsResponse
+	(*DecideApprovalRequest)(nil),   // 25: signoff.v1.DecideApprovalRequest
+	(*DecideApprovalResponse)(nil),  // 26: signoff.v1.DecideApprovalResponse
+	(*CancelApprovalRequest)(nil),   // 27: signoff.v1.CancelApprovalRequest
+	(*DecisionAttempt)(nil),         // 28: signoff.v1.DecisionAttempt
+	(*ActionResult)(nil),            // 29: signoff.v1.ActionResult
+	(*Approval)(nil),                // 30: signoff.v1.Approval
+	nil,                             // 31: signoff.v1.Action.ParamsEntry
+	nil,                             // 32: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                             // 33: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                             // 34: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),   // 35: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	26, // 0: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
-	4,  // 1: signoff.v1.Input.options:type_name -> signoff.v1.Option
-	1,  // 2: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	27, // 3: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
-	2,  // 4: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
-	3,  // 5: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	28, // 6: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
-	2,  // 7: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
-	3,  // 8: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
-	13, // 9: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
-	2,  // 10: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
-	13, // 11: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
-	14, // 12: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
-	30, // 13: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
-	14, // 14: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
-	15, // 15: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
-	30, // 16: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 17: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
-	25, // 18: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
-	1,  // 19: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
-	23, // 20: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
-	25, // 21: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
-	1,  // 22: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	30, // 23: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	30, // 24: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	29, // 25: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
-	0,  // 26: signoff.v1.Approval.status:type_name -> signoff.v1.Status
-	23, // 27: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	30, // 28: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	30, // 29: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	30, // 30: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
-	2,  // 31: signoff.v1.Approval.action:type_name -> signoff.v1.Action
-	24, // 32: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
-	3,  // 33: signoff.v1.Approval.input:type_name -> signoff.v1.Input
-	14, // 34: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
-	16, // 35: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
-	5,  // 36: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	17, // 37: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	18, // 38: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	20, // 39: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	22, // 40: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	6,  // 41: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
-	7,  // 42: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
-	8,  // 43: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
-	10, // 44: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
-	11, // 45: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
-	25, // 46: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	25, // 47: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	19, // 48: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	21, // 49: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	25, // 50: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	25, // 51: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
-	25, // 52: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
-	9,  // 53: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
-	13, // 54: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
-	12, // 55: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	35, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
+	35, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
+	35, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	35, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
+	35, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
+	35, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 6: signoff.v1.ListDelegationsResponse.delegations:type_name -> signoff.v1.Delegation
+	31, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	9,  // 8: signoff.v1.Input.options:type_name -> signoff.v1.Option
+	1,  // 9: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
+	32, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	7,  // 11: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
+	8,  // 12: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
+	33, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	7,  // 14: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
+	8,  // 15: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
+	18, // 16: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
+	7,  // 17: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
+	18, // 18: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
+	19, // 19: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
+	35, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	19, // 21: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
+	20, // 22: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
+	35, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 24: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
+	30, // 25: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
+	1,  // 26: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
+	28, // 27: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
+	30, // 28: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
+	1,  // 29: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
+	35, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	35, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	34, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	0,  // 33: signoff.v1.Approval.status:type_name -> signoff.v1.Status
+	28, // 34: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
+	35, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	35, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	35, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	7,  // 38: signoff.v1.Approval.action:type_name -> signoff.v1.Action
+	29, // 39: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
+	8,  // 40: signoff.v1.Approval.input:type_name -> signoff.v1.Input
+	19, // 41: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
+	21, // 42: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
+	10, // 43: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	22, // 44: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	23, // 45: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	25, // 46: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	27, // 47: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	11, // 48: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	12, // 49: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	13, // 50: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	15, // 51: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	16, // 52: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	3,  // 53: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
+	4,  // 54: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
+	6,  // 55: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
+	30, // 56: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	30, // 57: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	24, // 58: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	26, // 59: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	30, // 60: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	30, // 61: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	30, // 62: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	14, // 63: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	18, // 64: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	17, // 65: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	2,  // 66: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
+	5,  // 67: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
+	2,  // 68: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
+	56, // [56:69] is the sub-list for method output_type
+	43, // [43:56] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -2482,9 +2900,9 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   33,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_signoff_v1_signoff_proto_goTypes,
 		DependencyIndexes: file_signoff_v1_signoff_proto_depIdxs,

@@ -1,0 +1,107 @@
+package approval
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// delegated is alice's request: bob and carol approve (two needed), dana
+// approves the second stage; delegation rules.
+func delegated() *State {
+	st := New("a1", "alice", Request{Title: "Deploy", Environment: "production"},
+		Policy{Name: "p", Stages: []Stage{
+			{Name: "team", Approvers: []string{"bob", "carol"}, RequiredApprovals: 2},
+			{Name: "security", Approvers: []string{"dana"}, RequiredApprovals: 1},
+		}, Deadline: time.Hour}, t0)
+	st.Rules = RulesDelegation
+	return st
+}
+
+// decideAs records user's approval, standing in for standsIn (what the
+// gateway verified), for explicit when set.
+func decideAs(st *State, id, user string, standsIn []string, explicit string) Attempt {
+	a := Attempt{ID: id, User: user, Decision: DecisionApprove, Proof: "stamp", SeenHash: st.RequestHash}
+	return st.Decide(st.ForWhom(a, standsIn, explicit), t0.Add(time.Minute))
+}
+
+func TestDelegates(t *testing.T) {
+	t.Run("a delegate decides for the approver who delegated", func(t *testing.T) {
+		st := delegated()
+		a := decideAs(st, "1", "erin", []string{"bob"}, "")
+		if !a.Accepted || a.OnBehalfOf != "bob" || a.Who() != "erin for bob" {
+			t.Fatalf("attempt %+v", a)
+		}
+		if !slices.Equal(st.ApprovedBy, []string{"erin for bob"}) || slices.Contains(st.Pending(), "bob") {
+			t.Fatalf("approved by %v, pending %v", st.ApprovedBy, st.Pending())
+		}
+		// bob's say is used: neither he nor erin again.
+		if a := decideAs(st, "2", "bob", nil, ""); a.Accepted || a.RefusalCode != CodeAlreadyDecided {
+			t.Fatalf("bob after his delegate: %+v", a)
+		}
+		if a := decideAs(st, "3", "erin", []string{"bob"}, "bob"); a.Accepted || a.RefusalCode != CodeAlreadyDecided {
+			t.Fatalf("erin again: %+v", a)
+		}
+		// carol completes the stage; the quorum counted two people.
+		if a := decideAs(st, "4", "carol", nil, ""); !a.Accepted || st.Stage != 1 {
+			t.Fatalf("carol: %+v, stage %d", a, st.Stage)
+		}
+	})
+	t.Run("an approver in their own right decides as themselves first", func(t *testing.T) {
+		st := delegated()
+		a := decideAs(st, "1", "carol", []string{"bob"}, "")
+		if !a.Accepted || a.OnBehalfOf != "" {
+			t.Fatalf("carol: %+v", a)
+		}
+		// Then she has used her say: she cannot also cast bob's.
+		if a := decideAs(st, "2", "carol", []string{"bob"}, "bob"); a.Accepted || a.RefusalCode != CodeAlreadyDecided {
+			t.Fatalf("carol for bob after her own: %+v", a)
+		}
+	})
+	t.Run("only for someone who delegated, as the gateway verified", func(t *testing.T) {
+		st := delegated()
+		if a := decideAs(st, "1", "erin", nil, "bob"); a.Accepted || a.RefusalCode != CodeNotDelegate {
+			t.Fatalf("no delegation: %+v", a)
+		}
+		if a := decideAs(st, "2", "erin", nil, ""); a.Accepted || a.RefusalCode != CodeNotApprover {
+			t.Fatalf("no delegation, no choice: %+v", a)
+		}
+		if a := decideAs(st, "3", "erin", []string{"bob"}, "erin"); a.Accepted || a.RefusalCode != CodeNotDelegate {
+			t.Fatalf("for oneself: %+v", a)
+		}
+	})
+	t.Run("a delegate never decides their own request", func(t *testing.T) {
+		st := delegated()
+		st.Policy.SelfApproval = true
+		if a := decideAs(st, "1", "alice", []string{"bob"}, "bob"); a.Accepted || a.RefusalCode != CodeSelfApproval {
+			t.Fatalf("alice for bob on her own request: %+v", a)
+		}
+	})
+	t.Run("not for an approver of another stage, nor across stages", func(t *testing.T) {
+		st := delegated()
+		if a := decideAs(st, "1", "erin", []string{"dana"}, "dana"); a.Accepted || a.RefusalCode != CodeNotThisStage {
+			t.Fatalf("for dana in the team stage: %+v", a)
+		}
+		decideAs(st, "2", "bob", nil, "")
+		decideAs(st, "3", "carol", nil, "")
+		// bob approved the team stage: as dana's delegate he may not
+		// approve security too (distinct people across stages).
+		if a := decideAs(st, "4", "bob", []string{"dana"}, "dana"); a.Accepted || a.RefusalCode != CodeEarlierStage {
+			t.Fatalf("bob for dana after approving the team stage: %+v", a)
+		}
+	})
+	t.Run("approvals judged before delegation existed ignore it", func(t *testing.T) {
+		st := delegated()
+		st.Rules = RulesProven
+		if a := decideAs(st, "1", "erin", []string{"bob"}, ""); a.Accepted || a.OnBehalfOf != "" {
+			t.Fatalf("under RulesProven: %+v", a)
+		}
+	})
+	t.Run("delegates are prompted with their approver", func(t *testing.T) {
+		st := delegated()
+		st.Policy.Delegates = map[string]string{"bob": "erin", "dana": "alice"}
+		if got := st.Prompted(); !slices.Equal(got, []string{"bob", "carol", "erin"}) {
+			t.Fatalf("prompted %v", got)
+		}
+	})
+}
