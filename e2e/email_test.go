@@ -394,8 +394,10 @@ func TestEmailApprovalEndToEnd(t *testing.T) {
 
 	t.Run("audit trail page", func(t *testing.T) {
 		page := e.HTTPURL + "/approvals/" + id
+		// Without a link, a session or a token: off to sign in.
 		resp, body := newMailBrowser(t).get(page)
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+		require.Equal(t, "/signin?next=%2Fapprovals%2F"+id, resp.Header.Get("Location"))
 
 		// The outcome email's link opens a session, then drops the token
 		// from the address.
@@ -429,9 +431,10 @@ func TestEmailApprovalEndToEnd(t *testing.T) {
 		// bob's link token for approval id on the other approval's page.
 		resp, body := b.get(e.HTTPURL + "/approvals/" + other + "?t=" + linkToken(approveLink))
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
-		// The session cookie is scoped to its approval.
+		// The session cookie is scoped to its approval: the other one asks
+		// for a sign-in.
 		resp, _ = b.get(e.HTTPURL + "/approvals/" + other)
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		resp, _ = b.get(e.HTTPURL + "/approvals/" + id)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	})

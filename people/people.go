@@ -121,8 +121,9 @@ func (s *State) Delegate(d Delegation, now time.Time) error {
 		return fmt.Errorf("%w: a delegation lasts at most %d days", ErrInvalid, int(MaxDelegation.Hours()/24))
 	}
 	if prev, ok := s.Find(d.ID); ok {
-		if prev.From == d.From && prev.To == d.To && prev.Start.Equal(d.Start) && prev.End.Equal(d.End) {
-			return nil // the same request again
+		// The same request again (a start of "now" moves between tries).
+		if prev.From == d.From && prev.To == d.To && prev.End.Equal(d.End) && prev.Reason == d.Reason {
+			return nil
 		}
 		return fmt.Errorf("%w: id %s is taken", ErrInvalid, d.ID)
 	}
