@@ -139,6 +139,9 @@ type Attempt struct {
 	IdentifiedBy string `json:"identified_by,omitempty"`
 	// OnBehalfOf is the approver User decided for, as their delegate.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Memberships are the outside groups people were in at the decision,
+	// as the gateway read them (Policy.RecheckGroups); judged, not kept.
+	Memberships map[string][]string `json:"-"`
 }
 
 // For is whose say the attempt is: the approver a delegate decided for,

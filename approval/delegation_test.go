@@ -105,3 +105,27 @@ func TestDelegates(t *testing.T) {
 		}
 	})
 }
+
+// TestRecheckGroups: under a policy that rechecks groups, someone who is an
+// approver only through an outside group counts only while the gateway
+// still finds them in it; approvers through the config are not rechecked.
+func TestRecheckGroups(t *testing.T) {
+	st := New("a1", "alice", Request{Title: "Deploy", Environment: "production"},
+		Policy{Name: "p", Approvers: []string{"bob", "carol", "dana"}, RequiredApprovals: 3, Deadline: time.Hour,
+			RecheckGroups: true, Direct: []string{"dana"},
+			OutsideGroups: map[string][]string{"slack:S0ONCALL": {"bob", "carol"}}}, t0)
+	st.Rules = RulesDelegation
+	decide := func(user string, memberships map[string][]string) Attempt {
+		return st.Decide(Attempt{ID: user, User: user, Decision: DecisionApprove, Proof: "stamp", SeenHash: st.RequestHash,
+			Memberships: memberships}, t0.Add(time.Minute))
+	}
+	if a := decide("bob", map[string][]string{"bob": {"slack:S0ONCALL"}}); !a.Accepted {
+		t.Fatalf("bob, still in the group: %+v", a)
+	}
+	if a := decide("carol", map[string][]string{"carol": {"oidc:other"}}); a.Accepted || a.RefusalCode != CodeLeftGroup {
+		t.Fatalf("carol, who left: %+v", a)
+	}
+	if a := decide("dana", nil); !a.Accepted {
+		t.Fatalf("dana, named in the config: %+v", a)
+	}
+}

@@ -91,6 +91,9 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 		}
 		return refuse(CodeNotApprover, RefusedNotApprover)
 	}
+	if s.Policy.RecheckGroups && !slices.Contains(s.Policy.Direct, who) && !s.stillIn(who, a.Memberships[who]) {
+		return refuse(CodeLeftGroup, RefusedLeftGroup)
+	}
 	// One say per person per stage: the approver's, by them or their
 	// delegate, and the delegate's own, used by deciding for anyone.
 	for _, prev := range s.counting() {
@@ -125,6 +128,18 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 		return refuse(CodeContentChanged, RefusedContentChanged)
 	}
 	return Refusal{}
+}
+
+// stillIn reports whether who is still in one of the outside groups that
+// made them an approver, current being the groups the gateway found them
+// in at the decision.
+func (s *State) stillIn(who string, current []string) bool {
+	for g, members := range s.Policy.OutsideGroups {
+		if slices.Contains(members, who) && slices.Contains(current, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckProofAge refuses a stamp issued too long before now (or from the

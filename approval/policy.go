@@ -44,6 +44,11 @@ type Policy struct {
 	// approval was created ("slack:S…") and the configured users each held
 	// then: why those people are approvers.
 	OutsideGroups map[string][]string `json:"outside_groups,omitempty"`
+	// RecheckGroups: an approver only through an outside group must still
+	// be in it (as the gateway read it at the decision); Direct are the
+	// approvers through the config alone, who are not rechecked.
+	RecheckGroups bool     `json:"recheck_groups,omitempty"`
+	Direct        []string `json:"direct,omitempty"`
 	// Delegates are the delegations in force when the approval was
 	// created (approver → delegate): delegates are prompted with their
 	// approver. Who may decide for whom is checked at each decision.

@@ -27,6 +27,7 @@ const (
 	CodeNotPromptedHere Code = "not_prompted_here"
 	CodePolicyDenied    Code = "policy_denied"
 	CodeNotDelegate     Code = "not_delegate"
+	CodeLeftGroup       Code = "left_group"
 	// CodeInvalidMessage: the message is malformed or oversized; it was
 	// turned away before history and is not recorded.
 	CodeInvalidMessage Code = "invalid_message"
@@ -57,7 +58,7 @@ const (
 // Class of the code.
 func (c Code) Class() Class {
 	switch c {
-	case CodeUnproven, CodeStaleProof, CodePersonRefused, CodeSelfApproval, CodeNotApprover, CodeNotThisStage, CodeNotDelegate,
+	case CodeUnproven, CodeStaleProof, CodePersonRefused, CodeSelfApproval, CodeNotApprover, CodeNotThisStage, CodeNotDelegate, CodeLeftGroup,
 		CodeEarlierStage, CodeNo2FA, CodeChannel, CodeNotPromptedHere, CodePolicyDenied,
 		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement:
 		return ClassPermission

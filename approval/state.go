@@ -29,6 +29,7 @@ const (
 	RefusedContentChanged = "the request changed since you read it: read it again and decide on what it asks now"
 	RefusedNotDelegate    = "no delegation from that person to you is in force"
 	RefusedDelegateOwn    = "a delegate may not decide on their own request"
+	RefusedLeftGroup      = "no longer in the group that made them an approver"
 )
 
 // Errors of the requester's and admins' operations; each is also recorded.

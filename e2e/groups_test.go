@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"testing"
@@ -76,8 +77,9 @@ func TestSlackUsergroupApprovers(t *testing.T) {
 // it has no approvers and is refused. Bob signs in and the provider's
 // groups claim puts him in the group: the next request has him as its
 // approver, and the approval keeps why. When the provider drops him from
-// the group, his next sign-in says so, and later requests no longer count
-// on him; the approval made while he was in keeps him (it was snapshotted).
+// the group, his next sign-in says so: later requests no longer count on
+// him, and since the policy rechecks groups, his decision on the approval
+// made while he was in is refused (left_group) and recorded.
 func TestIdentityProviderGroupsDriveApprovers(t *testing.T) {
 	t.Parallel()
 	idp, err := mockoidc.Run()
@@ -91,7 +93,7 @@ func TestIdentityProviderGroupsDriveApprovers(t *testing.T) {
 			pols := append([]policy.Policy{{
 				Name: "database", Match: policy.Match{Environment: "database"},
 				Approvers:         policy.Approvers{OIDCGroups: []string{"db-oncall"}},
-				RequiredApprovals: 1, Deadline: policy.Duration(time.Hour),
+				RequiredApprovals: 1, Deadline: policy.Duration(time.Hour), RecheckGroups: true,
 			}}, c.Config.Policies...)
 			c.Config.Policies = pols
 			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
@@ -130,4 +132,12 @@ func TestIdentityProviderGroupsDriveApprovers(t *testing.T) {
 	code, _ = create()
 	require.Equal(t, http.StatusForbidden, code, "bob left db-oncall")
 	require.Equal(t, []string{"bob"}, state(t, s, a.GetId()).Policy.Approvers, "the earlier approval keeps its snapshot")
+	decide := fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, a.GetRequestHash())
+	code, body := s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-bob", decide)
+	require.Equal(t, http.StatusForbidden, code, string(body))
+	require.Contains(t, string(body), "no longer in the group that made them an approver")
+
+	signIn("db-oncall")
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-bob", decide)
+	require.Equal(t, http.StatusOK, code, "back in the group: %s", body)
 }

@@ -109,6 +109,8 @@ type Deps struct {
 	Sessions *web.Sessions
 	// People has the delegations in force; nil without.
 	People peoplestore.Store
+	// Memberships are the outside groups people are in now (Service.Memberships).
+	Memberships func(ctx context.Context, users ...string) map[string][]string
 	// Go runs fn in the background while Serve runs (a Slack Socket Mode
 	// connection, draining deliveries); fn's ctx ends when Serve stops,
 	// and Serve waits for it (up to the shutdown timeout).
@@ -201,7 +203,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	deps := Deps{Config: cfg, Live: live, Approvals: o.Approvals, Codec: o.Codec,
-		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth, Sessions: sessions, People: o.People,
+		Logger: logger, Service: svc, Proofs: proofs, Secrets: o.Secrets, Authn: auth, Sessions: sessions, People: o.People, Memberships: svc.Memberships,
 		Go: func(fn func(ctx context.Context) error) { s.background = append(s.background, fn) }}
 	for _, b := range routes {
 		if err := b(root, deps); err != nil {

@@ -184,6 +184,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		return nil, status.Error(codes.InvalidArgument, "malformed on_behalf_of")
 	}
 	caller := callerFrom(ctx)
+	standsIn := s.standsIn(ctx, user)
 	attemptID := caller.Channel + ":" + intake.NewID()
 	if req.GetRequestId() != "" {
 		attemptID = caller.Channel + ":" + intake.ApprovalID(user.Name, req.GetRequestId())
@@ -191,7 +192,8 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
 		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
 		Values: req.GetValues(), Channel: caller.Channel, SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
-		IdentifiedBy: caller.IdentifiedBy, StandsInFor: s.standsIn(ctx, user), OnBehalfOf: req.GetOnBehalfOf(),
+		IdentifiedBy: caller.IdentifiedBy, StandsInFor: standsIn, OnBehalfOf: req.GetOnBehalfOf(),
+		Memberships: s.Memberships(ctx, append([]string{user.Name}, standsIn...)...),
 	}, s.now())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -321,6 +323,17 @@ func (s *Service) refused(ctx context.Context, id string, user *identity.User, o
 func (s *Service) mayRead(ctx context.Context, id string, user *identity.User) bool {
 	st, err := s.approvals.Get(ctx, id)
 	return err == nil && (access.CanRead(st, user) || access.CanReadFor(st, user, s.standsIn(ctx, user)))
+}
+
+// Memberships are the outside groups each of users is in now, for
+// policies that recheck them; nil when none does, or (logged) when they
+// cannot be read, which such a policy refuses: deny by default.
+func (s *Service) Memberships(ctx context.Context, users ...string) map[string][]string {
+	m, err := s.conf().Policies.Memberships(ctx, s.starter.Outside, users)
+	if err != nil {
+		s.logger.WarnContext(ctx, "group memberships unreadable", "users", users, "err", err)
+	}
+	return m
 }
 
 // standsIn are the people with a delegation to user in force now; none

@@ -24,14 +24,15 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 	}
 	live := d.Live
 	h, err := slackhttp.New(slackhttp.Options{
-		Config:    func() config.Slack { return live.Get().Slack.WithOverrides(sec) },
-		Secrets:   sec,
-		Directory: func() *identity.Directory { return live.Get().Directory },
-		Approvals: d.Approvals,
-		Logger:    d.Logger,
-		PublicURL: d.Config.Gateway.PublicURL,
-		Proofs:    d.Proofs,
-		People:    d.People,
+		Config:      func() config.Slack { return live.Get().Slack.WithOverrides(sec) },
+		Secrets:     sec,
+		Directory:   func() *identity.Directory { return live.Get().Directory },
+		Approvals:   d.Approvals,
+		Logger:      d.Logger,
+		PublicURL:   d.Config.Gateway.PublicURL,
+		Proofs:      d.Proofs,
+		People:      d.People,
+		Memberships: d.Memberships,
 	})
 	if err != nil {
 		return err

@@ -58,8 +58,9 @@ func mountWeb(mux *http.ServeMux, d Deps) error {
 		Sessions:  d.Sessions,
 		// A dev_only config lists its people to sign in as; a real one
 		// never does, whatever else it says.
-		DevSignIn: d.Config.DevOnly,
-		People:    d.People,
+		DevSignIn:   d.Config.DevOnly,
+		People:      d.People,
+		Memberships: d.Memberships,
 	}
 	if d.Sessions != nil {
 		o.SignIn = d.Authn.SignIn(d.Config.OIDC.ClientID, d.Secrets.OIDCClientSecret, strings.TrimSuffix(d.Config.Gateway.PublicURL, "/")+"/auth/callback")

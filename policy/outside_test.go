@@ -76,3 +76,36 @@ func TestSlackUsergroupIDsAreChecked(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestMembershipsForRecheck: memberships are read only for the groups of
+// policies that recheck them, for the people asked about.
+func TestMembershipsForRecheck(t *testing.T) {
+	set, err := NewSet(parse(t, `
+- name: rechecked
+  match: {environment: production}
+  approvers: {slack_usergroups: [S0ONCALL], oidc_groups: [db]}
+  required_approvals: 1
+  recheck_groups: true
+  deadline: 1d
+- name: snapshot-only
+  match: {environment: staging}
+  approvers: {slack_usergroups: [S0OTHER]}
+  required_approvals: 1
+  deadline: 1d
+`), dir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := groupsOf{"slack:S0ONCALL": {"bob"}, "oidc:db": {"bob", "carol"}} // S0OTHER would fail: not read
+	got, err := set.Memberships(context.Background(), src, []string{"bob", "carol", "dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got["bob"], []string{"oidc:db", "slack:S0ONCALL"}) || !slices.Equal(got["carol"], []string{"oidc:db"}) || got["dana"] != nil {
+		t.Fatalf("memberships %v", got)
+	}
+	p, err := set.ResolveWith(context.Background(), approval.Request{Environment: "production"}, "alice", src)
+	if err != nil || !p.RecheckGroups || len(p.Direct) != 0 {
+		t.Fatalf("snapshot %+v, %v", p, err)
+	}
+}

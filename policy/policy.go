@@ -47,6 +47,10 @@ type Policy struct {
 	OnDeadline           string         `yaml:"on_deadline" json:"on_deadline,omitempty"`
 	Enforcement          string         `yaml:"enforcement" json:"enforcement,omitempty"`
 	Rego                 string         `yaml:"rego" json:"rego,omitempty"`
+	// RecheckGroups: someone who is an approver only through an outside
+	// group (Slack user group, identity-provider group) must still be in
+	// it when they decide.
+	RecheckGroups bool `yaml:"recheck_groups" json:"recheck_groups,omitempty"`
 	// Line is where the policy starts in the config file, for errors.
 	Line int `yaml:"-" json:"-"`
 }
@@ -533,6 +537,7 @@ func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 		Reminder:                 p.Reminder.Std(),
 		Enforcement:              p.Enforcement,
 		Rego:                     p.Rego,
+		RecheckGroups:            p.RecheckGroups,
 	}
 	if len(p.Stages) == 0 {
 		out.Approvers = s.expand(p.Approvers, outside)
@@ -540,6 +545,18 @@ func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 	}
 	for _, st := range p.Stages {
 		out.Stages = append(out.Stages, approval.Stage{Name: st.Name, Approvers: s.expand(st.Approvers, outside), RequiredApprovals: st.RequiredApprovals})
+	}
+	if p.RecheckGroups {
+		// Who is an approver without an outside group: not rechecked.
+		direct := s.expand(Approvers{Users: p.Approvers.Users, Groups: p.Approvers.Groups}, nil)
+		for _, st := range p.Stages {
+			direct = append(direct, s.expand(Approvers{Users: st.Approvers.Users, Groups: st.Approvers.Groups}, nil)...)
+		}
+		for _, e := range p.Escalation {
+			direct = append(direct, s.expand(Approvers{Users: e.AddApprovers.Users, Groups: e.AddApprovers.Groups}, nil)...)
+		}
+		slices.Sort(direct)
+		out.Direct = slices.Compact(direct)
 	}
 	// Who each outside group held, for the audit trail: members who are
 	// not configured users are kept out of it as they are out of the quorum.
@@ -564,6 +581,38 @@ func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 		})
 	}
 	return out
+}
+
+// Memberships are the outside groups (of those policies that recheck
+// them name) each of users is in now, for the workflow to recheck at a
+// decision; nil when no policy asks for it.
+func (s *Set) Memberships(ctx context.Context, outside Outside, users []string) (map[string][]string, error) {
+	if outside == nil || len(users) == 0 {
+		return nil, nil
+	}
+	var groups []string
+	for i, p := range s.policies {
+		if p.RecheckGroups {
+			groups = append(groups, s.outsideGroups(i)...)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	slices.Sort(groups)
+	out := map[string][]string{}
+	for _, g := range slices.Compact(groups) {
+		members, err := outside.Members(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrGroupsUnavailable, g, err)
+		}
+		for _, u := range users {
+			if slices.Contains(members, u) {
+				out[u] = append(out[u], g)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Entry is a policy in force with its version, for the policies API.

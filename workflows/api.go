@@ -136,6 +136,10 @@ type DecisionRequest struct {
 	// to decide for (empty: the workflow settles it, approval.ForWhom).
 	StandsInFor []string `json:"stands_in_for,omitempty"`
 	OnBehalfOf  string   `json:"on_behalf_of,omitempty"`
+	// Memberships are the outside groups User and those they stand in
+	// for were in when the gateway received the decision, for policies
+	// that recheck them (approval.Policy.RecheckGroups).
+	Memberships map[string][]string `json:"memberships,omitempty"`
 	// Proof is the gateway's stamp over everything above.
 	Proof *proof.Stamp `json:"proof,omitempty"`
 }

@@ -61,12 +61,16 @@ type Options struct {
 	// People has the delegations in force: a delegate's click counts for
 	// the approver they stand in for. Nil: nobody decides for anyone.
 	People peoplestore.Store
+	// Memberships are the outside groups people are in now, for policies
+	// that recheck them; nil: none.
+	Memberships func(ctx context.Context, users ...string) map[string][]string
 }
 
 // Handler serves Slack's callbacks.
 type Handler struct {
 	proofs    *proof.Keyring
 	people    peoplestore.Store
+	members   func(ctx context.Context, users ...string) map[string][]string
 	cfg       func() config.Slack
 	secret    string
 	token     string
@@ -121,7 +125,7 @@ func New(o Options) (*Handler, error) {
 	dir := o.Directory
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Handler{
-		proofs: o.Proofs, people: o.People, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		proofs: o.Proofs, people: o.People, members: o.Memberships, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
 		api: api, hc: hc,
 		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
 		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
@@ -357,6 +361,7 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 	req := workflows.DecisionRequest{
 		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
 		Refusal: person.Refusal, IdentifiedBy: person.IdentifiedBy(), StandsInFor: standsIn,
+		Memberships: h.memberships(ctx, person, standsIn),
 		Slack: &workflows.SlackClick{
 			Place: approval.SlackPlace{Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
 				Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},
@@ -479,4 +484,13 @@ func resultText(a approval.Attempt, st *approval.State, r slackkit.Render) strin
 		}
 	}
 	return fmt.Sprintf("❌ Not counted: %s. (%s)", slackkit.Escape(a.RefusalReason), title)
+}
+
+// memberships are the outside groups of the clicker and those they stand
+// in for, now; none for a refused person or without a source.
+func (h *Handler) memberships(ctx context.Context, p Person, standsIn []string) map[string][]string {
+	if h.members == nil || p.Refusal != "" || p.User == nil {
+		return nil
+	}
+	return h.members(ctx, append([]string{p.User.Name}, standsIn...)...)
 }

@@ -173,6 +173,7 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &d2,
 		IdentifiedBy: ss.identifiedBy(), StandsInFor: h.standsIn(r.Context(), u.Name), OnBehalfOf: r.PostFormValue("on_behalf_of"),
 	}
+	dr.Memberships = h.memberships(r.Context(), append([]string{u.Name}, dr.StandsInFor...)...)
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	_, err := h.approvals.Decide(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, dr, h.now()))

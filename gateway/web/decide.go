@@ -182,6 +182,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		AttemptID: c.AttemptID(), User: c.User, Decision: c.Decision, Comment: comment, Values: values, Channel: Channel,
 		SeenHash: seen, IdentifiedBy: "signed email link", StandsInFor: h.standsIn(ctx, c.User),
 	}
+	dr.Memberships = h.memberships(ctx, append([]string{c.User}, dr.StandsInFor...)...)
 	if u, ok := h.dir().Lookup(c.User); !ok {
 		dr.Refusal = RefusedUnknownUser
 	} else {

@@ -83,6 +83,9 @@ type Options struct {
 	DevSignIn bool
 	// People has the delegations in force; nil: nobody decides for anyone.
 	People peoplestore.Store
+	// Memberships are the outside groups people are in now, for policies
+	// that recheck them; nil: none.
+	Memberships func(ctx context.Context, users ...string) map[string][]string
 }
 
 // Handler serves the pages.
@@ -102,6 +105,7 @@ type Handler struct {
 	signin    *authn.SignIn
 	devSignIn bool
 	people    peoplestore.Store
+	members   func(ctx context.Context, users ...string) map[string][]string
 }
 
 // New checks the options.
@@ -117,6 +121,7 @@ func New(o Options) (*Handler, error) {
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil, people: o.People,
+		members: o.Memberships,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -323,4 +328,12 @@ func (h *Handler) standsIn(ctx context.Context, user string) []string {
 		h.logger.WarnContext(ctx, "delegations unreadable", "user", user, "err", err)
 	}
 	return out
+}
+
+// memberships are the outside groups of users now (nil without a source).
+func (h *Handler) memberships(ctx context.Context, users ...string) map[string][]string {
+	if h.members == nil {
+		return nil
+	}
+	return h.members(ctx, users...)
 }
