@@ -2,6 +2,8 @@ package authn
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -80,6 +82,12 @@ func TestOIDCTokens(t *testing.T) {
 			return iss.Token(c)
 		},
 		"unknown person": func() (string, error) { c := good; c.Email = "mallory@example.com"; return iss.Token(c) },
+		// The classic downgrades: no signature at all, and a symmetric one
+		// (HS256) keyed with something an attacker may know.
+		"alg none": func() (string, error) { return unsignedToken(iss.URL, "none", "") },
+		"alg HS256": func() (string, error) {
+			return unsignedToken(iss.URL, "HS256", base64.RawURLEncoding.EncodeToString([]byte("not-a-real-mac-but-well-formed")))
+		},
 	}
 	for name, mk := range refused {
 		tok, err := mk()
@@ -141,4 +149,20 @@ func TestGroupsAreObservedWhenTheyChange(t *testing.T) {
 	_, err = a.Authenticate(ctx, token("mallory@example.com", "prod"))
 	require.ErrorIs(t, err, ErrUnknown)
 	require.Equal(t, []string{"bob:db,prod", "bob:db"}, heard)
+}
+
+// unsignedToken is a JWT for bob with header alg and the given signature
+// part, as an attacker would write it by hand.
+func unsignedToken(issuer, alg, sig string) (string, error) {
+	h, err := json.Marshal(map[string]string{"alg": alg, "typ": "JWT", "kid": "test-key-1"})
+	if err != nil {
+		return "", err
+	}
+	p, err := json.Marshal(map[string]any{"iss": issuer, "aud": "signoff", "sub": "00u1", "email": "bob@example.com",
+		"email_verified": true, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc(h) + "." + enc(p) + "." + sig, nil
 }
