@@ -134,8 +134,8 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 // made them an approver, current being the groups the gateway found them
 // in at the decision.
 func (s *State) stillIn(who string, current []string) bool {
-	for g, members := range s.Policy.OutsideGroups {
-		if slices.Contains(members, who) && slices.Contains(current, g) {
+	for _, g := range current {
+		if slices.Contains(s.Policy.OutsideGroups[g], who) {
 			return true
 		}
 	}
