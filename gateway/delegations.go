@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/peoplestore"
@@ -23,19 +24,20 @@ type DelegationService struct {
 	svc *Service
 }
 
-func (d *DelegationService) store() (peoplestore.Store, error) {
-	if d.svc.people == nil {
-		return nil, status.Error(codes.Unimplemented, "delegation is not available on this gateway")
+// begin is every call's start: the caller, and the store.
+func (d *DelegationService) begin(ctx context.Context) (*identity.User, peoplestore.Store, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	return d.svc.people, nil
+	if d.svc.people == nil {
+		return nil, nil, status.Error(codes.Unimplemented, "delegation is not available on this gateway")
+	}
+	return user, d.svc.people, nil
 }
 
 func (d *DelegationService) CreateDelegation(ctx context.Context, req *pb.CreateDelegationRequest) (*pb.Delegation, error) {
-	user, err := userFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := d.store()
+	user, store, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +70,7 @@ func (d *DelegationService) CreateDelegation(ctx context.Context, req *pb.Create
 }
 
 func (d *DelegationService) ListDelegations(ctx context.Context, _ *pb.ListDelegationsRequest) (*pb.ListDelegationsResponse, error) {
-	user, err := userFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := d.store()
+	user, store, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +92,7 @@ func (d *DelegationService) ListDelegations(ctx context.Context, _ *pb.ListDeleg
 }
 
 func (d *DelegationService) RevokeDelegation(ctx context.Context, req *pb.RevokeDelegationRequest) (*pb.Delegation, error) {
-	user, err := userFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := d.store()
+	user, store, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
