@@ -17,6 +17,9 @@ const (
 	EventExpired          EventKind = "expired"
 	EventDeadlineRejected EventKind = "deadline_rejected"
 	EventAction           EventKind = "action"
+	// EventStartRefused: the approval was not started through Signoff
+	// (no valid start stamp): it ended at once, asking no one.
+	EventStartRefused EventKind = "start_refused"
 	// Refused operations of the requester or an admin.
 	EventCancelRefused     EventKind = "cancel_refused"
 	EventBreakGlassRefused EventKind = "break_glass_refused"

@@ -327,6 +327,14 @@ func (s *State) DeadlinePassed(now time.Time) {
 	s.Record(now, EventExpired, "", detail)
 }
 
+// RefuseStart ends an approval that was not started through Signoff: it
+// is cancelled at once, nobody is asked and nothing runs.
+func (s *State) RefuseStart(reason string, now time.Time) {
+	s.Record(now, EventStartRefused, UnprovenKey, reason)
+	s.CancelledBy, s.CancelReason = UnprovenKey, reason
+	s.close(StatusCancelled, now)
+}
+
 // Expire closes a pending approval as expired.
 //
 // Deprecated: use DeadlinePassed, which honours the policy's outcome.

@@ -329,3 +329,33 @@ func TestStrangersCannotProbeByWriting(t *testing.T) {
 	}
 	assert.Equal(t, 1, cancels, "the refused cancel is recorded")
 }
+
+// TestForgedStartInTemporal: with write access to Temporal alone, an
+// attacker starts an approval workflow whose input names themselves as the
+// approver of a webhook of their choosing (`temporal workflow start --type
+// ApprovalWorkflow --input …`). It ends at once as cancelled, asks no one,
+// runs nothing, and the gateway then refuses mallory's approval of it as
+// of any closed approval.
+func TestForgedStartInTemporal(t *testing.T) {
+	t.Parallel()
+	s := testenv.Start(t, testenv.Options{})
+	ctx := context.Background()
+	const id = "forgedforgedforgedforgedfo"
+	in := workflows.Input{
+		ID: id, Requester: "alice", CreatedAt: time.Now(), Rules: approval.RulesDelegation, Version: workflows.VersionLatest,
+		Request: approval.Request{Title: "Harmless", Environment: "production",
+			Action: approval.Action{Type: "webhook", URL: "https://evil.example.com/hook"}},
+		Policy: approval.Policy{Name: "production", Approvers: []string{"bob"}, RequiredApprovals: 1, Deadline: time.Hour},
+	}
+	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.ApprovalWorkflowID(id), TaskQueue: s.Config.Temporal.TaskQueue,
+	}, workflows.WorkflowName, in)
+	require.NoError(t, err)
+	var st approval.State
+	require.NoError(t, run.Get(ctx, &st), "the workflow ends on its own")
+	assert.Equal(t, approval.StatusCancelled, st.Status)
+	assert.Equal(t, approval.UnprovenKey, st.CancelledBy)
+	assert.Contains(t, st.CancelReason, "not started through Signoff")
+	assert.Nil(t, st.ActionResult, "nothing ran")
+	assert.NotContains(t, s.Logs.String(), "approval requested", "nobody was asked")
+}

@@ -46,7 +46,7 @@ type Service struct {
 func NewService(live *config.Live, port approvals.Approvals, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
 	return &Service{
 		live: live, approvals: port, actions: actions, logger: logger, proofs: proofs,
-		starter: &intake.Starter{Live: live, Approvals: port, Actions: actions, Now: time.Now},
+		starter: &intake.Starter{Live: live, Approvals: port, Actions: actions, Now: time.Now, Proofs: proofs},
 		timeout: time.Duration(live.Get().Gateway.CallTimeout), now: time.Now,
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -56,6 +57,9 @@ type Starter struct {
 	// People has the delegations in force: the approvers' delegates are
 	// prompted with them. Nil: none.
 	People peoplestore.Store
+	// Proofs stamps the approval's input: the workflow refuses to start
+	// without a valid stamp.
+	Proofs *proof.Keyring
 }
 
 // Request is one would-be approval.
@@ -129,7 +133,7 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
 	st.Justification, st.Rules = r.Justification, in.Rules
-	err = s.Approvals.Start(ctx, in)
+	err = s.Approvals.Start(ctx, workflows.Stamp(s.Proofs, in.ID, in, now()))
 	var exists *approvals.Exists
 	switch {
 	case errors.As(err, &exists) && r.RequestID != "":

@@ -49,7 +49,7 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 				policy.SlackUsergroupPrefix: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory }),
 				policy.OIDCGroupPrefix:      peoplestore.Groups{Store: people},
 			},
-			People: people},
+			People: people, Proofs: acts.Proofs},
 		Approvals: port,
 		Proofs:    acts.Proofs,
 		LookupEnv: sec.Env.Lookup,

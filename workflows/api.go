@@ -98,6 +98,11 @@ type Input struct {
 	Justification string `json:"justification,omitempty"`
 	// SecurityNotifiers are told at once about break-glass.
 	SecurityNotifiers []string `json:"security_notifiers,omitempty"`
+	// Proof is the stamp of whoever started it through Signoff (the
+	// gateway, or a trigger on the worker) over everything above: an
+	// approval started straight in Temporal, with approvers and an action
+	// of someone's choosing, asks no one and runs nothing.
+	Proof *proof.Stamp `json:"proof,omitempty"`
 }
 
 // DecisionRequest is one decision attempt as delivered by the gateway, which
@@ -184,6 +189,7 @@ const (
 	ProofCancel = "cancel"
 	ProofBypass = "bypass"
 	ProofAmend  = "amend"
+	ProofStart  = "start"
 )
 
 // Provable is a message the gateway stamps: M is the message type itself.
@@ -214,6 +220,12 @@ func (r BypassRequest) stamp() *proof.Stamp { return r.Proof }
 func (r BypassRequest) withStamp(s *proof.Stamp) BypassRequest {
 	r.Proof = s
 	return r
+}
+func (Input) proofKind() string      { return ProofStart }
+func (in Input) stamp() *proof.Stamp { return in.Proof }
+func (in Input) withStamp(s *proof.Stamp) Input {
+	in.Proof = s
+	return in
 }
 func (AmendRequest) proofKind() string     { return ProofAmend }
 func (r AmendRequest) stamp() *proof.Stamp { return r.Proof }

@@ -56,6 +56,19 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
+	// Approvals started before starts were stamped carry no stamp.
+	if workflow.GetVersion(ctx, changeProvenStart, workflow.DefaultVersion, 1) == 1 {
+		if _, ref := verify(ctx, in.ID, in); !ref.OK() {
+			reason := "not started through Signoff: " + ref.Message
+			r.logger.Info("start refused", "reason", reason)
+			st.RefuseStart(reason, workflow.Now(ctx))
+			if err := upsertStatus(ctx, st); err != nil {
+				return nil, err
+			}
+			setDetails(ctx, st)
+			return st, nil
+		}
+	}
 
 	if in.Version < Version1 {
 		// Since Version1 intake sets them at start: nothing to add.
@@ -190,6 +203,11 @@ const UnprovenAttemptPrefix = "unproven:"
 // proven to the proven rules at their first message, when their history
 // allows (no message was handled under the old rules).
 const changeProvenDecisions = "proven-decisions"
+
+// changeProvenStart: since this change an approval checks, first thing,
+// that it was started through Signoff (Input.Proof); an input written
+// straight into Temporal names its own approvers and action.
+const changeProvenStart = "proven-start"
 
 // rules is the version of the rules this approval is judged by.
 func (r *approvalRun) rules(ctx workflow.Context) int {

@@ -87,7 +87,7 @@ func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 		s.Equal([]string{"carol", "erin"}, st.Pending())
 	}, 90*time.Minute)
 	s.signal(2*time.Hour, "carol", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -113,7 +113,7 @@ func (s *ApprovalSuite) TestEveryRefusalIsRecordedAndChangesNothing() {
 	}, 6*time.Minute)
 	s.signal(7*time.Minute, "carol", approval.DecisionApprove)
 	s.signal(8*time.Minute, "erin", approval.DecisionReject) // after the end
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -136,7 +136,7 @@ func (s *ApprovalSuite) TestOneRejectionRejectsAndNoActionRuns() {
 	s.expectNotify()
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
 	s.signal(2*time.Minute, "carol", approval.DecisionReject)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusRejected, st.Status)
@@ -147,7 +147,7 @@ func (s *ApprovalSuite) TestOneRejectionRejectsAndNoActionRuns() {
 func (s *ApprovalSuite) TestDeadlineExpires() {
 	s.expectNotify()
 	s.signal(23*time.Hour, "bob", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusExpired, st.Status)
@@ -159,7 +159,7 @@ func (s *ApprovalSuite) TestDeadlineAlreadyPassedExpiresAtOnce() {
 	s.expectNotify()
 	in := input(1)
 	in.CreatedAt = t0.Add(-48 * time.Hour)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 	s.Equal(approval.StatusExpired, s.result().Status)
 }
 
@@ -171,7 +171,7 @@ func (s *ApprovalSuite) TestCancelByRequesterAndRefusalForOthers() {
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(SignalCancel, s.seal(CancelRequest{User: "alice", Reason: "changed my mind"}))
 	}, 2*time.Minute)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusCancelled, st.Status)
@@ -204,7 +204,7 @@ func (s *ApprovalSuite) TestUpdatesAnswerWithRefusalsAndAdminCancel() {
 			OnComplete: func(_ any, err error) { s.NoError(err) },
 		}, s.seal(CancelRequest{User: "dana", Admin: true, Reason: "freeze"}))
 	}, 2*time.Minute)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusCancelled, st.Status)
@@ -218,7 +218,7 @@ func (s *ApprovalSuite) TestFailedActionIsReportedNotFatal() {
 	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).
 		Return(approval.ActionResult{}, temporal.NewNonRetryableApplicationError("HTTP 404: no such hook", "ActionFailed", nil))
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -232,7 +232,7 @@ func (s *ApprovalSuite) TestFailingNotifierDoesNotBlockDecisions() {
 		Return(approval.Delivery{}, temporal.NewNonRetryableApplicationError("channel_not_found", "SlackError", nil))
 	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(approval.ActionResult{Success: true}, nil)
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)

@@ -73,3 +73,7 @@ func registerActivities(env *testsuite.TestWorkflowEnvironment) {
 		return regopolicy.Evaluate(ctx, in.Module, in.Input)
 	}, activity.RegisterOptions{Name: ActivityCheckRego})
 }
+
+// startStamped is in as intake starts it: stamped with testKeys when the
+// suite's clock starts (t0).
+func startStamped(in Input) Input { return Stamp(testKeys, in.ID, in, t0) }

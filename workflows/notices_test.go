@@ -46,7 +46,7 @@ func (s *ApprovalSuite) TestNotifierOutageDelaysNoQuorum() {
 	s.signal(5*time.Minute, "carol", approval.DecisionApprove)
 	in := input(2)
 	in.Notifiers = []string{"slack"}
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -66,7 +66,7 @@ func (s *ApprovalSuite) TestNotifierOutageDelaysNoDeadline() {
 	in := input(2)
 	in.Notifiers = []string{"slack"}
 	in.Policy.Deadline = 10 * time.Minute
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusExpired, st.Status)

@@ -58,7 +58,7 @@ func (s *ApprovalSuite) TestStagesInOrderWithDistinctPeople() {
 	s.signal(3*time.Hour, "carol", approval.DecisionApprove) // carol again, in security
 	s.signal(4*time.Hour, "dana", approval.DecisionApprove)  // 1 of 2
 	s.signal(5*time.Hour, "erin", approval.DecisionApprove)  // 2 of 2
-	s.env.ExecuteWorkflow(ApprovalWorkflow, staged())
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(staged()))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -91,7 +91,7 @@ func (s *ApprovalSuite) TestRejectionQuorum() {
 		s.Equal(approval.StatusPending, st.Status, "one rejection of two is not enough")
 	}, 2*time.Minute)
 	s.signal(3*time.Minute, "carol", approval.DecisionReject)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 	s.Equal(approval.StatusRejected, s.result().Status)
 }
 
@@ -107,7 +107,7 @@ func (s *ApprovalSuite) TestRemindersAndEscalationAtTheRightTimes() {
 	}
 	s.signal(9*time.Hour, "dana", approval.DecisionApprove)  // not yet an approver
 	s.signal(11*time.Hour, "dana", approval.DecisionApprove) // added at level 2
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -127,7 +127,7 @@ func (s *ApprovalSuite) TestDeadlineOutcomeReject() {
 	s.expectNotify()
 	in := input(1)
 	in.Policy.OnDeadline = approval.OnDeadlineReject
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 	st := s.result()
 	s.Equal(approval.StatusRejected, st.Status)
 	s.Equal(t0.Add(24*time.Hour), st.ClosedAt)
@@ -163,7 +163,7 @@ func (s *ApprovalSuite) TestBreakGlassOnSoftPolicy() {
 		s.Equal(ErrTypeInvalidArgument, appErrType(err), "a reason is required")
 	})
 	s.update(3*time.Minute, UpdateBypass, BypassRequest{User: "alice", Reason: "prod is down"}, func(err error) { s.NoError(err) })
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusBypassed, st.Status)
@@ -189,7 +189,7 @@ func (s *ApprovalSuite) TestBreakGlassRefusedOnHardPolicy() {
 	s.update(time.Minute, UpdateBypass, BypassRequest{User: "alice", Reason: "prod is down"}, func(err error) {
 		s.Equal(ErrTypePermissionDenied, appErrType(err))
 	})
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 	st := s.result()
 	s.Equal(approval.StatusExpired, st.Status, "hard enforcement: nothing but approval lets it through")
 	s.Nil(st.ActionResult)
@@ -212,7 +212,7 @@ func (s *ApprovalSuite) TestAmendVoidsApprovalsAndPromptsAgain() {
 	s.update(3*time.Minute, UpdateAmend, AmendRequest{User: "alice", Request: amended}, func(err error) { s.NoError(err) })
 	s.signal(4*time.Minute, "carol", approval.DecisionApprove)
 	s.signal(5*time.Minute, "bob", approval.DecisionApprove) // again, on the new content
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -240,7 +240,7 @@ func (s *ApprovalSuite) TestCommentRequiredAndSelfApprovalAllowed() {
 	s.signal(time.Minute, "bob", approval.DecisionReject) // no comment
 	s.signal(2*time.Minute, "alice", approval.DecisionApprove)
 	s.signal(3*time.Minute, "carol", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 	st := s.result()
 	s.Equal(approval.RefusedCommentToReject, st.Attempts[0].RefusalReason)
 	s.Equal(approval.StatusApproved, st.Status)

@@ -58,7 +58,7 @@ func (s *ApprovalSuite) TestSlackClickIsJudgedByTheWorkflow() {
 	s.click(5*time.Minute, "bob", promptChannel, nil)
 	s.click(6*time.Minute, "carol", promptChannel, func(r *DecisionRequest) { r.Refusal = "guest accounts may not decide" })
 	s.click(7*time.Minute, "erin", promptChannel, nil)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -84,7 +84,7 @@ func (s *ApprovalSuite) TestSlackClickBeforeItsPromptIsRecordedWaits() {
 	// The same click redelivered while it waits (a Slack retry).
 	s.click(2*time.Minute, "bob", promptChannel, func(r *DecisionRequest) { r.AttemptID = "slack:bob1m0s" })
 	s.click(3*time.Minute, "carol", promptChannel, nil)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -111,7 +111,7 @@ func (s *ApprovalSuite) TestSlackOptionGetsItsDecision() {
 	s.click(time.Minute, "bob", promptChannel, option("ship"))
 	s.click(2*time.Minute, "carol", promptChannel, option("yolo"))
 	s.click(3*time.Minute, "erin", promptChannel, option("rollback"))
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusRejected, st.Status)
@@ -137,7 +137,7 @@ deny contains "decide from the production channel" if input.decider.slack.channe
 	s.click(time.Minute, "bob", promptChannel, func(r *DecisionRequest) { r.Slack.Decider.Slack.Team = "T0OTHER" })
 	s.click(2*time.Minute, "carol", promptChannel, func(r *DecisionRequest) { r.Slack.Decider.Slack.Channel = "C0ELSE" })
 	s.click(3*time.Minute, "erin", promptChannel, nil)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -156,7 +156,7 @@ func (s *ApprovalSuite) TestSlackRegoThatCannotEvaluateDenies() {
 	in.Policy.Rego = "package other\nallow := true\n"
 	s.click(time.Minute, "bob", promptChannel, nil)
 	s.env.RegisterDelayedCallback(func() { s.env.CancelWorkflow() }, time.Hour)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 
 	st := s.result()
 	s.Require().Len(st.Attempts, 1)

@@ -61,7 +61,7 @@ func (s *ApprovalSuite) TestForgedMessagesCountForNothing() {
 	}, 8*time.Minute)
 	s.signal(9*time.Minute, "bob", approval.DecisionApprove)
 	s.signal(10*time.Minute, "carol", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(2))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -103,7 +103,7 @@ func (s *ApprovalSuite) TestForgedAttemptCannotTakeAnotherAttemptsID() {
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: "api:bob-1", User: "bob", Decision: approval.DecisionApprove, Channel: "api"}))
 	}, 2*time.Minute)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
 	s.Equal([]string{"bob"}, st.ApprovedBy)
@@ -132,7 +132,7 @@ func (s *ApprovalSuite) TestDecisionIsBoundToTheContentSeen() {
 		}, s.seal(DecisionRequest{AttemptID: "bob-old", User: "bob", Decision: approval.DecisionApprove, Channel: "api", SeenHash: seen}))
 	}, 3*time.Minute)
 	s.signal(4*time.Minute, "bob", approval.DecisionApprove) // reads the new content first
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -146,7 +146,7 @@ func (s *ApprovalSuite) TestDecisionIsBoundToTheContentSeen() {
 func (s *ApprovalSuite) TestDecisionAfterTheDeadlineIsRefused() {
 	s.expectNotify()
 	s.signal(24*time.Hour, "bob", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 	st := s.result()
 	s.Equal(approval.StatusExpired, st.Status)
 	s.Require().Len(st.Attempts, 1)
@@ -186,7 +186,7 @@ func (s *ApprovalSuite) TestFloodOfRefusalsAndAmendmentsStillCompletes() {
 		s.update(time.Duration(200+i)*time.Second, UpdateAmend, AmendRequest{User: "alice", Request: req}, func(err error) { s.NoError(err) })
 	}
 	s.signal(time.Hour, "bob", approval.DecisionApprove)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, input(1))
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
@@ -221,7 +221,7 @@ deny contains "only carol may decide" if input.decider.user != "carol"
 		s.env.SignalWorkflow(SignalDecision, s.seal(DecisionRequest{AttemptID: "c", User: "carol", Decision: approval.DecisionApprove,
 			Channel: "api", Person: deciderOf("carol")}))
 	}, 2*time.Minute)
-	s.env.ExecuteWorkflow(ApprovalWorkflow, in)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
 	st := s.result()
 	s.Equal(approval.StatusApproved, st.Status)
 	s.Equal([]string{"carol"}, st.ApprovedBy)
@@ -229,4 +229,33 @@ deny contains "only carol may decide" if input.decider.user != "carol"
 	s.Contains(st.Attempts[0].RefusalReason, "only carol may decide")
 	s.Equal(approval.CodePolicyDenied, st.Attempts[1].RefusalCode)
 	s.NotEmpty(st.Attempts[2].Verdict)
+}
+
+// TestForgedStartAsksNoOne: an approval started straight in Temporal (no
+// stamp, another key's stamp, or a real stamp over other content: here the
+// approvers and the action were changed after stamping) ends at once as
+// cancelled, asks no one and runs nothing; the audit trail says why.
+func (s *ApprovalSuite) TestForgedStartAsksNoOne() {
+	in := input(1)
+	real := startStamped(in)
+	real.Policy.Approvers = []string{"mallory"}
+	real.Request.Action = approval.Action{Type: "webhook", URL: "https://evil.example.com/"}
+	for name, forged := range map[string]Input{
+		"unstamped":         in,
+		"another key":       Stamp(proof.Generate(), in.ID, in, t0),
+		"changed after all": real,
+	} {
+		s.Run(name, func() {
+			s.SetupTest()
+			// No notifier or action is mocked: calling either fails the test.
+			s.env.ExecuteWorkflow(ApprovalWorkflow, forged)
+			st := s.result()
+			s.Equal(approval.StatusCancelled, st.Status)
+			s.Equal(approval.UnprovenKey, st.CancelledBy)
+			s.Contains(st.CancelReason, "not started through Signoff")
+			s.Nil(st.ActionResult)
+			s.Require().Len(st.Events, 1)
+			s.Equal(approval.EventStartRefused, st.Events[0].Kind)
+		})
+	}
 }

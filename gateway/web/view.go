@@ -122,6 +122,7 @@ var labels = map[string]string{
 	"amend_refused":       "Amendment refused",
 	"expired":             "Expired",
 	"deadline_rejected":   "Rejected at the deadline",
+	"start_refused":       "Start refused",
 }
 
 func timelineView(entries []evidence.Entry) []entryView {
