@@ -51,6 +51,9 @@ type Authenticator struct {
 	heard    map[string][]string
 }
 
+// observeTimeout bounds recording a person's changed groups.
+const observeTimeout = 5 * time.Second
+
 // GroupsObserver records a person's groups at the identity provider.
 type GroupsObserver func(ctx context.Context, user string, groups []string) error
 
@@ -144,7 +147,10 @@ func (a *Authenticator) observe(ctx context.Context, user string, t *oidc.IDToke
 	if known && slices.Equal(prev, groups) {
 		return
 	}
-	if err := a.observer(ctx, user, groups); err != nil {
+	// Bounded: a worker that does not answer must not hold the request.
+	octx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	if err := a.observer(octx, user, groups); err != nil {
 		a.logger.WarnContext(ctx, "record identity-provider groups", "user", user, "err", err)
 		return
 	}

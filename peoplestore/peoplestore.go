@@ -139,8 +139,7 @@ func (t *Temporal) change(ctx context.Context, name string, arg, out any) error 
 			return people.ErrNotYours
 		}
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -100,7 +101,7 @@ func (h *Handler) form(w http.ResponseWriter, r *http.Request) (ss session, u *i
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	ss, u, signed := h.sessions.current(r)
 	if !signed {
-		http.Redirect(w, r, "/signin?next="+"/approvals/"+r.PathValue("id"), http.StatusSeeOther)
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape("/approvals/"+r.PathValue("id")), http.StatusSeeOther)
 		return ss, nil, nil, "", false
 	}
 	id := r.PathValue("id")
@@ -167,10 +168,10 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 			Message: "Go back to the approval, correct the form and send it again.", Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
 		return
 	}
-	d2 := policy.DeciderOf(u)
+	person := policy.DeciderOf(u)
 	dr := workflows.DecisionRequest{
 		AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Decision: d, Comment: comment,
-		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &d2,
+		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &person,
 		IdentifiedBy: ss.identifiedBy(), StandsInFor: h.standsIn(r.Context(), u.Name), OnBehalfOf: r.PostFormValue("on_behalf_of"),
 	}
 	dr.Memberships = h.memberships(r.Context(), append([]string{u.Name}, dr.StandsInFor...)...)
