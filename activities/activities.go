@@ -65,7 +65,7 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (appr
 		return f.BreakGlass(ctx, &in.Approval)
 	case in.Kind == workflows.NoticeReminder, in.Kind == workflows.NoticeEscalation:
 		return n.Prompt(ctx, &in.Approval)
-	case in.Kind == workflows.NoticeBreakGlass:
+	case in.Kind == workflows.NoticeBreakGlass, in.Kind == workflows.NoticeRevokeFailed:
 		return n.Outcome(ctx, &in.Approval)
 	default:
 		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
@@ -77,7 +77,11 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (appr
 // are not retried; the result (redacted) goes into the approval either way.
 func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (approval.ActionResult, error) {
 	defer heartbeat(ctx)()
-	out, err := a.Actions.Run(ctx, &in.Approval)
+	run := a.Actions.Run
+	if in.Phase == workflows.PhaseRevoke {
+		run = a.Actions.Revoke
+	}
+	out, err := run(ctx, &in.Approval)
 	if err != nil {
 		return approval.ActionResult{}, err
 	}

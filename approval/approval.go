@@ -21,13 +21,21 @@ const (
 	StatusExpired   Status = "Expired"
 	StatusCancelled Status = "Cancelled"
 	StatusBypassed  Status = "Bypassed"
+	// StatusGranted: access granted for Request.Duration, revoke pending.
+	StatusGranted Status = "Granted"
+	// StatusRevoked: the access was granted, then revoked (on time, or
+	// earlier on request).
+	StatusRevoked Status = "Revoked"
 )
 
 // Final reports whether no decision can change the status any more.
 func (s Status) Final() bool { return s != StatusPending && s != "" }
 
-// Granted reports whether the action may run.
-func (s Status) Granted() bool { return s == StatusApproved || s == StatusBypassed }
+// Granted reports whether the approval was granted: the action may run
+// (and, for access, ran).
+func (s Status) Granted() bool {
+	return s == StatusApproved || s == StatusBypassed || s == StatusGranted || s == StatusRevoked
+}
 
 // Decision is what a person chose.
 type Decision string
@@ -91,6 +99,9 @@ type Request struct {
 	Fields      map[string]string `json:"fields,omitempty"`
 	Action      Action            `json:"action"`
 	Input       Input             `json:"input,omitzero"`
+	// Duration is how long access is asked for (grant actions): it is
+	// revoked that long after the approval, whatever happens between.
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // Hash is a stable SHA-256 of the request's content (encoding/json sorts map

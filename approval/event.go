@@ -17,6 +17,13 @@ const (
 	EventExpired          EventKind = "expired"
 	EventDeadlineRejected EventKind = "deadline_rejected"
 	EventAction           EventKind = "action"
+	// Access grants: granted, revoke asked for early, a revoke attempt
+	// that failed (it is tried again), revoked.
+	EventGranted         EventKind = "granted"
+	EventRevokeRequested EventKind = "revoke_requested"
+	EventRevokeRefused   EventKind = "revoke_refused"
+	EventRevokeFailed    EventKind = "revoke_failed"
+	EventRevoked         EventKind = "revoked"
 	// EventStartRefused: the approval was not started through Signoff
 	// (no valid start stamp): it ended at once, asking no one.
 	EventStartRefused EventKind = "start_refused"

@@ -267,7 +267,8 @@ func (s *State) keepRefusal(key string) bool {
 	return false
 }
 
-var refusedEventKinds = map[EventKind]bool{EventCancelRefused: true, EventBreakGlassRefused: true, EventAmendRefused: true}
+var refusedEventKinds = map[EventKind]bool{EventCancelRefused: true, EventBreakGlassRefused: true, EventAmendRefused: true,
+	EventRevokeRefused: true}
 
 // DroppedTotal is how many refused attempts were counted but not kept.
 func (s *State) DroppedTotal() int {

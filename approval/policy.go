@@ -44,6 +44,8 @@ type Policy struct {
 	// approval was created ("slack:S…") and the configured users each held
 	// then: why those people are approvers.
 	OutsideGroups map[string][]string `json:"outside_groups,omitempty"`
+	// MaxDuration bounds Request.Duration (grant actions need it).
+	MaxDuration time.Duration `json:"max_duration,omitempty"`
 	// RecheckGroups: an approver only through an outside group must still
 	// be in it (as the gateway read it at the decision); Direct are the
 	// approvers through the config alone, who are not rechecked.

@@ -81,6 +81,8 @@ type State struct {
 	Rules int `json:"rules,omitempty"`
 	// Dropped counts refused attempts kept only as a number.
 	Dropped []Dropped `json:"dropped,omitempty"`
+	// Grant is set for access grants (Request.Duration), once approved.
+	Grant *Grant `json:"grant,omitempty"`
 }
 
 // Actor is who asks for an operation (cancel, break-glass, amend), as the

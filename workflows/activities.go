@@ -60,6 +60,9 @@ const (
 	NoticeEscalation NoticeKind = "escalation"
 	NoticeBreakGlass NoticeKind = "break_glass"
 	NoticeOutcome    NoticeKind = "outcome"
+	// NoticeRevokeFailed tells people, security included, that granted
+	// access could not be revoked yet (it is tried again).
+	NoticeRevokeFailed NoticeKind = "revoke_failed"
 )
 
 // NotifyInput asks one notifier to send one kind of message.
@@ -74,7 +77,13 @@ type NotifyInput struct {
 // ActionInput runs the action of a granted approval.
 type ActionInput struct {
 	Approval approval.State `json:"approval"`
+	// Phase is empty to run the action (grant access, for grant types),
+	// PhaseRevoke to revoke what it granted.
+	Phase string `json:"phase,omitempty"`
 }
+
+// PhaseRevoke asks a grant action to revoke.
+const PhaseRevoke = "revoke"
 
 // ProofInput is a message's canonical bytes and the stamp it carried.
 type ProofInput struct {

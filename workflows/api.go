@@ -31,6 +31,8 @@ const (
 	UpdateCancel = "cancel"
 	// UpdateBypass carries a BypassRequest (break-glass on soft policies).
 	UpdateBypass = "bypass"
+	// UpdateRevoke carries a RevokeRequest: end granted access now.
+	UpdateRevoke = "revoke"
 	// UpdateAmend carries an AmendRequest and answers with the approval
 	// without its request (the caller has it).
 	UpdateAmend = "amend"
@@ -158,6 +160,16 @@ type BypassRequest struct {
 	Proof     *proof.Stamp `json:"proof,omitempty"`
 }
 
+// RevokeRequest asks to revoke granted access before its time: the
+// grantee (the requester) or an admin (Admin counts only stamped).
+type RevokeRequest struct {
+	AttemptID string       `json:"attempt_id,omitempty"`
+	User      string       `json:"user"`
+	Admin     bool         `json:"admin"`
+	Reason    string       `json:"reason,omitempty"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
+}
+
 // AmendRequest replaces the request's content.
 type AmendRequest struct {
 	AttemptID string           `json:"attempt_id,omitempty"`
@@ -185,11 +197,12 @@ type CancelRequest struct {
 // What a stamp is for: the same bytes stamped for one kind of message never
 // pass as another.
 const (
-	ProofDecide = "decide"
-	ProofCancel = "cancel"
-	ProofBypass = "bypass"
-	ProofAmend  = "amend"
-	ProofStart  = "start"
+	ProofDecide      = "decide"
+	ProofCancel      = "cancel"
+	ProofBypass      = "bypass"
+	ProofAmend       = "amend"
+	ProofStart       = "start"
+	ProofRevokeGrant = "revoke_grant"
 )
 
 // Provable is a message the gateway stamps: M is the message type itself.
@@ -218,6 +231,12 @@ func (r CancelRequest) withStamp(s *proof.Stamp) CancelRequest {
 func (BypassRequest) proofKind() string     { return ProofBypass }
 func (r BypassRequest) stamp() *proof.Stamp { return r.Proof }
 func (r BypassRequest) withStamp(s *proof.Stamp) BypassRequest {
+	r.Proof = s
+	return r
+}
+func (RevokeRequest) proofKind() string     { return ProofRevokeGrant }
+func (r RevokeRequest) stamp() *proof.Stamp { return r.Proof }
+func (r RevokeRequest) withStamp(s *proof.Stamp) RevokeRequest {
 	r.Proof = s
 	return r
 }

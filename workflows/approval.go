@@ -104,9 +104,19 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 
 	if st.Status.Granted() {
-		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction)
+		if st.Request.Duration > 0 {
+			// Access for a while: the revoke time is set before the grant
+			// runs, from when it was approved.
+			st.StartGrant(st.ClosedAt)
+		}
+		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction, "")
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
+		if st.Grant != nil {
+			if err := r.grantPeriod(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	r.notify(ctx, NoticeOutcome, nil)
 	if in.Version >= Version1 {
@@ -142,6 +152,10 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		},
 		UpdateCancel: func(ctx workflow.Context, req CancelRequest) (*approval.State, error) {
 			return st, r.cancel(ctx, req)
+		},
+		UpdateRevoke: func(ctx workflow.Context, req RevokeRequest) (*approval.State, error) {
+			who := actorOf(ctx, r, req, req.User, req.Admin)
+			return st, r.apply(ctx, st.RequestRevoke(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
 			who := actorOf(ctx, r, req, req.User, false)
@@ -519,7 +533,7 @@ func timer(ctx workflow.Context, d time.Duration, summary string) workflow.Futur
 
 // runAction runs the granted approval's action, as a local activity when
 // local (it reaches nothing outside the worker).
-func runAction(ctx workflow.Context, st *approval.State, local bool) *approval.ActionResult {
+func runAction(ctx workflow.Context, st *approval.State, local bool, phase string) *approval.ActionResult {
 	retry := &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
@@ -527,18 +541,21 @@ func runAction(ctx workflow.Context, st *approval.State, local bool) *approval.A
 		MaximumAttempts:    8,
 	}
 	summary := "run " + st.Request.Action.Type + " action"
+	if phase == PhaseRevoke {
+		summary = "revoke " + st.Request.Action.Type
+	}
 	var res approval.ActionResult
 	var f workflow.Future
 	if local {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry, Summary: summary,
 		})
-		f = workflow.ExecuteLocalActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()})
+		f = workflow.ExecuteLocalActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity(), Phase: phase})
 	} else {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 2 * time.Minute, HeartbeatTimeout: 30 * time.Second, Summary: summary, RetryPolicy: retry,
 		})
-		f = workflow.ExecuteActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity()})
+		f = workflow.ExecuteActivity(ctx, ActivityRunAction, ActionInput{Approval: st.ForActivity(), Phase: phase})
 	}
 	err := f.Get(ctx, &res)
 	if err != nil {
@@ -599,7 +616,7 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 	}
 	ctx = workflow.WithActivityOptions(ctx, opts)
 	notifiers := r.in.Notifiers
-	if kind == NoticeBreakGlass {
+	if kind == NoticeBreakGlass || kind == NoticeRevokeFailed {
 		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)
 	}
 	r.notifying++
@@ -729,4 +746,57 @@ func rootMessage(err error) string {
 		return "timed out: " + to.Error()
 	}
 	return err.Error()
+}
+
+// revokeRetry is how long a failed revoke waits before the next try: a
+// revoke is never given up (a standing privilege nobody notices is what
+// this exists to prevent), and every failure is recorded and told.
+func revokeRetry(failures int) time.Duration {
+	return min(time.Duration(failures)*time.Minute, 10*time.Minute)
+}
+
+// grantPeriod holds granted access until its revoke time, or until the
+// grantee or an admin asks for the revoke, then revokes it, trying again
+// until the revoke is verified. A grant that failed is revoked too: it may
+// have half happened.
+func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
+	st := r.st
+	now := workflow.Now(ctx)
+	if st.ActionResult.Success {
+		st.MarkGranted(now, st.ActionResult.Output)
+		if err := upsertStatus(ctx, st); err != nil {
+			return err
+		}
+		setDetails(ctx, st)
+		r.notify(ctx, NoticeOutcome, nil)
+		if wait := st.Grant.RevokeAt.Sub(now); wait > 0 {
+			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout: wait,
+				TimerOptions: workflow.TimerOptions{
+					Summary: fmt.Sprintf("revoke %s at %s", st.Request.Action.View().Headline(), st.Grant.RevokeAt.UTC().Format(time.RFC3339)),
+				},
+			}, func() bool { return !st.Grant.RevokeRequestedAt.IsZero() })
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		res := runAction(ctx, st, false, PhaseRevoke)
+		if res.Success {
+			st.MarkRevoked(workflow.Now(ctx), res.Output)
+			break
+		}
+		st.RevokeFailed(workflow.Now(ctx), res.Error)
+		setDetails(ctx, st)
+		r.notify(ctx, NoticeRevokeFailed, nil)
+		if err := workflow.Sleep(ctx, revokeRetry(st.Grant.RevokeFailures)); err != nil {
+			return err
+		}
+	}
+	if err := upsertStatus(ctx, st); err != nil {
+		return err
+	}
+	setDetails(ctx, st)
+	return nil
 }

@@ -33,6 +33,8 @@ func (s *ApprovalSuite) seal(m any) any {
 		return Stamp(testKeys, id, r, now)
 	case AmendRequest:
 		return Stamp(testKeys, id, r, now)
+	case RevokeRequest:
+		return Stamp(testKeys, id, r, now)
 	}
 	return m
 }

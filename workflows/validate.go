@@ -44,6 +44,10 @@ func validatorFor(name string) any {
 		return func(_ workflow.Context, req BypassRequest) error {
 			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
 		}
+	case UpdateRevoke:
+		return func(_ workflow.Context, req RevokeRequest) error {
+			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		}
 	case UpdateAmend:
 		return func(_ workflow.Context, req AmendRequest) error {
 			return checkMessage(req, maxAmendBytes, req.User, req.AttemptID)

@@ -78,6 +78,35 @@ func (r *Registry) Run(ctx context.Context, st *approval.State) (string, error) 
 	return r.redact(out), nil
 }
 
+// Granter is an action that grants access for a while: Run grants, Revoke
+// takes it back. Both look before they act, act once and read back after,
+// so a retry never acts twice and success means verified.
+type Granter interface {
+	Runner
+	Revoke(ctx context.Context, st *approval.State) (output string, err error)
+}
+
+// Grants reports whether typ grants access for a while (a request with it
+// needs a duration).
+func (r *Registry) Grants(typ string) bool {
+	_, ok := r.runners[typ].(Granter)
+	return ok
+}
+
+// Revoke revokes what the approval's grant action granted, redacted as Run.
+func (r *Registry) Revoke(ctx context.Context, st *approval.State) (string, error) {
+	a := st.Request.Action
+	g, ok := r.runners[a.Type].(Granter)
+	if !ok {
+		return "", Permanent(fmt.Errorf("action type %q grants nothing to revoke", a.Type))
+	}
+	out, err := g.Revoke(ctx, st)
+	if err != nil {
+		return "", redactErr(err, r.redact)
+	}
+	return r.redact(out), nil
+}
+
 // Noop does nothing; it makes an approval a pure record.
 type Noop struct{}
 

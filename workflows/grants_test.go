@@ -1,0 +1,138 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// grantInput asks for two hours of access.
+func grantInput() Input {
+	in := input(1)
+	in.Request.Duration = 2 * time.Hour
+	in.Request.Action = approval.Action{Type: "postgres_role", Params: map[string]string{"target": "orders", "role": "orders_read", "user": "alice"}}
+	in.Policy.MaxDuration = 8 * time.Hour
+	return in
+}
+
+// grantCalls records the action activity's phases and when they ran, and
+// answers each with the next result of its phase's script (success when
+// the script is exhausted).
+type grantCalls struct {
+	mu     sync.Mutex
+	at     []string
+	script map[string][]error
+}
+
+func (s *ApprovalSuite) mockGrant(script map[string][]error) *grantCalls {
+	g := &grantCalls{script: script}
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in ActionInput) (approval.ActionResult, error) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			phase := in.Phase
+			if phase == "" {
+				phase = "grant"
+			}
+			g.at = append(g.at, phase+"@"+s.env.Now().Sub(t0).String())
+			if errs := g.script[phase]; len(errs) > 0 {
+				g.script[phase] = errs[1:]
+				if errs[0] != nil {
+					return approval.ActionResult{}, temporal.NewNonRetryableApplicationError(errs[0].Error(), "Failed", nil)
+				}
+			}
+			return approval.ActionResult{Type: in.Approval.Request.Action.Type, Success: true, Output: phase + " verified"}, nil
+		})
+	return g
+}
+
+// TestGrantIsRevokedOnTime: approved an hour in, access is granted, and
+// revoked two hours after the approval, not after the grant.
+func (s *ApprovalSuite) TestGrantIsRevokedOnTime() {
+	s.expectNotify()
+	g := s.mockGrant(nil)
+	s.signal(time.Hour, "bob", approval.DecisionApprove)
+	s.env.RegisterDelayedCallback(func() {
+		st := s.current()
+		s.Equal(approval.StatusGranted, st.Status)
+		s.Equal(t0.Add(3*time.Hour), st.Grant.RevokeAt)
+	}, 2*time.Hour)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+
+	st := s.result()
+	s.Equal(approval.StatusRevoked, st.Status)
+	s.Equal([]string{"grant@1h0m0s", "revoke@3h0m0s"}, g.at)
+	s.Equal(t0.Add(3*time.Hour), st.Grant.RevokedAt)
+	s.Equal("revoke verified", st.Grant.RevokeOutput)
+	s.True(st.Status.Granted())
+}
+
+// TestRevokeNow: the grantee asks for the revoke early and it happens at
+// once; someone else's request is refused and recorded.
+func (s *ApprovalSuite) TestRevokeNow() {
+	s.expectNotify()
+	g := s.mockGrant(nil)
+	s.signal(time.Minute, "bob", approval.DecisionApprove)
+	s.update(10*time.Minute, UpdateRevoke, RevokeRequest{User: "bob", Reason: "not his"}, func(err error) {
+		s.Equal(ErrTypePermissionDenied, appErrType(err))
+	})
+	s.update(20*time.Minute, UpdateRevoke, RevokeRequest{User: "alice", Reason: "done early"}, func(err error) { s.NoError(err) })
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+
+	st := s.result()
+	s.Equal(approval.StatusRevoked, st.Status)
+	s.Equal([]string{"grant@1m0s", "revoke@20m0s"}, g.at)
+	s.Equal("alice", st.Grant.RevokeRequestedBy)
+	kinds := map[approval.EventKind]string{}
+	for _, e := range st.Events {
+		kinds[e.Kind] = e.User
+	}
+	s.Equal("bob", kinds[approval.EventRevokeRefused])
+	s.Equal("alice", kinds[approval.EventRevokeRequested])
+}
+
+// TestRevokeIsTriedUntilItHolds: a revoke that fails is recorded, told
+// (security included) and tried again until it is verified.
+func (s *ApprovalSuite) TestRevokeIsTriedUntilItHolds() {
+	got := s.recordNotifications()
+	fail := errors.New("database unreachable")
+	g := s.mockGrant(map[string][]error{"revoke": {fail, fail}})
+	s.signal(time.Minute, "bob", approval.DecisionApprove)
+	in := grantInput()
+	in.SecurityNotifiers = []string{"security"}
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(in))
+
+	st := s.result()
+	s.Equal(approval.StatusRevoked, st.Status)
+	s.Equal(2, st.Grant.RevokeFailures)
+	s.Equal([]string{"grant@1m0s", "revoke@2h1m0s", "revoke@2h2m0s", "revoke@2h4m0s"}, g.at)
+	told := 0
+	for _, n := range *got {
+		if n.kind == NoticeRevokeFailed {
+			told++
+		}
+	}
+	s.Equal(2*2, told, "each failure told through the notifier and security")
+}
+
+// TestFailedGrantIsStillRevoked: a grant that failed may have half
+// happened: the revoke runs anyway, and the approval stays Approved with
+// its failed action.
+func (s *ApprovalSuite) TestFailedGrantIsStillRevoked() {
+	s.expectNotify()
+	g := s.mockGrant(map[string][]error{"grant": {errors.New("role does not exist")}})
+	s.signal(time.Minute, "bob", approval.DecisionApprove)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+
+	st := s.result()
+	s.Equal(approval.StatusApproved, st.Status)
+	s.False(st.ActionResult.Success)
+	s.Equal([]string{"grant@1m0s", "revoke@1m0s"}, g.at)
+	s.False(st.Grant.RevokedAt.IsZero())
+}
