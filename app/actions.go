@@ -18,6 +18,7 @@ type LiveActions struct {
 	cfg  *config.Loaded
 	// validate is the registry built for cfg, or its build error.
 	validate func(approval.Action) error
+	grants   func(string) bool
 }
 
 // NewLiveActions returns a validator following live; env is the
@@ -28,18 +29,29 @@ func NewLiveActions(live *config.Live, env func(string) (string, bool)) *LiveAct
 
 // Validate checks a with the registry of the config in force.
 func (l *LiveActions) Validate(a approval.Action) error {
+	validate, _ := l.current()
+	return validate(a)
+}
+
+// Grants reports whether typ grants access for a while.
+func (l *LiveActions) Grants(typ string) bool {
+	_, grants := l.current()
+	return grants(typ)
+}
+
+// current is the registry of the config in force, built once per config.
+func (l *LiveActions) current() (func(approval.Action) error, func(string) bool) {
 	cfg := l.live.Get()
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.cfg != cfg {
 		reg, err := worker.NewActions(cfg, l.env)
 		l.cfg = cfg
 		if err != nil {
-			l.validate = func(approval.Action) error { return err }
+			l.validate, l.grants = func(approval.Action) error { return err }, func(string) bool { return false }
 		} else {
-			l.validate = reg.Validate
+			l.validate, l.grants = reg.Validate, reg.Grants
 		}
 	}
-	validate := l.validate
-	l.mu.Unlock()
-	return validate(a)
+	return l.validate, l.grants
 }

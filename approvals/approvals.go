@@ -59,6 +59,8 @@ type Approvals interface {
 	// as it stands after, or an approval.Refusal.
 	Cancel(ctx context.Context, id string, req workflows.CancelRequest) (*approval.State, error)
 	Bypass(ctx context.Context, id string, req workflows.BypassRequest) (*approval.State, error)
+	// Revoke ends an approval's granted access now.
+	Revoke(ctx context.Context, id string, req workflows.RevokeRequest) (*approval.State, error)
 	Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error)
 	// List pages through approvals as the index knows them, without a
 	// worker. Callers check access per entry: the index may be stale.

@@ -130,6 +130,14 @@ func (m *Memory) Bypass(_ context.Context, id string, req workflows.BypassReques
 	})
 }
 
+// Revoke asks for the revoke as the workflow does (Memory runs no action:
+// the grant's state only records the request).
+func (m *Memory) Revoke(_ context.Context, id string, req workflows.RevokeRequest) (*approval.State, error) {
+	return m.operate(id, func(st *approval.State, now time.Time) error {
+		return st.RequestRevoke(actor(m, id, req, req.User, req.Admin, now), req.Reason, now)
+	})
+}
+
 // Amend applies an amendment as the workflow does.
 func (m *Memory) Amend(_ context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {

@@ -238,6 +238,15 @@ func (t *Temporal) Bypass(ctx context.Context, id string, req workflows.BypassRe
 	return &st, nil
 }
 
+// Revoke sends the revoke update.
+func (t *Temporal) Revoke(ctx context.Context, id string, req workflows.RevokeRequest) (*approval.State, error) {
+	var st approval.State
+	if err := t.update(ctx, id, req.AttemptID, workflows.UpdateRevoke, req, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
 // Amend sends the amend update. The workflow answers without the request
 // (the caller has it); the answer is completed with it here.
 func (t *Temporal) Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {

@@ -13,6 +13,22 @@ type Actions struct {
 	AWSIAM AWSIAM `yaml:"aws_iam"`
 	// GitHub configures github_workflow_dispatch.
 	GitHub GitHub `yaml:"github"`
+	// Postgres configures postgres_role: time-bound role membership.
+	Postgres PostgresRoles `yaml:"postgres"`
+}
+
+// PostgresRoles names the databases where postgres_role may grant roles, and
+// which roles: nothing else is ever granted (deny by default).
+type PostgresRoles struct {
+	Targets map[string]PostgresTarget `yaml:"targets"`
+}
+
+// PostgresTarget is one database: how the worker connects (a DSN in an
+// environment variable, for a login allowed to GRANT the roles) and the
+// roles it may grant there.
+type PostgresTarget struct {
+	URLEnv string   `yaml:"url_env"`
+	Roles  []string `yaml:"roles"`
 }
 
 // Webhook restricts where webhook actions may point.

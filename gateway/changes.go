@@ -58,6 +58,11 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if err := s.actions.Validate(r.Action); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	// The access duration is not amended: it stays what was asked.
+	r.Duration = before.Request.Duration
+	if err := intake.CheckDuration(s.actions, r, before.Policy); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	pol, err := s.conf().Policies.Resolve(r, before.Requester)
 	if err != nil || pol.Name != current.GetPolicyName() {
 		return nil, status.Errorf(codes.FailedPrecondition,

@@ -16,6 +16,8 @@ var statusToProto = map[approval.Status]pb.Status{
 	approval.StatusExpired:   pb.Status_STATUS_EXPIRED,
 	approval.StatusCancelled: pb.Status_STATUS_CANCELLED,
 	approval.StatusBypassed:  pb.Status_STATUS_BYPASSED,
+	approval.StatusGranted:   pb.Status_STATUS_GRANTED,
+	approval.StatusRevoked:   pb.Status_STATUS_REVOKED,
 }
 
 func statusFromProto(s pb.Status) (approval.Status, bool) {
@@ -66,6 +68,16 @@ func toProto(st *approval.State) *pb.Approval {
 		Justification: st.Justification, RequestHash: st.RequestHash, CurrentStage: st.CurrentStage().Name,
 		PendingApprovers: st.Pending(), BypassedBy: st.BypassedBy, BypassReason: st.BypassReason,
 		Revision: int32(st.Revision), EscalationLevel: int32(st.EscalationLevel),
+	}
+	if st.Request.Duration > 0 {
+		out.Duration = st.Request.Duration.String()
+	}
+	if g := st.Grant; g != nil {
+		out.Grant = &pb.Grant{
+			RevokeTime: ts(g.RevokeAt), GrantTime: ts(g.GrantedAt), RevokedTime: ts(g.RevokedAt),
+			RevokeRequestedBy: g.RevokeRequestedBy, RevokeReason: g.RevokeReason, RevokeOutput: g.RevokeOutput,
+			RevokeFailures: int32(g.RevokeFailures),
+		}
 	}
 	for i, stage := range st.Policy.StageList() {
 		ps := &pb.Stage{Name: stage.Name, Approvers: stage.Approvers, RequiredApprovals: int32(stage.RequiredApprovals)}

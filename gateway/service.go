@@ -259,6 +259,16 @@ func (s *Service) CancelApproval(ctx context.Context, req *pb.CancelApprovalRequ
 	})
 }
 
+// RevokeGrant ends an approval's granted access now: the grantee (the
+// requester) or an admin; the workflow judges and records it.
+func (s *Service) RevokeGrant(ctx context.Context, req *pb.RevokeGrantRequest) (*pb.Approval, error) {
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateRevoke, func(ctx context.Context, u *identity.User, attemptID string) (*approval.State, error) {
+		return s.approvals.Revoke(ctx, req.GetId(), workflows.Stamp(s.proofs, req.GetId(), workflows.RevokeRequest{
+			AttemptID: attemptID, User: u.Name, Admin: u.Admin, Reason: req.GetReason(),
+		}, s.now()))
+	})
+}
+
 // reasoned runs an update in which the caller acts on a pending approval
 // with a reason (cancel, break-glass); the workflow decides whether they
 // may, and records the attempt either way.
@@ -407,6 +417,13 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 	}
 	if len(r.Fields) == 0 {
 		r.Fields = nil
+	}
+	if d := strings.TrimSpace(req.GetDuration()); d != "" {
+		var v policy.Duration
+		if err := v.UnmarshalText([]byte(d)); err != nil || v <= 0 || v.Std() > 90*24*time.Hour {
+			return r, status.Errorf(codes.InvalidArgument, "duration %q: want a positive duration up to 90d (2h, 90m, 1d)", truncate(d, 32))
+		}
+		r.Duration = v.Std()
 	}
 	return r, nil
 }

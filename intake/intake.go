@@ -45,6 +45,12 @@ type ActionValidator interface {
 	Validate(a approval.Action) error
 }
 
+// Granting tells which action types grant access for a while (they need a
+// duration); a validator without it grants nothing.
+type Granting interface {
+	Grants(typ string) bool
+}
+
 // Starter starts approvals.
 type Starter struct {
 	Live      *config.Live
@@ -113,6 +119,9 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	case err != nil:
 		return Result{}, fmt.Errorf("%w: %w", ErrDenied, err)
 	}
+	if err := CheckDuration(s.Actions, r.Request, pol); err != nil {
+		return Result{}, err
+	}
 	if pol.RequireJustification && strings.TrimSpace(r.Justification) == "" {
 		return Result{}, fmt.Errorf("%w: policy %q requires a justification", ErrInvalid, pol.Name)
 	}
@@ -174,4 +183,27 @@ func (s *Starter) delegates(ctx context.Context, pol approval.Policy, requester 
 		}
 	}
 	return out
+}
+
+// CheckDuration: a grant action needs a duration within the policy's
+// max_duration (a policy without one allows no grants); other actions take
+// none.
+func CheckDuration(actions ActionValidator, req approval.Request, pol approval.Policy) error {
+	grants := false
+	if g, ok := actions.(Granting); ok {
+		grants = g.Grants(req.Action.Type)
+	}
+	switch {
+	case !grants && req.Duration != 0:
+		return fmt.Errorf("%w: duration is only for actions that grant access for a while (postgres_role)", ErrInvalid)
+	case !grants:
+		return nil
+	case req.Duration <= 0:
+		return fmt.Errorf("%w: action %s grants access for a while: give a duration (2h, 90m)", ErrInvalid, req.Action.Type)
+	case pol.MaxDuration <= 0:
+		return fmt.Errorf("%w: policy %q allows no access grants (it sets no max_duration)", ErrDenied, pol.Name)
+	case req.Duration > pol.MaxDuration:
+		return fmt.Errorf("%w: duration %s is longer than policy %q allows (%s)", ErrInvalid, req.Duration, pol.Name, pol.MaxDuration)
+	}
+	return nil
 }

@@ -44,9 +44,12 @@ type Policy struct {
 	Reminder             Duration       `yaml:"reminder" json:"reminder,omitempty"`
 	Escalation           []EscalationIn `yaml:"escalation" json:"escalation,omitempty"`
 	Deadline             Duration       `yaml:"deadline" json:"deadline"`
-	OnDeadline           string         `yaml:"on_deadline" json:"on_deadline,omitempty"`
-	Enforcement          string         `yaml:"enforcement" json:"enforcement,omitempty"`
-	Rego                 string         `yaml:"rego" json:"rego,omitempty"`
+	// MaxDuration bounds the access a grant action may ask for; a policy
+	// without it allows no grants.
+	MaxDuration Duration `yaml:"max_duration" json:"max_duration,omitempty"`
+	OnDeadline  string   `yaml:"on_deadline" json:"on_deadline,omitempty"`
+	Enforcement string   `yaml:"enforcement" json:"enforcement,omitempty"`
+	Rego        string   `yaml:"rego" json:"rego,omitempty"`
 	// RecheckGroups: someone who is an approver only through an outside
 	// group (Slack user group, identity-provider group) must still be in
 	// it when they decide.
@@ -239,6 +242,9 @@ func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set
 		}
 		if p.Reminder < 0 {
 			bad("reminder must not be negative")
+		}
+		if p.MaxDuration < 0 || p.MaxDuration.Std() > 90*24*time.Hour {
+			bad("max_duration must be between 0 and 90d")
 		}
 		var prev Duration
 		for j, e := range p.Escalation {
@@ -538,6 +544,7 @@ func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 		Enforcement:              p.Enforcement,
 		Rego:                     p.Rego,
 		RecheckGroups:            p.RecheckGroups,
+		MaxDuration:              p.MaxDuration.Std(),
 	}
 	if len(p.Stages) == 0 {
 		out.Approvers = s.expand(p.Approvers, outside)

@@ -17,7 +17,7 @@ import (
 	"github.com/signoff/signoff/redact"
 )
 
-// cloudActions registers aws_iam_deactivate_key and
+// cloudActions registers aws_iam_deactivate_key, postgres_role and
 // github_workflow_dispatch. Neither reads a credential here: the IAM client
 // and the GitHub token (looked up in sec.Env) are resolved when an action
 // runs, on the worker.
@@ -38,6 +38,15 @@ func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 	if gc.ApprovalIDInput != "" && !githubInputName.MatchString(gc.ApprovalIDInput) {
 		return fmt.Errorf("actions.github.approval_id_input %q is not a workflow input name", gc.ApprovalIDInput)
 	}
+	targets := map[string]action.PostgresTarget{}
+	for name, t := range cfg.Actions.Postgres.Targets {
+		if t.URLEnv == "" || len(t.Roles) == 0 {
+			return fmt.Errorf("actions.postgres.targets.%s: url_env and roles are required", name)
+		}
+		targets[name] = action.PostgresTarget{URLEnv: t.URLEnv, Roles: t.Roles}
+	}
+	reg.Register(action.PostgresRoleType, &action.PostgresRole{Targets: targets, LookupEnv: sec.Env.Lookup})
+
 	reg.Register(action.GitHubDispatchType, &action.GitHubDispatch{
 		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, LookupEnv: sec.Env.Lookup, AllowedRepos: gc.AllowedRepos,
 		ApprovalIDInput: gc.ApprovalIDInput, Client: &http.Client{Timeout: 30 * time.Second},

@@ -70,6 +70,7 @@ var clientCommands = []clientCommand{
 	{"approve", "ID [--comment C] [--for P]", "approve an approval (--for: as P's delegate)", runDecide},
 	{"reject", "ID [--comment C] [--for P]", "reject an approval", runDecide},
 	{"cancel", "ID [--reason R]", "cancel an approval (requester or admin)", runCancel},
+	{"revoke", "ID [--reason R]", "revoke granted access now (grantee or admin)", runCancel},
 	{"delegate", "USER --until WHEN [--reason R]", "let USER decide your approvals until WHEN", runDelegate},
 	{"delegations", "[--json]", "list your delegations (by you and to you)", runDelegations},
 	{"undelegate", "ID", "end a delegation now", runUndelegate},

@@ -126,7 +126,7 @@ func runList(c *cli, args []string) int {
 	if statusText != "" {
 		v, ok := pb.Status_value["STATUS_"+strings.ToUpper(strings.TrimPrefix(strings.ToUpper(statusText), "STATUS_"))]
 		if !ok || v == 0 {
-			return c.errorf("--status %q: want pending, approved, rejected, expired, cancelled or bypassed", statusText)
+			return c.errorf("--status %q: want pending, approved, rejected, expired, cancelled, bypassed, granted or revoked", statusText)
 		}
 		req.Status = pb.Status(v)
 	}
@@ -247,7 +247,13 @@ func runCancel(c *cli, args []string) int {
 	defer c.close()
 	ctx, cancel := c.call()
 	defer cancel()
-	a, err := api.CancelApproval(ctx, &pb.CancelApprovalRequest{Id: pos[0], Reason: reason})
+	var a *pb.Approval
+	var err error
+	if c.name == "revoke" {
+		a, err = api.RevokeGrant(ctx, &pb.RevokeGrantRequest{Id: pos[0], Reason: reason})
+	} else {
+		a, err = api.CancelApproval(ctx, &pb.CancelApprovalRequest{Id: pos[0], Reason: reason})
+	}
 	if err != nil {
 		return c.apiError(err)
 	}

@@ -43,6 +43,7 @@ func runRequest(c *cli, args []string) int {
 	fs.StringVar(&action.Url, "action-url", "", "the action's URL (webhook)")
 	fs.Var(params, "param", "k=v action parameter (repeatable)")
 	fs.StringVar(&req.Justification, "justification", "", "why this is needed")
+	fs.StringVar(&req.Duration, "duration", "", "how long access is asked for, for grant actions (2h, 90m)")
 	fs.StringVar(&requestIDFlag, "request-id", "", "idempotency key (default: derived from the CI run; see README)")
 	fs.BoolVar(&wait, "wait", false, "wait for the outcome: exit 0 approved or bypassed, 1 rejected, expired or cancelled")
 	fs.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (exit 1); implies --wait")
@@ -234,6 +235,13 @@ func outcome(a *pb.Approval) string {
 				break
 			}
 		}
+	case pb.Status_STATUS_GRANTED:
+		s += " until " + a.GetGrant().GetRevokeTime().AsTime().UTC().Format(time.RFC3339)
+		if by := a.GetGrant().GetRevokeRequestedBy(); by != "" {
+			s += " (revoke asked by " + by + ")"
+		}
+	case pb.Status_STATUS_REVOKED:
+		s += " at " + a.GetGrant().GetRevokedTime().AsTime().UTC().Format(time.RFC3339)
 	case pb.Status_STATUS_CANCELLED:
 		s += " by " + a.GetCancelledBy()
 		if a.GetCancelReason() != "" {

@@ -38,6 +38,8 @@ type acts struct {
 	CommentApprove, CommentReject bool
 	Cancel                        bool
 	Bypass                        bool
+	// Revoke: granted access the viewer (grantee or admin) may end now.
+	Revoke bool
 	// Requested is true on the viewer's own request.
 	Requested bool
 	// For are the approvers the viewer may decide for as their delegate;
@@ -52,6 +54,9 @@ type acts struct {
 // every attempt again; these only choose the forms shown.
 func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, standsIn []string) *acts {
 	a := &acts{CSRF: h.sessions.csrf(ss), Attempt: randomString(), RequestHash: st.RequestHash, Requested: st.Requester == u.Name}
+	if st.Status == approval.StatusGranted && st.Grant != nil && st.Grant.RevokeRequestedAt.IsZero() {
+		a.Revoke = st.Requester == u.Name || u.Admin
+	}
 	if st.Status != approval.StatusPending {
 		return a
 	}
@@ -90,6 +95,7 @@ var doneMessages = map[string]string{
 	"rejected":  "Your rejection was recorded.",
 	"cancelled": "The request was cancelled.",
 	"bypassed":  "Break-glass recorded: the request proceeds without approval, and approvers and security were told.",
+	"revoked":   "The revoke was asked for: the access is being taken back now.",
 }
 
 var attemptPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
@@ -260,4 +266,26 @@ func (h *Handler) refusedOrFailed(w http.ResponseWriter, ss session, u *identity
 	}
 	h.loadError(w, fmt.Errorf("%s on approval %s: %w", what, st.ID, err))
 	return true
+}
+
+// webRevoke ends granted access now: the grantee or an admin.
+func (h *Handler) webRevoke(w http.ResponseWriter, r *http.Request) {
+	ss, u, st, attempt, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	reason, ok := h.reason(w, r, ss, u, st, false)
+	if !ok {
+		return
+	}
+	ctx, cancel := h.callContext(r.Context())
+	defer cancel()
+	_, err := h.approvals.Revoke(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.RevokeRequest{
+		AttemptID: workflows.UpdateRevoke + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Admin: u.Admin, Reason: reason,
+	}, h.now()))
+	if h.refusedOrFailed(w, ss, u, st, "revoke", err) {
+		return
+	}
+	h.logger.Info("grant revoke (web)", "approval_id", st.ID, "user", u.Name)
+	http.Redirect(w, r, "/approvals/"+st.ID+"?done=revoked", http.StatusSeeOther)
 }

@@ -16,6 +16,7 @@
 //	POST /approvals/{id}/decide        approve or reject, as the signed-in person, channel "web"
 //	POST /approvals/{id}/cancel        cancel (requester, admin)
 //	POST /approvals/{id}/bypass        break-glass (requester, soft policies)
+//	POST /approvals/{id}/revoke        end granted access now (grantee, admin)
 //	GET  /delegations                  delegations by and to the signed-in person
 //	POST /delegations, /delegations/{id}/revoke   make one, end one
 //	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
@@ -161,6 +162,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("POST /approvals/{id}/decide", h.page(h.webDecide))
 		mux.HandleFunc("POST /approvals/{id}/cancel", h.page(h.webCancel))
 		mux.HandleFunc("POST /approvals/{id}/bypass", h.page(h.webBypass))
+		mux.HandleFunc("POST /approvals/{id}/revoke", h.page(h.webRevoke))
 		mux.HandleFunc("GET /delegations", h.page(h.delegations))
 		mux.HandleFunc("POST /delegations", h.page(h.createDelegation))
 		mux.HandleFunc("POST /delegations/{id}/revoke", h.page(h.revokeDelegation))

@@ -17,7 +17,9 @@ type summary struct {
 	Fields                                               []field
 	Policy                                               string
 	// Eligible says which outside groups made whom an approver.
-	Eligible              []field
+	Eligible []field
+	// Access is the grant's duration and times, for grant actions.
+	Access                []field
 	Status, StatusClass   string
 	Progress              string
 	Deadline, DeadlineISO string
@@ -46,6 +48,18 @@ func summarize(st *approval.State) *summary {
 	slices.Sort(keys)
 	for _, k := range keys {
 		s.Fields = append(s.Fields, field{Key: k, Value: st.Request.Fields[k]})
+	}
+	if st.Request.Duration > 0 {
+		s.Access = append(s.Access, field{Key: "Access for", Value: st.Request.Duration.String()})
+	}
+	if g := st.Grant; g != nil {
+		s.Access = append(s.Access, field{Key: "Revoked at", Value: formatTime(g.RevokeAt) + " (planned)"})
+		if !g.GrantedAt.IsZero() {
+			s.Access = append(s.Access, field{Key: "Granted", Value: formatTime(g.GrantedAt)})
+		}
+		if !g.RevokedAt.IsZero() {
+			s.Access = append(s.Access, field{Key: "Revoked", Value: formatTime(g.RevokedAt) + ": " + g.RevokeOutput})
+		}
 	}
 	groups := slices.Sorted(maps.Keys(st.Policy.OutsideGroups))
 	for _, g := range groups {
@@ -123,6 +137,11 @@ var labels = map[string]string{
 	"expired":             "Expired",
 	"deadline_rejected":   "Rejected at the deadline",
 	"start_refused":       "Start refused",
+	"granted":             "Access granted",
+	"revoke_requested":    "Revoke asked for",
+	"revoke_refused":      "Revoke refused",
+	"revoke_failed":       "Revoke failed (tried again)",
+	"revoked":             "Access revoked",
 }
 
 func timelineView(entries []evidence.Entry) []entryView {
@@ -144,7 +163,7 @@ func timelineView(entries []evidence.Entry) []entryView {
 					v.Class = "bad"
 				}
 			}
-		case "notification_failed", "break_glass", "break_glass_refused", "cancel_refused", "amend_refused":
+		case "notification_failed", "break_glass", "break_glass_refused", "cancel_refused", "amend_refused", "revoke_refused", "revoke_failed":
 			v.Class = "bad"
 		case "escalation", "reminder", "timer_fired":
 			v.Class = "warn"

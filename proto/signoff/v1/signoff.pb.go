@@ -32,6 +32,10 @@ const (
 	Status_STATUS_EXPIRED     Status = 4
 	Status_STATUS_CANCELLED   Status = 5
 	Status_STATUS_BYPASSED    Status = 6
+	// Access granted for its duration; the revoke is pending.
+	Status_STATUS_GRANTED Status = 7
+	// Access was granted, then revoked.
+	Status_STATUS_REVOKED Status = 8
 )
 
 // Enum value maps for Status.
@@ -44,6 +48,8 @@ var (
 		4: "STATUS_EXPIRED",
 		5: "STATUS_CANCELLED",
 		6: "STATUS_BYPASSED",
+		7: "STATUS_GRANTED",
+		8: "STATUS_REVOKED",
 	}
 	Status_value = map[string]int32{
 		"STATUS_UNSPECIFIED": 0,
@@ -53,6 +59,8 @@ var (
 		"STATUS_EXPIRED":     4,
 		"STATUS_CANCELLED":   5,
 		"STATUS_BYPASSED":    6,
+		"STATUS_GRANTED":     7,
+		"STATUS_REVOKED":     8,
 	}
 )
 
@@ -683,6 +691,10 @@ type CreateApprovalRequest struct {
 	Input  *Input            `protobuf:"bytes,8,opt,name=input,proto3" json:"input,omitempty"`
 	// Why this is needed; required when the policy says so.
 	Justification string `protobuf:"bytes,9,opt,name=justification,proto3" json:"justification,omitempty"`
+	// How long access is asked for ("2h", "90m", "1d"): required by grant
+	// actions (postgres_role), at most the policy's max_duration. Access is
+	// revoked that long after the approval.
+	Duration      string `protobuf:"bytes,10,opt,name=duration,proto3" json:"duration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -776,6 +788,13 @@ func (x *CreateApprovalRequest) GetInput() *Input {
 func (x *CreateApprovalRequest) GetJustification() string {
 	if x != nil {
 		return x.Justification
+	}
+	return ""
+}
+
+func (x *CreateApprovalRequest) GetDuration() string {
+	if x != nil {
+		return x.Duration
 	}
 	return ""
 }
@@ -2237,7 +2256,10 @@ type Approval struct {
 	Revision         int32    `protobuf:"varint,30,opt,name=revision,proto3" json:"revision,omitempty"`
 	EscalationLevel  int32    `protobuf:"varint,31,opt,name=escalation_level,json=escalationLevel,proto3" json:"escalation_level,omitempty"`
 	// Notifications, cancellations, escalations, break-glass, the action.
-	Events        []*AuditEvent `protobuf:"bytes,32,rep,name=events,proto3" json:"events,omitempty"`
+	Events []*AuditEvent `protobuf:"bytes,32,rep,name=events,proto3" json:"events,omitempty"`
+	// The access duration asked for, and the grant (grant actions).
+	Duration      string `protobuf:"bytes,33,opt,name=duration,proto3" json:"duration,omitempty"`
+	Grant         *Grant `protobuf:"bytes,34,opt,name=grant,proto3" json:"grant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2496,6 +2518,167 @@ func (x *Approval) GetEvents() []*AuditEvent {
 	return nil
 }
 
+func (x *Approval) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
+func (x *Approval) GetGrant() *Grant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// Grant is what an access grant did and will do.
+type Grant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// approved_at + duration.
+	RevokeTime        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	GrantTime         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=grant_time,json=grantTime,proto3" json:"grant_time,omitempty"`
+	RevokedTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=revoked_time,json=revokedTime,proto3" json:"revoked_time,omitempty"`
+	RevokeRequestedBy string                 `protobuf:"bytes,4,opt,name=revoke_requested_by,json=revokeRequestedBy,proto3" json:"revoke_requested_by,omitempty"`
+	RevokeReason      string                 `protobuf:"bytes,5,opt,name=revoke_reason,json=revokeReason,proto3" json:"revoke_reason,omitempty"`
+	// How the revoke was verified.
+	RevokeOutput   string `protobuf:"bytes,6,opt,name=revoke_output,json=revokeOutput,proto3" json:"revoke_output,omitempty"`
+	RevokeFailures int32  `protobuf:"varint,7,opt,name=revoke_failures,json=revokeFailures,proto3" json:"revoke_failures,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Grant) Reset() {
+	*x = Grant{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Grant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Grant) ProtoMessage() {}
+
+func (x *Grant) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Grant.ProtoReflect.Descriptor instead.
+func (*Grant) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Grant) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *Grant) GetGrantTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GrantTime
+	}
+	return nil
+}
+
+func (x *Grant) GetRevokedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedTime
+	}
+	return nil
+}
+
+func (x *Grant) GetRevokeRequestedBy() string {
+	if x != nil {
+		return x.RevokeRequestedBy
+	}
+	return ""
+}
+
+func (x *Grant) GetRevokeReason() string {
+	if x != nil {
+		return x.RevokeReason
+	}
+	return ""
+}
+
+func (x *Grant) GetRevokeOutput() string {
+	if x != nil {
+		return x.RevokeOutput
+	}
+	return ""
+}
+
+func (x *Grant) GetRevokeFailures() int32 {
+	if x != nil {
+		return x.RevokeFailures
+	}
+	return 0
+}
+
+type RevokeGrantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeGrantRequest) Reset() {
+	*x = RevokeGrantRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeGrantRequest) ProtoMessage() {}
+
+func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeGrantRequest.ProtoReflect.Descriptor instead.
+func (*RevokeGrantRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RevokeGrantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RevokeGrantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_signoff_v1_signoff_proto protoreflect.FileDescriptor
 
 const file_signoff_v1_signoff_proto_rawDesc = "" +
@@ -2550,7 +2733,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
 	"\x05style\x18\x03 \x01(\tR\x05style\x120\n" +
-	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\xa9\x03\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\xc5\x03\n" +
 	"\x15CreateApprovalRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -2561,7 +2744,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06fields\x18\x06 \x03(\v2-.signoff.v1.CreateApprovalRequest.FieldsEntryR\x06fields\x12*\n" +
 	"\x06action\x18\a \x01(\v2\x12.signoff.v1.ActionR\x06action\x12'\n" +
 	"\x05input\x18\b \x01(\v2\x11.signoff.v1.InputR\x05input\x12$\n" +
-	"\rjustification\x18\t \x01(\tR\rjustification\x1a9\n" +
+	"\rjustification\x18\t \x01(\tR\rjustification\x12\x1a\n" +
+	"\bduration\x18\n" +
+	" \x01(\tR\bduration\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
@@ -2687,8 +2872,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xcf\n" +
-	"\n" +
+	"finishTime\"\x94\v\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -2727,10 +2911,25 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\rbypass_reason\x18\x1d \x01(\tR\fbypassReason\x12\x1a\n" +
 	"\brevision\x18\x1e \x01(\x05R\brevision\x12)\n" +
 	"\x10escalation_level\x18\x1f \x01(\x05R\x0fescalationLevel\x12.\n" +
-	"\x06events\x18  \x03(\v2\x16.signoff.v1.AuditEventR\x06events\x1a9\n" +
+	"\x06events\x18  \x03(\v2\x16.signoff.v1.AuditEventR\x06events\x12\x1a\n" +
+	"\bduration\x18! \x01(\tR\bduration\x12'\n" +
+	"\x05grant\x18\" \x01(\v2\x11.signoff.v1.GrantR\x05grant\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x9d\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe1\x02\n" +
+	"\x05Grant\x12;\n" +
+	"\vrevoke_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\x129\n" +
+	"\n" +
+	"grant_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tgrantTime\x12=\n" +
+	"\frevoked_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrevokedTime\x12.\n" +
+	"\x13revoke_requested_by\x18\x04 \x01(\tR\x11revokeRequestedBy\x12#\n" +
+	"\rrevoke_reason\x18\x05 \x01(\tR\frevokeReason\x12#\n" +
+	"\rrevoke_output\x18\x06 \x01(\tR\frevokeOutput\x12'\n" +
+	"\x0frevoke_failures\x18\a \x01(\x05R\x0erevokeFailures\"<\n" +
+	"\x12RevokeGrantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\xc5\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSTATUS_PENDING\x10\x01\x12\x13\n" +
@@ -2738,11 +2937,13 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x0fSTATUS_REJECTED\x10\x03\x12\x12\n" +
 	"\x0eSTATUS_EXPIRED\x10\x04\x12\x14\n" +
 	"\x10STATUS_CANCELLED\x10\x05\x12\x13\n" +
-	"\x0fSTATUS_BYPASSED\x10\x06*O\n" +
+	"\x0fSTATUS_BYPASSED\x10\x06\x12\x12\n" +
+	"\x0eSTATUS_GRANTED\x10\a\x12\x12\n" +
+	"\x0eSTATUS_REVOKED\x10\b*O\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x13\n" +
-	"\x0fDECISION_REJECT\x10\x022\xaf\x04\n" +
+	"\x0fDECISION_REJECT\x10\x022\xf4\x04\n" +
 	"\x0fApprovalService\x12I\n" +
 	"\x0eCreateApproval\x12!.signoff.v1.CreateApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vGetApproval\x12\x1e.signoff.v1.GetApprovalRequest\x1a\x14.signoff.v1.Approval\x12T\n" +
@@ -2750,7 +2951,8 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x0eDecideApproval\x12!.signoff.v1.DecideApprovalRequest\x1a\".signoff.v1.DecideApprovalResponse\x12I\n" +
 	"\x0eCancelApproval\x12!.signoff.v1.CancelApprovalRequest\x1a\x14.signoff.v1.Approval\x12I\n" +
 	"\x0eBypassApproval\x12!.signoff.v1.BypassApprovalRequest\x1a\x14.signoff.v1.Approval\x12G\n" +
-	"\rAmendApproval\x12 .signoff.v1.AmendApprovalRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
+	"\rAmendApproval\x12 .signoff.v1.AmendApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
+	"\vRevokeGrant\x12\x1e.signoff.v1.RevokeGrantRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
 	"\rPolicyService\x12Q\n" +
 	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
 	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
@@ -2773,7 +2975,7 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                     // 0: signoff.v1.Status
 	(Decision)(0),                   // 1: signoff.v1.Decision
@@ -2806,87 +3008,95 @@ var file_signoff_v1_signoff_proto_goTypes = []any{
 	(*DecisionAttempt)(nil),         // 28: signoff.v1.DecisionAttempt
 	(*ActionResult)(nil),            // 29: signoff.v1.ActionResult
 	(*Approval)(nil),                // 30: signoff.v1.Approval
-	nil,                             // 31: signoff.v1.Action.ParamsEntry
-	nil,                             // 32: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                             // 33: signoff.v1.AmendApprovalRequest.FieldsEntry
-	nil,                             // 34: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),   // 35: google.protobuf.Timestamp
+	(*Grant)(nil),                   // 31: signoff.v1.Grant
+	(*RevokeGrantRequest)(nil),      // 32: signoff.v1.RevokeGrantRequest
+	nil,                             // 33: signoff.v1.Action.ParamsEntry
+	nil,                             // 34: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                             // 35: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                             // 36: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	35, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
-	35, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
-	35, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	35, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
-	35, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
-	35, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
+	37, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
+	37, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
+	37, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	37, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
+	37, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
+	37, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: signoff.v1.ListDelegationsResponse.delegations:type_name -> signoff.v1.Delegation
-	31, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	33, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
 	9,  // 8: signoff.v1.Input.options:type_name -> signoff.v1.Option
 	1,  // 9: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	32, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	34, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
 	7,  // 11: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 12: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	33, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	35, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
 	7,  // 14: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 15: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
 	18, // 16: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
 	7,  // 17: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
 	18, // 18: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
 	19, // 19: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
-	35, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	37, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
 	19, // 21: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
 	20, // 22: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
-	35, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	37, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 24: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
 	30, // 25: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
 	1,  // 26: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
 	28, // 27: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
 	30, // 28: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
 	1,  // 29: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	35, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	35, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	34, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	37, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	37, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	36, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
 	0,  // 33: signoff.v1.Approval.status:type_name -> signoff.v1.Status
 	28, // 34: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	35, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	35, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	35, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	37, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	37, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	37, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
 	7,  // 38: signoff.v1.Approval.action:type_name -> signoff.v1.Action
 	29, // 39: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
 	8,  // 40: signoff.v1.Approval.input:type_name -> signoff.v1.Input
 	19, // 41: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
 	21, // 42: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
-	10, // 43: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	22, // 44: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	23, // 45: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	25, // 46: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	27, // 47: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	11, // 48: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
-	12, // 49: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
-	13, // 50: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
-	15, // 51: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
-	16, // 52: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
-	3,  // 53: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
-	4,  // 54: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
-	6,  // 55: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
-	30, // 56: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	30, // 57: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	24, // 58: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	26, // 59: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	30, // 60: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	30, // 61: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
-	30, // 62: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
-	14, // 63: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
-	18, // 64: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
-	17, // 65: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
-	2,  // 66: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
-	5,  // 67: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
-	2,  // 68: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
-	56, // [56:69] is the sub-list for method output_type
-	43, // [43:56] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	31, // 43: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
+	37, // 44: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
+	37, // 45: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
+	37, // 46: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
+	10, // 47: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	22, // 48: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	23, // 49: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	25, // 50: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	27, // 51: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	11, // 52: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	12, // 53: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	32, // 54: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
+	13, // 55: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	15, // 56: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	16, // 57: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	3,  // 58: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
+	4,  // 59: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
+	6,  // 60: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
+	30, // 61: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	30, // 62: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	24, // 63: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	26, // 64: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	30, // 65: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	30, // 66: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	30, // 67: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	30, // 68: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
+	14, // 69: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	18, // 70: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	17, // 71: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	2,  // 72: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
+	5,  // 73: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
+	2,  // 74: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
+	61, // [61:75] is the sub-list for method output_type
+	47, // [47:61] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -2900,7 +3110,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -26,6 +26,7 @@ const (
 	ApprovalService_CancelApproval_FullMethodName = "/signoff.v1.ApprovalService/CancelApproval"
 	ApprovalService_BypassApproval_FullMethodName = "/signoff.v1.ApprovalService/BypassApproval"
 	ApprovalService_AmendApproval_FullMethodName  = "/signoff.v1.ApprovalService/AmendApproval"
+	ApprovalService_RevokeGrant_FullMethodName    = "/signoff.v1.ApprovalService/RevokeGrant"
 )
 
 // ApprovalServiceClient is the client API for ApprovalService service.
@@ -55,6 +56,9 @@ type ApprovalServiceClient interface {
 	// AmendApproval replaces a pending request's content (requester only):
 	// every decision so far is void and approvers are asked again.
 	AmendApproval(ctx context.Context, in *AmendApprovalRequest, opts ...grpc.CallOption) (*Approval, error)
+	// RevokeGrant ends granted access now: the grantee (the requester) or
+	// an admin.
+	RevokeGrant(ctx context.Context, in *RevokeGrantRequest, opts ...grpc.CallOption) (*Approval, error)
 }
 
 type approvalServiceClient struct {
@@ -135,6 +139,16 @@ func (c *approvalServiceClient) AmendApproval(ctx context.Context, in *AmendAppr
 	return out, nil
 }
 
+func (c *approvalServiceClient) RevokeGrant(ctx context.Context, in *RevokeGrantRequest, opts ...grpc.CallOption) (*Approval, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Approval)
+	err := c.cc.Invoke(ctx, ApprovalService_RevokeGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApprovalServiceServer is the server API for ApprovalService service.
 // All implementations must embed UnimplementedApprovalServiceServer
 // for forward compatibility.
@@ -162,6 +176,9 @@ type ApprovalServiceServer interface {
 	// AmendApproval replaces a pending request's content (requester only):
 	// every decision so far is void and approvers are asked again.
 	AmendApproval(context.Context, *AmendApprovalRequest) (*Approval, error)
+	// RevokeGrant ends granted access now: the grantee (the requester) or
+	// an admin.
+	RevokeGrant(context.Context, *RevokeGrantRequest) (*Approval, error)
 	mustEmbedUnimplementedApprovalServiceServer()
 }
 
@@ -192,6 +209,9 @@ func (UnimplementedApprovalServiceServer) BypassApproval(context.Context, *Bypas
 }
 func (UnimplementedApprovalServiceServer) AmendApproval(context.Context, *AmendApprovalRequest) (*Approval, error) {
 	return nil, status.Error(codes.Unimplemented, "method AmendApproval not implemented")
+}
+func (UnimplementedApprovalServiceServer) RevokeGrant(context.Context, *RevokeGrantRequest) (*Approval, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeGrant not implemented")
 }
 func (UnimplementedApprovalServiceServer) mustEmbedUnimplementedApprovalServiceServer() {}
 func (UnimplementedApprovalServiceServer) testEmbeddedByValue()                         {}
@@ -340,6 +360,24 @@ func _ApprovalService_AmendApproval_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApprovalService_RevokeGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApprovalServiceServer).RevokeGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApprovalService_RevokeGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApprovalServiceServer).RevokeGrant(ctx, req.(*RevokeGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApprovalService_ServiceDesc is the grpc.ServiceDesc for ApprovalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -374,6 +412,10 @@ var ApprovalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AmendApproval",
 			Handler:    _ApprovalService_AmendApproval_Handler,
+		},
+		{
+			MethodName: "RevokeGrant",
+			Handler:    _ApprovalService_RevokeGrant_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
