@@ -773,7 +773,7 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 				Timeout: wait,
 				TimerOptions: workflow.TimerOptions{
-					Summary: fmt.Sprintf("revoke %s at %s", st.Request.Action.View().Headline(), st.Grant.RevokeAt.UTC().Format(time.RFC3339)),
+					Summary: fmt.Sprintf("revoke %s (%s) at %s", st.Request.Action.Type, st.Request.Title, st.Grant.RevokeAt.UTC().Format(time.RFC3339)),
 				},
 			}, func() bool { return !st.Grant.RevokeRequestedAt.IsZero() })
 			if err != nil {
