@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -206,51 +208,6 @@ func (h *Handler) reason(w http.ResponseWriter, r *http.Request, ss session, u *
 	return reason, true
 }
 
-// webCancel cancels a pending request: its requester, or an admin.
-func (h *Handler) webCancel(w http.ResponseWriter, r *http.Request) {
-	ss, u, st, attempt, ok := h.form(w, r)
-	if !ok {
-		return
-	}
-	reason, ok := h.reason(w, r, ss, u, st, false)
-	if !ok {
-		return
-	}
-	ctx, cancel := h.callContext(r.Context())
-	defer cancel()
-	_, err := h.approvals.Cancel(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.CancelRequest{
-		AttemptID: workflows.UpdateCancel + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Admin: u.Admin, Reason: reason,
-	}, h.now()))
-	if h.refusedOrFailed(w, ss, u, st, "cancellation", err) {
-		return
-	}
-	h.logger.Info("approval cancel (web)", "approval_id", st.ID, "user", u.Name)
-	http.Redirect(w, r, "/approvals/"+st.ID+"?done=cancelled", http.StatusSeeOther)
-}
-
-// webBypass is break-glass: the requester proceeds without approval under
-// a soft policy, with a reason; approvers and security are told at once.
-func (h *Handler) webBypass(w http.ResponseWriter, r *http.Request) {
-	ss, u, st, attempt, ok := h.form(w, r)
-	if !ok {
-		return
-	}
-	reason, ok := h.reason(w, r, ss, u, st, true)
-	if !ok {
-		return
-	}
-	ctx, cancel := h.callContext(r.Context())
-	defer cancel()
-	_, err := h.approvals.Bypass(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.BypassRequest{
-		AttemptID: workflows.UpdateBypass + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Reason: reason,
-	}, h.now()))
-	if h.refusedOrFailed(w, ss, u, st, "break-glass", err) {
-		return
-	}
-	h.logger.Warn("approval bypass (web)", "approval_id", st.ID, "user", u.Name)
-	http.Redirect(w, r, "/approvals/"+st.ID+"?done=bypassed", http.StatusSeeOther)
-}
-
 // refusedOrFailed answers an attempt the workflow refused or could not
 // take; false when err is nil.
 func (h *Handler) refusedOrFailed(w http.ResponseWriter, ss session, u *identity.User, st *approval.State, what string, err error) bool {
@@ -268,24 +225,59 @@ func (h *Handler) refusedOrFailed(w http.ResponseWriter, ss session, u *identity
 	return true
 }
 
-// webRevoke ends granted access now: the grantee or an admin.
-func (h *Handler) webRevoke(w http.ResponseWriter, r *http.Request) {
-	ss, u, st, attempt, ok := h.form(w, r)
-	if !ok {
-		return
+// operation is one of the requester's or an admin's operations on an
+// approval's page: its name in messages and logs, whether it needs a
+// reason, the done message it redirects to, and the stamped update.
+type operation struct {
+	name, done     string
+	reasonRequired bool
+	// level of its log line: break-glass is for people to look at.
+	level slog.Level
+	send  func(ctx context.Context, h *Handler, st *approval.State, u *identity.User, attemptID, reason string) error
+}
+
+var (
+	cancelOp = operation{name: "cancellation", done: "cancelled",
+		send: func(ctx context.Context, h *Handler, st *approval.State, u *identity.User, attemptID, reason string) error {
+			_, err := h.approvals.Cancel(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.CancelRequest{
+				AttemptID: workflows.UpdateCancel + ":" + attemptID, User: u.Name, Admin: u.Admin, Reason: reason}, h.now()))
+			return err
+		}}
+	// Break-glass: the requester proceeds without approval under a soft
+	// policy, with a reason; approvers and security are told at once.
+	bypassOp = operation{name: "break-glass", done: "bypassed", reasonRequired: true, level: slog.LevelWarn,
+		send: func(ctx context.Context, h *Handler, st *approval.State, u *identity.User, attemptID, reason string) error {
+			_, err := h.approvals.Bypass(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.BypassRequest{
+				AttemptID: workflows.UpdateBypass + ":" + attemptID, User: u.Name, Reason: reason}, h.now()))
+			return err
+		}}
+	// Revoke: granted access ends now (the grantee or an admin).
+	revokeOp = operation{name: "revoke", done: "revoked",
+		send: func(ctx context.Context, h *Handler, st *approval.State, u *identity.User, attemptID, reason string) error {
+			_, err := h.approvals.Revoke(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.RevokeRequest{
+				AttemptID: workflows.UpdateRevoke + ":" + attemptID, User: u.Name, Admin: u.Admin, Reason: reason}, h.now()))
+			return err
+		}}
+)
+
+// operate serves op's form: the workflow judges and records it.
+func (h *Handler) operate(op operation) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss, u, st, attempt, ok := h.form(w, r)
+		if !ok {
+			return
+		}
+		reason, ok := h.reason(w, r, ss, u, st, op.reasonRequired)
+		if !ok {
+			return
+		}
+		ctx, cancel := h.callContext(r.Context())
+		defer cancel()
+		err := op.send(ctx, h, st, u, intake.ApprovalID(u.Name, attempt), reason)
+		if h.refusedOrFailed(w, ss, u, st, op.name, err) {
+			return
+		}
+		h.logger.Log(ctx, op.level, "web "+op.name, "approval_id", st.ID, "user", u.Name)
+		http.Redirect(w, r, "/approvals/"+st.ID+"?done="+op.done, http.StatusSeeOther)
 	}
-	reason, ok := h.reason(w, r, ss, u, st, false)
-	if !ok {
-		return
-	}
-	ctx, cancel := h.callContext(r.Context())
-	defer cancel()
-	_, err := h.approvals.Revoke(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, workflows.RevokeRequest{
-		AttemptID: workflows.UpdateRevoke + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Admin: u.Admin, Reason: reason,
-	}, h.now()))
-	if h.refusedOrFailed(w, ss, u, st, "revoke", err) {
-		return
-	}
-	h.logger.Info("grant revoke (web)", "approval_id", st.ID, "user", u.Name)
-	http.Redirect(w, r, "/approvals/"+st.ID+"?done=revoked", http.StatusSeeOther)
 }
