@@ -231,3 +231,24 @@ func TestWebDelegation(t *testing.T) {
 		t.Errorf("walt no longer reads the approval he decided for bob: %d", rec.Code)
 	}
 }
+
+// TestWebRevokeNeedsAGrant: there is nothing to revoke on a pending
+// approval: no form, and a form sent anyway is refused by the workflow's
+// rules and recorded.
+func TestWebRevokeNeedsAGrant(t *testing.T) {
+	f := webSetup(t, true, false)
+	alice := f.browser()
+	alice.signIn("alice")
+	page := alice.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
+	if strings.Contains(page, `id="revoke-form"`) {
+		t.Fatal("a revoke form on a pending approval")
+	}
+	rec := alice.do(http.MethodPost, "/approvals/"+approvalID+"/revoke", url.Values{
+		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")}, "reason": {"done"}})
+	if rec.Code != http.StatusConflict || resultOf(rec) != "refused" {
+		t.Fatalf("revoke of a pending approval: %d %q", rec.Code, resultOf(rec))
+	}
+	if st := f.state(); st.Status != approval.StatusPending || st.Events[len(st.Events)-1].Kind != approval.EventRevokeRefused {
+		t.Fatalf("after the refused revoke: %s, %+v", st.Status, st.Events)
+	}
+}
