@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
@@ -139,6 +141,10 @@ func TestPostgresRoleGrant(t *testing.T) {
 	b := create("1h")
 	testenv.Eventually(t, 30*time.Second, "the second grant", func() bool { return get(b.GetId()).GetStatus() == pb.Status_STATUS_GRANTED })
 	require.True(t, canRead())
+	testenv.Eventually(t, 30*time.Second, "the list of active grants has it", func() bool {
+		_, body := s.Do(http.MethodGet, "/v1/approvals?status=STATUS_GRANTED", "dev-alice", "")
+		return strings.Contains(string(body), b.GetId())
+	})
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+b.GetId()+":revoke", "dev-bob", `{"reason":"not mine"}`)
 	require.Equal(t, http.StatusForbidden, code, string(body))
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+b.GetId()+":revoke", "dev-alice", `{"reason":"done"}`)
@@ -146,4 +152,97 @@ func TestPostgresRoleGrant(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "revoked on request", func() bool { return get(b.GetId()).GetStatus() == pb.Status_STATUS_REVOKED })
 	assert.False(t, canRead())
 	assert.Equal(t, "alice", get(b.GetId()).GetGrant().GetRevokeRequestedBy())
+}
+
+// grantRoleEnv names the role and login a grant fault test works on; the
+// worker processes it starts read them from the environment they inherit.
+const grantRoleEnv, grantLoginEnv = "SIGNOFF_TEST_GRANT_ROLE", "SIGNOFF_TEST_GRANT_LOGIN"
+
+// TestGrantRevokedAfterWorkerDied: the worker is SIGKILLed while access is
+// granted and stays down past the revoke time; nothing revokes it meanwhile
+// (nobody else can), and a new worker revokes it at once, exactly once.
+func TestGrantRevokedAfterWorkerDied(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	opts := testenv.Options{NoWorker: true, Env: map[string]string{"SIGNOFF_TEST_GRANT_DB_URL": postgresURL()},
+		Mutate: func(c *config.Loaded) {
+			c.Actions.Postgres.Targets = map[string]config.PostgresTarget{
+				"orders": {URLEnv: "SIGNOFF_TEST_GRANT_DB_URL", Roles: []string{os.Getenv(grantRoleEnv)}},
+			}
+			pols := append([]policy.Policy{{
+				Name: "database-access", Match: policy.Match{Environment: "database"},
+				Approvers: policy.Approvers{Groups: []string{"platform"}}, RequiredApprovals: 1,
+				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(time.Hour),
+			}}, c.Config.Policies...)
+			c.Config.Policies = pols
+			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
+			if err != nil {
+				panic(err)
+			}
+			c.Policies = set
+		}}
+	if testenv.ServeWorkerProcess(t, opts) {
+		return
+	}
+	admin := openPostgres(t)
+	suffix := intake.NewID()[:8]
+	role, login := "fault_read_"+suffix, "fault_user_"+suffix
+	t.Setenv(grantRoleEnv, role)
+	t.Setenv(grantLoginEnv, login)
+	for _, q := range []string{`CREATE ROLE ` + role + ` NOLOGIN`, `CREATE ROLE ` + login + ` LOGIN`} {
+		_, err := admin.Exec(q)
+		require.NoError(t, err, q)
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{`DROP ROLE ` + login, `DROP ROLE ` + role} {
+			_, _ = admin.Exec(q)
+		}
+	})
+	member := func() bool {
+		var n int
+		require.NoError(t, admin.QueryRow(`SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+			JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = $1 AND u.rolname = $2`, role, login).Scan(&n))
+		return n > 0
+	}
+
+	s := testenv.Start(t, opts)
+	first := s.StartWorkerProcess("TestGrantRevokedAfterWorkerDied")
+	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Read the orders table","environment":"database",
+		"duration":"4s","action":{"type":"postgres_role","params":{"target":"orders","role":"`+role+`","user":"`+login+`"}}}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	a := decodeApproval(t, body)
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-bob",
+		fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, a.GetRequestHash()))
+	require.Equal(t, http.StatusOK, code, string(body))
+	var granted *pb.Approval
+	testenv.Eventually(t, 60*time.Second, "the role is granted", func() bool {
+		code, body := s.Do(http.MethodGet, "/v1/approvals/"+a.GetId(), "dev-alice", "")
+		require.Equal(t, http.StatusOK, code, string(body))
+		granted = decodeApproval(t, body)
+		return granted.GetStatus() == pb.Status_STATUS_GRANTED
+	})
+	require.True(t, member())
+	first.Kill()
+	revokeAt := granted.GetGrant().GetRevokeTime().AsTime()
+
+	// The scenario is time passing with no worker: wait past the revoke time.
+	testenv.Eventually(t, 30*time.Second, "the revoke time passes", func() bool { return time.Now().After(revokeAt.Add(2 * time.Second)) })
+	require.True(t, member(), "nothing revokes while no worker runs")
+
+	s.StartWorkerProcess("TestGrantRevokedAfterWorkerDied")
+	testenv.Eventually(t, 60*time.Second, "the new worker revokes", func() bool { return !member() })
+	st := state(t, s, a.GetId())
+	testenv.Eventually(t, 30*time.Second, "the approval says revoked", func() bool {
+		st = state(t, s, a.GetId())
+		return st.Status == approval.StatusRevoked
+	})
+	kinds := map[approval.EventKind]int{}
+	for _, e := range st.Events {
+		kinds[e.Kind]++
+	}
+	assert.Equal(t, 1, kinds[approval.EventGranted], "granted once")
+	assert.Equal(t, 1, kinds[approval.EventRevoked], "revoked once")
+	assert.Zero(t, st.Grant.RevokeFailures)
+	assert.True(t, st.Grant.RevokedAt.After(revokeAt), "revoked when a worker came back")
 }
