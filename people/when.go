@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/signoff/signoff/policy"
 )
 
 // ParseWhen reads when a delegation starts or ends as people write it: a
@@ -21,20 +23,9 @@ func ParseWhen(s string, now time.Time, endOfDay bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	if d, err := parseDuration(s); err == nil && d > 0 {
-		return now.Add(d), nil
+	var d policy.Duration
+	if err := d.UnmarshalText([]byte(s)); err == nil && d > 0 {
+		return now.Add(d.Std()), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date (2026-12-24), an RFC 3339 time or a duration (8h, 3d)", s)
-}
-
-// parseDuration is time.ParseDuration plus whole days ("3d").
-func parseDuration(s string) (time.Duration, error) {
-	if n := len(s); n > 1 && s[n-1] == 'd' {
-		var days int
-		if _, err := fmt.Sscanf(s[:n-1], "%d", &days); err != nil || fmt.Sprint(days) != s[:n-1] {
-			return 0, fmt.Errorf("bad duration %q", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
 }

@@ -290,14 +290,17 @@ func main() {
 	if res.Baseline.PerSecond > 0 {
 		res.Ratio = float64(int(res.Signoff.PerSecond/res.Baseline.PerSecond*100)) / 100
 	}
-	res.PerBase, _ = bench.HistoryCounts(ctx, s.Client, bench.BaselineID("main", 0))
+	res.PerBase = historyOf(ctx, s.Client, "slack path", bench.BaselineID("main", 0))
 	if id, err := api.Create(ctx, "bench", "history sample", hook.URL); err == nil {
 		<-watch.Prompted.Wait(id)
 		if _, err := click(ctx, id); err == nil {
 			<-watch.Updated.Wait(id)
-			_ = s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil)
-			res.PerApprov, _ = bench.HistoryCounts(ctx, s.Client, workflows.ApprovalWorkflowID(id))
+			res.PerApprov = historyOf(ctx, s.Client, "slack path", workflows.ApprovalWorkflowID(id))
+		} else {
+			fmt.Fprintf(os.Stderr, "slack path: history sample %s: click: %v\n", id, err)
 		}
+	} else {
+		fmt.Fprintf(os.Stderr, "slack path: history sample: create: %v\n", err)
 	}
 
 	for _, c := range []int{1, 4, 8, 16} {
@@ -496,19 +499,34 @@ func shapePhase(ctx context.Context, api *bench.API, c client.Client, label, run
 		shapes = append(shapes, sh)
 	}
 	id, err := api.Create(ctx, "bench", "history sample", "")
-	if err != nil || api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE") != nil {
+	if err == nil {
+		err = api.Decide(ctx, id, "dev-bob", "DECISION_APPROVE")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: history sample: %v\n", label, err)
 		return shapes, nil, 0
 	}
-	// A sample that did not close would count half an approval's history.
-	if err := c.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, nil); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: history sample %s did not close: %v\n", label, id, err)
-		return shapes, nil, 0
-	}
-	history, _ = bench.HistoryCounts(ctx, c, workflows.ApprovalWorkflowID(id))
-	if base, err := bench.HistoryCounts(ctx, c, bench.BaselineID(fmt.Sprintf("%s%d", run, 4), 0)); err == nil && base["events"] > 0 {
+	history = historyOf(ctx, c, label, workflows.ApprovalWorkflowID(id))
+	if base := historyOf(ctx, c, label, bench.BaselineID(fmt.Sprintf("%s%d", run, 4), 0)); history != nil && base["events"] > 0 {
 		eventsRatio = float64(int(float64(history["events"])/float64(base["events"])*100)) / 100
 	}
 	return shapes, history, eventsRatio
+}
+
+// historyOf counts the history of workflow wid once it has closed (a
+// sample that did not close would count half of it); a failure is said on
+// stderr and leaves the figure out.
+func historyOf(ctx context.Context, c client.Client, label, wid string) map[string]int {
+	if err := c.GetWorkflow(ctx, wid, "").Get(ctx, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: history sample %s did not close: %v\n", label, wid, err)
+		return nil
+	}
+	h, err := bench.HistoryCounts(ctx, c, wid)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: history of %s: %v\n", label, wid, err)
+		return nil
+	}
+	return h
 }
 
 func firstEnv(names ...string) string {

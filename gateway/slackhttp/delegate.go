@@ -2,8 +2,6 @@ package slackhttp
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/slackkit"
@@ -50,7 +49,7 @@ func (h *Handler) delegateCommand(args []string) func(ctx context.Context, p Per
 			return ephemeral("❌ " + slackkit.Escape(err.Error()) + ". " + delegateUsage)
 		}
 		d, err := peoplestore.Create(ctx, h.people, dir, peoplestore.Request{
-			By: p.User, ID: newID(), To: to, End: end, Reason: slackkit.Truncate(reason, 500),
+			By: p.User, ID: intake.NewID(), To: to, End: end, Reason: slackkit.Truncate(reason, 500),
 		}, now)
 		switch {
 		case errors.Is(err, people.ErrInvalid):
@@ -110,12 +109,4 @@ func (h *Handler) undelegateCommand(id string) func(ctx context.Context, p Perso
 		}
 		return ephemeral(fmt.Sprintf("✅ Delegation `%s` from %s to %s ended.", d.ID, slackkit.Escape(d.From), slackkit.Escape(d.To)))
 	}
-}
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToLower(idEncoding.EncodeToString(b[:]))
 }

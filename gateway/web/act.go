@@ -63,7 +63,7 @@ func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, stan
 		return a
 	}
 	pending := st.Pending()
-	a.Own = slices.Contains(pending, u.Name) && (st.Requester != u.Name || st.Policy.SelfApproval)
+	a.Own = slices.Contains(pending, u.Name) // Pending leaves out the requester unless self-approval
 	if st.Requester != u.Name && st.Rules >= approval.RulesDelegation {
 		for _, p := range standsIn {
 			if slices.Contains(pending, p) && p != u.Name {

@@ -130,11 +130,13 @@ func (h *Handler) awaits(r *http.Request, id, person, viewer string) bool {
 		h.logger.Warn("inbox: read approval", "approval_id", id, "err", err)
 		return false
 	}
+	// Pending leaves out the requester unless the policy allows
+	// self-approval.
 	if st.Status != approval.StatusPending || !slices.Contains(st.Pending(), person) {
 		return false
 	}
 	if person == viewer {
-		return st.Requester != viewer || st.Policy.SelfApproval
+		return true
 	}
 	// A delegate never decides their own request.
 	return st.Requester != viewer && st.Rules >= approval.RulesDelegation
