@@ -61,6 +61,10 @@ func TestPeopleWorkflowTakesOnlyStampedChanges(t *testing.T) {
 		env.UpdateWorkflow(UpdateDelegate, "d0", refusedAs("unproven"), forged)
 		env.UpdateWorkflow(UpdateObserveGroups, "g1", ok, stamp(ObserveGroupsRequest{User: "bob", Groups: []string{"prod"}}))
 		env.UpdateWorkflow(UpdateDelegate, "d1", ok, stamp(DelegateRequest{Delegation: d}))
+	}, 30*time.Second)
+	// The test environment does not keep the order of updates sent in one
+	// callback, so those that need d1 in force come later.
+	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateDelegate, "d2", refusedAs("invalid_delegation"),
 			stamp(DelegateRequest{Delegation: people.Delegation{ID: "d2", From: "bob", To: "dana", Start: start, End: start.Add(time.Hour)}}))
 		env.UpdateWorkflow(UpdateRevokeDelegation, "r1", refusedAs(ErrTypeDelegationNotYours), stamp(RevokeDelegationRequest{ID: "d1", By: "carol"}))
