@@ -9,12 +9,28 @@ import (
 // Actions configures action types.
 type Actions struct {
 	Webhook Webhook `yaml:"webhook"`
-	// AWSIAM configures aws_iam_deactivate_key.
+	// AWSIAM configures aws_iam_deactivate_key and aws_iam_group.
 	AWSIAM AWSIAM `yaml:"aws_iam"`
 	// GitHub configures github_workflow_dispatch.
 	GitHub GitHub `yaml:"github"`
 	// Postgres configures postgres_role: time-bound role membership.
 	Postgres PostgresRoles `yaml:"postgres"`
+	// WebhookGrants configures webhook_grant: time-bound access in systems
+	// Signoff has no client for, through receivers the operator runs. Each
+	// named target is one receiver; a request names the target, and no
+	// other URL is ever called (deny by default).
+	WebhookGrants map[string]WebhookGrantTarget `yaml:"webhook_grants"`
+}
+
+// WebhookGrantTarget is one webhook_grant receiver: where Signoff grants,
+// revokes and reads the status of access, and the environment variable
+// with the HMAC key that signs every call. All are required; the URLs are
+// absolute https URLs (http only for 127.0.0.1 and localhost).
+type WebhookGrantTarget struct {
+	GrantURL  string `yaml:"grant_url"`
+	RevokeURL string `yaml:"revoke_url"`
+	StatusURL string `yaml:"status_url"`
+	SecretEnv string `yaml:"secret_env"`
 }
 
 // PostgresRoles names the databases where postgres_role may grant roles, and
@@ -50,9 +66,13 @@ type AWSIAM struct {
 	Region string `yaml:"region"`
 	// Endpoint overrides the IAM endpoint (a VPC endpoint, a test fake).
 	Endpoint string `yaml:"endpoint"`
-	// VerifyTimeout bounds how long the worker reads the key back after
-	// deactivating it, for IAM is eventually consistent. Default 15s.
+	// VerifyTimeout bounds how long the worker reads a change back (a
+	// deactivated key, a group membership), for IAM is eventually
+	// consistent. Default 15s.
 	VerifyTimeout policy.Duration `yaml:"verify_timeout"`
+	// Groups are the groups aws_iam_group may add users to; none means
+	// none.
+	Groups []string `yaml:"groups"`
 }
 
 // WithDefaults fills what the file leaves out.

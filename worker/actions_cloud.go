@@ -17,17 +17,25 @@ import (
 	"github.com/signoff/signoff/redact"
 )
 
-// cloudActions registers aws_iam_deactivate_key, postgres_role and
-// github_workflow_dispatch. Neither reads a credential here: the IAM client
-// and the GitHub token (looked up in sec.Env) are resolved when an action
+// cloudActions registers aws_iam_deactivate_key, aws_iam_group,
+// postgres_role, github_workflow_dispatch and webhook_grant. None reads a
+// credential here: the IAM client, the DSNs, the GitHub token and the
+// webhook_grant keys (looked up in sec.Env) are resolved when an action
 // runs, on the worker.
 func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 	ic := cfg.Actions.AWSIAM.WithDefaults()
 	if err := checkBaseURL("actions.aws_iam.endpoint", ic.Endpoint); err != nil {
 		return err
 	}
+	// One client (one AWS config load) for both IAM actions.
+	iamClient := action.NewIAMClient(action.IAMClientOptions{Profile: ic.Profile, Region: ic.Region, Endpoint: ic.Endpoint})
 	reg.Register(action.IAMDeactivateKeyType, &action.IAMDeactivateKey{
-		Client:        action.NewIAMClient(action.IAMClientOptions{Profile: ic.Profile, Region: ic.Region, Endpoint: ic.Endpoint}),
+		Client:        iamClient,
+		VerifyTimeout: time.Duration(ic.VerifyTimeout),
+	})
+	reg.Register(action.IAMGroupType, &action.IAMGroup{
+		Groups:        ic.Groups,
+		Client:        action.IAMGroupClient(iamClient),
 		VerifyTimeout: time.Duration(ic.VerifyTimeout),
 	})
 
@@ -51,6 +59,18 @@ func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 		BaseURL: gc.BaseURL, TokenEnv: gc.TokenEnv, LookupEnv: sec.Env.Lookup, AllowedRepos: gc.AllowedRepos,
 		ApprovalIDInput: gc.ApprovalIDInput, Client: &http.Client{Timeout: 30 * time.Second},
 	})
+
+	grants := &action.WebhookGrant{
+		Targets: map[string]action.WebhookGrantTarget{}, LookupEnv: sec.Env.Lookup,
+		Client: &http.Client{Timeout: 30 * time.Second}, Redact: newRedactor(cfg, sec),
+	}
+	for name, t := range cfg.Actions.WebhookGrants {
+		grants.Targets[name] = action.WebhookGrantTarget{GrantURL: t.GrantURL, RevokeURL: t.RevokeURL, StatusURL: t.StatusURL, SecretEnv: t.SecretEnv}
+	}
+	if err := grants.CheckConfig(); err != nil {
+		return err
+	}
+	reg.Register(action.WebhookGrantType, grants)
 	return nil
 }
 
@@ -85,6 +105,9 @@ var keyListEnvs = []string{codec.EnvKeys, proof.KeysEnv}
 // environment handed down (sec.Env).
 func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	names := append(slices.Clone(secretEnvs), cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
+	for _, t := range cfg.Actions.WebhookGrants {
+		names = append(names, t.SecretEnv)
+	}
 	var out []string
 	for _, n := range names {
 		if v := sec.Env.Get(n); v != "" {

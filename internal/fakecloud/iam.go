@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,20 +23,30 @@ import (
 )
 
 // IAM is a fake of the IAM query API (form-encoded POST, XML answers)
-// covering ListAccessKeys and UpdateAccessKey. It checks each request's
-// SigV4 signature against the credentials it was given, as IAM does.
+// covering ListAccessKeys, UpdateAccessKey, AddUserToGroup,
+// RemoveUserFromGroup and ListGroupsForUser. It checks each request's SigV4
+// signature against the credentials it was given, as IAM does.
 type IAM struct {
 	URL string
 	// AccessKeyID and SecretKey are the caller's credentials.
 	AccessKeyID, SecretKey string
-	// PageSize splits ListAccessKeys answers into pages (0: one page).
+	// PageSize splits ListAccessKeys and ListGroupsForUser answers into
+	// pages (0: one page).
 	PageSize int
 
 	mu sync.Mutex
-	// ignoreUpdates makes UpdateAccessKey answer success and change
-	// nothing: the verify-failure path.
+	// ignoreUpdates makes UpdateAccessKey, AddUserToGroup and
+	// RemoveUserFromGroup answer success and change nothing: the
+	// verify-failure path.
 	ignoreUpdates bool
 	keys          []iamKey
+	// users are users without keys; a user with a key is known too.
+	users map[string]bool
+	// groups maps each group to its members.
+	groups map[string]map[string]bool
+	// adds and removes count the group changes the fake answered with
+	// success (an injected fault is not counted).
+	adds, removes int
 	calls         []url.Values
 	fails         map[string][]Fault
 }
@@ -50,7 +61,8 @@ type Fault struct {
 
 // NewIAM serves a fake IAM until the test ends.
 func NewIAM(t testing.TB, accessKeyID, secretKey string) *IAM {
-	f := &IAM{AccessKeyID: accessKeyID, SecretKey: secretKey, fails: map[string][]Fault{}}
+	f := &IAM{AccessKeyID: accessKeyID, SecretKey: secretKey, fails: map[string][]Fault{},
+		users: map[string]bool{}, groups: map[string]map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -64,8 +76,44 @@ func (f *IAM) AddKey(user, id, status string) {
 	f.keys = append(f.keys, iamKey{user: user, id: id, status: status})
 }
 
-// IgnoreUpdates makes UpdateAccessKey answer success and change nothing
-// (on): a key that stays active whatever IAM says.
+// AddUser creates a user (with no keys).
+func (f *IAM) AddUser(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[name] = true
+}
+
+// AddGroup creates a group with members; each member becomes a known user.
+func (f *IAM) AddGroup(name string, members ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.groups[name] == nil {
+		f.groups[name] = map[string]bool{}
+	}
+	for _, m := range members {
+		f.users[m] = true
+		f.groups[name][m] = true
+	}
+}
+
+// InGroup reports whether user is a member of group now.
+func (f *IAM) InGroup(group, user string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.groups[group][user]
+}
+
+// GroupChanges counts the AddUserToGroup and RemoveUserFromGroup calls
+// answered with success, whether they changed anything or not.
+func (f *IAM) GroupChanges() (adds, removes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.adds, f.removes
+}
+
+// IgnoreUpdates makes UpdateAccessKey, AddUserToGroup and
+// RemoveUserFromGroup answer success and change nothing (on): a key that
+// stays active, a membership that does not change, whatever IAM says.
 func (f *IAM) IgnoreUpdates(on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -138,6 +186,10 @@ func (f *IAM) serve(w http.ResponseWriter, r *http.Request) {
 		f.listAccessKeys(w, form)
 	case "UpdateAccessKey":
 		f.updateAccessKey(w, form)
+	case "AddUserToGroup", "RemoveUserFromGroup":
+		f.changeGroup(w, action, form)
+	case "ListGroupsForUser":
+		f.listGroupsForUser(w, form)
 	default:
 		f.fault(w, Fault{400, "InvalidAction", "unknown action " + action})
 	}
@@ -214,6 +266,100 @@ func (f *IAM) updateAccessKey(w http.ResponseWriter, form url.Values) {
 		return
 	}
 	writeXML(w, http.StatusOK, updateAccessKeyResponse{NS: iamNS, RequestID: "req-update"})
+}
+
+// knownUser reports whether user exists; f.mu is held.
+func (f *IAM) knownUser(user string) bool {
+	return f.users[user] || slices.ContainsFunc(f.keys, func(k iamKey) bool { return k.user == user })
+}
+
+type groupMember struct {
+	Path       string
+	GroupName  string
+	GroupId    string
+	Arn        string
+	CreateDate string
+}
+
+type listGroupsForUserResponse struct {
+	XMLName xml.Name `xml:"ListGroupsForUserResponse"`
+	NS      string   `xml:"xmlns,attr"`
+	Result  struct {
+		Members     []groupMember `xml:"Groups>member"`
+		IsTruncated bool
+		Marker      string `xml:",omitempty"`
+	} `xml:"ListGroupsForUserResult"`
+	RequestID string `xml:"ResponseMetadata>RequestId"`
+}
+
+func (f *IAM) listGroupsForUser(w http.ResponseWriter, form url.Values) {
+	user := form.Get("UserName")
+	f.mu.Lock()
+	known := f.knownUser(user)
+	var mine []groupMember
+	for i, g := range slices.Sorted(maps.Keys(f.groups)) {
+		if f.groups[g][user] {
+			mine = append(mine, groupMember{Path: "/", GroupName: g, GroupId: fmt.Sprintf("AGPAEXAMPLE%09d", i),
+				Arn: "arn:aws:iam::123456789012:group/" + g, CreateDate: "2026-01-02T03:04:05Z"})
+		}
+	}
+	f.mu.Unlock()
+	if !known {
+		f.fault(w, Fault{404, "NoSuchEntity", "The user with name " + user + " cannot be found."})
+		return
+	}
+	start, _ := strconv.Atoi(form.Get("Marker"))
+	start = min(max(start, 0), len(mine))
+	end := len(mine)
+	if f.PageSize > 0 {
+		end = min(start+f.PageSize, len(mine))
+	}
+	var resp listGroupsForUserResponse
+	resp.NS, resp.RequestID = iamNS, "req-list-groups"
+	resp.Result.Members = mine[start:end]
+	if end < len(mine) {
+		resp.Result.IsTruncated, resp.Result.Marker = true, strconv.Itoa(end)
+	}
+	writeXML(w, http.StatusOK, resp)
+}
+
+// groupChangeResponse is the empty answer of AddUserToGroup and
+// RemoveUserFromGroup: <ActionResponse> with only the request ID.
+type groupChangeResponse struct {
+	XMLName   xml.Name
+	NS        string `xml:"xmlns,attr"`
+	RequestID string `xml:"ResponseMetadata>RequestId"`
+}
+
+// changeGroup adds or removes a member. Both are idempotent, as in IAM:
+// adding a member or removing a non-member succeeds and changes nothing.
+func (f *IAM) changeGroup(w http.ResponseWriter, action string, form url.Values) {
+	group, user := form.Get("GroupName"), form.Get("UserName")
+	f.mu.Lock()
+	members, groupOK := f.groups[group]
+	userOK := f.knownUser(user)
+	if groupOK && userOK {
+		if action == "AddUserToGroup" {
+			f.adds++
+			if !f.ignoreUpdates {
+				members[user] = true
+			}
+		} else {
+			f.removes++
+			if !f.ignoreUpdates {
+				delete(members, user)
+			}
+		}
+	}
+	f.mu.Unlock()
+	switch {
+	case !groupOK:
+		f.fault(w, Fault{404, "NoSuchEntity", "The group with name " + group + " cannot be found."})
+	case !userOK:
+		f.fault(w, Fault{404, "NoSuchEntity", "The user with name " + user + " cannot be found."})
+	default:
+		writeXML(w, http.StatusOK, groupChangeResponse{XMLName: xml.Name{Local: action + "Response"}, NS: iamNS, RequestID: "req-" + strings.ToLower(action)})
+	}
 }
 
 type errorResponse struct {
