@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,91 @@ type statusRecorder struct {
 }
 
 func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+// Grant gauges: counted in Temporal's visibility at scrape time, at most
+// once per grantsTTL whatever the number of scrapes (and gateways), each
+// count within grantsTimeout.
+const (
+	grantsTTL     = 15 * time.Second
+	grantsTimeout = 5 * time.Second
+)
+
+var (
+	grantsActiveDesc = prometheus.NewDesc("signoff_grants_active",
+		"Approvals whose access is granted now (running, ApprovalStatus Granted), as Temporal visibility counts them.", nil, nil)
+	grantsRevokeFailingDesc = prometheus.NewDesc("signoff_grants_revoke_failing",
+		"Granted approvals whose revoke has failed and is being retried (RevokeFailing), as Temporal visibility counts them.", nil, nil)
+)
+
+// grantCounter counts grants: the approvals port.
+type grantCounter interface {
+	CountGrants(ctx context.Context, revokeFailing bool) (int64, error)
+}
+
+// grantsCollector reports the grant gauges. A count that fails is logged
+// and its gauge left out until the next count: a missing series, never a
+// 0 that would read as "nothing to revoke".
+type grantsCollector struct {
+	port    grantCounter
+	logger  *slog.Logger
+	now     func() time.Time
+	ttl     time.Duration
+	timeout time.Duration
+
+	mu sync.Mutex
+	// counted is when the cached metrics were counted; zero: never.
+	counted time.Time
+	metrics []prometheus.Metric
+}
+
+func newGrantsCollector(port grantCounter, logger *slog.Logger) *grantsCollector {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &grantsCollector{port: port, logger: logger, now: time.Now, ttl: grantsTTL, timeout: grantsTimeout}
+}
+
+func (c *grantsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- grantsActiveDesc
+	ch <- grantsRevokeFailingDesc
+}
+
+// Collect reports the cached counts, counting again once they are older
+// than the TTL. Scrapes that arrive meanwhile wait for that count and
+// share it.
+func (c *grantsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counted.IsZero() || c.now().Sub(c.counted) >= c.ttl {
+		c.metrics = c.count()
+		c.counted = c.now()
+	}
+	for _, m := range c.metrics {
+		ch <- m
+	}
+}
+
+func (c *grantsCollector) count() []prometheus.Metric {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	var out []prometheus.Metric
+	for _, g := range []struct {
+		desc          *prometheus.Desc
+		name          string
+		revokeFailing bool
+	}{
+		{grantsActiveDesc, "signoff_grants_active", false},
+		{grantsRevokeFailingDesc, "signoff_grants_revoke_failing", true},
+	} {
+		n, err := c.port.CountGrants(ctx, g.revokeFailing)
+		if err != nil {
+			c.logger.Warn("grant count failed: the metric is left out until the next count", "metric", g.name, "error", err)
+			continue
+		}
+		out = append(out, prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n)))
+	}
+	return out
+}
 
 // recoverUnary turns a panic into Internal instead of killing the gateway.
 func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {

@@ -155,6 +155,7 @@ func New(o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
+	reg.MustRegister(newGrantsCollector(o.Approvals, logger))
 
 	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
 	svc.starter.Outside, svc.starter.People, svc.people = o.Outside, o.People, o.People

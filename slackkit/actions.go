@@ -35,6 +35,9 @@ const (
 	VerbSubmit Verb = "submit"
 	// VerbRespond opens the text modal of a "text" input.
 	VerbRespond Verb = "respond"
+	// VerbRevoke is "Revoke now" on a granted approval's message: it asks
+	// for the access to end early and decides nothing.
+	VerbRevoke Verb = "revoke"
 )
 
 // Modal is the view callback ID and its input's IDs.
@@ -86,7 +89,7 @@ func ParseAction(id string) (Action, error) {
 	}
 	a := Action{Verb: Verb(parts[0]), ApprovalID: parts[1]}
 	switch a.Verb {
-	case VerbApprove, VerbReject, VerbApproveComment, VerbRejectComment, VerbSelect, VerbMulti, VerbSubmit, VerbRespond:
+	case VerbApprove, VerbReject, VerbApproveComment, VerbRejectComment, VerbSelect, VerbMulti, VerbSubmit, VerbRespond, VerbRevoke:
 		if len(parts) != 2 {
 			return Action{}, ErrNotOurs
 		}

@@ -353,10 +353,14 @@ var outcomeIcon = map[approval.Status]string{
 	approval.StatusExpired:   "⌛",
 	approval.StatusCancelled: "🚫",
 	approval.StatusBypassed:  "⚠️",
+	approval.StatusGranted:   "🔓",
+	approval.StatusRevoked:   "🔒",
 }
 
 // OutcomeBlocks render a finished approval: the request, the outcome and
-// no controls. Every block ID is new, so Slack drops any stale state.
+// no controls, except "Revoke now" while access it granted may be ended
+// early (RevokeOffered). Every block ID is new, so Slack drops any stale
+// state.
 func (r Render) OutcomeBlocks(st *approval.State) []slack.Block {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(Truncate(string(st.Status)+": "+st.Request.Title, maxHeader)),
@@ -365,9 +369,36 @@ func (r Render) OutcomeBlocks(st *approval.State) []slack.Block {
 	blocks = append(blocks, r.requestBlocks("o", st)...)
 	blocks = append(blocks,
 		slack.NewSectionBlock(mrkdwn(Truncate(r.OutcomeLine(st), maxSectionText)), nil, nil,
-			slack.SectionBlockOptionBlockID(blockID("o", "outcome", st))),
-		r.footer("o", st))
-	return blocks
+			slack.SectionBlockOptionBlockID(blockID("o", "outcome", st))))
+	if RevokeOffered(st) {
+		blocks = append(blocks, RevokeBlock("o", st))
+	}
+	return append(blocks, r.footer("o", st))
+}
+
+// RevokeOffered reports whether st's messages offer "Revoke now": access
+// is granted, nobody has asked for the revoke yet, and no revoke attempt
+// has failed (then the revoke is under way already, and retried until it
+// is verified). The workflow judges every request again: this only
+// chooses what is shown.
+func RevokeOffered(st *approval.State) bool {
+	g := st.Grant
+	return st.Status == approval.StatusGranted && g != nil &&
+		g.RevokeRequestedAt.IsZero() && g.RevokedAt.IsZero() && g.RevokeFailures == 0
+}
+
+// RevokeBlock holds "Revoke now" (danger, confirmed): the grantee or an
+// admin ends the access early; anyone else who clicks is told they may not.
+func RevokeBlock(kind string, st *approval.State) *slack.ActionBlock {
+	c := confirm("Revoke this access now?", st, "Revoke now")
+	if st.Grant != nil {
+		// Plain UTC: a confirm dialog may not render date tokens.
+		c.Text = mrkdwn(Truncate(Escape(st.Request.Title)+" ("+Escape(st.Request.Environment)+"): the access granted until "+
+			st.Grant.RevokeAt.UTC().Format("2006-01-02 15:04 UTC")+" ends now.", maxConfirmText))
+	}
+	b := slack.NewButtonBlockElement(Action{Verb: VerbRevoke, ApprovalID: st.ID}.ID(), st.ID, plain("Revoke now")).
+		WithStyle(slack.StyleDanger).WithConfirm(c)
+	return slack.NewActionBlock(blockID(kind, "revoke", st), b)
 }
 
 // OutcomeLine says how the approval ended, e.g. "✅ *Approved* by @bob and
@@ -401,8 +432,74 @@ func (r Render) OutcomeLine(st *approval.State) string {
 		return line
 	case approval.StatusBypassed:
 		return fmt.Sprintf("%s *Bypassed (break-glass)* by %s%s: %s", icon, r.Person(st.BypassedBy), at, Escape(st.BypassReason))
+	case approval.StatusGranted, approval.StatusRevoked:
+		if st.Grant != nil {
+			return r.grantLines(st, icon, at)
+		}
 	}
 	return fmt.Sprintf("*%s* · %s", Escape(string(st.Status)), Progress(st))
+}
+
+// maxRevokeOutput bounds the revoke's report in the outcome.
+const maxRevokeOutput = 1000
+
+// grantLines say where granted access stands: granted until when, by whose
+// approval; a revoke asked for or failing; once revoked, when, why and how
+// it was verified.
+func (r Render) grantLines(st *approval.State, icon, at string) string {
+	g := st.Grant
+	by := "approved by " + r.deciders(st, approval.DecisionApprove)
+	switch {
+	case st.BypassedBy != "":
+		by = "break-glass by " + r.Person(st.BypassedBy)
+	case len(counting(st, approval.DecisionApprove)) == 0:
+		by = "approved"
+	}
+	by += at
+	if st.Status == approval.StatusRevoked {
+		line := fmt.Sprintf("%s *Access revoked*", icon)
+		if !g.RevokedAt.IsZero() {
+			line += " at " + Date(g.RevokedAt)
+		}
+		if g.RevokeRequestedBy != "" {
+			line += ", early: asked by " + r.Person(g.RevokeRequestedBy)
+			if g.RevokeReason != "" {
+				line += " (" + Escape(Truncate(g.RevokeReason, 300)) + ")"
+			}
+		} else {
+			line += ", as scheduled"
+		}
+		lines := []string{line, fmt.Sprintf("Scheduled to end %s · %s", Date(g.RevokeAt), by)}
+		if g.RevokeOutput != "" {
+			lines = append(lines, "*How it was verified:* "+codeBlock(g.RevokeOutput, maxRevokeOutput))
+		}
+		return strings.Join(lines, "\n")
+	}
+	lines := []string{fmt.Sprintf("%s *Access granted* until %s · %s", icon, Date(g.RevokeAt), by)}
+	if !g.RevokeRequestedAt.IsZero() {
+		line := fmt.Sprintf("⏳ Revoke asked by %s at %s", r.Person(g.RevokeRequestedBy), Date(g.RevokeRequestedAt))
+		if g.RevokeReason != "" {
+			line += ": " + Escape(Truncate(g.RevokeReason, 300))
+		}
+		lines = append(lines, line)
+	}
+	if g.RevokeFailures > 0 {
+		lines = append(lines, fmt.Sprintf("⚠️ The revoke failed %s so far: it is tried again until it is verified.", times(g.RevokeFailures)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// codeBlock shows untrusted output verbatim, escaped, that cannot close
+// its block early.
+func codeBlock(s string, n int) string {
+	return "```" + strings.ReplaceAll(Escape(Truncate(s, n)), "```", "ˋˋˋ") + "```"
 }
 
 // counting are the attempts that decided: accepted and not voided.
@@ -468,11 +565,31 @@ func ActionResultText(res *approval.ActionResult) string {
 	if res.Success {
 		s := fmt.Sprintf("⚙️ Action `%s` succeeded.", Escape(res.Type))
 		if res.Output != "" {
-			s += "\n```" + strings.ReplaceAll(Escape(Truncate(res.Output, maxOutput)), "```", "ˋˋˋ") + "```"
+			s += "\n" + codeBlock(res.Output, maxOutput)
 		}
 		return s
 	}
 	return fmt.Sprintf("⚠️ Action `%s` failed: %s", Escape(res.Type), Escape(Truncate(res.Error, maxOutput)))
+}
+
+// OutcomeReplyText is the thread reply of an outcome notice: the action's
+// result, except for a grant's later notices (a failed revoke, the
+// revoke), which tell the revoke's news rather than repeat the grant's.
+func OutcomeReplyText(st *approval.State) string {
+	g := st.Grant
+	switch {
+	case g == nil:
+	case st.Status == approval.StatusRevoked:
+		s := fmt.Sprintf("🔒 Access revoked (`%s`).", Escape(st.Request.Action.Type))
+		if g.RevokeOutput != "" {
+			s += "\n" + codeBlock(g.RevokeOutput, maxOutput)
+		}
+		return s
+	case st.Status == approval.StatusGranted && g.RevokeFailures > 0:
+		return fmt.Sprintf("⚠️ The revoke of this access (`%s`) failed %s so far: it is tried again until it is verified.",
+			Escape(st.Request.Action.Type), times(g.RevokeFailures))
+	}
+	return ActionResultText(st.ActionResult)
 }
 
 // SummaryBlocks render one approval for /signoff: a line and, while the

@@ -323,11 +323,16 @@ func (n *Notifier) fail(ctx context.Context, method, label string, err error, fa
 
 // Outcome replaces every Slack prompt of the approval with its outcome
 // (controls gone, new block IDs) and replies in each channel's thread with
-// the action's result.
+// the action's result. While access it granted may still be ended early,
+// the outcome offers "Revoke now" (slackkit.RevokeOffered); the workflow
+// sends an outcome again when the revoke fails and when it is done, which
+// updates the same messages.
 func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	prog := n.loadProgress(ctx)
 	blocks := n.render.OutcomeBlocks(st)
-	reply := slackkit.ActionResultText(st.ActionResult)
+	// A grant is told three times at most (granted, revoke failing,
+	// revoked): each notice replies with its own news.
+	reply := slackkit.OutcomeReplyText(st)
 	var d approval.Delivery
 	var failed []string
 	seen := map[string]bool{}

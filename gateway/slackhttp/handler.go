@@ -38,7 +38,8 @@ type Options struct {
 	Config    func() config.Slack
 	Secrets   config.SlackSecrets
 	Directory func() *identity.Directory
-	// Approvals reads approvals and takes the clicks (as signals).
+	// Approvals reads approvals, takes the clicks (as signals) and the
+	// revoke requests of "Revoke now" (as updates).
 	Approvals approvals.Approvals
 	Logger    *slog.Logger
 	// PublicURL is the gateway's public base URL, for links.
@@ -229,6 +230,10 @@ func (h *Handler) Interaction(ctx context.Context, ic *slack.InteractionCallback
 			h.tell(ctx, click{SlackUser: ic.User.ID, Channel: channelOf(ic), ResponseURL: ic.ResponseURL}, "❌ "+err.Error())
 			return nil
 		}
+		if c.Action.Verb == slackkit.VerbRevoke {
+			h.revokeClick(ctx, c)
+			return nil
+		}
 		if c.Action.Opens() {
 			h.openModal(ctx, ic, c)
 			return nil
@@ -319,6 +324,14 @@ func (h *Handler) startFlight(id string) (*flight, bool) {
 // hear back within 3 s, whatever Temporal's latency.
 func (h *Handler) deliver(ctx context.Context, c click) {
 	id := attemptID(c)
+	h.inFlight(ctx, c, id, func(ctx context.Context, f *flight) { h.decide(ctx, c, id, f) })
+}
+
+// inFlight runs work for attempt id in the background, once per attempt
+// however often Slack delivers the click, and waits until the flight is
+// marked delivered (at the latest when work returns) or the ack budget is
+// spent.
+func (h *Handler) inFlight(ctx context.Context, c click, id string, work func(ctx context.Context, f *flight)) {
 	f, run := h.startFlight(id)
 	if run {
 		h.bg.Add(1)
@@ -327,7 +340,7 @@ func (h *Handler) deliver(ctx context.Context, c click) {
 			defer f.markDelivered()
 			bctx, cancel := context.WithTimeout(h.ctx, h.deliverTO)
 			defer cancel()
-			h.decide(bctx, c, id, f)
+			work(bctx, f)
 		}()
 	}
 	t := time.NewTimer(h.ackBudget)
@@ -335,7 +348,7 @@ func (h *Handler) deliver(ctx context.Context, c click) {
 	select {
 	case <-f.delivered:
 	case <-t.C:
-		h.logger.WarnContext(ctx, "slack click answered before its decision was delivered; delivery goes on",
+		h.logger.WarnContext(ctx, "slack click answered before it was delivered; delivery goes on",
 			"approval_id", c.Action.ApprovalID, "attempt_id", id)
 	case <-ctx.Done():
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/slackkit"
 	"github.com/signoff/signoff/workflows"
 )
@@ -30,7 +31,7 @@ import (
 // posted in channels, approvers added by escalation, an amendment made
 // behind the handler's back), and clicks it does not check stamps of.
 type fakeApprovals struct {
-	// nil: the handler needs only Get, Click and List.
+	// nil: the handler needs only Get, Click, Revoke and List.
 	approvals.Approvals
 
 	mu      sync.Mutex
@@ -45,6 +46,17 @@ type fakeApprovals struct {
 	ghosts []string
 	// changed is signalled after each recorded decision.
 	changed chan struct{}
+	// revokes are the revoke requests received, repeats of an update ID
+	// left out; revokeAnswers answer a repeat as the first time, as
+	// Temporal does. proofs checks their stamps (nil: none is valid).
+	revokes       []workflows.RevokeRequest
+	revokeAnswers map[string]revokeAnswer
+	proofs        *proof.Keyring
+}
+
+type revokeAnswer struct {
+	st  *approval.State
+	err error
 }
 
 func newFakeApprovals(states ...*approval.State) *fakeApprovals {
@@ -100,6 +112,48 @@ func (f *fakeApprovals) Click(ctx context.Context, id string, req workflows.Deci
 	}, time.Now())
 	f.changed <- struct{}{}
 	return nil
+}
+
+// Revoke judges the request with the real state machine, as the workflow
+// does: a granted approval's workflow runs; any other finished one has
+// completed, and answers as Temporal does (ErrClosed).
+func (f *fakeApprovals) Revoke(_ context.Context, id string, req workflows.RevokeRequest) (*approval.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.states[id]
+	switch {
+	case !ok:
+		return nil, approvals.ErrNotFound
+	case st.Status.Final() && st.Status != approval.StatusGranted:
+		return nil, approvals.ErrClosed
+	}
+	if a, ok := f.revokeAnswers[req.AttemptID]; ok {
+		return a.st, a.err
+	}
+	f.revokes = append(f.revokes, req)
+	now := time.Now()
+	who := approval.Actor{User: req.User}
+	who.Proof, who.ProofRefusal = workflows.CheckStamp(f.proofs, id, req, now)
+	if who.Proof != "" {
+		who.Admin = req.Admin
+	}
+	var a revokeAnswer
+	if err := st.RequestRevoke(who, req.Reason, now); err != nil {
+		a.err = approval.Refusal{Code: approval.CodeOf(err), Message: err.Error()}
+	} else {
+		a.st = clone(st)
+	}
+	if f.revokeAnswers == nil {
+		f.revokeAnswers = map[string]revokeAnswer{}
+	}
+	f.revokeAnswers[req.AttemptID] = a
+	return a.st, a.err
+}
+
+func (f *fakeApprovals) Revokes() []workflows.RevokeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]workflows.RevokeRequest(nil), f.revokes...)
 }
 
 func (f *fakeApprovals) List(ctx context.Context, q approvals.Query) (approvals.Page, error) {
