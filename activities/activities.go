@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/grantlease"
+	"github.com/signoff/signoff/leasestore"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
@@ -42,6 +45,17 @@ type Activities struct {
 	Logger    *slog.Logger
 	// Proofs verifies the gateway's stamps on decisions and operations.
 	Proofs *proof.Keyring
+	// Leases keep who holds each granted resource, so overlapping grants
+	// revoke only at the last end. Nil: every grant revokes on its own.
+	Leases leasestore.Store
+	// Extender moves a grant's revoke time once its extension is approved.
+	Extender GrantExtender
+}
+
+// GrantNotifier is implemented by notifiers that tell a grantee their
+// access ends soon their own way; others refresh the outcome message.
+type GrantNotifier interface {
+	GrantEnding(ctx context.Context, st *approval.State) (approval.Delivery, error)
 }
 
 // Notify sends a prompt or an outcome through one notifier.
@@ -63,6 +77,11 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (appr
 		return f.Escalate(ctx, &in.Approval, *in.Escalation)
 	case in.Kind == workflows.NoticeBreakGlass && followUp:
 		return f.BreakGlass(ctx, &in.Approval)
+	case in.Kind == workflows.NoticeGrantEnding:
+		if g, ok := n.(GrantNotifier); ok {
+			return g.GrantEnding(ctx, &in.Approval)
+		}
+		return n.Outcome(ctx, &in.Approval)
 	case in.Kind == workflows.NoticeReminder, in.Kind == workflows.NoticeEscalation:
 		return n.Prompt(ctx, &in.Approval)
 	case in.Kind == workflows.NoticeBreakGlass, in.Kind == workflows.NoticeRevokeFailed:
@@ -73,19 +92,88 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (appr
 	}
 }
 
-// RunAction runs the approved action. Failures the runner marks permanent
-// are not retried; the result (redacted) goes into the approval either way.
+// RunAction runs the approved action, or revokes what a grant action
+// granted. Failures the runner marks permanent are not retried; the result
+// (redacted) goes into the approval either way.
 func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (approval.ActionResult, error) {
 	defer heartbeat(ctx)()
-	run := a.Actions.Run
-	if in.Phase == workflows.PhaseRevoke {
-		run = a.Actions.Revoke
+	st := &in.Approval
+	var out string
+	var err error
+	resource := a.Actions.Resource(st.Request.Action)
+	switch {
+	case in.Phase == workflows.PhaseExtend:
+		out, err = a.extend(ctx, st)
+	case in.Phase == workflows.PhaseRevoke && a.Leases != nil && resource != "":
+		out, err = a.revokeHeld(ctx, st, resource)
+	case in.Phase == workflows.PhaseRevoke:
+		out, err = a.Actions.Revoke(ctx, st)
+	case a.Leases != nil && resource != "" && st.Grant != nil:
+		out, err = a.grantHeld(ctx, st, resource)
+	default:
+		out, err = a.Actions.Run(ctx, st)
 	}
-	out, err := run(ctx, &in.Approval)
 	if err != nil {
 		return approval.ActionResult{}, err
 	}
-	return approval.ActionResult{Type: in.Approval.Request.Action.Type, Success: true, Output: out}, nil
+	return approval.ActionResult{Type: st.Request.Action.Type, Success: true, Output: out}, nil
+}
+
+// grantHeld grants under the resource's lease: it looks first, so access
+// in place before any Signoff grant is marked as not Signoff's to revoke.
+func (a *Activities) grantHeld(ctx context.Context, st *approval.State, resource string) (string, error) {
+	present, err := a.Actions.Holds(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	view, err := a.Leases.Hold(ctx, resource, st.ID, st.Grant.RevokeAt, present)
+	if err != nil {
+		return "", fmt.Errorf("hold %s: %w", resource, err)
+	}
+	out, err := a.Actions.Run(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	return out + leaseNote(view, "its revoke will leave it"), nil
+}
+
+// revokeHeld revokes unless the access is not this grant's alone to take
+// back: another grant still due needs it, or it was in place before any
+// Signoff grant. The hold ends only once the revoke is verified.
+func (a *Activities) revokeHeld(ctx context.Context, st *approval.State, resource string) (string, error) {
+	view, err := a.Leases.Release(ctx, resource, st.ID)
+	if err != nil {
+		return "", fmt.Errorf("release %s: %w", resource, err)
+	}
+	var out string
+	if view.Outside || len(view.Others) > 0 {
+		out = "not revoked" + leaseNote(view, "left as it was")
+	} else if out, err = a.Actions.Revoke(ctx, st); err != nil {
+		return "", err
+	}
+	if err := a.Leases.Released(ctx, resource, st.ID); err != nil {
+		return "", fmt.Errorf("released %s: %w", resource, err)
+	}
+	return out, nil
+}
+
+// leaseNote says why access outlives this grant, if it does.
+func leaseNote(v grantlease.View, outside string) string {
+	if v.Outside {
+		return "; the access was in place before any Signoff grant: " + outside
+	}
+	if len(v.Others) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; also granted by ")
+	for i, h := range v.Others {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "approval %s until %s", h.Approval, h.Until.UTC().Format(time.RFC3339))
+	}
+	return b.String()
 }
 
 // heartbeat reports the activity alive until the returned func is called.

@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
@@ -12,4 +14,13 @@ import (
 // default).
 func (a *Activities) VerifyProof(_ context.Context, in workflows.ProofInput) (proof.Verdict, error) {
 	return a.Proofs.Check(in.Subject, in.Stamp), nil
+}
+
+// StampLease stamps the state a lease workflow continues as new with, so
+// its next run can tell it from a state someone started it with by hand.
+func (a *Activities) StampLease(_ context.Context, in workflows.LeaseStart) (workflows.LeaseStart, error) {
+	if a.Proofs == nil {
+		return in, errors.New("this worker holds no proof keys")
+	}
+	return workflows.Stamp(a.Proofs, workflows.LeaseSubject(in.State.Resource), in, time.Now()), nil
 }

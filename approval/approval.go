@@ -102,6 +102,11 @@ type Request struct {
 	// Duration is how long access is asked for (grant actions): it is
 	// revoked that long after the approval, whatever happens between.
 	Duration time.Duration `json:"duration,omitempty"`
+	// Extends names the granted approval this request extends: approved,
+	// that grant's revoke time moves to this approval's time plus
+	// Duration. Its action is the grant's, for the approvers to see; it
+	// does not run again.
+	Extends string `json:"extends,omitempty"`
 }
 
 // Hash is a stable SHA-256 of the request's content (encoding/json sorts map

@@ -24,6 +24,14 @@ const (
 	EventRevokeRefused   EventKind = "revoke_refused"
 	EventRevokeFailed    EventKind = "revoke_failed"
 	EventRevoked         EventKind = "revoked"
+	// Grants, continued: an extension approved (or refused, when it came
+	// too late), the grantee told the end is near, a failing revoke taken
+	// over by an admin (or that refused).
+	EventExtended           EventKind = "extended"
+	EventExtendRefused      EventKind = "extend_refused"
+	EventGrantEnding        EventKind = "grant_ending"
+	EventRevokeAcknowledged EventKind = "revoke_acknowledged"
+	EventRevokeAckRefused   EventKind = "revoke_acknowledge_refused"
 	// EventStartRefused: the approval was not started through Signoff
 	// (no valid start stamp): it ended at once, asking no one.
 	EventStartRefused EventKind = "start_refused"

@@ -20,18 +20,43 @@ type Grant struct {
 	// counts failed attempts before it.
 	RevokeOutput   string `json:"revoke_output,omitempty"`
 	RevokeFailures int    `json:"revoke_failures,omitempty"`
+	// Extensions moved RevokeAt later, each by an approval of its own.
+	Extensions []Extension `json:"extensions,omitempty"`
+	// EndingNoticeFor is the RevokeAt the grantee was last told about
+	// ("ends in ..."): one notice per end.
+	EndingNoticeFor time.Time `json:"ending_notice_for,omitzero"`
+	// Acknowledged*: a failing revoke stopped being retried because an
+	// admin took it over (the access is removed by hand, outside Signoff).
+	AcknowledgedBy     string    `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt     time.Time `json:"acknowledged_at,omitzero"`
+	AcknowledgedReason string    `json:"acknowledged_reason,omitempty"`
+}
+
+// Extension is an approved extension of a grant.
+type Extension struct {
+	// Approval is the extension's own approval, which approved it.
+	Approval string    `json:"approval"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	At       time.Time `json:"at"`
 }
 
 // Errors of revoke-now requests; each is recorded.
 var (
 	ErrNotGranted         = errors.New("no access is granted by this approval now")
 	ErrNotAllowedToRevoke = errors.New("only the grantee (the requester) or an admin may revoke early")
+	ErrNotExtendable      = errors.New("the grant has ended or is being revoked: ask for new access instead")
+	ErrNoRevokeFailing    = errors.New("no revoke of this grant is failing")
+	ErrNotAllowedToAck    = errors.New("only an admin may take over a failing revoke")
 )
 
 // Refusal codes of revoke-now requests.
 const (
 	CodeNotGranted         Code = "not_granted"
 	CodeNotAllowedToRevoke Code = "not_allowed_to_revoke"
+	CodeNotExtendable      Code = "not_extendable"
+	CodeNoRevokeFailing    Code = "no_revoke_failing"
+	CodeNotAllowedToAck    Code = "not_allowed_to_acknowledge"
 )
 
 // StartGrant records the revoke time, once the approval is granted.
@@ -79,4 +104,66 @@ func (s *State) MarkRevoked(now time.Time, output string) {
 		s.Status = StatusRevoked
 	}
 	s.Record(now, EventRevoked, "", output)
+}
+
+// Extend moves the revoke time to to, as approved by the extension
+// approval ext (its approval time plus its duration). An extension that
+// comes after the revoke began, or ends no later, changes nothing and is
+// recorded as refused. who is the worker's stamped message.
+func (s *State) Extend(who Actor, ext string, to time.Time, now time.Time) error {
+	var ref Refusal
+	switch {
+	case who.Proof == "":
+		ref = s.proofRefusal(who)
+	case s.Grant == nil || s.Status != StatusGranted || !s.Grant.RevokeRequestedAt.IsZero() || !now.Before(s.Grant.RevokeAt):
+		ref = refuse(CodeNotExtendable, ErrNotExtendable.Error())
+	case !to.After(s.Grant.RevokeAt):
+		ref = refuse(CodeNotExtendable, "the extension ends no later than the grant already does")
+	}
+	if !ref.OK() {
+		return s.refuseOperation(EventExtendRefused, who, ref, now)
+	}
+	s.Grant.Extensions = append(s.Grant.Extensions, Extension{Approval: ext, From: s.Grant.RevokeAt, To: to, At: now})
+	s.Record(now, EventExtended, who.User, "until "+to.UTC().Format(time.RFC3339)+" by approval "+ext)
+	s.Grant.RevokeAt = to
+	return nil
+}
+
+// NoticeEnding records that the grantee is told the grant ends soon.
+func (s *State) NoticeEnding(now time.Time) {
+	s.Grant.EndingNoticeFor = s.Grant.RevokeAt
+	s.Record(now, EventGrantEnding, "", "ends at "+s.Grant.RevokeAt.UTC().Format(time.RFC3339))
+}
+
+// AcknowledgeRevokeFailure stops the retries of a failing revoke: an admin
+// says the access is being removed by hand. Recorded, and told to the
+// security notifiers with the rest.
+func (s *State) AcknowledgeRevokeFailure(who Actor, reason string, now time.Time) error {
+	var ref Refusal
+	switch {
+	case who.Proof == "":
+		ref = s.proofRefusal(who)
+	case !who.Admin:
+		ref = refuse(CodeNotAllowedToAck, ErrNotAllowedToAck.Error())
+	case s.Grant == nil || s.Grant.RevokeFailures == 0 || !s.Grant.RevokedAt.IsZero() || s.Grant.AcknowledgedBy != "":
+		ref = refuse(CodeNoRevokeFailing, ErrNoRevokeFailing.Error())
+	case reason == "":
+		ref = refuse(CodeReasonRequired, "say what is done about the access instead (reason)")
+	}
+	if !ref.OK() {
+		return s.refuseOperation(EventRevokeAckRefused, who, ref, now)
+	}
+	s.Grant.AcknowledgedBy, s.Grant.AcknowledgedAt, s.Grant.AcknowledgedReason = who.User, now, boundText(reason, MaxCommentRunes)
+	s.Record(now, EventRevokeAcknowledged, who.User, reason)
+	return nil
+}
+
+// MarkRevokeTakenOver ends the grant whose failing revoke an admin took
+// over: revoked as far as Signoff is concerned, not verified.
+func (s *State) MarkRevokeTakenOver(now time.Time) {
+	s.Grant.RevokedAt = now
+	s.Grant.RevokeOutput = "not verified: revoke taken over by " + s.Grant.AcknowledgedBy + " (" + s.Grant.AcknowledgedReason + ")"
+	if s.Status == StatusGranted {
+		s.Status = StatusRevoked
+	}
 }

@@ -60,7 +60,7 @@ func (c Code) Class() Class {
 	switch c {
 	case CodeUnproven, CodeStaleProof, CodePersonRefused, CodeSelfApproval, CodeNotApprover, CodeNotThisStage, CodeNotDelegate, CodeLeftGroup,
 		CodeEarlierStage, CodeNo2FA, CodeChannel, CodeNotPromptedHere, CodePolicyDenied,
-		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement, CodeNotAllowedToRevoke:
+		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement, CodeNotAllowedToRevoke, CodeNotAllowedToAck:
 		return ClassPermission
 	case CodeUnknownDecision, CodeInvalidChoice, CodeCommentRequired, CodeReasonRequired, CodeInvalidMessage:
 		return ClassInvalid

@@ -61,6 +61,11 @@ type Approvals interface {
 	Bypass(ctx context.Context, id string, req workflows.BypassRequest) (*approval.State, error)
 	// Revoke ends an approval's granted access now.
 	Revoke(ctx context.Context, id string, req workflows.RevokeRequest) (*approval.State, error)
+	// ExtendGrant moves a grant's revoke time (the worker, for an approved
+	// extension); AcknowledgeRevoke stops a failing revoke's retries (an
+	// admin took it over).
+	ExtendGrant(ctx context.Context, id string, req workflows.ExtendGrantRequest) (*approval.State, error)
+	AcknowledgeRevoke(ctx context.Context, id string, req workflows.AcknowledgeRevokeRequest) (*approval.State, error)
 	Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error)
 	// List pages through approvals as the index knows them, without a
 	// worker. Callers check access per entry: the index may be stale.
@@ -68,6 +73,10 @@ type Approvals interface {
 	// Record reads what the approval's history adds to its state for the
 	// audit record (evidence export, audit page).
 	Record(ctx context.Context, id string) (Record, error)
+	// CountGrants counts the approvals whose access is granted now, as the
+	// index knows them, without a worker; with revokeFailing, only those
+	// whose revoke has failed and not succeeded since (/metrics).
+	CountGrants(ctx context.Context, revokeFailing bool) (int64, error)
 }
 
 // Record is what an approval's history adds to its state.

@@ -138,6 +138,20 @@ func (m *Memory) Revoke(_ context.Context, id string, req workflows.RevokeReques
 	})
 }
 
+// ExtendGrant moves the revoke time as the workflow does.
+func (m *Memory) ExtendGrant(_ context.Context, id string, req workflows.ExtendGrantRequest) (*approval.State, error) {
+	return m.operate(id, func(st *approval.State, now time.Time) error {
+		return st.Extend(actor(m, id, req, "signoff", false, now), req.Extension, req.To, now)
+	})
+}
+
+// AcknowledgeRevoke records an admin taking a failing revoke over.
+func (m *Memory) AcknowledgeRevoke(_ context.Context, id string, req workflows.AcknowledgeRevokeRequest) (*approval.State, error) {
+	return m.operate(id, func(st *approval.State, now time.Time) error {
+		return st.AcknowledgeRevokeFailure(actor(m, id, req, req.User, req.Admin, now), req.Reason, now)
+	})
+}
+
 // Amend applies an amendment as the workflow does.
 func (m *Memory) Amend(_ context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {
@@ -187,6 +201,25 @@ func (m *Memory) Record(_ context.Context, id string) (Record, error) {
 	return Record{RunID: "memory"}, nil
 }
 
+// CountGrants counts the approvals standing granted; a revoke is failing
+// while it has failed and has not succeeded since (Memory runs none: its
+// tests set the state).
+func (m *Memory) CountGrants(_ context.Context, revokeFailing bool) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, e := range m.approvals {
+		g := e.st.Grant
+		if e.st.Status != approval.StatusGranted || g == nil {
+			continue
+		}
+		if !revokeFailing || g.RevokeFailures > 0 && g.RevokedAt.IsZero() {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Clicks counts the clicks delivered to approval id.
 func (m *Memory) Clicks(id string) int {
 	m.mu.Lock()
@@ -202,7 +235,9 @@ func (m *Memory) open(id string) (*memoryEntry, error) {
 	switch {
 	case !ok:
 		return nil, ErrNotFound
-	case e.st.Status.Final():
+	case e.st.Status.Final() && e.st.Status != approval.StatusGranted:
+		// A grant's workflow runs on until the revoke, taking revoke,
+		// extension and take-over messages.
 		return nil, ErrClosed
 	}
 	return e, nil

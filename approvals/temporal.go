@@ -247,6 +247,24 @@ func (t *Temporal) Revoke(ctx context.Context, id string, req workflows.RevokeRe
 	return &st, nil
 }
 
+// ExtendGrant sends the extend_grant update, one per extension.
+func (t *Temporal) ExtendGrant(ctx context.Context, id string, req workflows.ExtendGrantRequest) (*approval.State, error) {
+	var st approval.State
+	if err := t.update(ctx, id, "extend/"+req.Extension, workflows.UpdateExtendGrant, req, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// AcknowledgeRevoke sends the acknowledge_revoke update.
+func (t *Temporal) AcknowledgeRevoke(ctx context.Context, id string, req workflows.AcknowledgeRevokeRequest) (*approval.State, error) {
+	var st approval.State
+	if err := t.update(ctx, id, req.AttemptID, workflows.UpdateAcknowledgeRevoke, req, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
 // Amend sends the amend update. The workflow answers without the request
 // (the caller has it); the answer is completed with it here.
 func (t *Temporal) Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {
@@ -316,6 +334,31 @@ func (t *Temporal) List(ctx context.Context, q Query) (Page, error) {
 		page.Approvals = append(page.Approvals, s)
 	}
 	return page, nil
+}
+
+// CountGrants counts in Temporal visibility: one CountWorkflowExecutions,
+// scoped as lists are (grantsQuery).
+func (t *Temporal) CountGrants(ctx context.Context, revokeFailing bool) (int64, error) {
+	resp, err := t.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: t.namespace, Query: grantsQuery(revokeFailing),
+	})
+	if err != nil {
+		return 0, t.fail("count grants", err)
+	}
+	return resp.GetCount(), nil
+}
+
+// grantsQuery selects the approval workflows that hold a grant: running
+// (a run closed by hand, or left behind by a reset, keeps its last
+// attribute values and holds nothing), ApprovalStatus Granted, and with
+// revokeFailing, RevokeFailing true (set by the workflow while its revoke
+// fails).
+func grantsQuery(revokeFailing bool) string {
+	q := visibilityQuery(Query{Status: approval.StatusGranted, Open: true})
+	if revokeFailing {
+		q += " AND " + workflows.AttrRevokeFailing.GetName() + " = true"
+	}
+	return q
 }
 
 // visibilityQuery is q in Temporal's list filter language. Every value is

@@ -45,52 +45,46 @@ func openPostgres(t *testing.T) *sql.DB {
 	return db
 }
 
-// TestPostgresRoleGrant: alice asks for a PostgreSQL role for eight
-// seconds (room for a loaded machine to grant first); bob approves; the
-// role is granted, a real login as alice's database user reads the table it
-// opens, and eight seconds after the approval the role is revoked and the
-// same read is refused. A second grant is revoked at once when alice asks
-// (RevokeGrant); bob may not.
-func TestPostgresRoleGrant(t *testing.T) {
-	t.Parallel()
+// roleGrants is a stack whose database-access policy grants one fresh
+// PostgreSQL role (opening one table) to alice's fresh login, at most for
+// two hours.
+type roleGrants struct {
+	s           *testenv.Stack
+	role, login string
+	db          *sql.DB // as alice's login
+	table       string
+}
+
+func newRoleGrants(t *testing.T) *roleGrants {
+	t.Helper()
 	admin := openPostgres(t)
 	suffix := intake.NewID()[:8]
-	role, login, table := "orders_read_"+suffix, "alice_"+suffix, "orders_"+suffix
+	g := &roleGrants{role: "orders_read_" + suffix, login: "alice_" + suffix, table: "orders_" + suffix}
 	for _, q := range []string{
-		`CREATE ROLE ` + role + ` NOLOGIN`,
-		`CREATE ROLE ` + login + ` LOGIN PASSWORD 'pw-` + suffix + `'`,
-		`CREATE TABLE ` + table + ` (id int)`,
-		`GRANT SELECT ON ` + table + ` TO ` + role,
+		`CREATE ROLE ` + g.role + ` NOLOGIN`,
+		`CREATE ROLE ` + g.login + ` LOGIN PASSWORD 'pw-` + suffix + `'`,
+		`CREATE TABLE ` + g.table + ` (id int)`,
+		`GRANT SELECT ON ` + g.table + ` TO ` + g.role,
 	} {
 		_, err := admin.Exec(q)
 		require.NoError(t, err, q)
 	}
 	t.Cleanup(func() {
-		for _, q := range []string{`DROP TABLE ` + table, `DROP ROLE ` + login, `DROP ROLE ` + role} {
+		for _, q := range []string{`DROP TABLE ` + g.table, `DROP ROLE ` + g.login, `DROP ROLE ` + g.role} {
 			_, _ = admin.Exec(q)
 		}
 	})
 	u, err := url.Parse(postgresURL())
 	require.NoError(t, err)
-	u.User = url.UserPassword(login, "pw-"+suffix)
-	asAlice, err := sql.Open("pgx", u.String())
+	u.User = url.UserPassword(g.login, "pw-"+suffix)
+	g.db, err = sql.Open("pgx", u.String())
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = asAlice.Close() })
-	canRead := func() bool {
-		// A new session each time: role membership is read at connection.
-		conn, err := asAlice.Conn(context.Background())
-		require.NoError(t, err)
-		defer conn.Close()
-		_, err = conn.ExecContext(context.Background(), `SELECT * FROM `+table)
-		return err == nil
-	}
-	require.False(t, canRead(), "no access before the grant")
-
-	s := testenv.Start(t, testenv.Options{
+	t.Cleanup(func() { _ = g.db.Close() })
+	g.s = testenv.Start(t, testenv.Options{
 		Env: map[string]string{"SIGNOFF_TEST_GRANT_DB_URL": postgresURL()},
 		Mutate: func(c *config.Loaded) {
 			c.Actions.Postgres.Targets = map[string]config.PostgresTarget{
-				"orders": {URLEnv: "SIGNOFF_TEST_GRANT_DB_URL", Roles: []string{role}},
+				"orders": {URLEnv: "SIGNOFF_TEST_GRANT_DB_URL", Roles: []string{g.role}},
 			}
 			pols := append([]policy.Policy{{
 				Name: "database-access", Match: policy.Match{Environment: "database"},
@@ -103,21 +97,70 @@ func TestPostgresRoleGrant(t *testing.T) {
 			c.Policies = set
 		},
 	})
-	create := func(duration string) *pb.Approval {
-		code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Read the orders table","environment":"database",
-			"duration":"`+duration+`","action":{"type":"postgres_role","params":{"target":"orders","role":"`+role+`","user":"`+login+`"}}}`)
-		require.Equal(t, http.StatusOK, code, string(body))
-		a := decodeApproval(t, body)
-		code, body = s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-bob",
-			fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, a.GetRequestHash()))
-		require.Equal(t, http.StatusOK, code, string(body))
-		return a
-	}
-	get := func(id string) *pb.Approval {
-		code, body := s.Do(http.MethodGet, "/v1/approvals/"+id, "dev-alice", "")
-		require.Equal(t, http.StatusOK, code, string(body))
-		return decodeApproval(t, body)
-	}
+	return g
+}
+
+// canRead: a real login as alice's database user reads the table.
+func (g *roleGrants) canRead(t *testing.T) bool {
+	t.Helper()
+	// A new session each time: role membership is read at connection.
+	conn, err := g.db.Conn(context.Background())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(context.Background(), `SELECT * FROM `+g.table)
+	return err == nil
+}
+
+// approve is bob's approval of a, as read.
+func (g *roleGrants) approve(t *testing.T, a *pb.Approval) {
+	t.Helper()
+	code, body := g.s.Do(http.MethodPost, "/v1/approvals/"+a.GetId()+":decide", "dev-bob",
+		fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, a.GetRequestHash()))
+	require.Equal(t, http.StatusOK, code, string(body))
+}
+
+// create asks for the role for duration as alice; bob approves.
+func (g *roleGrants) create(t *testing.T, duration string) *pb.Approval {
+	t.Helper()
+	code, body := g.s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Read the orders table","environment":"database",
+		"duration":"`+duration+`","action":{"type":"postgres_role","params":{"target":"orders","role":"`+g.role+`","user":"`+g.login+`"}}}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	a := decodeApproval(t, body)
+	g.approve(t, a)
+	return a
+}
+
+func (g *roleGrants) get(t *testing.T, id string) *pb.Approval {
+	t.Helper()
+	code, body := g.s.Do(http.MethodGet, "/v1/approvals/"+id, "dev-alice", "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	return decodeApproval(t, body)
+}
+
+func (g *roleGrants) waitStatus(t *testing.T, id string, want pb.Status) *pb.Approval {
+	t.Helper()
+	var a *pb.Approval
+	testenv.Eventually(t, 30*time.Second, id+" "+want.String(), func() bool {
+		a = g.get(t, id)
+		return a.GetStatus() == want
+	})
+	return a
+}
+
+// TestPostgresRoleGrant: alice asks for a PostgreSQL role for eight
+// seconds (room for a loaded machine to grant first); bob approves; the
+// role is granted, a real login as alice's database user reads the table it
+// opens, and eight seconds after the approval the role is revoked and the
+// same read is refused. A second grant is revoked at once when alice asks
+// (RevokeGrant); bob may not.
+func TestPostgresRoleGrant(t *testing.T) {
+	t.Parallel()
+	g := newRoleGrants(t)
+	s, role, login := g.s, g.role, g.login
+	canRead := func() bool { return g.canRead(t) }
+	create := func(d string) *pb.Approval { return g.create(t, d) }
+	get := func(id string) *pb.Approval { return g.get(t, id) }
+	require.False(t, canRead(), "no access before the grant")
 
 	// Refused before anyone is asked: too long, or no duration at all.
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"x","environment":"database","duration":"3h",
@@ -157,6 +200,58 @@ func TestPostgresRoleGrant(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "revoked on request", func() bool { return get(b.GetId()).GetStatus() == pb.Status_STATUS_REVOKED })
 	assert.False(t, canRead())
 	assert.Equal(t, "alice", get(b.GetId()).GetGrant().GetRevokeRequestedBy())
+}
+
+// TestOverlappingGrantsAndExtension: two approvals grant alice the same
+// role; the first to end leaves it (the other still needs it), and says
+// so. Alice extends the second: a new approval under the same policy,
+// which bob approves; the grant's revoke time moves to that approval's
+// time plus the extension. Revoked early on request, the role is gone.
+func TestOverlappingGrantsAndExtension(t *testing.T) {
+	t.Parallel()
+	g := newRoleGrants(t)
+	short := g.create(t, "10s")
+	long := g.create(t, "1h")
+	g.waitStatus(t, short.GetId(), pb.Status_STATUS_GRANTED)
+	g.waitStatus(t, long.GetId(), pb.Status_STATUS_GRANTED)
+	require.True(t, g.canRead(t))
+
+	done := g.waitStatus(t, short.GetId(), pb.Status_STATUS_REVOKED)
+	assert.Contains(t, done.GetGrant().GetRevokeOutput(), "not revoked; also granted by approval "+long.GetId())
+	assert.True(t, g.canRead(t), "the first grant's end leaves the role the second still grants")
+
+	// Only the grantee asks; not longer than the policy allows.
+	code, body := g.s.Do(http.MethodPost, "/v1/approvals/"+long.GetId()+":extend", "dev-bob", `{"duration":"1h"}`)
+	require.Equal(t, http.StatusForbidden, code, "bob approved it, but only alice is the grantee: %s", body)
+	code, body = g.s.Do(http.MethodPost, "/v1/approvals/"+long.GetId()+":extend", "dev-alice", `{"duration":"3h"}`)
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+	code, body = g.s.Do(http.MethodPost, "/v1/approvals/"+long.GetId()+":extend", "dev-alice", `{"duration":"90m","justification":"incident still open"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	ext := decodeApproval(t, body)
+	assert.Equal(t, long.GetId(), ext.GetExtends())
+	assert.Equal(t, "database-access", ext.GetPolicyName())
+	assert.Equal(t, pb.Status_STATUS_PENDING, ext.GetStatus())
+	g.approve(t, ext)
+	testenv.Eventually(t, 30*time.Second, "the extension ran", func() bool {
+		ext = g.get(t, ext.GetId())
+		return ext.GetActionResult().GetOutput() != ""
+	})
+	assert.Equal(t, pb.Status_STATUS_APPROVED, ext.GetStatus())
+	assert.Contains(t, ext.GetActionResult().GetOutput(), "extended the grant of approval "+long.GetId())
+	var extended *pb.Approval
+	testenv.Eventually(t, 30*time.Second, "the grant is extended", func() bool {
+		extended = g.get(t, long.GetId())
+		return len(extended.GetGrant().GetExtensions()) == 1
+	})
+	want := ext.GetCloseTime().AsTime().Add(90 * time.Minute)
+	assert.True(t, extended.GetGrant().GetRevokeTime().AsTime().Equal(want), "revoke at %s, want %s", extended.GetGrant().GetRevokeTime().AsTime(), want)
+	assert.Equal(t, ext.GetId(), extended.GetGrant().GetExtensions()[0].GetApprovalId())
+
+	code, body = g.s.Do(http.MethodPost, "/v1/approvals/"+long.GetId()+":revoke", "dev-alice", `{"reason":"incident over"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	done = g.waitStatus(t, long.GetId(), pb.Status_STATUS_REVOKED)
+	assert.Contains(t, done.GetGrant().GetRevokeOutput(), "verified: not a member")
+	assert.False(t, g.canRead(t), "the last grant's revoke removes the role")
 }
 
 // grantRoleEnv names the role and login a grant fault test works on; the

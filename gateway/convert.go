@@ -77,8 +77,13 @@ func toProto(st *approval.State) *pb.Approval {
 			RevokeTime: ts(g.RevokeAt), GrantTime: ts(g.GrantedAt), RevokedTime: ts(g.RevokedAt),
 			RevokeRequestedBy: g.RevokeRequestedBy, RevokeReason: g.RevokeReason, RevokeOutput: g.RevokeOutput,
 			RevokeFailures: int32(g.RevokeFailures),
+			AcknowledgedBy: g.AcknowledgedBy, AcknowledgedReason: g.AcknowledgedReason, AcknowledgedTime: ts(g.AcknowledgedAt),
+		}
+		for _, e := range g.Extensions {
+			out.Grant.Extensions = append(out.Grant.Extensions, &pb.GrantExtension{ApprovalId: e.Approval, FromTime: ts(e.From), ToTime: ts(e.To)})
 		}
 	}
+	out.Extends = st.Request.Extends
 	for i, stage := range st.Policy.StageList() {
 		ps := &pb.Stage{Name: stage.Name, Approvers: stage.Approvers, RequiredApprovals: int32(stage.RequiredApprovals)}
 		for _, a := range st.Attempts {

@@ -100,8 +100,13 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	return s.start(ctx, user, req.GetRequestId(), r, justification)
+}
+
+// start starts an approval of r for user, once per requestID.
+func (s *Service) start(ctx context.Context, user *identity.User, requestID string, r approval.Request, justification string) (*pb.Approval, error) {
 	res, err := s.starter.Start(ctx, intake.Request{
-		Requester: user, RequestID: req.GetRequestId(), Request: r, Justification: justification,
+		Requester: user, RequestID: requestID, Request: r, Justification: justification,
 	})
 	switch {
 	case errors.Is(err, intake.ErrInvalid):
@@ -269,6 +274,56 @@ func (s *Service) RevokeGrant(ctx context.Context, req *pb.RevokeGrantRequest) (
 	})
 }
 
+// ExtendGrant starts the extension approval of a grant: only its grantee
+// asks, under the same policy as the grant.
+func (s *Service) ExtendGrant(ctx context.Context, req *pb.ExtendGrantRequest) (*pb.Approval, error) {
+	user, err := userFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(req.GetId()); err != nil {
+		return nil, err
+	}
+	d, err := parseDuration(strings.TrimSpace(req.GetDuration()))
+	if err != nil {
+		return nil, err
+	}
+	justification := strings.TrimSpace(req.GetJustification())
+	if err := checkText("justification", justification, maxDescription); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	grant, err := s.approvals.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, s.statusOf(ctx, "read approval", err)
+	}
+	if !access.CanRead(grant, user) {
+		return nil, errNotFound
+	}
+	r, err := intake.Extension(grant, user.Name, d)
+	if err == nil {
+		return s.start(ctx, user, req.GetRequestId(), r, justification)
+	}
+	if errors.Is(err, intake.ErrDenied) {
+		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
+	}
+	return nil, status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+}
+
+// AcknowledgeRevokeFailure lets an admin take a failing revoke over; the
+// workflow judges (admins only, a revoke failing) and records it.
+func (s *Service) AcknowledgeRevokeFailure(ctx context.Context, req *pb.AcknowledgeRevokeFailureRequest) (*pb.Approval, error) {
+	if strings.TrimSpace(req.GetReason()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "reason is required: say what is done about the access instead")
+	}
+	return s.reasoned(ctx, req.GetId(), req.GetReason(), workflows.UpdateAcknowledgeRevoke, func(ctx context.Context, u *identity.User, attemptID string) (*approval.State, error) {
+		return s.approvals.AcknowledgeRevoke(ctx, req.GetId(), workflows.Stamp(s.proofs, req.GetId(), workflows.AcknowledgeRevokeRequest{
+			AttemptID: attemptID, User: u.Name, Admin: u.Admin, Reason: req.GetReason(),
+		}, s.now()))
+	})
+}
+
 // reasoned runs an update in which the caller acts on a pending approval
 // with a reason (cancel, break-glass); the workflow decides whether they
 // may, and records the attempt either way.
@@ -419,13 +474,20 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 		r.Fields = nil
 	}
 	if d := strings.TrimSpace(req.GetDuration()); d != "" {
-		var v policy.Duration
-		if err := v.UnmarshalText([]byte(d)); err != nil || v <= 0 || v.Std() > 90*24*time.Hour {
-			return r, status.Errorf(codes.InvalidArgument, "duration %q: want a positive duration up to 90d (2h, 90m, 1d)", truncate(d, 32))
+		if r.Duration, err = parseDuration(d); err != nil {
+			return r, err
 		}
-		r.Duration = v.Std()
 	}
 	return r, nil
+}
+
+// parseDuration reads an access duration: positive, at most 90 days.
+func parseDuration(d string) (time.Duration, error) {
+	var v policy.Duration
+	if err := v.UnmarshalText([]byte(d)); err != nil || v <= 0 || v.Std() > 90*24*time.Hour {
+		return 0, status.Errorf(codes.InvalidArgument, "duration %q: want a positive duration up to 90d (2h, 90m, 1d)", truncate(d, 32))
+	}
+	return v.Std(), nil
 }
 
 // Slack's limits bound what an input may offer: 25 options, 75-character

@@ -21,6 +21,7 @@ import (
 	slacknotify "github.com/signoff/signoff/activities/slack"
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/leasestore"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/workflows"
 )
@@ -91,6 +92,11 @@ func New(o Options) (sdkworker.Worker, error) {
 	})
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.PeopleWorkflow, workflow.RegisterOptions{Name: workflows.PeopleWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.LeaseWorkflow, workflow.RegisterOptions{Name: workflows.LeaseWorkflowName})
+	acts.Leases = leasestore.NewTemporal(c, cfg.Temporal.TaskQueue, o.Proofs)
+	if o.Approvals != nil {
+		acts.Extender = grantExtender{approvals: o.Approvals, proofs: o.Proofs}
+	}
 	registerActivities(w, acts)
 	if err := registerTriggers(w, c, cfg, o.Approvals, acts, o.Secrets, logger); err != nil {
 		return nil, err
@@ -157,6 +163,7 @@ func registerActivities(w sdkworker.Worker, acts *activities.Activities) {
 		workflows.ActivityRunAction:   acts.RunAction,
 		workflows.ActivityVerifyProof: acts.VerifyProof,
 		workflows.ActivityCheckRego:   acts.CheckRego,
+		workflows.ActivityStampLease:  acts.StampLease,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

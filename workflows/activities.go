@@ -63,6 +63,9 @@ const (
 	// NoticeRevokeFailed tells people, security included, that granted
 	// access could not be revoked yet (it is tried again).
 	NoticeRevokeFailed NoticeKind = "revoke_failed"
+	// NoticeGrantEnding tells the grantee their access ends soon (and how
+	// to ask for more).
+	NoticeGrantEnding NoticeKind = "grant_ending"
 )
 
 // NotifyInput asks one notifier to send one kind of message.
@@ -82,8 +85,13 @@ type ActionInput struct {
 	Phase string `json:"phase,omitempty"`
 }
 
-// PhaseRevoke asks a grant action to revoke.
-const PhaseRevoke = "revoke"
+// PhaseRevoke asks a grant action to revoke; PhaseExtend runs an approved
+// extension (Request.Extends): the grant's revoke time moves, nothing is
+// granted again.
+const (
+	PhaseRevoke = "revoke"
+	PhaseExtend = "extend"
+)
 
 // ProofInput is a message's canonical bytes and the stamp it carried.
 type ProofInput struct {

@@ -33,6 +33,10 @@ const (
 	UpdateBypass = "bypass"
 	// UpdateRevoke carries a RevokeRequest: end granted access now.
 	UpdateRevoke = "revoke"
+	// UpdateExtendGrant carries an ExtendGrantRequest (from the worker).
+	UpdateExtendGrant = "extend_grant"
+	// UpdateAcknowledgeRevoke carries an AcknowledgeRevokeRequest.
+	UpdateAcknowledgeRevoke = "acknowledge_revoke"
 	// UpdateAmend carries an AmendRequest and answers with the approval
 	// without its request (the caller has it).
 	UpdateAmend = "amend"
@@ -65,14 +69,19 @@ var (
 	// approvers, set at start, and those added by escalation. Lists are
 	// scoped with it (Requester = me OR Approvers = me).
 	AttrApprovers = temporal.NewSearchAttributeKeyKeywordList("Approvers")
+	// AttrRevokeFailing is true while a granted access could not be
+	// revoked yet (set on the first failed revoke, cleared once revoked):
+	// /metrics counts them, an alert watches the count.
+	AttrRevokeFailing = temporal.NewSearchAttributeKeyBool("RevokeFailing")
 )
 
 // SearchAttributes must be registered in the namespace.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	AttrStatus.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrRequester.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrEnvironment.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrApprovers.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	AttrStatus.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrRequester.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrEnvironment.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrApprovers.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	AttrRevokeFailing.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
 }
 
 // ApprovalWorkflowID is the workflow ID of approval id.
@@ -170,6 +179,25 @@ type RevokeRequest struct {
 	Proof     *proof.Stamp `json:"proof,omitempty"`
 }
 
+// ExtendGrantRequest moves a grant's revoke time to To, approved by the
+// extension approval Extension. The worker stamps it once the extension is
+// approved; nobody else holds the keys.
+type ExtendGrantRequest struct {
+	Extension string       `json:"extension"`
+	To        time.Time    `json:"to"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
+}
+
+// AcknowledgeRevokeRequest: an admin takes over a failing revoke (the
+// access is removed by hand), which stops its retries.
+type AcknowledgeRevokeRequest struct {
+	AttemptID string       `json:"attempt_id,omitempty"`
+	User      string       `json:"user"`
+	Admin     bool         `json:"admin"`
+	Reason    string       `json:"reason"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
+}
+
 // AmendRequest replaces the request's content.
 type AmendRequest struct {
 	AttemptID string           `json:"attempt_id,omitempty"`
@@ -203,6 +231,8 @@ const (
 	ProofAmend       = "amend"
 	ProofStart       = "start"
 	ProofRevokeGrant = "revoke_grant"
+	ProofExtendGrant = "extend_grant"
+	ProofAckRevoke   = "acknowledge_revoke"
 )
 
 // Provable is a message the gateway stamps: M is the message type itself.
@@ -237,6 +267,18 @@ func (r BypassRequest) withStamp(s *proof.Stamp) BypassRequest {
 func (RevokeRequest) proofKind() string     { return ProofRevokeGrant }
 func (r RevokeRequest) stamp() *proof.Stamp { return r.Proof }
 func (r RevokeRequest) withStamp(s *proof.Stamp) RevokeRequest {
+	r.Proof = s
+	return r
+}
+func (ExtendGrantRequest) proofKind() string     { return ProofExtendGrant }
+func (r ExtendGrantRequest) stamp() *proof.Stamp { return r.Proof }
+func (r ExtendGrantRequest) withStamp(s *proof.Stamp) ExtendGrantRequest {
+	r.Proof = s
+	return r
+}
+func (AcknowledgeRevokeRequest) proofKind() string     { return ProofAckRevoke }
+func (r AcknowledgeRevokeRequest) stamp() *proof.Stamp { return r.Proof }
+func (r AcknowledgeRevokeRequest) withStamp(s *proof.Stamp) AcknowledgeRevokeRequest {
 	r.Proof = s
 	return r
 }

@@ -104,12 +104,16 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	}
 
 	if st.Status.Granted() {
-		if st.Request.Duration > 0 {
+		if st.Request.Duration > 0 && st.Request.Extends == "" {
 			// Access for a while: the revoke time is set before the grant
 			// runs, from when it was approved.
 			st.StartGrant(st.ClosedAt)
 		}
-		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction, "")
+		phase := ""
+		if st.Request.Extends != "" {
+			phase = PhaseExtend
+		}
+		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction && phase == "", phase)
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 		if st.Grant != nil {
@@ -156,6 +160,14 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		UpdateRevoke: func(ctx workflow.Context, req RevokeRequest) (*approval.State, error) {
 			who := actorOf(ctx, r, req, req.User, req.Admin)
 			return st, r.apply(ctx, st.RequestRevoke(who, req.Reason, workflow.Now(ctx)))
+		},
+		UpdateExtendGrant: func(ctx workflow.Context, req ExtendGrantRequest) (*approval.State, error) {
+			who := actorOf(ctx, r, req, "signoff", false)
+			return st, r.apply(ctx, st.Extend(who, req.Extension, req.To, workflow.Now(ctx)))
+		},
+		UpdateAcknowledgeRevoke: func(ctx workflow.Context, req AcknowledgeRevokeRequest) (*approval.State, error) {
+			who := actorOf(ctx, r, req, req.User, req.Admin)
+			return st, r.apply(ctx, st.AcknowledgeRevokeFailure(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
 			who := actorOf(ctx, r, req, req.User, false)
@@ -541,8 +553,11 @@ func runAction(ctx workflow.Context, st *approval.State, local bool, phase strin
 		MaximumAttempts:    8,
 	}
 	summary := "run " + st.Request.Action.Type + " action"
-	if phase == PhaseRevoke {
+	switch phase {
+	case PhaseRevoke:
 		summary = "revoke " + st.Request.Action.Type
+	case PhaseExtend:
+		summary = "extend grant " + st.Request.Extends
 	}
 	var res approval.ActionResult
 	var f workflow.Future
@@ -755,12 +770,18 @@ func revokeRetry(failures int) time.Duration {
 	return min(time.Duration(failures)*time.Minute, 10*time.Minute)
 }
 
+// Changes to the grant period: the grantee is told before the end, the end
+// moves with approved extensions, a failing revoke sets RevokeFailing and
+// may be taken over by an admin. Grants started before keep their path.
+const changeGrantPeriod = "grant-period-v2"
+
 // grantPeriod holds granted access until its revoke time, or until the
 // grantee or an admin asks for the revoke, then revokes it, trying again
 // until the revoke is verified. A grant that failed is revoked too: it may
 // have half happened.
 func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 	st := r.st
+	v2 := workflow.GetVersion(ctx, changeGrantPeriod, workflow.DefaultVersion, 1) == 1
 	now := workflow.Now(ctx)
 	if st.ActionResult.Success {
 		st.MarkGranted(now, st.ActionResult.Output)
@@ -769,16 +790,12 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 		}
 		setDetails(ctx, st)
 		r.notify(ctx, NoticeOutcome, nil)
-		if wait := st.Grant.RevokeAt.Sub(now); wait > 0 {
-			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-				Timeout: wait,
-				TimerOptions: workflow.TimerOptions{
-					Summary: fmt.Sprintf("revoke %s (%s) at %s", st.Request.Action.Type, st.Request.Title, st.Grant.RevokeAt.UTC().Format(time.RFC3339)),
-				},
-			}, func() bool { return !st.Grant.RevokeRequestedAt.IsZero() })
-			if err != nil {
-				return err
-			}
+		hold := r.holdGrantV0
+		if v2 {
+			hold = r.holdGrant
+		}
+		if err := hold(ctx); err != nil {
+			return err
 		}
 	}
 	for {
@@ -790,8 +807,33 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 		st.RevokeFailed(workflow.Now(ctx), res.Error)
 		setDetails(ctx, st)
 		r.notify(ctx, NoticeRevokeFailed, nil)
-		if err := workflow.Sleep(ctx, revokeRetry(st.Grant.RevokeFailures)); err != nil {
+		if !v2 {
+			if err := workflow.Sleep(ctx, revokeRetry(st.Grant.RevokeFailures)); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.Grant.RevokeFailures == 1 {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, AttrRevokeFailing.ValueSet(true)); err != nil {
+				return fmt.Errorf("upsert search attributes: %w", err)
+			}
+		}
+		// Wait for the next try, or for an admin to take the revoke over.
+		taken := func() bool { return st.Grant.AcknowledgedBy != "" }
+		if _, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      revokeRetry(st.Grant.RevokeFailures),
+			TimerOptions: workflow.TimerOptions{Summary: "try the revoke again"},
+		}, taken); err != nil {
 			return err
+		}
+		if taken() {
+			st.MarkRevokeTakenOver(workflow.Now(ctx))
+			break
+		}
+	}
+	if v2 && st.Grant.RevokeFailures > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrRevokeFailing.ValueSet(false)); err != nil {
+			return fmt.Errorf("upsert search attributes: %w", err)
 		}
 	}
 	if err := upsertStatus(ctx, st); err != nil {
@@ -799,4 +841,89 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 	}
 	setDetails(ctx, st)
 	return nil
+}
+
+// holdGrantV0 is the grant period of grants started before
+// changeGrantPeriod: one timer, no notice, no extension.
+func (r *approvalRun) holdGrantV0(ctx workflow.Context) error {
+	st := r.st
+	wait := st.Grant.RevokeAt.Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return nil
+	}
+	_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      wait,
+		TimerOptions: workflow.TimerOptions{Summary: revokeSummary(st)},
+	}, func() bool { return !st.Grant.RevokeRequestedAt.IsZero() })
+	return err
+}
+
+// holdGrant waits for the revoke time, which an approved extension moves
+// later, or for a revoke asked for now. The revoke timer stays pending the
+// whole time (the Temporal UI shows it with its summary); the grantee is
+// told once per end, endingLead before it.
+func (r *approvalRun) holdGrant(ctx workflow.Context) error {
+	st := r.st
+	for {
+		now := workflow.Now(ctx)
+		end := st.Grant.RevokeAt
+		if !st.Grant.RevokeRequestedAt.IsZero() || !now.Before(end) {
+			return nil
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		fired, noticeDue := false, false
+		workflow.Go(tctx, func(c workflow.Context) {
+			if workflow.NewTimerWithOptions(c, end.Sub(now), workflow.TimerOptions{Summary: revokeSummary(st)}).Get(c, nil) == nil {
+				fired = true
+			}
+		})
+		if lead := endingLead(st.Grant); lead > 0 && !st.Grant.EndingNoticeFor.Equal(end) {
+			if at := end.Add(-lead); at.After(now) {
+				workflow.Go(tctx, func(c workflow.Context) {
+					if workflow.NewTimerWithOptions(c, at.Sub(now), workflow.TimerOptions{Summary: "tell the grantee the access ends soon"}).Get(c, nil) == nil {
+						noticeDue = true
+					}
+				})
+			} else {
+				noticeDue = true
+			}
+		}
+		err := workflow.Await(ctx, func() bool {
+			return fired || noticeDue || !st.Grant.RevokeRequestedAt.IsZero() || !st.Grant.RevokeAt.Equal(end)
+		})
+		if noticeDue && !fired && st.Grant.RevokeAt.Equal(end) && st.Grant.RevokeRequestedAt.IsZero() {
+			st.NoticeEnding(workflow.Now(ctx))
+			r.notify(ctx, NoticeGrantEnding, nil)
+			// The revoke timer keeps running: wait for it (or a change).
+			err = workflow.Await(ctx, func() bool {
+				return fired || !st.Grant.RevokeRequestedAt.IsZero() || !st.Grant.RevokeAt.Equal(end)
+			})
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		if !st.Grant.RevokeAt.Equal(end) {
+			setDetails(ctx, st)
+			r.notify(ctx, NoticeOutcome, nil)
+		}
+		if fired {
+			return nil
+		}
+	}
+}
+
+// endingLead is how long before its end the grantee is told a grant ends:
+// a quarter of the grant, at most a quarter of an hour; none for grants
+// under two minutes.
+func endingLead(g *approval.Grant) time.Duration {
+	span := g.RevokeAt.Sub(g.GrantedAt)
+	if span < 2*time.Minute {
+		return 0
+	}
+	return min(span/4, 15*time.Minute)
+}
+
+func revokeSummary(st *approval.State) string {
+	return fmt.Sprintf("revoke %s (%s) at %s", st.Request.Action.Type, st.Request.Title, st.Grant.RevokeAt.UTC().Format(time.RFC3339))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/signoff/signoff/approval"
 )
@@ -135,4 +136,96 @@ func (s *ApprovalSuite) TestFailedGrantIsStillRevoked() {
 	s.False(st.ActionResult.Success)
 	s.Equal([]string{"grant@1m0s", "revoke@1m0s"}, g.at)
 	s.False(st.Grant.RevokedAt.IsZero())
+}
+
+// TestExtensionMovesTheRevoke: an approved extension moves the revoke
+// time; the grantee is told once before the (new) end; an unstamped
+// extension (sent straight to Temporal) and one that ends earlier are
+// refused and recorded.
+func (s *ApprovalSuite) TestExtensionMovesTheRevoke() {
+	got := s.recordNotifications()
+	g := s.mockGrant(nil)
+	s.signal(time.Hour, "bob", approval.DecisionApprove) // revoke due at 3h
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(UpdateExtendGrant, "forged", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { s.Fail("rejected", err.Error()) },
+			OnComplete: func(_ any, err error) { s.Equal(ErrTypePermissionDenied, appErrType(err)) },
+		}, ExtendGrantRequest{Extension: "x", To: t0.Add(100 * time.Hour)})
+	}, 90*time.Minute)
+	s.update(2*time.Hour, UpdateExtendGrant, ExtendGrantRequest{Extension: "ext1", To: t0.Add(5 * time.Hour)}, func(err error) { s.NoError(err) })
+	s.update(150*time.Minute, UpdateExtendGrant, ExtendGrantRequest{Extension: "ext2", To: t0.Add(4 * time.Hour)}, func(err error) {
+		s.Equal(ErrTypeFailedPrecondition, appErrType(err), "ends earlier than the grant already does")
+	})
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+
+	st := s.result()
+	s.Equal(approval.StatusRevoked, st.Status)
+	s.Equal([]string{"grant@1h0m0s", "revoke@5h0m0s"}, g.at)
+	s.Require().Len(st.Grant.Extensions, 1)
+	s.Equal(approval.Extension{Approval: "ext1", From: t0.Add(3 * time.Hour), To: t0.Add(5 * time.Hour), At: t0.Add(2 * time.Hour)}, st.Grant.Extensions[0])
+	var ending []time.Duration
+	for _, n := range *got {
+		if n.kind == NoticeGrantEnding {
+			ending = append(ending, n.at)
+		}
+	}
+	s.Equal([]time.Duration{5*time.Hour - 15*time.Minute}, ending, "told once, a quarter hour before the new end")
+	var refused int
+	for _, e := range st.Events {
+		if e.Kind == approval.EventExtendRefused {
+			refused++
+		}
+	}
+	s.Equal(2, refused)
+}
+
+// TestExtensionAfterTheRevokeBeganIsRefused: access being revoked is not
+// extended (the grantee asks for new access instead).
+func (s *ApprovalSuite) TestExtensionAfterTheRevokeBeganIsRefused() {
+	s.expectNotify()
+	g := s.mockGrant(nil)
+	s.signal(time.Minute, "bob", approval.DecisionApprove)
+	s.update(10*time.Minute, UpdateRevoke, RevokeRequest{User: "alice"}, func(err error) { s.NoError(err) })
+	s.update(10*time.Minute+time.Second, UpdateExtendGrant, ExtendGrantRequest{Extension: "ext1", To: t0.Add(9 * time.Hour)}, func(err error) {
+		s.Equal(ErrTypeFailedPrecondition, appErrType(err))
+	})
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+	st := s.result()
+	s.Equal([]string{"grant@1m0s", "revoke@10m0s"}, g.at)
+	s.Empty(st.Grant.Extensions)
+}
+
+// TestFailingRevokeTakenOverByAnAdmin: a failing revoke marks the approval
+// RevokeFailing and is retried until an admin takes it over; a non-admin
+// cannot stop the retries.
+func (s *ApprovalSuite) TestFailingRevokeTakenOverByAnAdmin() {
+	s.expectNotify()
+	fail := errors.New("database unreachable")
+	g := s.mockGrant(map[string][]error{"revoke": {fail, fail, fail, fail, fail, fail}})
+	failing := s.recordRevokeFailing()
+	s.signal(time.Minute, "bob", approval.DecisionApprove) // revoke due at 2h1m
+	s.update(2*time.Hour+2*time.Minute, UpdateAcknowledgeRevoke, AcknowledgeRevokeRequest{User: "alice", Reason: "I'll do it"}, func(err error) {
+		s.Equal(ErrTypePermissionDenied, appErrType(err))
+	})
+	s.update(2*time.Hour+5*time.Minute, UpdateAcknowledgeRevoke, AcknowledgeRevokeRequest{User: "dana", Admin: true, Reason: "role dropped by hand, ticket OPS-7"}, func(err error) { s.NoError(err) })
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(grantInput()))
+
+	st := s.result()
+	s.Equal(approval.StatusRevoked, st.Status)
+	s.Equal("dana", st.Grant.AcknowledgedBy)
+	s.Contains(st.Grant.RevokeOutput, "not verified")
+	s.Equal([]string{"grant@1m0s", "revoke@2h1m0s", "revoke@2h2m0s", "revoke@2h4m0s"}, g.at, "no try after the take-over")
+	s.Equal([]bool{true, false}, *failing, "RevokeFailing set at the first failure, cleared at the end")
+}
+
+// recordRevokeFailing records the values the workflow gives the
+// RevokeFailing search attribute, in order.
+func (s *ApprovalSuite) recordRevokeFailing() *[]bool {
+	var got []bool
+	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetBool(AttrRevokeFailing); ok {
+			got = append(got, v)
+		}
+	}).Return(nil)
+	return &got
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/policy"
@@ -34,6 +35,10 @@ func (s *ApprovalSuite) seal(m any) any {
 	case AmendRequest:
 		return Stamp(testKeys, id, r, now)
 	case RevokeRequest:
+		return Stamp(testKeys, id, r, now)
+	case ExtendGrantRequest:
+		return Stamp(testKeys, id, r, now)
+	case AcknowledgeRevokeRequest:
 		return Stamp(testKeys, id, r, now)
 	}
 	return m
@@ -71,6 +76,9 @@ func registerActivities(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(_ context.Context, in ProofInput) (proof.Verdict, error) {
 		return testKeys.Check(in.Subject, in.Stamp), nil
 	}, activity.RegisterOptions{Name: ActivityVerifyProof})
+	env.RegisterActivityWithOptions(func(_ context.Context, in LeaseStart) (LeaseStart, error) {
+		return Stamp(testKeys, LeaseSubject(in.State.Resource), in, time.Now()), nil
+	}, activity.RegisterOptions{Name: ActivityStampLease})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in RegoCheck) (policy.RegoVerdict, error) {
 		return regopolicy.Evaluate(ctx, in.Module, in.Input)
 	}, activity.RegisterOptions{Name: ActivityCheckRego})

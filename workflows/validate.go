@@ -48,6 +48,14 @@ func validatorFor(name string) any {
 		return func(_ workflow.Context, req RevokeRequest) error {
 			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
 		}
+	case UpdateExtendGrant:
+		return func(_ workflow.Context, req ExtendGrantRequest) error {
+			return checkMessage(req, maxMessageBytes, req.Extension)
+		}
+	case UpdateAcknowledgeRevoke:
+		return func(_ workflow.Context, req AcknowledgeRevokeRequest) error {
+			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		}
 	case UpdateAmend:
 		return func(_ workflow.Context, req AmendRequest) error {
 			return checkMessage(req, maxAmendBytes, req.User, req.AttemptID)

@@ -81,9 +81,21 @@ func (r *Registry) Run(ctx context.Context, st *approval.State) (string, error) 
 // Granter is an action that grants access for a while: Run grants, Revoke
 // takes it back. Both look before they act, act once and read back after,
 // so a retry never acts twice and success means verified.
+//
+// Several approvals may grant the same access (the same role to the same
+// person) at once; the worker keeps a lease per Resource, so only the last
+// grant to end revokes, and access found in place before any Signoff grant
+// is never revoked. Run and Revoke themselves just make the access present
+// or absent.
 type Granter interface {
 	Runner
 	Revoke(ctx context.Context, st *approval.State) (output string, err error)
+	// Resource names the access the action grants ("postgres_role:prod:
+	// readonly:alice"): grants with the same resource overlap. It is
+	// called on validated actions only.
+	Resource(a approval.Action) string
+	// Holds looks (no change) whether the access is in place now.
+	Holds(ctx context.Context, st *approval.State) (bool, error)
 }
 
 // Grants reports whether typ grants access for a while (a request with it
@@ -105,6 +117,27 @@ func (r *Registry) Revoke(ctx context.Context, st *approval.State) (string, erro
 		return "", redactErr(err, r.redact)
 	}
 	return r.redact(out), nil
+}
+
+// Resource names the access a grant action grants ("" for other types).
+func (r *Registry) Resource(a approval.Action) string {
+	if g, ok := r.runners[a.Type].(Granter); ok {
+		return g.Resource(a)
+	}
+	return ""
+}
+
+// Holds looks whether the grant action's access is in place now.
+func (r *Registry) Holds(ctx context.Context, st *approval.State) (bool, error) {
+	g, ok := r.runners[st.Request.Action.Type].(Granter)
+	if !ok {
+		return false, Permanent(fmt.Errorf("action type %q grants nothing", st.Request.Action.Type))
+	}
+	held, err := g.Holds(ctx, st)
+	if err != nil {
+		return false, redactErr(err, r.redact)
+	}
+	return held, nil
 }
 
 // Noop does nothing; it makes an approval a pure record.

@@ -62,9 +62,20 @@ func (p *PostgresRole) Validate(a approval.Action) error {
 	return nil
 }
 
-// alreadyMember marks a grant that found the membership in place: Signoff
-// did not make it, so its revoke leaves it alone.
-const alreadyMember = "already a member before this grant: left as it was"
+// Resource is the role membership: target, role and login.
+func (p *PostgresRole) Resource(a approval.Action) string {
+	return strings.Join([]string{PostgresRoleType, a.Params["target"], a.Params["role"], a.Params["user"]}, ":")
+}
+
+// Holds reads whether the login is a member of the role now.
+func (p *PostgresRole) Holds(ctx context.Context, st *approval.State) (bool, error) {
+	db, role, user, err := p.open(st)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	return isMember(ctx, db, role, user)
+}
 
 // Run grants the role.
 func (p *PostgresRole) Run(ctx context.Context, st *approval.State) (string, error) {
@@ -77,11 +88,10 @@ func (p *PostgresRole) Run(ctx context.Context, st *approval.State) (string, err
 	if err != nil {
 		return "", err
 	}
-	if member {
-		return fmt.Sprintf("role %s for %s: %s", role, user, alreadyMember), nil
-	}
-	if _, err := db.ExecContext(ctx, "GRANT "+pgx.Identifier{role}.Sanitize()+" TO "+pgx.Identifier{user}.Sanitize()); err != nil {
-		return "", classify(fmt.Errorf("grant %s to %s: %w", role, user, err))
+	if !member {
+		if _, err := db.ExecContext(ctx, "GRANT "+pgx.Identifier{role}.Sanitize()+" TO "+pgx.Identifier{user}.Sanitize()); err != nil {
+			return "", classify(fmt.Errorf("grant %s to %s: %w", role, user, err))
+		}
 	}
 	if member, err = isMember(ctx, db, role, user); err != nil || !member {
 		return "", fmt.Errorf("grant %s to %s: not a member when read back (%v)", role, user, err)
@@ -89,11 +99,8 @@ func (p *PostgresRole) Run(ctx context.Context, st *approval.State) (string, err
 	return fmt.Sprintf("granted role %s to %s on %s (verified: member)", role, user, st.Request.Action.Params["target"]), nil
 }
 
-// Revoke takes the role back, unless the grant found it already there.
+// Revoke takes the role back.
 func (p *PostgresRole) Revoke(ctx context.Context, st *approval.State) (string, error) {
-	if st.ActionResult != nil && st.ActionResult.Success && strings.Contains(st.ActionResult.Output, alreadyMember) {
-		return "not revoked: the membership was there before this grant", nil
-	}
 	db, role, user, err := p.open(st)
 	if err != nil {
 		return "", err

@@ -71,6 +71,8 @@ var clientCommands = []clientCommand{
 	{"reject", "ID [--comment C] [--for P]", "reject an approval", runDecide},
 	{"cancel", "ID [--reason R]", "cancel an approval (requester or admin)", runCancel},
 	{"revoke", "ID [--reason R]", "revoke granted access now (grantee or admin)", runCancel},
+	{"extend", "ID --duration D [--justification J]", "ask for more time on granted access (a new approval)", runExtend},
+	{"take-over-revoke", "ID --reason R", "stop a failing revoke's retries: you remove the access by hand (admin)", runCancel},
 	{"delegate", "USER --until WHEN [--reason R]", "let USER decide your approvals until WHEN", runDelegate},
 	{"delegations", "[--json]", "list your delegations (by you and to you)", runDelegations},
 	{"undelegate", "ID", "end a delegation now", runUndelegate},

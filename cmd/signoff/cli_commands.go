@@ -249,9 +249,12 @@ func runCancel(c *cli, args []string) int {
 	defer cancel()
 	var a *pb.Approval
 	var err error
-	if c.name == "revoke" {
+	switch c.name {
+	case "revoke":
 		a, err = api.RevokeGrant(ctx, &pb.RevokeGrantRequest{Id: pos[0], Reason: reason})
-	} else {
+	case "take-over-revoke":
+		a, err = api.AcknowledgeRevokeFailure(ctx, &pb.AcknowledgeRevokeFailureRequest{Id: pos[0], Reason: reason})
+	default:
 		a, err = api.CancelApproval(ctx, &pb.CancelApprovalRequest{Id: pos[0], Reason: reason})
 	}
 	if err != nil {
@@ -262,5 +265,43 @@ func runCancel(c *cli, args []string) int {
 		return exitOK
 	}
 	fmt.Fprintln(c.stdout, outcome(a))
+	return exitOK
+}
+
+// runExtend asks for more time on a grant: a new approval, printed like
+// request's.
+func runExtend(c *cli, args []string) int {
+	var duration, justification, requestID string
+	var asJSON bool
+	fs := c.flags()
+	fs.StringVar(&duration, "duration", "", "how much longer, from the extension's approval (1h, 30m)")
+	fs.StringVar(&justification, "justification", "", "why")
+	fs.StringVar(&requestID, "request-id", "", "idempotency key")
+	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")
+	pos, code, ok := c.parse(fs, args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) != 1:
+		return c.errorf("want one approval ID, got %d arguments", len(pos))
+	case duration == "":
+		return c.errorf("--duration is required")
+	}
+	api, code, ok := c.api()
+	if !ok {
+		return code
+	}
+	defer c.close()
+	ctx, cancel := c.call()
+	defer cancel()
+	a, err := api.ExtendGrant(ctx, &pb.ExtendGrantRequest{Id: pos[0], Duration: duration, Justification: justification, RequestId: requestID})
+	if err != nil {
+		return c.apiError(err)
+	}
+	if asJSON {
+		c.printJSON(a)
+		return exitOK
+	}
+	fmt.Fprintf(c.stdout, "%s\textension of %s asked: %s\n", a.GetId(), pos[0], strings.Join(a.GetPendingApprovers(), ", "))
 	return exitOK
 }

@@ -2258,8 +2258,10 @@ type Approval struct {
 	// Notifications, cancellations, escalations, break-glass, the action.
 	Events []*AuditEvent `protobuf:"bytes,32,rep,name=events,proto3" json:"events,omitempty"`
 	// The access duration asked for, and the grant (grant actions).
-	Duration      string `protobuf:"bytes,33,opt,name=duration,proto3" json:"duration,omitempty"`
-	Grant         *Grant `protobuf:"bytes,34,opt,name=grant,proto3" json:"grant,omitempty"`
+	Duration string `protobuf:"bytes,33,opt,name=duration,proto3" json:"duration,omitempty"`
+	Grant    *Grant `protobuf:"bytes,34,opt,name=grant,proto3" json:"grant,omitempty"`
+	// The granted approval this one extends (an extension request).
+	Extends       string `protobuf:"bytes,35,opt,name=extends,proto3" json:"extends,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2532,6 +2534,13 @@ func (x *Approval) GetGrant() *Grant {
 	return nil
 }
 
+func (x *Approval) GetExtends() string {
+	if x != nil {
+		return x.Extends
+	}
+	return ""
+}
+
 // Grant is what an access grant did and will do.
 type Grant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2544,8 +2553,14 @@ type Grant struct {
 	// How the revoke was verified.
 	RevokeOutput   string `protobuf:"bytes,6,opt,name=revoke_output,json=revokeOutput,proto3" json:"revoke_output,omitempty"`
 	RevokeFailures int32  `protobuf:"varint,7,opt,name=revoke_failures,json=revokeFailures,proto3" json:"revoke_failures,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Approved extensions, oldest first.
+	Extensions []*GrantExtension `protobuf:"bytes,8,rep,name=extensions,proto3" json:"extensions,omitempty"`
+	// An admin took a failing revoke over (the retries stopped).
+	AcknowledgedBy     string                 `protobuf:"bytes,9,opt,name=acknowledged_by,json=acknowledgedBy,proto3" json:"acknowledged_by,omitempty"`
+	AcknowledgedReason string                 `protobuf:"bytes,10,opt,name=acknowledged_reason,json=acknowledgedReason,proto3" json:"acknowledged_reason,omitempty"`
+	AcknowledgedTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=acknowledged_time,json=acknowledgedTime,proto3" json:"acknowledged_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
@@ -2627,6 +2642,96 @@ func (x *Grant) GetRevokeFailures() int32 {
 	return 0
 }
 
+func (x *Grant) GetExtensions() []*GrantExtension {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
+func (x *Grant) GetAcknowledgedBy() string {
+	if x != nil {
+		return x.AcknowledgedBy
+	}
+	return ""
+}
+
+func (x *Grant) GetAcknowledgedReason() string {
+	if x != nil {
+		return x.AcknowledgedReason
+	}
+	return ""
+}
+
+func (x *Grant) GetAcknowledgedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgedTime
+	}
+	return nil
+}
+
+// GrantExtension is one approved extension.
+type GrantExtension struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The extension's own approval.
+	ApprovalId    string                 `protobuf:"bytes,1,opt,name=approval_id,json=approvalId,proto3" json:"approval_id,omitempty"`
+	FromTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from_time,json=fromTime,proto3" json:"from_time,omitempty"`
+	ToTime        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to_time,json=toTime,proto3" json:"to_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantExtension) Reset() {
+	*x = GrantExtension{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantExtension) ProtoMessage() {}
+
+func (x *GrantExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantExtension.ProtoReflect.Descriptor instead.
+func (*GrantExtension) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GrantExtension) GetApprovalId() string {
+	if x != nil {
+		return x.ApprovalId
+	}
+	return ""
+}
+
+func (x *GrantExtension) GetFromTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FromTime
+	}
+	return nil
+}
+
+func (x *GrantExtension) GetToTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ToTime
+	}
+	return nil
+}
+
 type RevokeGrantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2637,7 +2742,7 @@ type RevokeGrantRequest struct {
 
 func (x *RevokeGrantRequest) Reset() {
 	*x = RevokeGrantRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +2754,7 @@ func (x *RevokeGrantRequest) String() string {
 func (*RevokeGrantRequest) ProtoMessage() {}
 
 func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +2767,7 @@ func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrantRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGrantRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RevokeGrantRequest) GetId() string {
@@ -2673,6 +2778,131 @@ func (x *RevokeGrantRequest) GetId() string {
 }
 
 func (x *RevokeGrantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ExtendGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The granted approval.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How much longer ("1h", "30m"), counted from the extension's approval;
+	// at most the policy's max_duration.
+	Duration string `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Idempotency key, as for CreateApproval.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Justification string `protobuf:"bytes,4,opt,name=justification,proto3" json:"justification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendGrantRequest) Reset() {
+	*x = ExtendGrantRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendGrantRequest) ProtoMessage() {}
+
+func (x *ExtendGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendGrantRequest.ProtoReflect.Descriptor instead.
+func (*ExtendGrantRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ExtendGrantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExtendGrantRequest) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
+func (x *ExtendGrantRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ExtendGrantRequest) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+type AcknowledgeRevokeFailureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// What is done about the access instead; required.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeRevokeFailureRequest) Reset() {
+	*x = AcknowledgeRevokeFailureRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeRevokeFailureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeRevokeFailureRequest) ProtoMessage() {}
+
+func (x *AcknowledgeRevokeFailureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeRevokeFailureRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgeRevokeFailureRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *AcknowledgeRevokeFailureRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AcknowledgeRevokeFailureRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
@@ -2872,7 +3102,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\x94\v\n" +
+	"finishTime\"\xae\v\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -2913,10 +3143,11 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x10escalation_level\x18\x1f \x01(\x05R\x0fescalationLevel\x12.\n" +
 	"\x06events\x18  \x03(\v2\x16.signoff.v1.AuditEventR\x06events\x12\x1a\n" +
 	"\bduration\x18! \x01(\tR\bduration\x12'\n" +
-	"\x05grant\x18\" \x01(\v2\x11.signoff.v1.GrantR\x05grant\x1a9\n" +
+	"\x05grant\x18\" \x01(\v2\x11.signoff.v1.GrantR\x05grant\x12\x18\n" +
+	"\aextends\x18# \x01(\tR\aextends\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe1\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x04\n" +
 	"\x05Grant\x12;\n" +
 	"\vrevoke_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"revokeTime\x129\n" +
@@ -2926,8 +3157,29 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x13revoke_requested_by\x18\x04 \x01(\tR\x11revokeRequestedBy\x12#\n" +
 	"\rrevoke_reason\x18\x05 \x01(\tR\frevokeReason\x12#\n" +
 	"\rrevoke_output\x18\x06 \x01(\tR\frevokeOutput\x12'\n" +
-	"\x0frevoke_failures\x18\a \x01(\x05R\x0erevokeFailures\"<\n" +
+	"\x0frevoke_failures\x18\a \x01(\x05R\x0erevokeFailures\x12:\n" +
+	"\n" +
+	"extensions\x18\b \x03(\v2\x1a.signoff.v1.GrantExtensionR\n" +
+	"extensions\x12'\n" +
+	"\x0facknowledged_by\x18\t \x01(\tR\x0eacknowledgedBy\x12/\n" +
+	"\x13acknowledged_reason\x18\n" +
+	" \x01(\tR\x12acknowledgedReason\x12G\n" +
+	"\x11acknowledged_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x10acknowledgedTime\"\x9f\x01\n" +
+	"\x0eGrantExtension\x12\x1f\n" +
+	"\vapproval_id\x18\x01 \x01(\tR\n" +
+	"approvalId\x127\n" +
+	"\tfrom_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x123\n" +
+	"\ato_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\"<\n" +
 	"\x12RevokeGrantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x85\x01\n" +
+	"\x12ExtendGrantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bduration\x18\x02 \x01(\tR\bduration\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12$\n" +
+	"\rjustification\x18\x04 \x01(\tR\rjustification\"I\n" +
+	"\x1fAcknowledgeRevokeFailureRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason*\xc5\x01\n" +
 	"\x06Status\x12\x16\n" +
@@ -2943,7 +3195,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x13\n" +
-	"\x0fDECISION_REJECT\x10\x022\xf4\x04\n" +
+	"\x0fDECISION_REJECT\x10\x022\x98\x06\n" +
 	"\x0fApprovalService\x12I\n" +
 	"\x0eCreateApproval\x12!.signoff.v1.CreateApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vGetApproval\x12\x1e.signoff.v1.GetApprovalRequest\x1a\x14.signoff.v1.Approval\x12T\n" +
@@ -2952,7 +3204,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x0eCancelApproval\x12!.signoff.v1.CancelApprovalRequest\x1a\x14.signoff.v1.Approval\x12I\n" +
 	"\x0eBypassApproval\x12!.signoff.v1.BypassApprovalRequest\x1a\x14.signoff.v1.Approval\x12G\n" +
 	"\rAmendApproval\x12 .signoff.v1.AmendApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
-	"\vRevokeGrant\x12\x1e.signoff.v1.RevokeGrantRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
+	"\vRevokeGrant\x12\x1e.signoff.v1.RevokeGrantRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
+	"\vExtendGrant\x12\x1e.signoff.v1.ExtendGrantRequest\x1a\x14.signoff.v1.Approval\x12]\n" +
+	"\x18AcknowledgeRevokeFailure\x12+.signoff.v1.AcknowledgeRevokeFailureRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
 	"\rPolicyService\x12Q\n" +
 	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
 	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
@@ -2975,128 +3229,139 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_signoff_v1_signoff_proto_goTypes = []any{
-	(Status)(0),                     // 0: signoff.v1.Status
-	(Decision)(0),                   // 1: signoff.v1.Decision
-	(*Delegation)(nil),              // 2: signoff.v1.Delegation
-	(*CreateDelegationRequest)(nil), // 3: signoff.v1.CreateDelegationRequest
-	(*ListDelegationsRequest)(nil),  // 4: signoff.v1.ListDelegationsRequest
-	(*ListDelegationsResponse)(nil), // 5: signoff.v1.ListDelegationsResponse
-	(*RevokeDelegationRequest)(nil), // 6: signoff.v1.RevokeDelegationRequest
-	(*Action)(nil),                  // 7: signoff.v1.Action
-	(*Input)(nil),                   // 8: signoff.v1.Input
-	(*Option)(nil),                  // 9: signoff.v1.Option
-	(*CreateApprovalRequest)(nil),   // 10: signoff.v1.CreateApprovalRequest
-	(*BypassApprovalRequest)(nil),   // 11: signoff.v1.BypassApprovalRequest
-	(*AmendApprovalRequest)(nil),    // 12: signoff.v1.AmendApprovalRequest
-	(*ListPoliciesRequest)(nil),     // 13: signoff.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),    // 14: signoff.v1.ListPoliciesResponse
-	(*GetPolicyRequest)(nil),        // 15: signoff.v1.GetPolicyRequest
-	(*EvaluatePolicyRequest)(nil),   // 16: signoff.v1.EvaluatePolicyRequest
-	(*EvaluatePolicyResponse)(nil),  // 17: signoff.v1.EvaluatePolicyResponse
-	(*Policy)(nil),                  // 18: signoff.v1.Policy
-	(*Stage)(nil),                   // 19: signoff.v1.Stage
-	(*Escalation)(nil),              // 20: signoff.v1.Escalation
-	(*AuditEvent)(nil),              // 21: signoff.v1.AuditEvent
-	(*GetApprovalRequest)(nil),      // 22: signoff.v1.GetApprovalRequest
-	(*ListApprovalsRequest)(nil),    // 23: signoff.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),   // 24: signoff.v1.ListApprovalsResponse
-	(*DecideApprovalRequest)(nil),   // 25: signoff.v1.DecideApprovalRequest
-	(*DecideApprovalResponse)(nil),  // 26: signoff.v1.DecideApprovalResponse
-	(*CancelApprovalRequest)(nil),   // 27: signoff.v1.CancelApprovalRequest
-	(*DecisionAttempt)(nil),         // 28: signoff.v1.DecisionAttempt
-	(*ActionResult)(nil),            // 29: signoff.v1.ActionResult
-	(*Approval)(nil),                // 30: signoff.v1.Approval
-	(*Grant)(nil),                   // 31: signoff.v1.Grant
-	(*RevokeGrantRequest)(nil),      // 32: signoff.v1.RevokeGrantRequest
-	nil,                             // 33: signoff.v1.Action.ParamsEntry
-	nil,                             // 34: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                             // 35: signoff.v1.AmendApprovalRequest.FieldsEntry
-	nil,                             // 36: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
+	(Status)(0),                             // 0: signoff.v1.Status
+	(Decision)(0),                           // 1: signoff.v1.Decision
+	(*Delegation)(nil),                      // 2: signoff.v1.Delegation
+	(*CreateDelegationRequest)(nil),         // 3: signoff.v1.CreateDelegationRequest
+	(*ListDelegationsRequest)(nil),          // 4: signoff.v1.ListDelegationsRequest
+	(*ListDelegationsResponse)(nil),         // 5: signoff.v1.ListDelegationsResponse
+	(*RevokeDelegationRequest)(nil),         // 6: signoff.v1.RevokeDelegationRequest
+	(*Action)(nil),                          // 7: signoff.v1.Action
+	(*Input)(nil),                           // 8: signoff.v1.Input
+	(*Option)(nil),                          // 9: signoff.v1.Option
+	(*CreateApprovalRequest)(nil),           // 10: signoff.v1.CreateApprovalRequest
+	(*BypassApprovalRequest)(nil),           // 11: signoff.v1.BypassApprovalRequest
+	(*AmendApprovalRequest)(nil),            // 12: signoff.v1.AmendApprovalRequest
+	(*ListPoliciesRequest)(nil),             // 13: signoff.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),            // 14: signoff.v1.ListPoliciesResponse
+	(*GetPolicyRequest)(nil),                // 15: signoff.v1.GetPolicyRequest
+	(*EvaluatePolicyRequest)(nil),           // 16: signoff.v1.EvaluatePolicyRequest
+	(*EvaluatePolicyResponse)(nil),          // 17: signoff.v1.EvaluatePolicyResponse
+	(*Policy)(nil),                          // 18: signoff.v1.Policy
+	(*Stage)(nil),                           // 19: signoff.v1.Stage
+	(*Escalation)(nil),                      // 20: signoff.v1.Escalation
+	(*AuditEvent)(nil),                      // 21: signoff.v1.AuditEvent
+	(*GetApprovalRequest)(nil),              // 22: signoff.v1.GetApprovalRequest
+	(*ListApprovalsRequest)(nil),            // 23: signoff.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),           // 24: signoff.v1.ListApprovalsResponse
+	(*DecideApprovalRequest)(nil),           // 25: signoff.v1.DecideApprovalRequest
+	(*DecideApprovalResponse)(nil),          // 26: signoff.v1.DecideApprovalResponse
+	(*CancelApprovalRequest)(nil),           // 27: signoff.v1.CancelApprovalRequest
+	(*DecisionAttempt)(nil),                 // 28: signoff.v1.DecisionAttempt
+	(*ActionResult)(nil),                    // 29: signoff.v1.ActionResult
+	(*Approval)(nil),                        // 30: signoff.v1.Approval
+	(*Grant)(nil),                           // 31: signoff.v1.Grant
+	(*GrantExtension)(nil),                  // 32: signoff.v1.GrantExtension
+	(*RevokeGrantRequest)(nil),              // 33: signoff.v1.RevokeGrantRequest
+	(*ExtendGrantRequest)(nil),              // 34: signoff.v1.ExtendGrantRequest
+	(*AcknowledgeRevokeFailureRequest)(nil), // 35: signoff.v1.AcknowledgeRevokeFailureRequest
+	nil,                                     // 36: signoff.v1.Action.ParamsEntry
+	nil,                                     // 37: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                                     // 38: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                                     // 39: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),           // 40: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	37, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
-	37, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
-	37, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	37, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
-	37, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
-	37, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
+	40, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
+	40, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
+	40, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	40, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
+	40, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
+	40, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: signoff.v1.ListDelegationsResponse.delegations:type_name -> signoff.v1.Delegation
-	33, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	36, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
 	9,  // 8: signoff.v1.Input.options:type_name -> signoff.v1.Option
 	1,  // 9: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	34, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	37, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
 	7,  // 11: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 12: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	35, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	38, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
 	7,  // 14: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 15: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
 	18, // 16: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
 	7,  // 17: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
 	18, // 18: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
 	19, // 19: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
-	37, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	40, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
 	19, // 21: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
 	20, // 22: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
-	37, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	40, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 24: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
 	30, // 25: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
 	1,  // 26: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
 	28, // 27: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
 	30, // 28: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
 	1,  // 29: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	37, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	37, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	36, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	40, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	40, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	39, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
 	0,  // 33: signoff.v1.Approval.status:type_name -> signoff.v1.Status
 	28, // 34: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	37, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	37, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	37, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	40, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	40, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	40, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
 	7,  // 38: signoff.v1.Approval.action:type_name -> signoff.v1.Action
 	29, // 39: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
 	8,  // 40: signoff.v1.Approval.input:type_name -> signoff.v1.Input
 	19, // 41: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
 	21, // 42: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
 	31, // 43: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
-	37, // 44: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
-	37, // 45: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
-	37, // 46: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
-	10, // 47: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	22, // 48: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	23, // 49: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	25, // 50: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	27, // 51: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	11, // 52: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
-	12, // 53: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
-	32, // 54: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
-	13, // 55: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
-	15, // 56: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
-	16, // 57: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
-	3,  // 58: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
-	4,  // 59: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
-	6,  // 60: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
-	30, // 61: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	30, // 62: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	24, // 63: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	26, // 64: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	30, // 65: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	30, // 66: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
-	30, // 67: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
-	30, // 68: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
-	14, // 69: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
-	18, // 70: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
-	17, // 71: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
-	2,  // 72: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
-	5,  // 73: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
-	2,  // 74: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
-	61, // [61:75] is the sub-list for method output_type
-	47, // [47:61] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	40, // 44: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
+	40, // 45: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
+	40, // 46: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
+	32, // 47: signoff.v1.Grant.extensions:type_name -> signoff.v1.GrantExtension
+	40, // 48: signoff.v1.Grant.acknowledged_time:type_name -> google.protobuf.Timestamp
+	40, // 49: signoff.v1.GrantExtension.from_time:type_name -> google.protobuf.Timestamp
+	40, // 50: signoff.v1.GrantExtension.to_time:type_name -> google.protobuf.Timestamp
+	10, // 51: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	22, // 52: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	23, // 53: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	25, // 54: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	27, // 55: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	11, // 56: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	12, // 57: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	33, // 58: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
+	34, // 59: signoff.v1.ApprovalService.ExtendGrant:input_type -> signoff.v1.ExtendGrantRequest
+	35, // 60: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:input_type -> signoff.v1.AcknowledgeRevokeFailureRequest
+	13, // 61: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	15, // 62: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	16, // 63: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	3,  // 64: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
+	4,  // 65: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
+	6,  // 66: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
+	30, // 67: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	30, // 68: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	24, // 69: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	26, // 70: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	30, // 71: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	30, // 72: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	30, // 73: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	30, // 74: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
+	30, // 75: signoff.v1.ApprovalService.ExtendGrant:output_type -> signoff.v1.Approval
+	30, // 76: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:output_type -> signoff.v1.Approval
+	14, // 77: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	18, // 78: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	17, // 79: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	2,  // 80: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
+	5,  // 81: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
+	2,  // 82: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
+	67, // [67:83] is the sub-list for method output_type
+	51, // [51:67] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -3110,7 +3375,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

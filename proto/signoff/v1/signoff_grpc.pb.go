@@ -19,14 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ApprovalService_CreateApproval_FullMethodName = "/signoff.v1.ApprovalService/CreateApproval"
-	ApprovalService_GetApproval_FullMethodName    = "/signoff.v1.ApprovalService/GetApproval"
-	ApprovalService_ListApprovals_FullMethodName  = "/signoff.v1.ApprovalService/ListApprovals"
-	ApprovalService_DecideApproval_FullMethodName = "/signoff.v1.ApprovalService/DecideApproval"
-	ApprovalService_CancelApproval_FullMethodName = "/signoff.v1.ApprovalService/CancelApproval"
-	ApprovalService_BypassApproval_FullMethodName = "/signoff.v1.ApprovalService/BypassApproval"
-	ApprovalService_AmendApproval_FullMethodName  = "/signoff.v1.ApprovalService/AmendApproval"
-	ApprovalService_RevokeGrant_FullMethodName    = "/signoff.v1.ApprovalService/RevokeGrant"
+	ApprovalService_CreateApproval_FullMethodName           = "/signoff.v1.ApprovalService/CreateApproval"
+	ApprovalService_GetApproval_FullMethodName              = "/signoff.v1.ApprovalService/GetApproval"
+	ApprovalService_ListApprovals_FullMethodName            = "/signoff.v1.ApprovalService/ListApprovals"
+	ApprovalService_DecideApproval_FullMethodName           = "/signoff.v1.ApprovalService/DecideApproval"
+	ApprovalService_CancelApproval_FullMethodName           = "/signoff.v1.ApprovalService/CancelApproval"
+	ApprovalService_BypassApproval_FullMethodName           = "/signoff.v1.ApprovalService/BypassApproval"
+	ApprovalService_AmendApproval_FullMethodName            = "/signoff.v1.ApprovalService/AmendApproval"
+	ApprovalService_RevokeGrant_FullMethodName              = "/signoff.v1.ApprovalService/RevokeGrant"
+	ApprovalService_ExtendGrant_FullMethodName              = "/signoff.v1.ApprovalService/ExtendGrant"
+	ApprovalService_AcknowledgeRevokeFailure_FullMethodName = "/signoff.v1.ApprovalService/AcknowledgeRevokeFailure"
 )
 
 // ApprovalServiceClient is the client API for ApprovalService service.
@@ -59,6 +61,14 @@ type ApprovalServiceClient interface {
 	// RevokeGrant ends granted access now: the grantee (the requester) or
 	// an admin.
 	RevokeGrant(ctx context.Context, in *RevokeGrantRequest, opts ...grpc.CallOption) (*Approval, error)
+	// ExtendGrant asks for more time on granted access: the grantee starts a
+	// new approval under the same policy (same action, same approvers),
+	// returned here. Once approved, the grant's revoke time moves to that
+	// approval's time plus duration.
+	ExtendGrant(ctx context.Context, in *ExtendGrantRequest, opts ...grpc.CallOption) (*Approval, error)
+	// AcknowledgeRevokeFailure stops the retries of a failing revoke: an
+	// admin takes it over (removes the access by hand) and says how.
+	AcknowledgeRevokeFailure(ctx context.Context, in *AcknowledgeRevokeFailureRequest, opts ...grpc.CallOption) (*Approval, error)
 }
 
 type approvalServiceClient struct {
@@ -149,6 +159,26 @@ func (c *approvalServiceClient) RevokeGrant(ctx context.Context, in *RevokeGrant
 	return out, nil
 }
 
+func (c *approvalServiceClient) ExtendGrant(ctx context.Context, in *ExtendGrantRequest, opts ...grpc.CallOption) (*Approval, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Approval)
+	err := c.cc.Invoke(ctx, ApprovalService_ExtendGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *approvalServiceClient) AcknowledgeRevokeFailure(ctx context.Context, in *AcknowledgeRevokeFailureRequest, opts ...grpc.CallOption) (*Approval, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Approval)
+	err := c.cc.Invoke(ctx, ApprovalService_AcknowledgeRevokeFailure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApprovalServiceServer is the server API for ApprovalService service.
 // All implementations must embed UnimplementedApprovalServiceServer
 // for forward compatibility.
@@ -179,6 +209,14 @@ type ApprovalServiceServer interface {
 	// RevokeGrant ends granted access now: the grantee (the requester) or
 	// an admin.
 	RevokeGrant(context.Context, *RevokeGrantRequest) (*Approval, error)
+	// ExtendGrant asks for more time on granted access: the grantee starts a
+	// new approval under the same policy (same action, same approvers),
+	// returned here. Once approved, the grant's revoke time moves to that
+	// approval's time plus duration.
+	ExtendGrant(context.Context, *ExtendGrantRequest) (*Approval, error)
+	// AcknowledgeRevokeFailure stops the retries of a failing revoke: an
+	// admin takes it over (removes the access by hand) and says how.
+	AcknowledgeRevokeFailure(context.Context, *AcknowledgeRevokeFailureRequest) (*Approval, error)
 	mustEmbedUnimplementedApprovalServiceServer()
 }
 
@@ -212,6 +250,12 @@ func (UnimplementedApprovalServiceServer) AmendApproval(context.Context, *AmendA
 }
 func (UnimplementedApprovalServiceServer) RevokeGrant(context.Context, *RevokeGrantRequest) (*Approval, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeGrant not implemented")
+}
+func (UnimplementedApprovalServiceServer) ExtendGrant(context.Context, *ExtendGrantRequest) (*Approval, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendGrant not implemented")
+}
+func (UnimplementedApprovalServiceServer) AcknowledgeRevokeFailure(context.Context, *AcknowledgeRevokeFailureRequest) (*Approval, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgeRevokeFailure not implemented")
 }
 func (UnimplementedApprovalServiceServer) mustEmbedUnimplementedApprovalServiceServer() {}
 func (UnimplementedApprovalServiceServer) testEmbeddedByValue()                         {}
@@ -378,6 +422,42 @@ func _ApprovalService_RevokeGrant_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApprovalService_ExtendGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApprovalServiceServer).ExtendGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApprovalService_ExtendGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApprovalServiceServer).ExtendGrant(ctx, req.(*ExtendGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApprovalService_AcknowledgeRevokeFailure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeRevokeFailureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApprovalServiceServer).AcknowledgeRevokeFailure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApprovalService_AcknowledgeRevokeFailure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApprovalServiceServer).AcknowledgeRevokeFailure(ctx, req.(*AcknowledgeRevokeFailureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApprovalService_ServiceDesc is the grpc.ServiceDesc for ApprovalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -416,6 +496,14 @@ var ApprovalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeGrant",
 			Handler:    _ApprovalService_RevokeGrant_Handler,
+		},
+		{
+			MethodName: "ExtendGrant",
+			Handler:    _ApprovalService_ExtendGrant_Handler,
+		},
+		{
+			MethodName: "AcknowledgeRevokeFailure",
+			Handler:    _ApprovalService_AcknowledgeRevokeFailure_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
