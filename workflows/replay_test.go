@@ -39,6 +39,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(ApprovalWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+			replayer.RegisterWorkflowWithOptions(LeaseWorkflow, workflow.RegisterOptions{Name: LeaseWorkflowName})
 			if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

@@ -109,7 +109,7 @@ func runList(c *cli, args []string) int {
 		limit      int
 		asJSON     bool
 	)
-	fs.StringVar(&statusText, "status", "", "pending, approved, rejected, expired, cancelled or bypassed")
+	fs.StringVar(&statusText, "status", "", "pending, approved, rejected, expired, cancelled, bypassed, granted or revoked")
 	fs.StringVar(&req.Environment, "environment", "", "only this environment")
 	fs.StringVar(&req.Requester, "requester", "", "only this requester")
 	fs.IntVar(&limit, "limit", 50, "at most this many")

@@ -41,7 +41,8 @@ func (s *Stack) recordHistories() {
 	var token []byte
 	for {
 		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: "WorkflowType='" + workflows.WorkflowName + "'", NextPageToken: token,
+			Query:         "WorkflowType IN ('" + workflows.WorkflowName + "', '" + workflows.LeaseWorkflowName + "')",
+			NextPageToken: token,
 		})
 		if err != nil {
 			s.T.Logf("record histories: list: %v", err)
