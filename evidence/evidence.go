@@ -83,6 +83,10 @@ type Header struct {
 	ApprovedBy []string        `json:"approved_by"`
 	// Messages are the notifications posted (Slack ts, email Message-ID).
 	Messages []approval.MessageRef `json:"messages,omitempty"`
+	// Grant is an access grant's record: granted at, revoke due, revoked at
+	// and how it was verified, extensions and by which approvals, a
+	// take-over of a failing revoke.
+	Grant *approval.Grant `json:"grant,omitempty"`
 }
 
 // Entry is one audit event.
@@ -220,7 +224,7 @@ func header(in Input) Header {
 		Request: st.Request, RequestHash: st.RequestHash, Justification: st.Justification,
 		Revision: st.Revision, PreviousRequests: st.PreviousRequests, Policy: st.Policy, Status: st.Status,
 		CreatedAt: st.CreatedAt.UTC(), Deadline: st.Deadline.UTC(), ClosedAt: st.ClosedAt.UTC(),
-		ApprovedBy: st.ApprovedBy, Messages: st.Messages,
+		ApprovedBy: st.ApprovedBy, Messages: st.Messages, Grant: st.Grant,
 	}
 }
 

@@ -290,3 +290,32 @@ func TestTimelineIdentifiesSlackDecisions(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantRecordIsSignedEvidence: an access grant's record (granted at,
+// the extension and which approval approved it, revoked at and how it was
+// verified) is in the signed header; changing it breaks the signature.
+func TestGrantRecordIsSignedEvidence(t *testing.T) {
+	key := seedKey(1)
+	in := finished()
+	st := in.State
+	st.Status = approval.StatusRevoked
+	st.Grant = &approval.Grant{RevokeAt: t0.Add(3 * time.Hour), GrantedAt: t0.Add(12 * time.Minute), RevokedAt: t0.Add(3 * time.Hour),
+		RevokeOutput: "revoked role orders_read from alice on orders (verified: not a member)",
+		Extensions:   []approval.Extension{{Approval: "ext1", From: t0.Add(2 * time.Hour), To: t0.Add(3 * time.Hour), At: t0.Add(time.Hour)}}}
+	b := build(t, in, key)
+	res, err := Verify(b, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := res.Document.Approval.Grant
+	if g == nil || g.Extensions[0].Approval != "ext1" || !strings.Contains(g.RevokeOutput, "verified: not a member") || !g.RevokedAt.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("grant record %+v", g)
+	}
+	forged := bytes.Replace(b, []byte(`"approval": "ext1"`), []byte(`"approval": "ext2"`), 1)
+	if bytes.Equal(forged, b) {
+		t.Fatal("test did not change the document")
+	}
+	if _, err := Verify(forged, key.Public().(ed25519.PublicKey)); err == nil {
+		t.Fatal("an altered grant record verified")
+	}
+}
