@@ -229,3 +229,40 @@ func (s *ApprovalSuite) recordRevokeFailing() *[]bool {
 	}).Return(nil)
 	return &got
 }
+
+// extensionInput asks to extend grant g1 by an hour.
+func extensionInput() Input {
+	in := grantInput()
+	in.Request.Duration, in.Request.Extends = time.Hour, "g1"
+	return in
+}
+
+// TestExtensionApprovedRunsTheExtendPhaseOnly: an approved extension
+// moves the grant (PhaseExtend) and grants nothing of its own: no grant
+// period, no revoke.
+func (s *ApprovalSuite) TestExtensionApprovedRunsTheExtendPhaseOnly() {
+	s.expectNotify()
+	var phases []string
+	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in ActionInput) (approval.ActionResult, error) {
+			phases = append(phases, in.Phase)
+			return approval.ActionResult{Success: true, Output: "extended"}, nil
+		})
+	s.signal(time.Minute, "bob", approval.DecisionApprove)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(extensionInput()))
+	st := s.result()
+	s.Equal(approval.StatusApproved, st.Status)
+	s.Equal([]string{PhaseExtend}, phases)
+	s.Nil(st.Grant)
+}
+
+// TestExtensionRejectedChangesNothing: a rejected extension runs nothing.
+func (s *ApprovalSuite) TestExtensionRejectedChangesNothing() {
+	s.expectNotify()
+	s.signal(time.Minute, "bob", approval.DecisionReject)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(extensionInput()))
+	st := s.result()
+	s.Equal(approval.StatusRejected, st.Status)
+	s.Nil(st.ActionResult)
+	s.Nil(st.Grant)
+}
