@@ -5,9 +5,6 @@
 package fakecloud
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -395,62 +392,8 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append([]byte(xml.Header), b...))
 }
 
-// checkSignature recomputes the request's AWS Signature Version 4 with the
-// fake's secret key: a caller that signed with other credentials fails as
-// it would against IAM.
+// checkSignature checks the request's SigV4 signature against the fake's
+// credentials (see checkSigV4).
 func (f *IAM) checkSignature(r *http.Request, body []byte) error {
-	auth := r.Header.Get("Authorization")
-	rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 ")
-	if !ok {
-		return fmt.Errorf("not signed with AWS4-HMAC-SHA256")
-	}
-	parts := map[string]string{}
-	for _, p := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		parts[k] = v
-	}
-	scope := strings.SplitN(parts["Credential"], "/", 2)
-	if len(scope) != 2 || scope[0] != f.AccessKeyID {
-		return fmt.Errorf("unknown access key")
-	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	signed := strings.Split(parts["SignedHeaders"], ";")
-	var canon strings.Builder
-	fmt.Fprintf(&canon, "%s\n%s\n%s\n", r.Method, orDefault(r.URL.EscapedPath(), "/"), r.URL.RawQuery)
-	for _, h := range signed {
-		v := strings.Join(r.Header.Values(h), ",")
-		switch h {
-		case "host":
-			v = r.Host
-		case "content-length":
-			v = strconv.FormatInt(r.ContentLength, 10)
-		}
-		fmt.Fprintf(&canon, "%s:%s\n", h, strings.TrimSpace(v))
-	}
-	bodySum := sha256.Sum256(body)
-	fmt.Fprintf(&canon, "\n%s\n%s", parts["SignedHeaders"], hex.EncodeToString(bodySum[:]))
-	canonSum := sha256.Sum256([]byte(canon.String()))
-	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope[1] + "\n" + hex.EncodeToString(canonSum[:])
-
-	key := []byte("AWS4" + f.SecretKey)
-	for _, s := range strings.Split(scope[1], "/") {
-		key = hmacSum(key, s)
-	}
-	if want := hex.EncodeToString(hmacSum(key, toSign)); !hmac.Equal([]byte(want), []byte(parts["Signature"])) {
-		return fmt.Errorf("the request signature does not match")
-	}
-	return nil
-}
-
-func hmacSum(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return checkSigV4(r, body, f.AccessKeyID, f.SecretKey, "")
 }
