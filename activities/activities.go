@@ -104,6 +104,8 @@ func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (a
 	switch {
 	case in.Phase == workflows.PhaseExtend:
 		out, err = a.extend(ctx, st)
+	case in.Phase == workflows.PhaseDiscard:
+		out, err = a.Actions.Discard(ctx, st)
 	case in.Phase == workflows.PhaseRevoke && a.Leases != nil && resource != "":
 		out, err = a.revokeHeld(ctx, st, resource)
 	case in.Phase == workflows.PhaseRevoke:

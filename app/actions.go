@@ -1,7 +1,11 @@
 package app
 
 import (
+	"errors"
 	"sync"
+
+	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/intake"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
@@ -19,6 +23,8 @@ type LiveActions struct {
 	// validate is the registry built for cfg, or its build error.
 	validate func(approval.Action) error
 	grants   func(string) bool
+	secrets  *action.SecretChange
+	err      error
 }
 
 // NewLiveActions returns a validator following live; env is the
@@ -39,6 +45,20 @@ func (l *LiveActions) Grants(typ string) bool {
 	return grants(typ)
 }
 
+// SecretProposer is the secret_change action of the config in force.
+func (l *LiveActions) SecretProposer() (intake.SecretProposer, error) {
+	l.current()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.secrets == nil {
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, errors.New("secret changes are not configured (actions.secrets)")
+	}
+	return l.secrets, nil
+}
+
 // current is the registry of the config in force, built once per config.
 func (l *LiveActions) current() (func(approval.Action) error, func(string) bool) {
 	cfg := l.live.Get()
@@ -46,11 +66,14 @@ func (l *LiveActions) current() (func(approval.Action) error, func(string) bool)
 	defer l.mu.Unlock()
 	if l.cfg != cfg {
 		reg, err := worker.NewActions(cfg, l.env)
-		l.cfg = cfg
+		l.cfg, l.err, l.secrets = cfg, err, nil
 		if err != nil {
 			l.validate, l.grants = func(approval.Action) error { return err }, func(string) bool { return false }
 		} else {
 			l.validate, l.grants = reg.Validate, reg.Grants
+			if run, ok := reg.Lookup(action.SecretChangeType); ok {
+				l.secrets, _ = run.(*action.SecretChange)
+			}
 		}
 	}
 	return l.validate, l.grants

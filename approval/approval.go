@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/signoff/signoff/secretchange"
 )
 
 // Status is where an approval stands. The values are the ApprovalStatus
@@ -107,6 +109,10 @@ type Request struct {
 	// Duration. Its action is the grant's, for the approvers to see; it
 	// does not run again.
 	Extends string `json:"extends,omitempty"`
+	// Secret is a secret change's redacted diff (action secret_change):
+	// keys, operations and fingerprints, never a value. The values are
+	// staged, sealed, in the target store.
+	Secret *secretchange.Change `json:"secret,omitempty"`
 }
 
 // Hash is a stable SHA-256 of the request's content (encoding/json sorts map

@@ -32,6 +32,9 @@ const (
 	EventGrantEnding        EventKind = "grant_ending"
 	EventRevokeAcknowledged EventKind = "revoke_acknowledged"
 	EventRevokeAckRefused   EventKind = "revoke_acknowledge_refused"
+	// EventDiscarded: what an action kept for its run (a secret change's
+	// staged values) was destroyed, the run not happening.
+	EventDiscarded EventKind = "discarded"
 	// EventStartRefused: the approval was not started through Signoff
 	// (no valid start stamp): it ended at once, asking no one.
 	EventStartRefused EventKind = "start_refused"

@@ -20,6 +20,9 @@ type Actions struct {
 	// named target is one receiver; a request names the target, and no
 	// other URL is ever called (deny by default).
 	WebhookGrants map[string]WebhookGrantTarget `yaml:"webhook_grants"`
+	// Secrets configures secret_change: the stores whose secrets may be
+	// changed after approval, and which secrets.
+	Secrets SecretTargets `yaml:"secrets"`
 }
 
 // WebhookGrantTarget is one webhook_grant receiver: where Signoff grants,
@@ -114,4 +117,38 @@ func (g GitHub) WithDefaults() GitHub {
 		g.TokenEnv = "GITHUB_TOKEN"
 	}
 	return g
+}
+
+// SecretTargets names the secret stores secret_change may write.
+type SecretTargets struct {
+	Targets map[string]SecretTarget `yaml:"targets"`
+}
+
+// SecretTarget is one store. Credentials come from the environment (the
+// AWS SDK chain; TokenEnv for Vault), never from this file.
+type SecretTarget struct {
+	// Kind is aws_secrets_manager, vault_kv2, or memory (dev_only
+	// configs: kept in the process, lost at exit).
+	Kind string `yaml:"kind"`
+	// Secrets are the names (path.Match patterns: "production/*") that may
+	// be changed; none means none.
+	Secrets []string `yaml:"secrets"`
+	// AWS Secrets Manager.
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	Profile  string `yaml:"profile"`
+	// Vault KV v2: the server, the KV mount (default secret) and the
+	// environment variable holding the token.
+	Address  string `yaml:"address"`
+	Mount    string `yaml:"mount"`
+	TokenEnv string `yaml:"token_env"`
+	// Roll, when set, is told after each applied change (a signed POST),
+	// so it restarts what reads the secret.
+	Roll *SecretRoll `yaml:"roll"`
+}
+
+// SecretRoll is the webhook that rolls a secret's dependents.
+type SecretRoll struct {
+	URL       string `yaml:"url"`
+	SecretEnv string `yaml:"secret_env"`
 }

@@ -48,6 +48,12 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if current.GetStatus() != pb.Status_STATUS_PENDING {
 		return nil, status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
 	}
+	switch {
+	case before.Request.Extends != "":
+		return nil, status.Error(codes.FailedPrecondition, "an extension is not amended: cancel it and ask again")
+	case before.Request.Secret != nil:
+		return nil, status.Error(codes.FailedPrecondition, "a secret change is not amended (its values are staged): cancel it and propose again")
+	}
 	r, err := requestFromProto(&pb.CreateApprovalRequest{
 		Title: req.GetTitle(), Description: req.GetDescription(), Environment: current.GetEnvironment(),
 		Resource: req.GetResource(), Fields: req.GetFields(), Action: req.GetAction(), Input: req.GetInput(),

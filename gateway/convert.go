@@ -84,6 +84,13 @@ func toProto(st *approval.State) *pb.Approval {
 		}
 	}
 	out.Extends = st.Request.Extends
+	if c := st.Request.Secret; c != nil {
+		out.SecretChange = &pb.SecretChange{Target: c.Target, Secret: c.Secret, BaseVersion: c.BaseVersion, KeyId: c.KeyID}
+		for _, k := range c.Keys {
+			out.SecretChange.Keys = append(out.SecretChange.Keys, &pb.SecretKeyChange{Key: k.Key, Op: string(k.Op), Kind: k.Kind,
+				OldFingerprint: k.Old.Hash, OldLength: int32(k.Old.Length), NewFingerprint: k.New.Hash, NewLength: int32(k.New.Length)})
+		}
+	}
 	for i, stage := range st.Policy.StageList() {
 		ps := &pb.Stage{Name: stage.Name, Approvers: stage.Approvers, RequiredApprovals: int32(stage.RequiredApprovals)}
 		for _, a := range st.Attempts {

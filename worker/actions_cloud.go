@@ -15,6 +15,7 @@ import (
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/redact"
+	"github.com/signoff/signoff/secretchange"
 )
 
 // cloudActions registers aws_iam_deactivate_key, aws_iam_group,
@@ -98,7 +99,7 @@ var secretEnvs = []string{
 }
 
 // keyListEnvs hold id:base64key lists; each key is redacted.
-var keyListEnvs = []string{codec.EnvKeys, proof.KeysEnv}
+var keyListEnvs = []string{codec.EnvKeys, proof.KeysEnv, secretchange.EnvKeys}
 
 // secretValues are the values of every secret the worker reads: the fixed
 // names above, those the config names, and the codec and proof keys, as found in the
@@ -107,6 +108,12 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	names := append(slices.Clone(secretEnvs), cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
 	for _, t := range cfg.Actions.WebhookGrants {
 		names = append(names, t.SecretEnv)
+	}
+	for _, t := range cfg.Actions.Secrets.Targets {
+		names = append(names, t.TokenEnv)
+		if t.Roll != nil {
+			names = append(names, t.Roll.SecretEnv)
+		}
 	}
 	var out []string
 	for _, n := range names {

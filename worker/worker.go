@@ -56,6 +56,7 @@ var (
 			return nil
 		},
 		cloudActions,
+		secretActions,
 	}
 )
 

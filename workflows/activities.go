@@ -88,9 +88,12 @@ type ActionInput struct {
 // PhaseRevoke asks a grant action to revoke; PhaseExtend runs an approved
 // extension (Request.Extends): the grant's revoke time moves, nothing is
 // granted again.
+// PhaseDiscard drops what the action kept for a run that will not happen
+// (a secret change's staged values).
 const (
-	PhaseRevoke = "revoke"
-	PhaseExtend = "extend"
+	PhaseRevoke  = "revoke"
+	PhaseExtend  = "extend"
+	PhaseDiscard = "discard"
 )
 
 // ProofInput is a message's canonical bytes and the stamp it carried.

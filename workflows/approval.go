@@ -122,6 +122,11 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 			}
 		}
 	}
+	if st.Request.Secret != nil && (!st.Status.Granted() || st.ActionResult == nil || !st.ActionResult.Success) {
+		// A secret change that will not be applied: its staged values go.
+		res := runAction(ctx, st, false, PhaseDiscard)
+		st.Record(workflow.Now(ctx), approval.EventDiscarded, "", actionSummary(res))
+	}
 	r.notify(ctx, NoticeOutcome, nil)
 	if in.Version >= Version1 {
 		// The outcome updates the prompts: the rounds before it, late when
@@ -558,6 +563,8 @@ func runAction(ctx workflow.Context, st *approval.State, local bool, phase strin
 		summary = "revoke " + st.Request.Action.Type
 	case PhaseExtend:
 		summary = "extend grant " + st.Request.Extends
+	case PhaseDiscard:
+		summary = "discard what " + st.Request.Action.Type + " kept"
 	}
 	var res approval.ActionResult
 	var f workflow.Future

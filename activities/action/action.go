@@ -42,6 +42,12 @@ func NewRegistry(redact func(string) string) *Registry {
 // Register adds a runner.
 func (r *Registry) Register(typ string, run Runner) { r.runners[typ] = run }
 
+// Lookup returns the runner of typ.
+func (r *Registry) Lookup(typ string) (Runner, bool) {
+	run, ok := r.runners[typ]
+	return run, ok
+}
+
 // Types lists the registered types, sorted.
 func (r *Registry) Types() []string {
 	out := make([]string, 0, len(r.runners))
@@ -113,6 +119,27 @@ func (r *Registry) Revoke(ctx context.Context, st *approval.State) (string, erro
 		return "", Permanent(fmt.Errorf("action type %q grants nothing to revoke", a.Type))
 	}
 	out, err := g.Revoke(ctx, st)
+	if err != nil {
+		return "", redactErr(err, r.redact)
+	}
+	return r.redact(out), nil
+}
+
+// Discarder is an action that keeps something until it runs (a secret
+// change's staged values): Discard drops it when the approval ends without
+// running it, or the run failed for good.
+type Discarder interface {
+	Runner
+	Discard(ctx context.Context, st *approval.State) (output string, err error)
+}
+
+// Discard drops what the approval's action kept, redacted as Run.
+func (r *Registry) Discard(ctx context.Context, st *approval.State) (string, error) {
+	d, ok := r.runners[st.Request.Action.Type].(Discarder)
+	if !ok {
+		return "nothing to discard", nil
+	}
+	out, err := d.Discard(ctx, st)
 	if err != nil {
 		return "", redactErr(err, r.redact)
 	}

@@ -73,6 +73,8 @@ var clientCommands = []clientCommand{
 	{"revoke", "ID [--reason R]", "revoke granted access now (grantee or admin)", runCancel},
 	{"extend", "ID --duration D [--justification J]", "ask for more time on granted access (a new approval)", runExtend},
 	{"take-over-revoke", "ID --reason R", "stop a failing revoke's retries: you remove the access by hand (admin)", runCancel},
+	{"secret-change", "--target T --secret S --environment E (--set K | --rotate K | --delete K)…",
+		"propose a change to a secret; values from stdin or @file, never the command line", runSecretChange},
 	{"delegate", "USER --until WHEN [--reason R]", "let USER decide your approvals until WHEN", runDelegate},
 	{"delegations", "[--json]", "list your delegations (by you and to you)", runDelegations},
 	{"undelegate", "ID", "end a delegation now", runUndelegate},
@@ -86,7 +88,7 @@ func runClientCommand(name string, args []string) (code int, ok bool) {
 		if c.name == name {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return c.run(&cli{ctx: ctx, name: name, getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}, args), true
+			return c.run(&cli{ctx: ctx, name: name, getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, args), true
 		}
 	}
 	return 0, false
@@ -105,6 +107,7 @@ type cli struct {
 	ctx    context.Context
 	name   string
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	addr   string

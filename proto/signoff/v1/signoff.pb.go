@@ -2261,7 +2261,9 @@ type Approval struct {
 	Duration string `protobuf:"bytes,33,opt,name=duration,proto3" json:"duration,omitempty"`
 	Grant    *Grant `protobuf:"bytes,34,opt,name=grant,proto3" json:"grant,omitempty"`
 	// The granted approval this one extends (an extension request).
-	Extends       string `protobuf:"bytes,35,opt,name=extends,proto3" json:"extends,omitempty"`
+	Extends string `protobuf:"bytes,35,opt,name=extends,proto3" json:"extends,omitempty"`
+	// A secret change's redacted diff: never a value.
+	SecretChange  *SecretChange `protobuf:"bytes,36,opt,name=secret_change,json=secretChange,proto3" json:"secret_change,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2541,6 +2543,189 @@ func (x *Approval) GetExtends() string {
 	return ""
 }
 
+func (x *Approval) GetSecretChange() *SecretChange {
+	if x != nil {
+		return x.SecretChange
+	}
+	return nil
+}
+
+// SecretChange is what a secret change request changes.
+type SecretChange struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Secret string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	Keys   []*SecretKeyChange     `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// The secret's version the diff was made against.
+	BaseVersion string `protobuf:"bytes,4,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	// The key the fingerprints were made with.
+	KeyId         string `protobuf:"bytes,5,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretChange) Reset() {
+	*x = SecretChange{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretChange) ProtoMessage() {}
+
+func (x *SecretChange) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretChange.ProtoReflect.Descriptor instead.
+func (*SecretChange) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SecretChange) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *SecretChange) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SecretChange) GetKeys() []*SecretKeyChange {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *SecretChange) GetBaseVersion() string {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return ""
+}
+
+func (x *SecretChange) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+// SecretKeyChange is one line of the diff: a keyed fingerprint and the
+// length of the old and new value (so "the same value again" shows),
+// never the value.
+type SecretKeyChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// set, rotate or delete.
+	Op string `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	// added, changed, unchanged or removed.
+	Kind           string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	OldFingerprint string `protobuf:"bytes,4,opt,name=old_fingerprint,json=oldFingerprint,proto3" json:"old_fingerprint,omitempty"`
+	OldLength      int32  `protobuf:"varint,5,opt,name=old_length,json=oldLength,proto3" json:"old_length,omitempty"`
+	NewFingerprint string `protobuf:"bytes,6,opt,name=new_fingerprint,json=newFingerprint,proto3" json:"new_fingerprint,omitempty"`
+	NewLength      int32  `protobuf:"varint,7,opt,name=new_length,json=newLength,proto3" json:"new_length,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SecretKeyChange) Reset() {
+	*x = SecretKeyChange{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretKeyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretKeyChange) ProtoMessage() {}
+
+func (x *SecretKeyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretKeyChange.ProtoReflect.Descriptor instead.
+func (*SecretKeyChange) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SecretKeyChange) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SecretKeyChange) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *SecretKeyChange) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SecretKeyChange) GetOldFingerprint() string {
+	if x != nil {
+		return x.OldFingerprint
+	}
+	return ""
+}
+
+func (x *SecretKeyChange) GetOldLength() int32 {
+	if x != nil {
+		return x.OldLength
+	}
+	return 0
+}
+
+func (x *SecretKeyChange) GetNewFingerprint() string {
+	if x != nil {
+		return x.NewFingerprint
+	}
+	return ""
+}
+
+func (x *SecretKeyChange) GetNewLength() int32 {
+	if x != nil {
+		return x.NewLength
+	}
+	return 0
+}
+
 // Grant is what an access grant did and will do.
 type Grant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2565,7 +2750,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2762,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2775,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{29}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Grant) GetRevokeTime() *timestamppb.Timestamp {
@@ -2683,7 +2868,7 @@ type GrantExtension struct {
 
 func (x *GrantExtension) Reset() {
 	*x = GrantExtension{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2880,7 @@ func (x *GrantExtension) String() string {
 func (*GrantExtension) ProtoMessage() {}
 
 func (x *GrantExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2893,7 @@ func (x *GrantExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantExtension.ProtoReflect.Descriptor instead.
 func (*GrantExtension) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GrantExtension) GetApprovalId() string {
@@ -2742,7 +2927,7 @@ type RevokeGrantRequest struct {
 
 func (x *RevokeGrantRequest) Reset() {
 	*x = RevokeGrantRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +2939,7 @@ func (x *RevokeGrantRequest) String() string {
 func (*RevokeGrantRequest) ProtoMessage() {}
 
 func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +2952,7 @@ func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrantRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGrantRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{31}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RevokeGrantRequest) GetId() string {
@@ -2800,7 +2985,7 @@ type ExtendGrantRequest struct {
 
 func (x *ExtendGrantRequest) Reset() {
 	*x = ExtendGrantRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2997,7 @@ func (x *ExtendGrantRequest) String() string {
 func (*ExtendGrantRequest) ProtoMessage() {}
 
 func (x *ExtendGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +3010,7 @@ func (x *ExtendGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendGrantRequest.ProtoReflect.Descriptor instead.
 func (*ExtendGrantRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{32}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ExtendGrantRequest) GetId() string {
@@ -2867,7 +3052,7 @@ type AcknowledgeRevokeFailureRequest struct {
 
 func (x *AcknowledgeRevokeFailureRequest) Reset() {
 	*x = AcknowledgeRevokeFailureRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +3064,7 @@ func (x *AcknowledgeRevokeFailureRequest) String() string {
 func (*AcknowledgeRevokeFailureRequest) ProtoMessage() {}
 
 func (x *AcknowledgeRevokeFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +3077,7 @@ func (x *AcknowledgeRevokeFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRevokeFailureRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRevokeFailureRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{33}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AcknowledgeRevokeFailureRequest) GetId() string {
@@ -2905,6 +3090,172 @@ func (x *AcknowledgeRevokeFailureRequest) GetId() string {
 func (x *AcknowledgeRevokeFailureRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+type ProposeSecretChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency key, as for CreateApproval.
+	RequestId   string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Title       string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Environment string `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
+	// A configured target (actions.secrets.targets) and a secret it allows.
+	Target        string        `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Secret        string        `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
+	Changes       []*SecretEdit `protobuf:"bytes,7,rep,name=changes,proto3" json:"changes,omitempty"`
+	Justification string        `protobuf:"bytes,8,opt,name=justification,proto3" json:"justification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeSecretChangeRequest) Reset() {
+	*x = ProposeSecretChangeRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeSecretChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeSecretChangeRequest) ProtoMessage() {}
+
+func (x *ProposeSecretChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeSecretChangeRequest.ProtoReflect.Descriptor instead.
+func (*ProposeSecretChangeRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ProposeSecretChangeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *ProposeSecretChangeRequest) GetChanges() []*SecretEdit {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ProposeSecretChangeRequest) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+// SecretEdit is one key's change. The value goes to the staging area,
+// sealed; it is never stored in the approval, logged or echoed.
+type SecretEdit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// set (add or change), rotate (change an existing key) or delete.
+	Op string `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	// The new value (set, rotate); empty for delete.
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretEdit) Reset() {
+	*x = SecretEdit{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretEdit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretEdit) ProtoMessage() {}
+
+func (x *SecretEdit) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretEdit.ProtoReflect.Descriptor instead.
+func (*SecretEdit) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SecretEdit) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SecretEdit) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *SecretEdit) GetValue() string {
+	if x != nil {
+		return x.Value
 	}
 	return ""
 }
@@ -3102,7 +3453,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xae\v\n" +
+	"finishTime\"\xed\v\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -3144,10 +3495,27 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06events\x18  \x03(\v2\x16.signoff.v1.AuditEventR\x06events\x12\x1a\n" +
 	"\bduration\x18! \x01(\tR\bduration\x12'\n" +
 	"\x05grant\x18\" \x01(\v2\x11.signoff.v1.GrantR\x05grant\x12\x18\n" +
-	"\aextends\x18# \x01(\tR\aextends\x1a9\n" +
+	"\aextends\x18# \x01(\tR\aextends\x12=\n" +
+	"\rsecret_change\x18$ \x01(\v2\x18.signoff.v1.SecretChangeR\fsecretChange\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x01\n" +
+	"\fSecretChange\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12/\n" +
+	"\x04keys\x18\x03 \x03(\v2\x1b.signoff.v1.SecretKeyChangeR\x04keys\x12!\n" +
+	"\fbase_version\x18\x04 \x01(\tR\vbaseVersion\x12\x15\n" +
+	"\x06key_id\x18\x05 \x01(\tR\x05keyId\"\xd7\x01\n" +
+	"\x0fSecretKeyChange\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x0e\n" +
+	"\x02op\x18\x02 \x01(\tR\x02op\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12'\n" +
+	"\x0fold_fingerprint\x18\x04 \x01(\tR\x0eoldFingerprint\x12\x1d\n" +
+	"\n" +
+	"old_length\x18\x05 \x01(\x05R\toldLength\x12'\n" +
+	"\x0fnew_fingerprint\x18\x06 \x01(\tR\x0enewFingerprint\x12\x1d\n" +
+	"\n" +
+	"new_length\x18\a \x01(\x05R\tnewLength\"\xc0\x04\n" +
 	"\x05Grant\x12;\n" +
 	"\vrevoke_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"revokeTime\x129\n" +
@@ -3181,7 +3549,22 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\rjustification\x18\x04 \x01(\tR\rjustification\"I\n" +
 	"\x1fAcknowledgeRevokeFailureRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\xc5\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9d\x02\n" +
+	"\x1aProposeSecretChangeRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12 \n" +
+	"\venvironment\x18\x04 \x01(\tR\venvironment\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x120\n" +
+	"\achanges\x18\a \x03(\v2\x16.signoff.v1.SecretEditR\achanges\x12$\n" +
+	"\rjustification\x18\b \x01(\tR\rjustification\"D\n" +
+	"\n" +
+	"SecretEdit\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x0e\n" +
+	"\x02op\x18\x02 \x01(\tR\x02op\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value*\xc5\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSTATUS_PENDING\x10\x01\x12\x13\n" +
@@ -3195,7 +3578,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DECISION_APPROVE\x10\x01\x12\x13\n" +
-	"\x0fDECISION_REJECT\x10\x022\x98\x06\n" +
+	"\x0fDECISION_REJECT\x10\x022\xed\x06\n" +
 	"\x0fApprovalService\x12I\n" +
 	"\x0eCreateApproval\x12!.signoff.v1.CreateApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vGetApproval\x12\x1e.signoff.v1.GetApprovalRequest\x1a\x14.signoff.v1.Approval\x12T\n" +
@@ -3206,7 +3589,8 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\rAmendApproval\x12 .signoff.v1.AmendApprovalRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vRevokeGrant\x12\x1e.signoff.v1.RevokeGrantRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vExtendGrant\x12\x1e.signoff.v1.ExtendGrantRequest\x1a\x14.signoff.v1.Approval\x12]\n" +
-	"\x18AcknowledgeRevokeFailure\x12+.signoff.v1.AcknowledgeRevokeFailureRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
+	"\x18AcknowledgeRevokeFailure\x12+.signoff.v1.AcknowledgeRevokeFailureRequest\x1a\x14.signoff.v1.Approval\x12S\n" +
+	"\x13ProposeSecretChange\x12&.signoff.v1.ProposeSecretChangeRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
 	"\rPolicyService\x12Q\n" +
 	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
 	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
@@ -3229,7 +3613,7 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                             // 0: signoff.v1.Status
 	(Decision)(0),                           // 1: signoff.v1.Decision
@@ -3262,106 +3646,115 @@ var file_signoff_v1_signoff_proto_goTypes = []any{
 	(*DecisionAttempt)(nil),                 // 28: signoff.v1.DecisionAttempt
 	(*ActionResult)(nil),                    // 29: signoff.v1.ActionResult
 	(*Approval)(nil),                        // 30: signoff.v1.Approval
-	(*Grant)(nil),                           // 31: signoff.v1.Grant
-	(*GrantExtension)(nil),                  // 32: signoff.v1.GrantExtension
-	(*RevokeGrantRequest)(nil),              // 33: signoff.v1.RevokeGrantRequest
-	(*ExtendGrantRequest)(nil),              // 34: signoff.v1.ExtendGrantRequest
-	(*AcknowledgeRevokeFailureRequest)(nil), // 35: signoff.v1.AcknowledgeRevokeFailureRequest
-	nil,                                     // 36: signoff.v1.Action.ParamsEntry
-	nil,                                     // 37: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                                     // 38: signoff.v1.AmendApprovalRequest.FieldsEntry
-	nil,                                     // 39: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),           // 40: google.protobuf.Timestamp
+	(*SecretChange)(nil),                    // 31: signoff.v1.SecretChange
+	(*SecretKeyChange)(nil),                 // 32: signoff.v1.SecretKeyChange
+	(*Grant)(nil),                           // 33: signoff.v1.Grant
+	(*GrantExtension)(nil),                  // 34: signoff.v1.GrantExtension
+	(*RevokeGrantRequest)(nil),              // 35: signoff.v1.RevokeGrantRequest
+	(*ExtendGrantRequest)(nil),              // 36: signoff.v1.ExtendGrantRequest
+	(*AcknowledgeRevokeFailureRequest)(nil), // 37: signoff.v1.AcknowledgeRevokeFailureRequest
+	(*ProposeSecretChangeRequest)(nil),      // 38: signoff.v1.ProposeSecretChangeRequest
+	(*SecretEdit)(nil),                      // 39: signoff.v1.SecretEdit
+	nil,                                     // 40: signoff.v1.Action.ParamsEntry
+	nil,                                     // 41: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                                     // 42: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                                     // 43: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),           // 44: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	40, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
-	40, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
-	40, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	40, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
-	40, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
-	40, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
+	44, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
+	44, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
+	44, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	44, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
+	44, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: signoff.v1.ListDelegationsResponse.delegations:type_name -> signoff.v1.Delegation
-	36, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	40, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
 	9,  // 8: signoff.v1.Input.options:type_name -> signoff.v1.Option
 	1,  // 9: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	37, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	41, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
 	7,  // 11: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 12: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	38, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	42, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
 	7,  // 14: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 15: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
 	18, // 16: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
 	7,  // 17: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
 	18, // 18: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
 	19, // 19: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
-	40, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	44, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
 	19, // 21: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
 	20, // 22: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
-	40, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	44, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 24: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
 	30, // 25: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
 	1,  // 26: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
 	28, // 27: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
 	30, // 28: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
 	1,  // 29: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	40, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	40, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	39, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	44, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	44, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	43, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
 	0,  // 33: signoff.v1.Approval.status:type_name -> signoff.v1.Status
 	28, // 34: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	40, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	40, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	40, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	44, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	44, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	44, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
 	7,  // 38: signoff.v1.Approval.action:type_name -> signoff.v1.Action
 	29, // 39: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
 	8,  // 40: signoff.v1.Approval.input:type_name -> signoff.v1.Input
 	19, // 41: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
 	21, // 42: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
-	31, // 43: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
-	40, // 44: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
-	40, // 45: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
-	40, // 46: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
-	32, // 47: signoff.v1.Grant.extensions:type_name -> signoff.v1.GrantExtension
-	40, // 48: signoff.v1.Grant.acknowledged_time:type_name -> google.protobuf.Timestamp
-	40, // 49: signoff.v1.GrantExtension.from_time:type_name -> google.protobuf.Timestamp
-	40, // 50: signoff.v1.GrantExtension.to_time:type_name -> google.protobuf.Timestamp
-	10, // 51: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	22, // 52: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	23, // 53: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	25, // 54: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	27, // 55: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	11, // 56: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
-	12, // 57: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
-	33, // 58: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
-	34, // 59: signoff.v1.ApprovalService.ExtendGrant:input_type -> signoff.v1.ExtendGrantRequest
-	35, // 60: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:input_type -> signoff.v1.AcknowledgeRevokeFailureRequest
-	13, // 61: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
-	15, // 62: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
-	16, // 63: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
-	3,  // 64: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
-	4,  // 65: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
-	6,  // 66: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
-	30, // 67: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	30, // 68: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	24, // 69: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	26, // 70: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	30, // 71: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	30, // 72: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
-	30, // 73: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
-	30, // 74: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
-	30, // 75: signoff.v1.ApprovalService.ExtendGrant:output_type -> signoff.v1.Approval
-	30, // 76: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:output_type -> signoff.v1.Approval
-	14, // 77: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
-	18, // 78: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
-	17, // 79: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
-	2,  // 80: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
-	5,  // 81: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
-	2,  // 82: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
-	67, // [67:83] is the sub-list for method output_type
-	51, // [51:67] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	33, // 43: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
+	31, // 44: signoff.v1.Approval.secret_change:type_name -> signoff.v1.SecretChange
+	32, // 45: signoff.v1.SecretChange.keys:type_name -> signoff.v1.SecretKeyChange
+	44, // 46: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
+	44, // 47: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
+	44, // 48: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
+	34, // 49: signoff.v1.Grant.extensions:type_name -> signoff.v1.GrantExtension
+	44, // 50: signoff.v1.Grant.acknowledged_time:type_name -> google.protobuf.Timestamp
+	44, // 51: signoff.v1.GrantExtension.from_time:type_name -> google.protobuf.Timestamp
+	44, // 52: signoff.v1.GrantExtension.to_time:type_name -> google.protobuf.Timestamp
+	39, // 53: signoff.v1.ProposeSecretChangeRequest.changes:type_name -> signoff.v1.SecretEdit
+	10, // 54: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	22, // 55: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	23, // 56: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	25, // 57: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	27, // 58: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	11, // 59: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	12, // 60: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	35, // 61: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
+	36, // 62: signoff.v1.ApprovalService.ExtendGrant:input_type -> signoff.v1.ExtendGrantRequest
+	37, // 63: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:input_type -> signoff.v1.AcknowledgeRevokeFailureRequest
+	38, // 64: signoff.v1.ApprovalService.ProposeSecretChange:input_type -> signoff.v1.ProposeSecretChangeRequest
+	13, // 65: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	15, // 66: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	16, // 67: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	3,  // 68: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
+	4,  // 69: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
+	6,  // 70: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
+	30, // 71: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	30, // 72: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	24, // 73: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	26, // 74: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	30, // 75: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	30, // 76: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	30, // 77: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	30, // 78: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
+	30, // 79: signoff.v1.ApprovalService.ExtendGrant:output_type -> signoff.v1.Approval
+	30, // 80: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:output_type -> signoff.v1.Approval
+	30, // 81: signoff.v1.ApprovalService.ProposeSecretChange:output_type -> signoff.v1.Approval
+	14, // 82: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	18, // 83: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	17, // 84: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	2,  // 85: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
+	5,  // 86: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
+	2,  // 87: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
+	71, // [71:88] is the sub-list for method output_type
+	54, // [54:71] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -3375,7 +3768,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -29,6 +29,7 @@ const (
 	ApprovalService_RevokeGrant_FullMethodName              = "/signoff.v1.ApprovalService/RevokeGrant"
 	ApprovalService_ExtendGrant_FullMethodName              = "/signoff.v1.ApprovalService/ExtendGrant"
 	ApprovalService_AcknowledgeRevokeFailure_FullMethodName = "/signoff.v1.ApprovalService/AcknowledgeRevokeFailure"
+	ApprovalService_ProposeSecretChange_FullMethodName      = "/signoff.v1.ApprovalService/ProposeSecretChange"
 )
 
 // ApprovalServiceClient is the client API for ApprovalService service.
@@ -69,6 +70,12 @@ type ApprovalServiceClient interface {
 	// AcknowledgeRevokeFailure stops the retries of a failing revoke: an
 	// admin takes it over (removes the access by hand) and says how.
 	AcknowledgeRevokeFailure(ctx context.Context, in *AcknowledgeRevokeFailureRequest, opts ...grpc.CallOption) (*Approval, error)
+	// ProposeSecretChange asks to change keys of a production secret: the
+	// values are staged, sealed, in the target store, and the approval
+	// carries only the redacted diff (keys, fingerprints, lengths). Once
+	// approved the change is written once, read back, and the staged values
+	// destroyed; rejected, expired or cancelled, they are destroyed.
+	ProposeSecretChange(ctx context.Context, in *ProposeSecretChangeRequest, opts ...grpc.CallOption) (*Approval, error)
 }
 
 type approvalServiceClient struct {
@@ -179,6 +186,16 @@ func (c *approvalServiceClient) AcknowledgeRevokeFailure(ctx context.Context, in
 	return out, nil
 }
 
+func (c *approvalServiceClient) ProposeSecretChange(ctx context.Context, in *ProposeSecretChangeRequest, opts ...grpc.CallOption) (*Approval, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Approval)
+	err := c.cc.Invoke(ctx, ApprovalService_ProposeSecretChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApprovalServiceServer is the server API for ApprovalService service.
 // All implementations must embed UnimplementedApprovalServiceServer
 // for forward compatibility.
@@ -217,6 +234,12 @@ type ApprovalServiceServer interface {
 	// AcknowledgeRevokeFailure stops the retries of a failing revoke: an
 	// admin takes it over (removes the access by hand) and says how.
 	AcknowledgeRevokeFailure(context.Context, *AcknowledgeRevokeFailureRequest) (*Approval, error)
+	// ProposeSecretChange asks to change keys of a production secret: the
+	// values are staged, sealed, in the target store, and the approval
+	// carries only the redacted diff (keys, fingerprints, lengths). Once
+	// approved the change is written once, read back, and the staged values
+	// destroyed; rejected, expired or cancelled, they are destroyed.
+	ProposeSecretChange(context.Context, *ProposeSecretChangeRequest) (*Approval, error)
 	mustEmbedUnimplementedApprovalServiceServer()
 }
 
@@ -256,6 +279,9 @@ func (UnimplementedApprovalServiceServer) ExtendGrant(context.Context, *ExtendGr
 }
 func (UnimplementedApprovalServiceServer) AcknowledgeRevokeFailure(context.Context, *AcknowledgeRevokeFailureRequest) (*Approval, error) {
 	return nil, status.Error(codes.Unimplemented, "method AcknowledgeRevokeFailure not implemented")
+}
+func (UnimplementedApprovalServiceServer) ProposeSecretChange(context.Context, *ProposeSecretChangeRequest) (*Approval, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProposeSecretChange not implemented")
 }
 func (UnimplementedApprovalServiceServer) mustEmbedUnimplementedApprovalServiceServer() {}
 func (UnimplementedApprovalServiceServer) testEmbeddedByValue()                         {}
@@ -458,6 +484,24 @@ func _ApprovalService_AcknowledgeRevokeFailure_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApprovalService_ProposeSecretChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeSecretChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApprovalServiceServer).ProposeSecretChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApprovalService_ProposeSecretChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApprovalServiceServer).ProposeSecretChange(ctx, req.(*ProposeSecretChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApprovalService_ServiceDesc is the grpc.ServiceDesc for ApprovalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -504,6 +548,10 @@ var ApprovalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AcknowledgeRevokeFailure",
 			Handler:    _ApprovalService_AcknowledgeRevokeFailure_Handler,
+		},
+		{
+			MethodName: "ProposeSecretChange",
+			Handler:    _ApprovalService_ProposeSecretChange_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
