@@ -292,23 +292,26 @@ func (s *Service) ExtendGrant(ctx context.Context, req *pb.ExtendGrantRequest) (
 	if err := checkText("justification", justification, maxDescription); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	grant, err := s.approvals.Get(ctx, req.GetId())
-	if err != nil {
-		return nil, s.statusOf(ctx, "read approval", err)
-	}
-	if !access.CanRead(grant, user) {
-		return nil, errNotFound
-	}
-	r, err := intake.Extension(grant, user.Name, d)
-	if err == nil {
-		return s.start(ctx, user, req.GetRequestId(), r, justification)
-	}
-	if errors.Is(err, intake.ErrDenied) {
+	st, err := s.Extend(ctx, user, req.GetId(), d, justification, req.GetRequestId())
+	var refused *extensionRefused
+	switch {
+	case err == nil:
+		return toProto(st), nil
+	case errors.As(err, &refused) && errors.Is(err, intake.ErrDenied):
 		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
+	case errors.As(err, &refused):
+		return nil, status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+	case errors.Is(err, intake.ErrInvalid):
+		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+	case errors.Is(err, intake.ErrDenied):
+		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
+	case errors.Is(err, intake.ErrConflict):
+		return nil, status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, intake.ErrUnavailable):
+		s.logger.WarnContext(ctx, "extension not created", "requester", user.Name, "err", err)
+		return nil, status.Error(codes.Unavailable, "the policy's approver groups could not be read (Slack); nothing was created, retry later")
 	}
-	return nil, status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+	return nil, s.statusOf(ctx, "extend grant", err)
 }
 
 // AcknowledgeRevokeFailure lets an admin take a failing revoke over; the

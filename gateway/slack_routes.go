@@ -23,7 +23,7 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		return fmt.Errorf("slack callbacks: %w", err)
 	}
 	live := d.Live
-	h, err := slackhttp.New(slackhttp.Options{
+	o := slackhttp.Options{
 		Config:      func() config.Slack { return live.Get().Slack.WithOverrides(sec) },
 		Secrets:     sec,
 		Directory:   func() *identity.Directory { return live.Get().Directory },
@@ -33,7 +33,12 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		Proofs:      d.Proofs,
 		People:      d.People,
 		Memberships: d.Memberships,
-	})
+	}
+	if d.Service != nil {
+		// /signoff extend starts the extension as the API does.
+		o.Extend = d.Service.Extend
+	}
+	h, err := slackhttp.New(o)
 	if err != nil {
 		return err
 	}

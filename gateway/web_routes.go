@@ -62,6 +62,10 @@ func mountWeb(mux *http.ServeMux, d Deps) error {
 		People:      d.People,
 		Memberships: d.Memberships,
 	}
+	if d.Service != nil {
+		// "Ask for more time" starts the extension as the API does.
+		o.Extend = d.Service.Extend
+	}
 	if d.Sessions != nil {
 		o.SignIn = d.Authn.SignIn(d.Config.OIDC.ClientID, d.Secrets.OIDCClientSecret, strings.TrimSuffix(d.Config.Gateway.PublicURL, "/")+"/auth/callback")
 	}

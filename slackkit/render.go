@@ -117,7 +117,12 @@ func Progress(st *approval.State) string {
 
 // URL is the approval's page on the gateway: people who open it sign in there.
 func (r Render) URL(st *approval.State) string {
-	return strings.TrimRight(r.PublicURL, "/") + "/approvals/" + st.ID
+	return r.ApprovalURL(st.ID)
+}
+
+// ApprovalURL is the page of the approval with ID id.
+func (r Render) ApprovalURL(id string) string {
+	return strings.TrimRight(r.PublicURL, "/") + "/approvals/" + id
 }
 
 // blockID keeps block IDs unique per message and new after each change:
@@ -470,12 +475,18 @@ func (r Render) grantLines(st *approval.State, icon, at string) string {
 			line += ", as scheduled"
 		}
 		lines := []string{line, fmt.Sprintf("Scheduled to end %s · %s", Date(g.RevokeAt), by)}
+		if ext := r.extensionLine(g); ext != "" {
+			lines = append(lines, ext)
+		}
 		if g.RevokeOutput != "" {
 			lines = append(lines, "*How it was verified:* "+codeBlock(g.RevokeOutput, maxRevokeOutput))
 		}
 		return strings.Join(lines, "\n")
 	}
 	lines := []string{fmt.Sprintf("%s *Access granted* until %s · %s", icon, Date(g.RevokeAt), by)}
+	if ext := r.extensionLine(g); ext != "" {
+		lines = append(lines, ext)
+	}
 	if !g.RevokeRequestedAt.IsZero() {
 		line := fmt.Sprintf("⏳ Revoke asked by %s at %s", r.Person(g.RevokeRequestedBy), Date(g.RevokeRequestedAt))
 		if g.RevokeReason != "" {
@@ -573,8 +584,9 @@ func ActionResultText(res *approval.ActionResult) string {
 }
 
 // OutcomeReplyText is the thread reply of an outcome notice: the action's
-// result, except for a grant's later notices (a failed revoke, the
-// revoke), which tell the revoke's news rather than repeat the grant's.
+// result, except for a grant's later notices (an extension, a failed
+// revoke, the revoke), which tell their own news rather than repeat the
+// grant's.
 func OutcomeReplyText(st *approval.State) string {
 	g := st.Grant
 	switch {
@@ -588,6 +600,9 @@ func OutcomeReplyText(st *approval.State) string {
 	case st.Status == approval.StatusGranted && g.RevokeFailures > 0:
 		return fmt.Sprintf("⚠️ The revoke of this access (`%s`) failed %s so far: it is tried again until it is verified.",
 			Escape(st.Request.Action.Type), times(g.RevokeFailures))
+	case st.Status == approval.StatusGranted && len(g.Extensions) > 0:
+		// Granted, nothing failing: this notice is the latest extension's.
+		return ExtendedReplyText(st)
 	}
 	return ActionResultText(st.ActionResult)
 }

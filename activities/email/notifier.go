@@ -1,7 +1,8 @@
 // Package email is the email notifier: it mails each pending approver a
 // prompt with one signed link per option, reminds and escalates to the
-// right people, tells approvers and security about break-glass, and tells
-// the requester the outcome.
+// right people, tells approvers and security about break-glass, tells the
+// requester the outcome and, before granted access ends, tells the grantee
+// how to ask for more time.
 //
 // SMTP has no idempotency key and the activity may be retried. Every
 // message has a Message-ID derived from the approval, the recipient and the
@@ -220,7 +221,7 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval
 // did.
 func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
 	rs := n.users(st, []string{st.Requester}, func(string) bool { return false })
-	return n.deliver(ctx, st, workflows.NoticeOutcome, "1", rs, true,
+	return n.deliver(ctx, st, workflows.NoticeOutcome, outcomeSeq(st), rs, true,
 		func(c *content, r recipient) {
 			c.Heading = "Approval " + strings.ToLower(string(st.Status))
 			c.Intro = outcomeIntro(st)
@@ -238,6 +239,11 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 }
 
 func outcomeIntro(st *approval.State) string {
+	if st.Grant != nil {
+		if s := grantIntro(st); s != "" {
+			return s
+		}
+	}
 	switch st.Status {
 	case approval.StatusApproved:
 		return "Your request was approved by " + strings.Join(st.ApprovedBy, ", ") + "."

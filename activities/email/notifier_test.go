@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -453,4 +454,133 @@ func TestRelayFailures(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// grantedState is alice's access for two hours, approved by bob and carol.
+func grantedState(t *testing.T) *approval.State {
+	t.Helper()
+	st := state(approval.Input{})
+	st.Request.Duration = 2 * time.Hour
+	st.Request.Action = approval.Action{Type: "postgres_role", Params: map[string]string{"target": "orders", "role": "orders_read", "user": "alice_db"}}
+	st.Policy.MaxDuration = 8 * time.Hour
+	at := created.Add(10 * time.Minute)
+	st.Decide(approval.Attempt{ID: "a1", User: "bob", Decision: approval.DecisionApprove}, at)
+	st.Decide(approval.Attempt{ID: "a2", User: "carol", Decision: approval.DecisionApprove}, at)
+	st.StartGrant(st.ClosedAt)
+	st.ActionResult = &approval.ActionResult{Type: "postgres_role", Success: true, Output: "alice_db is a member of orders_read"}
+	st.MarkGranted(at.Add(time.Second), st.ActionResult.Output)
+	if st.Status != approval.StatusGranted {
+		t.Fatalf("status %s, want granted", st.Status)
+	}
+	return st
+}
+
+// The grant-ending notice is one mail, to the grantee alone, with the end,
+// the approval's page, the CLI command and the audit link, and no
+// decision links; an extension's new end is a mail of its own.
+func TestGrantEndingMailsTheGranteeOnly(t *testing.T) {
+	f := setup(t, smtpfake.Options{Username: smtpUser, Password: smtpPass}, config.EmailTLSStartTLS, nil)
+	st := grantedState(t)
+	acts := &activities.Activities{Notifiers: map[string]activities.Notifier{Name: f.n}, Logger: slog.Default()}
+	d, err := acts.Notify(context.Background(), workflows.NotifyInput{Notifier: Name, Kind: workflows.NoticeGrantEnding, Approval: *st})
+	if err != nil {
+		t.Fatalf("notify: %v", err)
+	}
+	if !slices.Equal(d.Targets, []string{"email:alice@example.com"}) || len(f.srv.Messages()) != 1 {
+		t.Fatalf("targets %v, %d mails: the grantee only", d.Targets, len(f.srv.Messages()))
+	}
+	m := f.mailTo(t, "alice@example.com")[0]
+	end := "Sun 1 Mar 2026 14:10 UTC"
+	if m.Subject != "[Signoff] Your access ends at "+end+": Deploy api v2.3.0 (production)" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	if !strings.Contains(m.MessageID, fmt.Sprintf(".grant-ending.e%d.", st.Grant.RevokeAt.Unix())) {
+		t.Errorf("message id %q", m.MessageID)
+	}
+	page := publicURL + "/approvals/" + st.ID
+	for _, want := range []string{"Your access ends soon", "The access this approval granted you ends at " + end + ": it is revoked then.",
+		page, "signoff extend " + st.ID + " --duration 1h", "for at most 8h at a time", "orders_read"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+		if !strings.Contains(m.HTML, want) {
+			t.Errorf("html lacks %q:\n%s", want, m.HTML)
+		}
+	}
+	if len(m.Links("/d/")) != 0 {
+		t.Error("decision links in a grant-ending mail")
+	}
+	links := m.Links(page)
+	if len(links) != 2 || links[0] != page {
+		t.Fatalf("links %v: want the page, then the audit trail", links)
+	}
+	view := m.Links(page + "?t=")
+	if len(view) != 1 {
+		t.Fatalf("audit links %v", view)
+	}
+	if c, err := f.keys.Verify(tokenOf(t, view[0], "?t="), created); err != nil || c.Purpose != emailtoken.PurposeView || c.User != "alice" {
+		t.Errorf("view link: %+v %v", c, err)
+	}
+	for _, secret := range []string{smtpPass, "c2lnbm9mZi10ZXN0LWxpbmsta2V5"} {
+		if strings.Contains(string(f.srv.Messages()[0].Data), secret) || strings.Contains(f.logs.String(), secret) {
+			t.Fatalf("a secret in the mail or the logs: %q", secret)
+		}
+	}
+
+	// Extended: the new end is told again, in a new mail.
+	const ext = "eeeeeeeeeeeeeeeeeeeeeeeeee"
+	if err := st.Extend(approval.Actor{User: "signoff", Proof: "test"}, ext, st.Grant.RevokeAt.Add(time.Hour), st.Grant.RevokeAt.Add(-5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.n.GrantEnding(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	mails := f.mailTo(t, "alice@example.com")
+	if len(mails) != 2 || mails[1].MessageID == mails[0].MessageID ||
+		mails[1].Subject != "[Signoff] Your access ends at Sun 1 Mar 2026 15:10 UTC: Deploy api v2.3.0 (production)" ||
+		!strings.Contains(mails[1].Text, "It was extended already, last by approval "+ext+".") {
+		t.Fatalf("after the extension: %d mails, %q\n%s", len(mails), mails[len(mails)-1].Subject, mails[len(mails)-1].Text)
+	}
+
+	t.Run("a grantee without an email address", func(t *testing.T) {
+		st := grantedState(t)
+		st.Requester = "erin"
+		if _, err := f.n.GrantEnding(context.Background(), st); err == nil || !strings.Contains(err.Error(), "nobody to email") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a policy allowing less than an hour", func(t *testing.T) {
+		st := grantedState(t)
+		st.Policy.MaxDuration = 45 * time.Minute
+		if help := f.n.extendHelp(st); !strings.Contains(help, "--duration 45m") || !strings.Contains(help, "at most 45m at a time") {
+			t.Fatalf("help:\n%s", help)
+		}
+	})
+}
+
+// Each outcome notice of a grant is a mail of its own: the extension's
+// says the new end and which approval extended it.
+func TestOutcomeOfAnExtendedGrant(t *testing.T) {
+	f := setup(t, smtpfake.Options{Username: smtpUser, Password: smtpPass}, config.EmailTLSStartTLS, nil)
+	st := grantedState(t)
+	if _, err := f.n.Outcome(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	const ext = "eeeeeeeeeeeeeeeeeeeeeeeeee"
+	if err := st.Extend(approval.Actor{User: "signoff", Proof: "test"}, ext, st.Grant.RevokeAt.Add(time.Hour), st.Grant.RevokeAt.Add(-5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.n.Outcome(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	mails := f.mailTo(t, "alice@example.com")
+	if len(mails) != 2 || mails[0].MessageID == mails[1].MessageID {
+		t.Fatalf("%d mails, ids %q", len(mails), mails[len(mails)-1].MessageID)
+	}
+	if !strings.Contains(mails[0].Text, "Your request was approved by bob, carol: access is granted until Sun 1 Mar 2026 14:10 UTC.") {
+		t.Errorf("granted:\n%s", mails[0].Text)
+	}
+	if !strings.Contains(mails[1].Text, "Your access was extended by approval "+ext+": it now ends at Sun 1 Mar 2026 15:10 UTC.") {
+		t.Errorf("extended:\n%s", mails[1].Text)
+	}
 }

@@ -1,7 +1,8 @@
 // Package slack is the Slack notifier: it posts Block Kit prompts to the
 // configured channels and approvers' direct messages, and when the approval
 // ends replaces their controls with the outcome and replies in thread with
-// the action's result.
+// the action's result. Before granted access ends it tells the grantee, in
+// the same thread, and how to ask for more time.
 //
 // chat.postMessage has no idempotency key, and the activity may be retried.
 // Each posted target is recorded in the activity's heartbeat details and
@@ -68,7 +69,10 @@ type Notifier struct {
 	pacer *slackkit.Pacer
 }
 
-var _ activities.Notifier = (*Notifier)(nil)
+var (
+	_ activities.Notifier      = (*Notifier)(nil)
+	_ activities.GrantNotifier = (*Notifier)(nil)
+)
 
 // New returns a Notifier; it makes no call yet.
 func New(o Options) (*Notifier, error) {
@@ -386,5 +390,75 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 		d.Targets = append(d.Targets, "failed "+f)
 	}
 	n.logger.InfoContext(ctx, "slack outcome posted", "approval_id", st.ID, "status", string(st.Status), "targets", len(d.Targets))
+	return d, nil
+}
+
+// GrantEnding tells the grantee their access ends soon, and how to ask for
+// more (/signoff extend, the approval's page): a reply in the thread of
+// each channel message of the approval, mentioning them; when the approval
+// has no channel message, a direct message to them. The replies are not
+// returned as messages to update later.
+func (n *Notifier) GrantEnding(ctx context.Context, st *approval.State) (approval.Delivery, error) {
+	if st.Grant == nil {
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("slack: approval %s grants no access", st.ID), ErrTypeConfig, nil)
+	}
+	type reply struct {
+		target
+		thread string
+	}
+	var replies []reply
+	seen := map[string]bool{}
+	for _, m := range st.Messages {
+		key := m.Channel + ":" + m.ID
+		if m.Notifier != Name || m.User != "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		replies = append(replies, reply{target: target{key: "ending:" + key, channel: m.Channel, label: "slack:" + key}, thread: m.ID})
+	}
+	if len(replies) == 0 {
+		if u, ok := n.dir.Lookup(st.Requester); ok && u.SlackID != "" {
+			replies = append(replies, reply{target: target{key: "ending:dm:" + u.Name, channel: u.SlackID, user: u.Name, label: "slack:@" + u.Name}})
+		}
+	}
+	if len(replies) == 0 {
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("slack: nowhere to tell %s that approval %s's access ends: no channel message and no slack_id", st.Requester, st.ID),
+			ErrTypeConfig, nil)
+	}
+	text := n.render.GrantEndingText(st)
+	prog := n.loadProgress(ctx)
+	var d approval.Delivery
+	var failed []string
+	for _, r := range replies {
+		if !prog.Done[r.key] {
+			opts := []slackapi.MsgOption{
+				slackapi.MsgOptionText(text, false),
+				slackapi.MsgOptionDisableLinkUnfurl(),
+				slackapi.MsgOptionDisableMediaUnfurl(),
+			}
+			if r.thread != "" {
+				opts = append(opts, slackapi.MsgOptionTS(r.thread))
+			}
+			if _, _, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), r.channel, opts...); err != nil {
+				if ferr := n.fail(ctx, "chat.postMessage (grant ending)", r.label, err, &failed); ferr != nil {
+					return approval.Delivery{}, ferr
+				}
+				continue
+			}
+			prog.Done[r.key] = true
+			heartbeat(ctx, &prog)
+		}
+		d.Targets = append(d.Targets, "told "+r.label)
+	}
+	if len(d.Targets) == 0 {
+		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
+			"slack: the grantee could not be told: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
+	}
+	for _, f := range failed {
+		d.Targets = append(d.Targets, "failed "+f)
+	}
+	n.logger.InfoContext(ctx, "slack grant ending told", "approval_id", st.ID, "revoke_at", st.Grant.RevokeAt, "targets", len(d.Targets))
 	return d, nil
 }

@@ -29,6 +29,7 @@ const helpText = "*/signoff* — Signoff approvals\n" +
 	"• `/signoff status <id>` — where an approval stands\n" +
 	"• `/signoff delegate @person until 2026-12-24 [reason]` — let someone decide in your place\n" +
 	"• `/signoff delegations`, `/signoff undelegate <id>` — see and end delegations\n" +
+	"• `/signoff extend <id> 1h [justification]` — ask for more time on access an approval granted you\n" +
 	"• `/signoff help` — this help"
 
 // ServeCommands handles POST /slack/commands.
@@ -75,6 +76,10 @@ func (h *Handler) Command(ctx context.Context, cmd slack.SlashCommand) any {
 	case "delegate":
 		if work = h.delegateCommand(args); work == nil {
 			return ephemeral(delegateUsage)
+		}
+	case "extend":
+		if work = h.extendCommand(cmd, args); work == nil {
+			return ephemeral(extendUsage)
 		}
 	case "delegations":
 		work = h.delegationsCommand

@@ -65,6 +65,10 @@ type Options struct {
 	// Memberships are the outside groups people are in now, for policies
 	// that recheck them; nil: none.
 	Memberships func(ctx context.Context, users ...string) map[string][]string
+	// Extend starts the extension of a grant for `/signoff extend` (the
+	// gateway's Service.Extend); nil: the command says it is not
+	// available.
+	Extend ExtendFunc
 }
 
 // Handler serves Slack's callbacks.
@@ -72,6 +76,7 @@ type Handler struct {
 	proofs    *proof.Keyring
 	people    peoplestore.Store
 	members   func(ctx context.Context, users ...string) map[string][]string
+	extend    ExtendFunc
 	cfg       func() config.Slack
 	secret    string
 	token     string
@@ -126,7 +131,7 @@ func New(o Options) (*Handler, error) {
 	dir := o.Directory
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Handler{
-		proofs: o.Proofs, people: o.People, members: o.Memberships, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		proofs: o.Proofs, people: o.People, members: o.Memberships, extend: o.Extend, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
 		api: api, hc: hc,
 		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
 		render: slackkit.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {

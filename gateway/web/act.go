@@ -42,6 +42,13 @@ type acts struct {
 	Bypass                        bool
 	// Revoke: granted access the viewer (grantee or admin) may end now.
 	Revoke bool
+	// Extend: granted access the viewer (the grantee) may ask more time
+	// for, with the durations offered, when it ends now, and whether the
+	// policy wants a justification.
+	Extend                bool
+	Durations             []durationChoice
+	Ends                  string
+	JustificationRequired bool
 	// Requested is true on the viewer's own request.
 	Requested bool
 	// For are the approvers the viewer may decide for as their delegate;
@@ -58,6 +65,10 @@ func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, stan
 	a := &acts{CSRF: h.sessions.csrf(ss), Attempt: randomString(), RequestHash: st.RequestHash, Requested: st.Requester == u.Name}
 	if st.Status == approval.StatusGranted && st.Grant != nil && st.Grant.RevokeRequestedAt.IsZero() {
 		a.Revoke = st.Requester == u.Name || u.Admin
+		if a.Extend = h.extendable(st, u); a.Extend {
+			a.Durations = durationChoices(st.Policy.MaxDuration)
+			a.Ends, a.JustificationRequired = formatTime(st.Grant.RevokeAt), st.Policy.RequireJustification
+		}
 	}
 	if st.Status != approval.StatusPending {
 		return a
@@ -98,6 +109,8 @@ var doneMessages = map[string]string{
 	"cancelled": "The request was cancelled.",
 	"bypassed":  "Break-glass recorded: the request proceeds without approval, and approvers and security were told.",
 	"revoked":   "The revoke was asked for: the access is being taken back now.",
+	"extend_asked": "You asked for more time: this approval asks the grant's approvers. Your access ends as planned " +
+		"unless they approve before; then it lasts the time you asked for, from their approval.",
 }
 
 var attemptPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)

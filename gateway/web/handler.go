@@ -17,6 +17,7 @@
 //	POST /approvals/{id}/cancel        cancel (requester, admin)
 //	POST /approvals/{id}/bypass        break-glass (requester, soft policies)
 //	POST /approvals/{id}/revoke        end granted access now (grantee, admin)
+//	POST /approvals/{id}/extend        ask for more time on granted access (grantee): a new approval
 //	GET  /delegations                  delegations by and to the signed-in person
 //	POST /delegations, /delegations/{id}/revoke   make one, end one
 //	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
@@ -87,6 +88,9 @@ type Options struct {
 	// Memberships are the outside groups people are in now, for policies
 	// that recheck them; nil: none.
 	Memberships func(ctx context.Context, users ...string) map[string][]string
+	// Extend starts the extension of a grant, for "Ask for more time"
+	// (the gateway's Service.Extend); nil leaves the form off.
+	Extend ExtendFunc
 }
 
 // Handler serves the pages.
@@ -107,6 +111,7 @@ type Handler struct {
 	devSignIn bool
 	people    peoplestore.Store
 	members   func(ctx context.Context, users ...string) map[string][]string
+	extend    ExtendFunc
 }
 
 // New checks the options.
@@ -122,7 +127,7 @@ func New(o Options) (*Handler, error) {
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil, people: o.People,
-		members: o.Memberships,
+		members: o.Memberships, extend: o.Extend,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -163,6 +168,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("POST /approvals/{id}/cancel", h.page(h.operate(cancelOp)))
 		mux.HandleFunc("POST /approvals/{id}/bypass", h.page(h.operate(bypassOp)))
 		mux.HandleFunc("POST /approvals/{id}/revoke", h.page(h.operate(revokeOp)))
+		mux.HandleFunc("POST /approvals/{id}/extend", h.page(h.webExtend))
 		mux.HandleFunc("GET /delegations", h.page(h.delegations))
 		mux.HandleFunc("POST /delegations", h.page(h.createDelegation))
 		mux.HandleFunc("POST /delegations/{id}/revoke", h.page(h.revokeDelegation))

@@ -57,6 +57,10 @@ func summarize(st *approval.State) *summary {
 		if !g.GrantedAt.IsZero() {
 			s.Access = append(s.Access, field{Key: "Granted", Value: formatTime(g.GrantedAt)})
 		}
+		for _, e := range g.Extensions {
+			s.Access = append(s.Access, field{Key: "Extended", Value: fmt.Sprintf("at %s by approval %s: until %s (was %s)",
+				formatTime(e.At), e.Approval, formatTime(e.To), formatTime(e.From))})
+		}
 		if !g.RevokedAt.IsZero() {
 			s.Access = append(s.Access, field{Key: "Revoked", Value: formatTime(g.RevokedAt) + ": " + g.RevokeOutput})
 		}
@@ -118,30 +122,35 @@ type entryView struct {
 }
 
 var labels = map[string]string{
-	"requested":           "Requested",
-	"notification":        "Notified",
-	"notification_failed": "Notification failed",
-	"decision":            "Decision",
-	"timer_fired":         "Timer fired",
-	"reminder":            "Reminder",
-	"escalation":          "Escalated",
-	"break_glass":         "Break-glass",
-	"break_glass_refused": "Break-glass refused",
-	"action":              "Action",
-	"outcome":             "Outcome",
-	"stage_approved":      "Stage approved",
-	"cancelled":           "Cancelled",
-	"cancel_refused":      "Cancellation refused",
-	"amended":             "Amended",
-	"amend_refused":       "Amendment refused",
-	"expired":             "Expired",
-	"deadline_rejected":   "Rejected at the deadline",
-	"start_refused":       "Start refused",
-	"granted":             "Access granted",
-	"revoke_requested":    "Revoke asked for",
-	"revoke_refused":      "Revoke refused",
-	"revoke_failed":       "Revoke failed (tried again)",
-	"revoked":             "Access revoked",
+	"requested":                  "Requested",
+	"notification":               "Notified",
+	"notification_failed":        "Notification failed",
+	"decision":                   "Decision",
+	"timer_fired":                "Timer fired",
+	"reminder":                   "Reminder",
+	"escalation":                 "Escalated",
+	"break_glass":                "Break-glass",
+	"break_glass_refused":        "Break-glass refused",
+	"action":                     "Action",
+	"outcome":                    "Outcome",
+	"stage_approved":             "Stage approved",
+	"cancelled":                  "Cancelled",
+	"cancel_refused":             "Cancellation refused",
+	"amended":                    "Amended",
+	"amend_refused":              "Amendment refused",
+	"expired":                    "Expired",
+	"deadline_rejected":          "Rejected at the deadline",
+	"start_refused":              "Start refused",
+	"granted":                    "Access granted",
+	"revoke_requested":           "Revoke asked for",
+	"revoke_refused":             "Revoke refused",
+	"revoke_failed":              "Revoke failed (tried again)",
+	"revoked":                    "Access revoked",
+	"extended":                   "Access extended",
+	"extend_refused":             "Extension refused",
+	"grant_ending":               "Grantee told the access ends soon",
+	"revoke_acknowledged":        "Failing revoke taken over",
+	"revoke_acknowledge_refused": "Take-over of the revoke refused",
 }
 
 func timelineView(entries []evidence.Entry) []entryView {
@@ -163,10 +172,13 @@ func timelineView(entries []evidence.Entry) []entryView {
 					v.Class = "bad"
 				}
 			}
-		case "notification_failed", "break_glass", "break_glass_refused", "cancel_refused", "amend_refused", "revoke_refused", "revoke_failed":
+		case "notification_failed", "break_glass", "break_glass_refused", "cancel_refused", "amend_refused", "revoke_refused", "revoke_failed",
+			"extend_refused", "revoke_acknowledge_refused":
 			v.Class = "bad"
-		case "escalation", "reminder", "timer_fired":
+		case "escalation", "reminder", "timer_fired", "grant_ending", "revoke_acknowledged":
 			v.Class = "warn"
+		case "extended":
+			v.Class = "ok"
 		case "action":
 			v.Class = "ok"
 			if e.Action != nil && !e.Action.Success {
