@@ -138,7 +138,7 @@ type SecretTarget struct {
 	Endpoint string `yaml:"endpoint"`
 	Profile  string `yaml:"profile"`
 	// Vault KV v2: the server, the KV mount (default secret) and the
-	// environment variable holding the token.
+	// environment variable holding the token (default VAULT_TOKEN).
 	Address  string `yaml:"address"`
 	Mount    string `yaml:"mount"`
 	TokenEnv string `yaml:"token_env"`

@@ -114,11 +114,11 @@ func (s *SecretChange) Run(ctx context.Context, st *approval.State) (string, err
 	}
 	cur, err := t.Store.Read(ctx, c.Secret)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", c.Secret, err)
+		return "", storeErr(fmt.Errorf("read %s: %w", c.Secret, err))
 	}
 	blob, staged, err := t.Store.Staged(ctx, st.ID)
 	if err != nil {
-		return "", fmt.Errorf("read the staged values: %w", err)
+		return "", storeErr(fmt.Errorf("read the staged values: %w", err))
 	}
 	version, wrote := cur.Version, false
 	switch {
@@ -141,20 +141,20 @@ func (s *SecretChange) Run(ctx context.Context, st *approval.State) (string, err
 		}
 		if !done {
 			if version, err = t.Store.Write(ctx, c.Secret, next, "signoff-apply-"+st.ID, cur.Version); err != nil {
-				return "", fmt.Errorf("write %s: %w", c.Secret, err)
+				return "", storeErr(fmt.Errorf("write %s: %w", c.Secret, err))
 			}
 			wrote = true
 		}
 		back, err := t.Store.Read(ctx, c.Secret)
 		if err != nil {
-			return "", fmt.Errorf("read %s back: %w", c.Secret, err)
+			return "", storeErr(fmt.Errorf("read %s back: %w", c.Secret, err))
 		}
 		if !c.Applied(f, back.Data) {
 			return "", fmt.Errorf("read %s back: the keys do not hold the approved values", c.Secret)
 		}
 		version = back.Version
 		if err := t.Store.Unstage(ctx, st.ID); err != nil {
-			return "", fmt.Errorf("destroy the staged values: %w", err)
+			return "", storeErr(fmt.Errorf("destroy the staged values: %w", err))
 		}
 	}
 	out := fmt.Sprintf("%s on %s: version %s (verified: %d key(s) read back by fingerprint); staged values destroyed",
@@ -174,6 +174,15 @@ func (s *SecretChange) Run(ctx context.Context, st *approval.State) (string, err
 	return out, nil
 }
 
+// storeErr makes the store's errors that retrying cannot fix (access
+// denied, a value that is not key/value pairs) permanent.
+func storeErr(err error) error {
+	if errors.Is(err, secretstore.ErrPermanent) {
+		return Permanent(err)
+	}
+	return err
+}
+
 // Discard destroys the staged values of a change that was not applied.
 func (s *SecretChange) Discard(ctx context.Context, st *approval.State) (string, error) {
 	c, t, _, err := s.change(st)
@@ -181,7 +190,7 @@ func (s *SecretChange) Discard(ctx context.Context, st *approval.State) (string,
 		return "", err
 	}
 	if err := t.Store.Unstage(ctx, st.ID); err != nil {
-		return "", fmt.Errorf("destroy the staged values: %w", err)
+		return "", storeErr(fmt.Errorf("destroy the staged values: %w", err))
 	}
 	return fmt.Sprintf("staged values of %s on %s destroyed; the secret was not changed", c.Secret, c.Target), nil
 }

@@ -112,6 +112,9 @@ type Server struct {
 	windows     map[string]*window
 	rateLimited int
 	socket      *socket
+	// calls is every Web API call's arguments as received, decoded
+	// (form values, JSON body): what a leak scan reads.
+	calls []string
 }
 
 type window struct {
@@ -250,6 +253,14 @@ func (s *Server) ChannelID(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.channelIDLocked(name)
+}
+
+// Calls returns every Web API call received, decoded (form values and
+// JSON bodies), for tests that scan what was sent to Slack.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
 }
 
 // Messages are the posted messages, oldest first.
@@ -430,6 +441,11 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	call := method + " " + fmt.Sprint(form)
+	for k, v := range js {
+		call += " " + k + "=" + string(v)
+	}
+	s.calls = append(s.calls, call)
 	if code := s.methodFails[method]; code != "" {
 		if st, ok := strings.CutPrefix(code, "http_"); ok {
 			n, _ := strconv.Atoi(st)
