@@ -140,7 +140,8 @@ func (s *SecretChange) Run(ctx context.Context, st *approval.State) (string, err
 			return "", Permanent(err)
 		}
 		if !done {
-			if version, err = t.Store.Write(ctx, c.Secret, next, "signoff-apply-"+st.ID, cur.Version); err != nil {
+			// The version the read-back sees is the one reported.
+			if _, err := t.Store.Write(ctx, c.Secret, next, "signoff-apply-"+st.ID, cur.Version); err != nil {
 				return "", storeErr(fmt.Errorf("write %s: %w", c.Secret, err))
 			}
 			wrote = true
