@@ -103,23 +103,30 @@ func (s *Service) CreateApproval(ctx context.Context, req *pb.CreateApprovalRequ
 	return s.start(ctx, user, req.GetRequestId(), r, justification)
 }
 
+// startStatus is the status of a start intake refused or could not make.
+func (s *Service) startStatus(ctx context.Context, user *identity.User, op string, err error) error {
+	switch {
+	case errors.Is(err, intake.ErrInvalid):
+		return status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
+	case errors.Is(err, intake.ErrDenied):
+		return status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
+	case errors.Is(err, intake.ErrConflict):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, intake.ErrUnavailable):
+		s.logger.WarnContext(ctx, op+": nothing created", "requester", user.Name, "err", err)
+		return status.Error(codes.Unavailable, "the policy's approver groups could not be read (Slack); nothing was created, retry later")
+	}
+	return s.statusOf(ctx, op, err)
+}
+
 // start starts an approval of r for user, once per requestID.
 func (s *Service) start(ctx context.Context, user *identity.User, requestID string, r approval.Request, justification string) (*pb.Approval, error) {
 	res, err := s.starter.Start(ctx, intake.Request{
 		Requester: user, RequestID: requestID, Request: r, Justification: justification,
 	})
 	switch {
-	case errors.Is(err, intake.ErrInvalid):
-		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
-	case errors.Is(err, intake.ErrDenied):
-		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
-	case errors.Is(err, intake.ErrConflict):
-		return nil, status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, intake.ErrUnavailable):
-		s.logger.WarnContext(ctx, "approval not created", "requester", user.Name, "err", err)
-		return nil, status.Error(codes.Unavailable, "the policy's approver groups could not be read (Slack); nothing was created, retry later")
 	case err != nil:
-		return nil, s.statusOf(ctx, "start approval", err)
+		return nil, s.startStatus(ctx, user, "start approval", err)
 	case res.Existing:
 		st, err := s.approvals.Get(ctx, res.ID)
 		if err != nil {
@@ -301,17 +308,8 @@ func (s *Service) ExtendGrant(ctx context.Context, req *pb.ExtendGrantRequest) (
 		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
 	case errors.As(err, &refused):
 		return nil, status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
-	case errors.Is(err, intake.ErrInvalid):
-		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
-	case errors.Is(err, intake.ErrDenied):
-		return nil, status.Error(codes.PermissionDenied, strings.TrimPrefix(err.Error(), intake.ErrDenied.Error()+": "))
-	case errors.Is(err, intake.ErrConflict):
-		return nil, status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, intake.ErrUnavailable):
-		s.logger.WarnContext(ctx, "extension not created", "requester", user.Name, "err", err)
-		return nil, status.Error(codes.Unavailable, "the policy's approver groups could not be read (Slack); nothing was created, retry later")
 	}
-	return nil, s.statusOf(ctx, "extend grant", err)
+	return nil, s.startStatus(ctx, user, "extend grant", err)
 }
 
 // AcknowledgeRevokeFailure lets an admin take a failing revoke over; the

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/signoff/signoff/internal/awsfault"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
@@ -370,28 +371,10 @@ func isMarkedDeleted(err error) bool {
 	return strings.Contains(msg, "marked for deletion") || strings.Contains(msg, "scheduled for deletion")
 }
 
-// throttlingCodes are client-fault codes that a later attempt can pass.
-var throttlingCodes = []string{"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled"}
-
 // classifyAWS marks AWS client faults (access denied, bad credentials,
-// invalid requests) ErrPermanent; server faults, throttling and transport
-// errors stay plain, to be retried. Errors Secrets Manager does not model
-// (AccessDeniedException) carry no fault, so the HTTP status decides.
+// invalid requests, no such entity) permanent; the rest is retried.
 func classifyAWS(err error) error {
-	var api smithy.APIError
-	if !errors.As(err, &api) || slices.Contains(throttlingCodes, api.ErrorCode()) {
-		return err
-	}
-	client := api.ErrorFault() == smithy.FaultClient
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) {
-		code := resp.HTTPStatusCode()
-		if code >= 500 || code == 408 || code == 429 {
-			return err
-		}
-		client = client || code >= 400
-	}
-	if client {
+	if awsfault.Permanent(err) {
 		return permanent(err)
 	}
 	return err

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signoff/signoff/internal/awsfault"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/signoff/signoff/approval"
 )
@@ -164,25 +164,10 @@ func keyStatus(ctx context.Context, client IAMAPI, user, keyID string) (iamtypes
 	return "", Permanent(fmt.Errorf("user %s has no access key %s", user, MaskKeyID(keyID)))
 }
 
-// throttlingCodes are client-fault codes that a later attempt can pass.
-var throttlingCodes = []string{"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled"}
-
-// classifyAWS marks AWS client faults (no such user, access denied, bad
-// credentials) permanent; server faults, throttling and transport errors
-// stay retryable. Errors IAM does not model (AccessDenied) carry no fault,
-// so the HTTP status decides for them.
+// classifyAWS marks AWS client faults (access denied, bad credentials,
+// invalid requests, no such entity) permanent; the rest is retried.
 func classifyAWS(err error) error {
-	var api smithy.APIError
-	if !errors.As(err, &api) || slices.Contains(throttlingCodes, api.ErrorCode()) {
-		return err
-	}
-	client := api.ErrorFault() == smithy.FaultClient
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) {
-		code := resp.HTTPStatusCode()
-		client = client || (code >= 400 && code < 500 && code != 408 && code != 429)
-	}
-	if client {
+	if awsfault.Permanent(err) {
 		return Permanent(err)
 	}
 	return err
