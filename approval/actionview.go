@@ -73,6 +73,14 @@ func (a Action) target() string {
 			", workflow " + or(a.param(paramGitHubFlow), "?") + " at ref " + or(a.param(paramGitHubRef), "?"))
 	case actionIAM:
 		return a.withURL("IAM user " + or(a.param(paramIAMUser), "?") + ", access key " + or(a.param(paramIAMKeyID), "?"))
+	case "postgres_role":
+		return a.withURL("role " + or(a.param("role"), "?") + " for login " + or(a.param("user"), "?") + " on " + or(a.param("target"), "?"))
+	case "aws_iam_group":
+		return a.withURL("IAM user " + or(a.param("user"), "?") + " in group " + or(a.param("group"), "?"))
+	case "webhook_grant":
+		return a.withURL(or(a.param("access"), "?") + " for " + or(a.param("subject"), "?") + " through " + or(a.param("target"), "?"))
+	case "secret_change":
+		return a.withURL("secret " + or(a.param("secret"), "?") + " on " + or(a.param("target"), "?"))
 	}
 	// An unknown type shows its URL; its params follow in Params.
 	return or(shown(a.URL), "no URL")

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -12,6 +13,7 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
@@ -22,6 +24,29 @@ type secretProposers interface {
 	SecretProposer() (intake.SecretProposer, error)
 }
 
+// SecretProposal is a proposed change of one secret, with its values:
+// only in memory, never logged or put in an error.
+type SecretProposal struct {
+	Target, Secret, Environment       string
+	Title, Description, Justification string
+	Edits                             []secretchange.Edit
+}
+
+// Refusals of a proposal, besides intake's and the approvals port's.
+var (
+	// errSecretsOff: secret changes cannot be proposed here (not
+	// configured, or no SIGNOFF_SECRET_KEYS); its message says why.
+	errSecretsOff = errors.New("secret changes are off")
+	// errSecretStore: the target store could not be read or written.
+	errSecretStore = errors.New("the target store could not be read or written; nothing was proposed, retry later")
+)
+
+// secretsOff is errSecretsOff with the reason as its whole message.
+type secretsOff struct{ reason string }
+
+func (e *secretsOff) Error() string        { return e.reason }
+func (e *secretsOff) Is(target error) bool { return target == errSecretsOff }
+
 // ProposeSecretChange stages the values (sealed, in the target store) and
 // starts an approval carrying only the redacted diff. Values go nowhere
 // else: not into the approval, a log line or an error.
@@ -30,39 +55,66 @@ func (s *Service) ProposeSecretChange(ctx context.Context, req *pb.ProposeSecret
 	if err != nil {
 		return nil, err
 	}
-	title := strings.TrimSpace(req.GetTitle())
-	if title == "" {
-		title = "Change " + req.GetSecret()
+	p := SecretProposal{
+		Target: req.GetTarget(), Secret: req.GetSecret(), Environment: req.GetEnvironment(),
+		Title: req.GetTitle(), Description: req.GetDescription(), Justification: req.GetJustification(),
+		Edits: make([]secretchange.Edit, 0, len(req.GetChanges())),
 	}
-	for _, c := range []struct{ name, v string }{{"title", title}, {"description", req.GetDescription()}, {"justification", req.GetJustification()}} {
+	for _, c := range req.GetChanges() {
+		p.Edits = append(p.Edits, secretchange.Edit{Key: c.GetKey(), Op: secretchange.Op(c.GetOp()), Value: c.GetValue()})
+	}
+	st, err := s.ProposeSecret(ctx, user, req.GetRequestId(), p)
+	if err != nil {
+		return nil, s.proposalStatus(ctx, user, err)
+	}
+	return toProto(st), nil
+}
+
+// ProposeSecret is what the API and the web pages share of a proposal:
+// as user, it checks p, stages its values (sealed, bound to the approval,
+// in the target store) and starts the approval of the redacted diff, once
+// per requestID (empty: a new one every time). A retry finds the approval
+// and stages nothing again; a start that fails destroys what was staged.
+//
+// Errors (their messages name keys, never a value): intake.ErrInvalid for
+// input the rules refuse (the text fields, the edits, a target or secret
+// not configured, a key a rotate or delete does not find), errSecretsOff,
+// errSecretStore, intake's ErrDenied, ErrConflict and ErrUnavailable from
+// the start, and the approvals port's. proposalStatus tells them as the
+// API does.
+func (s *Service) ProposeSecret(ctx context.Context, user *identity.User, requestID string, p SecretProposal) (*approval.State, error) {
+	if user == nil {
+		return nil, fmt.Errorf("%w: no user", intake.ErrDenied)
+	}
+	title := strings.TrimSpace(p.Title)
+	if title == "" {
+		title = "Change " + p.Secret
+	}
+	justification := strings.TrimSpace(p.Justification)
+	for _, c := range []struct{ name, v string }{{"title", title}, {"description", p.Description}, {"justification", justification}} {
 		if err := checkText(c.name, c.v, maxDescription); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %s", intake.ErrInvalid, status.Convert(err).Message())
 		}
 	}
-	if strings.TrimSpace(req.GetEnvironment()) == "" {
-		return nil, status.Error(codes.InvalidArgument, "environment is required")
+	if strings.TrimSpace(p.Environment) == "" {
+		return nil, fmt.Errorf("%w: environment is required", intake.ErrInvalid)
 	}
-	edits := make([]secretchange.Edit, 0, len(req.GetChanges()))
-	for _, c := range req.GetChanges() {
-		edits = append(edits, secretchange.Edit{Key: c.GetKey(), Op: secretchange.Op(c.GetOp()), Value: c.GetValue()})
-	}
-	if err := secretchange.Check(edits); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+	if err := secretchange.Check(p.Edits); err != nil {
+		return nil, fmt.Errorf("%w: %w", intake.ErrInvalid, err)
 	}
 	sp, ok := s.actions.(secretProposers)
 	if !ok {
-		return nil, status.Error(codes.FailedPrecondition, "secret changes are not configured")
+		return nil, &secretsOff{"secret changes are not configured"}
 	}
 	proposer, err := sp.SecretProposer()
 	if err != nil {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
+		return nil, &secretsOff{err.Error()}
 	}
-	requestID := req.GetRequestId()
 	if requestID == "" {
 		requestID = intake.NewID()
 	}
 	if err := checkText("request_id", requestID, 200); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %s", intake.ErrInvalid, status.Convert(err).Message())
 	}
 	id := intake.ApprovalID(user.Name, requestID)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -70,28 +122,28 @@ func (s *Service) ProposeSecretChange(ctx context.Context, req *pb.ProposeSecret
 	// A retry of a proposal finds its approval and stages nothing again.
 	if st, err := s.approvals.Get(ctx, id); err == nil {
 		if !access.CanRead(st, user) {
-			return nil, errNotFound
+			return nil, fmt.Errorf("read approval %s: %w", id, approvals.ErrNotFound)
 		}
-		return toProto(st), nil
+		return st, nil
 	} else if !errors.Is(err, approvals.ErrNotFound) {
-		return nil, s.statusOf(ctx, "read approval", err)
+		return nil, fmt.Errorf("read approval %s: %w", id, err)
 	}
-	change, err := proposer.Propose(ctx, id, req.GetTarget(), req.GetSecret(), edits)
+	change, err := proposer.Propose(ctx, id, p.Target, p.Secret, p.Edits)
 	switch {
 	case errors.Is(err, action.ErrInvalid):
-		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), action.ErrInvalid.Error()+": "))
+		return nil, fmt.Errorf("%w: %s", intake.ErrInvalid, strings.TrimPrefix(err.Error(), action.ErrInvalid.Error()+": "))
 	case errors.Is(err, action.ErrNoSecretKeys):
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
+		return nil, &secretsOff{err.Error()}
 	case err != nil:
-		s.logger.WarnContext(ctx, "secret change not staged", "requester", user.Name, "target", req.GetTarget(), "secret", req.GetSecret(), "err", err)
-		return nil, status.Error(codes.Unavailable, "the target store could not be read or written; nothing was proposed, retry later")
+		s.logger.WarnContext(ctx, "secret change not staged", "requester", user.Name, "target", p.Target, "secret", p.Secret, "err", err)
+		return nil, errSecretStore
 	}
 	r := approval.Request{
-		Title: title, Description: req.GetDescription(), Environment: req.GetEnvironment(), Resource: change.Secret,
+		Title: title, Description: p.Description, Environment: p.Environment, Resource: change.Secret,
 		Fields: intake.SecretFields(change), Secret: change,
 		Action: approval.Action{Type: action.SecretChangeType, Params: map[string]string{"target": change.Target, "secret": change.Secret}},
 	}
-	out, err := s.start(ctx, user, requestID, r, strings.TrimSpace(req.GetJustification()))
+	res, err := s.starter.Start(ctx, intake.Request{Requester: user, RequestID: requestID, Request: r, Justification: justification})
 	if err != nil {
 		// Nothing will apply them: the staged values go now.
 		if uerr := proposer.Unpropose(context.WithoutCancel(ctx), id, change.Target); uerr != nil {
@@ -99,5 +151,25 @@ func (s *Service) ProposeSecretChange(ctx context.Context, req *pb.ProposeSecret
 		}
 		return nil, err
 	}
-	return out, nil
+	if res.Existing {
+		st, err := s.approvals.Get(ctx, res.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read approval %s: %w", res.ID, err)
+		}
+		return st, nil
+	}
+	s.logger.InfoContext(ctx, "approval created", "approval_id", res.ID, "requester", user.Name,
+		"environment", r.Environment, "policy", res.State.Policy.Name)
+	return res.State, nil
+}
+
+// proposalStatus is the API's answer to ProposeSecret's error.
+func (s *Service) proposalStatus(ctx context.Context, user *identity.User, err error) error {
+	switch {
+	case errors.Is(err, errSecretsOff):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, errSecretStore):
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return s.startStatus(ctx, user, "propose secret change", err)
 }

@@ -65,6 +65,8 @@ func mountWeb(mux *http.ServeMux, d Deps) error {
 	if d.Service != nil {
 		// "Ask for more time" starts the extension as the API does.
 		o.Extend = d.Service.Extend
+		// "Propose a secret change" proposes as the API does.
+		o.ProposeSecret, o.SecretTargets = d.Service.proposeSecretWeb, d.Service.secretTargets
 	}
 	if d.Sessions != nil {
 		o.SignIn = d.Authn.SignIn(d.Config.OIDC.ClientID, d.Secrets.OIDCClientSecret, strings.TrimSuffix(d.Config.Gateway.PublicURL, "/")+"/auth/callback")

@@ -111,6 +111,8 @@ var doneMessages = map[string]string{
 	"revoked":   "The revoke was asked for: the access is being taken back now.",
 	"extend_asked": "You asked for more time: this approval asks the grant's approvers. Your access ends as planned " +
 		"unless they approve before; then it lasts the time you asked for, from their approval.",
+	"secret_proposed": "Your secret change was proposed: the values are sealed and staged, and are never shown again. " +
+		"Approvers decide on the diff below; once approved, the secret is written once.",
 }
 
 var attemptPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)

@@ -18,6 +18,8 @@
 //	POST /approvals/{id}/bypass        break-glass (requester, soft policies)
 //	POST /approvals/{id}/revoke        end granted access now (grantee, admin)
 //	POST /approvals/{id}/extend        ask for more time on granted access (grantee): a new approval
+//	GET  /secret-changes/new           the form to propose a secret change
+//	POST /secret-changes               propose it: values sealed and staged, an approval of the diff
 //	GET  /delegations                  delegations by and to the signed-in person
 //	POST /delegations, /delegations/{id}/revoke   make one, end one
 //	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
@@ -91,6 +93,13 @@ type Options struct {
 	// Extend starts the extension of a grant, for "Ask for more time"
 	// (the gateway's Service.Extend); nil leaves the form off.
 	Extend ExtendFunc
+	// ProposeSecret proposes a secret change, for "Propose a secret
+	// change" (the gateway's Service.ProposeSecret); nil leaves the form
+	// off.
+	ProposeSecret ProposeSecretFunc
+	// SecretTargets are the stores of the config in force that the form
+	// offers.
+	SecretTargets func() []SecretTarget
 }
 
 // Handler serves the pages.
@@ -112,6 +121,9 @@ type Handler struct {
 	people    peoplestore.Store
 	members   func(ctx context.Context, users ...string) map[string][]string
 	extend    ExtendFunc
+	// propose and secretTargets serve the secret change form.
+	propose       ProposeSecretFunc
+	secretTargets func() []SecretTarget
 }
 
 // New checks the options.
@@ -127,7 +139,7 @@ func New(o Options) (*Handler, error) {
 		keys: o.Keys, evidence: o.Evidence, dir: o.Directory, authn: o.Authn, approvals: o.Approvals, logger: o.Logger,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil, people: o.People,
-		members: o.Memberships, extend: o.Extend,
+		members: o.Memberships, extend: o.Extend, propose: o.ProposeSecret, secretTargets: o.SecretTargets,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -169,6 +181,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("POST /approvals/{id}/bypass", h.page(h.operate(bypassOp)))
 		mux.HandleFunc("POST /approvals/{id}/revoke", h.page(h.operate(revokeOp)))
 		mux.HandleFunc("POST /approvals/{id}/extend", h.page(h.webExtend))
+		mux.HandleFunc("GET /secret-changes/new", h.page(h.secretForm))
+		mux.HandleFunc("POST /secret-changes", h.page(h.webProposeSecret))
 		mux.HandleFunc("GET /delegations", h.page(h.delegations))
 		mux.HandleFunc("POST /delegations", h.page(h.createDelegation))
 		mux.HandleFunc("POST /delegations/{id}/revoke", h.page(h.revokeDelegation))
@@ -181,7 +195,7 @@ var files embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations"} {
+	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations", "secretchange"} {
 		pages[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 }

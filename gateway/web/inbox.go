@@ -23,6 +23,9 @@ type inboxData struct {
 	NextURL string
 	// Truncated says the waiting list stopped at its limit.
 	Truncated bool
+	// ProposeSecret links the secret change form (with a store to
+	// change secrets in).
+	ProposeSecret bool
 }
 
 type tab struct {
@@ -58,7 +61,7 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, signinURL(r), http.StatusSeeOther)
 		return
 	}
-	d := &inboxData{PageTitle: "Inbox", Nav: h.nav(ss, u), View: r.URL.Query().Get("view")}
+	d := &inboxData{PageTitle: "Inbox", Nav: h.nav(ss, u), View: r.URL.Query().Get("view"), ProposeSecret: h.propose != nil && len(h.targets()) > 0}
 	if !slices.ContainsFunc(views, func(t tab) bool { return t.Name == d.View }) {
 		d.View = "waiting"
 	}

@@ -26,6 +26,9 @@ type summary struct {
 	Justification         string
 	// Action is what runs once granted: approvers decide on it.
 	Action approval.ActionView
+	// Secret is a secret change's redacted diff: keys, operations,
+	// fingerprints and lengths, never a value.
+	Secret *secretView
 }
 
 type field struct{ Key, Value string }
@@ -36,7 +39,7 @@ func summarize(st *approval.State) *summary {
 		Environment: st.Request.Environment, Resource: st.Request.Resource,
 		Policy: st.Policy.Name, Status: string(st.Status), StatusClass: statusClass(st.Status),
 		Progress: progress(st), Deadline: formatTime(st.Deadline), DeadlineISO: st.Deadline.UTC().Format(time.RFC3339),
-		Justification: st.Justification, Action: st.Request.Action.View(),
+		Justification: st.Justification, Action: st.Request.Action.View(), Secret: secretViewOf(st.Request.Secret),
 	}
 	if st.Policy.Version != "" {
 		s.Policy += " (" + shortVersion(st.Policy.Version) + ")"
@@ -46,7 +49,12 @@ func summarize(st *approval.State) *summary {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	// The diff in words is left out where the table shows it.
+	diff := secretFieldsOf(st)
 	for _, k := range keys {
+		if v, ok := diff[k]; ok && v == st.Request.Fields[k] {
+			continue
+		}
 		s.Fields = append(s.Fields, field{Key: k, Value: st.Request.Fields[k]})
 	}
 	if st.Request.Duration > 0 {
