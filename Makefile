@@ -97,10 +97,12 @@ $(BIN)/protoc-gen-grpc-gateway:
 $(BIN)/protoc-gen-openapiv2:
 	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 
-## proto: regenerate Go, gRPC, gateway and OpenAPI code from proto/.
+## proto: regenerate Go, gRPC, gateway and OpenAPI code from proto/. The OpenAPI document then gets the routes
+## that are not RPCs (the evidence export), written by hand in signoff_openapi_routes.yaml.
 proto: tools
 	$(BIN)/buf lint
 	$(BIN)/buf generate
+	$(GO) run gateway/openapi_merge.go proto/signoff/v1/signoff.swagger.json proto/signoff/v1/signoff_openapi_routes.yaml
 
 ## proto-check: fail when the committed generated code is stale.
 proto-check: proto
