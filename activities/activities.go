@@ -59,7 +59,8 @@ type GrantNotifier interface {
 }
 
 // Notify sends a prompt or an outcome through one notifier.
-func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (approval.Delivery, error) {
+func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (_ approval.Delivery, err error) {
+	defer countNotify(ctx, in.Notifier, &err)
 	n, ok := a.Notifiers[in.Notifier]
 	if !ok {
 		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
@@ -95,11 +96,11 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (appr
 // RunAction runs the approved action, or revokes what a grant action
 // granted. Failures the runner marks permanent are not retried; the result
 // (redacted) goes into the approval either way.
-func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (approval.ActionResult, error) {
+func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (_ approval.ActionResult, err error) {
 	defer heartbeat(ctx)()
+	defer countAction(ctx, in, &err)
 	st := &in.Approval
 	var out string
-	var err error
 	resource := a.Actions.Resource(st.Request.Action)
 	switch {
 	case in.Phase == workflows.PhaseExtend:

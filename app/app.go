@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -160,6 +161,10 @@ type Backend struct {
 	// People keeps identity-provider groups and delegations (the people
 	// workflow); its changes are stamped with the settings' proof keys.
 	People *peoplestore.Temporal
+	// Metrics are the Temporal SDK's metrics (the client's and its
+	// workers'), with what the workflows and activities emit through it;
+	// the gateway and the worker's health listener serve them on /metrics.
+	Metrics *temporalconn.Metrics
 }
 
 // Connect dials Temporal at cfg.Temporal (address overrides it when not
@@ -170,7 +175,11 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 	if address != "" {
 		tcfg.Address = address
 	}
-	c, err := temporalconn.Dial(ctx, tcfg, set.Codec, set.TemporalAPIKey, logger)
+	metrics, err := temporalconn.NewMetrics(logger)
+	if err != nil {
+		return nil, err
+	}
+	c, err := temporalconn.DialWith(ctx, tcfg, set.Codec, set.TemporalAPIKey, metrics.Handler, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +188,7 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 		return nil, err
 	}
 	port := approvals.NewTemporal(c, temporalconn.Converter(set.Codec), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
-	return &Backend{Client: c, Approvals: port, People: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, set.Proofs)}, nil
+	return &Backend{Client: c, Approvals: port, People: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, set.Proofs), Metrics: metrics}, nil
 }
 
 // EnsureNamespace registers cfg's namespace and Signoff's search
@@ -221,6 +230,15 @@ func BootstrapNamespace(ctx context.Context, address string, cfg *config.Loaded,
 // Close closes the connection.
 func (b *Backend) Close() { b.Client.Close() }
 
+// MetricsGatherer is what the SDK measured, for a process's /metrics
+// (the gateway's, the worker's health listener); nil without.
+func (b *Backend) MetricsGatherer() prometheus.Gatherer {
+	if b.Metrics == nil {
+		return nil
+	}
+	return b.Metrics.Registry
+}
+
 // Ready reports whether Temporal answers.
 func (b *Backend) Ready(ctx context.Context) error {
 	_, err := b.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
@@ -260,9 +278,9 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 	}
 	return gateway.New(gateway.Options{
 		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
-		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: outside, People: b.People,
+		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: outside, People: b.People, Metrics: b.MetricsGatherer(),
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,
-			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret},
+			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret, Env: set.Env},
 	})
 }
 

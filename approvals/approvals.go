@@ -77,6 +77,10 @@ type Approvals interface {
 	// index knows them, without a worker; with revokeFailing, only those
 	// whose revoke has failed and not succeeded since (/metrics).
 	CountGrants(ctx context.Context, revokeFailing bool) (int64, error)
+	// CountPending counts the approvals waiting for decisions now, as the
+	// index knows them, without a worker; with startedBefore not zero,
+	// only those created before it (/metrics).
+	CountPending(ctx context.Context, startedBefore time.Time) (int64, error)
 }
 
 // Record is what an approval's history adds to its state.

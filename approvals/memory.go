@@ -220,6 +220,20 @@ func (m *Memory) CountGrants(_ context.Context, revokeFailing bool) (int64, erro
 	return n, nil
 }
 
+// CountPending counts the approvals pending, created before startedBefore
+// when it is not zero.
+func (m *Memory) CountPending(_ context.Context, startedBefore time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, e := range m.approvals {
+		if e.st.Status == approval.StatusPending && (startedBefore.IsZero() || e.st.CreatedAt.Before(startedBefore)) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Clicks counts the clicks delivered to approval id.
 func (m *Memory) Clicks(id string) int {
 	m.mu.Lock()

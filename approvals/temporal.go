@@ -348,6 +348,29 @@ func (t *Temporal) CountGrants(ctx context.Context, revokeFailing bool) (int64, 
 	return resp.GetCount(), nil
 }
 
+// CountPending counts in Temporal visibility: one CountWorkflowExecutions,
+// scoped as lists are (pendingQuery).
+func (t *Temporal) CountPending(ctx context.Context, startedBefore time.Time) (int64, error) {
+	resp, err := t.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: t.namespace, Query: pendingQuery(startedBefore),
+	})
+	if err != nil {
+		return 0, t.fail("count pending approvals", err)
+	}
+	return resp.GetCount(), nil
+}
+
+// pendingQuery selects the running approval workflows whose
+// ApprovalStatus is Pending and, with startedBefore not zero, that started
+// before it.
+func pendingQuery(startedBefore time.Time) string {
+	q := visibilityQuery(Query{Status: approval.StatusPending, Open: true})
+	if !startedBefore.IsZero() {
+		q += " AND StartTime < " + quote(startedBefore.UTC().Format(time.RFC3339Nano))
+	}
+	return q
+}
+
 // grantsQuery selects the approval workflows that hold a grant: running
 // (a run closed by hand, or left behind by a reset, keeps its last
 // attribute values and holds nothing), ApprovalStatus Granted, and with

@@ -47,6 +47,8 @@ type Config struct {
 	SecurityNotifiers []string `yaml:"security_notifiers"`
 	// Triggers are scheduled queries that start approvals (config/triggers.go).
 	Triggers Triggers `yaml:"triggers"`
+	// GitHubApp is Signoff as a GitHub deployment protection rule (config/githubapp.go).
+	GitHubApp GitHubApp `yaml:"github_app"`
 }
 
 // Log configures log/slog.

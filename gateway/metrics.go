@@ -79,12 +79,17 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
 
-// Grant gauges: counted in Temporal's visibility at scrape time, at most
-// once per grantsTTL whatever the number of scrapes (and gateways), each
-// count within grantsTimeout.
+// Visibility gauges (grants, pending approvals): counted in Temporal's
+// visibility at scrape time, at most once per visibilityTTL whatever the
+// number of scrapes (and gateways), each count within visibilityTimeout.
 const (
-	grantsTTL     = 15 * time.Second
-	grantsTimeout = 5 * time.Second
+	visibilityTTL     = 15 * time.Second
+	visibilityTimeout = 5 * time.Second
+	// grantsTTL is the grant gauges' TTL.
+	grantsTTL = visibilityTTL
+	// stalePending is how long an approval waits before it counts as
+	// signoff_approvals_pending_stale.
+	stalePending = 24 * time.Hour
 )
 
 var (
@@ -92,6 +97,10 @@ var (
 		"Approvals whose access is granted now (running, ApprovalStatus Granted), as Temporal visibility counts them.", nil, nil)
 	grantsRevokeFailingDesc = prometheus.NewDesc("signoff_grants_revoke_failing",
 		"Granted approvals whose revoke has failed and is being retried (RevokeFailing), as Temporal visibility counts them.", nil, nil)
+	pendingDesc = prometheus.NewDesc("signoff_approvals_pending",
+		"Approvals waiting for decisions now (running, ApprovalStatus Pending), as Temporal visibility counts them.", nil, nil)
+	pendingStaleDesc = prometheus.NewDesc("signoff_approvals_pending_stale",
+		"Approvals waiting for decisions for more than 24 hours, as Temporal visibility counts them.", nil, nil)
 )
 
 // grantCounter counts grants: the approvals port.
@@ -99,11 +108,27 @@ type grantCounter interface {
 	CountGrants(ctx context.Context, revokeFailing bool) (int64, error)
 }
 
-// grantsCollector reports the grant gauges. A count that fails is logged
-// and its gauge left out until the next count: a missing series, never a
-// 0 that would read as "nothing to revoke".
-type grantsCollector struct {
-	port    grantCounter
+// pendingCounter counts pending approvals: the approvals port.
+type pendingCounter interface {
+	CountPending(ctx context.Context, startedBefore time.Time) (int64, error)
+}
+
+// visibilityGauge is one gauge of a visibilityCollector and how to count
+// it.
+type visibilityGauge struct {
+	desc  *prometheus.Desc
+	name  string
+	count func(ctx context.Context, now time.Time) (int64, error)
+}
+
+// visibilityCollector reports gauges counted in Temporal's visibility. A
+// count that fails is logged and its gauge left out until the next count:
+// a missing series, never a 0 that would read as "nothing to revoke" or
+// "nothing waiting".
+type visibilityCollector struct {
+	// what names the counts in logs ("grant", "pending").
+	what    string
+	gauges  []visibilityGauge
 	logger  *slog.Logger
 	now     func() time.Time
 	ttl     time.Duration
@@ -115,22 +140,48 @@ type grantsCollector struct {
 	metrics []prometheus.Metric
 }
 
-func newGrantsCollector(port grantCounter, logger *slog.Logger) *grantsCollector {
+func newVisibilityCollector(what string, gauges []visibilityGauge, logger *slog.Logger) *visibilityCollector {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &grantsCollector{port: port, logger: logger, now: time.Now, ttl: grantsTTL, timeout: grantsTimeout}
+	return &visibilityCollector{what: what, gauges: gauges, logger: logger, now: time.Now, ttl: visibilityTTL, timeout: visibilityTimeout}
 }
 
-func (c *grantsCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- grantsActiveDesc
-	ch <- grantsRevokeFailingDesc
+// newGrantsCollector reports signoff_grants_active and
+// signoff_grants_revoke_failing.
+func newGrantsCollector(port grantCounter, logger *slog.Logger) *visibilityCollector {
+	grants := func(revokeFailing bool) func(context.Context, time.Time) (int64, error) {
+		return func(ctx context.Context, _ time.Time) (int64, error) { return port.CountGrants(ctx, revokeFailing) }
+	}
+	return newVisibilityCollector("grant", []visibilityGauge{
+		{grantsActiveDesc, "signoff_grants_active", grants(false)},
+		{grantsRevokeFailingDesc, "signoff_grants_revoke_failing", grants(true)},
+	}, logger)
+}
+
+// newPendingCollector reports signoff_approvals_pending and
+// signoff_approvals_pending_stale.
+func newPendingCollector(port pendingCounter, logger *slog.Logger) *visibilityCollector {
+	return newVisibilityCollector("pending", []visibilityGauge{
+		{pendingDesc, "signoff_approvals_pending", func(ctx context.Context, _ time.Time) (int64, error) {
+			return port.CountPending(ctx, time.Time{})
+		}},
+		{pendingStaleDesc, "signoff_approvals_pending_stale", func(ctx context.Context, now time.Time) (int64, error) {
+			return port.CountPending(ctx, now.Add(-stalePending))
+		}},
+	}, logger)
+}
+
+func (c *visibilityCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, g := range c.gauges {
+		ch <- g.desc
+	}
 }
 
 // Collect reports the cached counts, counting again once they are older
 // than the TTL. Scrapes that arrive meanwhile wait for that count and
 // share it.
-func (c *grantsCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *visibilityCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.counted.IsZero() || c.now().Sub(c.counted) >= c.ttl {
@@ -142,21 +193,15 @@ func (c *grantsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *grantsCollector) count() []prometheus.Metric {
+func (c *visibilityCollector) count() []prometheus.Metric {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
+	now := c.now()
 	var out []prometheus.Metric
-	for _, g := range []struct {
-		desc          *prometheus.Desc
-		name          string
-		revokeFailing bool
-	}{
-		{grantsActiveDesc, "signoff_grants_active", false},
-		{grantsRevokeFailingDesc, "signoff_grants_revoke_failing", true},
-	} {
-		n, err := c.port.CountGrants(ctx, g.revokeFailing)
+	for _, g := range c.gauges {
+		n, err := g.count(ctx, now)
 		if err != nil {
-			c.logger.Warn("grant count failed: the metric is left out until the next count", "metric", g.name, "error", err)
+			c.logger.Warn(c.what+" count failed: the metric is left out until the next count", "metric", g.name, "error", err)
 			continue
 		}
 		out = append(out, prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n)))

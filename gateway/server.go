@@ -32,6 +32,7 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/emailtoken"
 	"github.com/signoff/signoff/gateway/web"
+	"github.com/signoff/signoff/githubapp"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/peoplestore"
@@ -65,7 +66,11 @@ type Options struct {
 	// People keeps delegations and identity-provider groups; nil turns
 	// delegation off.
 	People peoplestore.Store
-	Logger *slog.Logger
+	// Metrics are served on /metrics with the gateway's own: the Temporal
+	// SDK's and what the workflows and activities emit through it (with
+	// the worker's, when it runs in this process); nil adds none.
+	Metrics prometheus.Gatherer
+	Logger  *slog.Logger
 }
 
 // Secrets are what the gateway's routes need from the environment. The
@@ -87,6 +92,9 @@ type Secrets struct {
 	// OIDCClientSecret is the OIDC client's secret (browser sign-in);
 	// empty for a public client.
 	OIDCClientSecret string
+	// Env looks up the variables the config names (the GitHub App's
+	// webhook secret), read at start; nil finds none.
+	Env config.Env
 }
 
 // Deps is what extra HTTP routes are built from.
@@ -122,7 +130,18 @@ type Deps struct {
 type routeBuilder func(mux *http.ServeMux, d Deps) error
 
 // routes are the extra HTTP routes, each in a file of its own.
-var routes = []routeBuilder{mountSlack, mountWeb, codecRoutes}
+var routes = []routeBuilder{mountSlack, mountWeb, codecRoutes, mountGitHubApp}
+
+// mountGitHubApp serves GitHub's deployment_protection_rule webhook
+// (POST /github/webhook) when github_app is configured; it starts
+// approvals through the API's intake. Its secret is looked up in the
+// environment read at start (Secrets.Env).
+func mountGitHubApp(mux *http.ServeMux, d Deps) error {
+	if d.Service == nil {
+		return nil
+	}
+	return githubapp.Mount(mux, githubapp.Options{Live: d.Live, Starter: d.Service.starter, Env: d.Secrets.Env.Lookup, Logger: d.Logger})
+}
 
 // Server serves gRPC and HTTP.
 type Server struct {
@@ -155,7 +174,11 @@ func New(o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
-	reg.MustRegister(newGrantsCollector(o.Approvals, logger))
+	reg.MustRegister(newGrantsCollector(o.Approvals, logger), newPendingCollector(o.Approvals, logger))
+	var gather prometheus.Gatherer = reg
+	if o.Metrics != nil {
+		gather = prometheus.Gatherers{reg, o.Metrics}
+	}
 
 	svc := NewService(live, o.Approvals, o.Actions, proofs, logger)
 	svc.starter.Outside, svc.starter.People, svc.people = o.Outside, o.People, o.People
@@ -198,7 +221,10 @@ func New(o Options) (*Server, error) {
 	root.Handle("/v1/", limitBody(cfg.Gateway.MaxBodyBytes, mux))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	root.HandleFunc("GET /readyz", s.readyz)
-	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// A metric that cannot be gathered is logged and left out, not the
+	// whole scrape.
+	root.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{Registry: reg,
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	sessions, err := newSessions(cfg, live, o.Secrets.SessionKey, logger)
 	if err != nil {
 		return nil, err

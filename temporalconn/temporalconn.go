@@ -41,10 +41,17 @@ func Converter(payloads *codec.Codec) converter.DataConverter {
 // Dial connects to Temporal with apiKey (if any) and, when payloads is not
 // nil, payload encryption.
 func Dial(ctx context.Context, cfg config.Temporal, payloads *codec.Codec, apiKey string, logger *slog.Logger) (client.Client, error) {
+	return DialWith(ctx, cfg, payloads, apiKey, nil, logger)
+}
+
+// DialWith is Dial with the SDK's metrics (the client's, and those of the
+// workers built on it) going to metrics; nil records none.
+func DialWith(ctx context.Context, cfg config.Temporal, payloads *codec.Codec, apiKey string, metrics client.MetricsHandler, logger *slog.Logger) (client.Client, error) {
 	opts := client.Options{
-		HostPort:  cfg.Address,
-		Namespace: cfg.Namespace,
-		Logger:    tlog.NewStructuredLogger(logger),
+		HostPort:       cfg.Address,
+		Namespace:      cfg.Namespace,
+		Logger:         tlog.NewStructuredLogger(logger),
+		MetricsHandler: metrics,
 	}
 	if isLoopback(cfg.Address) {
 		// gzip costs CPU on both ends and saves nothing on loopback (the

@@ -109,6 +109,8 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	for _, t := range cfg.Actions.WebhookGrants {
 		names = append(names, t.SecretEnv)
 	}
+	gh := cfg.GitHubApp.WithDefaults()
+	names = append(names, gh.WebhookSecretEnv, gh.PrivateKeyEnv)
 	for _, t := range cfg.Actions.Secrets.Targets {
 		names = append(names, t.TokenEnv)
 		if t.Roll != nil {

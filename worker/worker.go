@@ -17,6 +17,7 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/activities/action"
 	emailnotify "github.com/signoff/signoff/activities/email"
+	ghdeploy "github.com/signoff/signoff/activities/githubdeploy"
 	"github.com/signoff/signoff/activities/notify"
 	slacknotify "github.com/signoff/signoff/activities/slack"
 	"github.com/signoff/signoff/approvals"
@@ -41,6 +42,7 @@ var (
 		},
 		slacknotify.Name: newSlackNotifier,
 		emailnotify.Name: newEmailNotifier,
+		ghdeploy.Name:    newGitHubDeployNotifier,
 	}
 	actionBuilders = []ActionBuilder{
 		func(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {

@@ -69,6 +69,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 			return st, nil
 		}
 	}
+	countCreated(ctx, st)
 
 	if in.Version < Version1 {
 		// Since Version1 intake sets them at start: nothing to add.
@@ -95,6 +96,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 		_ = st.Cancel(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"},
 			"workflow cancelled in Temporal", workflow.Now(ctx))
 	}
+	countClosed(ctx, st)
 	if err := upsertStatus(ctx, st); err != nil {
 		return nil, err
 	}
@@ -312,6 +314,7 @@ func (r *approvalRun) record(ctx workflow.Context, a approval.Attempt, ref appro
 	a = r.st.Apply(a, ref, workflow.Now(ctx))
 	if !a.Accepted {
 		r.logger.Info("decision refused", "user", a.User, "code", string(a.RefusalCode), "reason", a.RefusalReason)
+		countRefused(ctx, a)
 	}
 	_ = r.apply(ctx, nil)
 	return a
@@ -457,6 +460,7 @@ func (r *approvalRun) decide(ctx workflow.Context, req DecisionRequest) approval
 	}, workflow.Now(ctx))
 	if !a.Accepted {
 		r.logger.Info("decision refused", "user", a.User, "reason", a.RefusalReason)
+		countRefused(ctx, a)
 	}
 	_ = r.apply(ctx, nil)
 	return a

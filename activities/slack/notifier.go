@@ -248,6 +248,7 @@ func (n *Notifier) postPaced(ctx context.Context, hb slackkit.Heartbeat, channel
 		ch, ts, err = n.api.PostMessageContext(ctx, channel, opts...)
 		if d, ok := slackkit.RetryAfter(err); ok {
 			n.pacer.Backoff(channel, d)
+			countRateLimited(ctx, "chat.postMessage", err)
 		}
 		return err
 	})
@@ -353,6 +354,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 					slackapi.MsgOptionText(slackkit.OutcomeText(st), true),
 					slackapi.MsgOptionBlocks(blocks...),
 				)
+				countRateLimited(ctx, "chat.update", err)
 				return err
 			})
 			if err != nil {

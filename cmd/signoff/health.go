@@ -18,14 +18,20 @@ import (
 
 // serveWorkerHealth gives `signoff worker`, which has no listener of its
 // own, the endpoints orchestrators probe: /healthz (the process serves),
-// /readyz (Temporal answers) and /metrics. The returned func stops it.
-func serveWorkerHealth(addr string, ready func(context.Context) error, logger *slog.Logger) (func(), error) {
+// /readyz (Temporal answers) and /metrics (the process's, and sdk: the
+// Temporal SDK's and the workflows' and activities' own, when not nil).
+// The returned func stops it.
+func serveWorkerHealth(addr string, ready func(context.Context) error, sdk prometheus.Gatherer, logger *slog.Logger) (func(), error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen worker health %s: %w", addr, err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var gather prometheus.Gatherer = reg
+	if sdk != nil {
+		gather = prometheus.Gatherers{reg, sdk}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +43,8 @@ func serveWorkerHealth(addr string, ready func(context.Context) error, logger *s
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{Registry: reg,
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {

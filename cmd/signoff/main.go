@@ -173,7 +173,7 @@ func runWorker(ctx context.Context, p *process) error {
 	}
 	defer b.Close()
 	if cfg.Worker.HealthAddress != "" {
-		stopHealth, err := serveWorkerHealth(cfg.Worker.HealthAddress, b.Ready, p.logger)
+		stopHealth, err := serveWorkerHealth(cfg.Worker.HealthAddress, b.Ready, b.MetricsGatherer(), p.logger)
 		if err != nil {
 			return err
 		}
