@@ -64,14 +64,12 @@ func TestMetricsDashboardAndAlerts(t *testing.T) {
 		return s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", token, s.DecideBody(token, id, "DECISION_APPROVE"))
 	}
 
-	// Two prompts to one channel within a second: Slack answers 429 to
-	// the second (waited out).
-	f.RateLimit(1)
+	// Slack answers 429 to the first prompt (waited out, then posted).
+	f.RateLimitNext(1)
 	failing := create(createBody("Deploy api (hook refuses)", "staging", map[string]any{"type": "webhook", "url": hook.URL + "/deploy"}))
 	plain := create(createBody("Deploy worker", "staging", map[string]any{"type": "noop"}))
 	create(createBody("Deploy web", "staging", map[string]any{"type": "noop"})) // left pending
 	require.True(t, f.Wait(60*time.Second, func() bool { return f.RateLimited() > 0 && len(f.Messages()) >= 3 }), "no 429, or prompts not posted")
-	f.RateLimit(0)
 
 	// A refused attempt, then the decisions: one action fails, one runs.
 	code, body := decide("dev-alice", failing)

@@ -109,6 +109,7 @@ type Server struct {
 	failures    map[string]string // channel name or ID → error code
 	methodFails map[string]string // method → error code
 	limit       int
+	limitNext   int // message calls still to answer 429, whatever the time
 	windows     map[string]*window
 	rateLimited int
 	socket      *socket
@@ -214,6 +215,15 @@ func (s *Server) RateLimit(perSecond int) {
 	defer s.mu.Unlock()
 	s.limit = perSecond
 	s.windows = map[string]*window{}
+}
+
+// RateLimitNext answers 429 (Retry-After: 1) to the next n message calls,
+// however far apart they come (a test on a loaded machine cannot count on
+// two calls within a second).
+func (s *Server) RateLimitNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitNext = n
 }
 
 // RateLimited is how many 429s the fake has answered.
@@ -507,6 +517,11 @@ func (s *Server) checkChannelLocked(requested, id string) *apiError {
 		if code := s.failures[k]; code != "" {
 			return &apiError{code: code}
 		}
+	}
+	if s.limitNext > 0 {
+		s.limitNext--
+		s.rateLimited++
+		return &apiError{status: http.StatusTooManyRequests, retryAfter: 1}
 	}
 	if s.limit > 0 {
 		now := time.Now()
