@@ -2,6 +2,7 @@ package approval
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -166,4 +167,27 @@ func (s *State) MarkRevokeTakenOver(now time.Time) {
 	if s.Status == StatusGranted {
 		s.Status = StatusRevoked
 	}
+}
+
+// SuggestedExtension is what a grant-ending notice suggests asking for: an
+// hour, or the policy's max_duration when it allows less, written as
+// people type it.
+func (s *State) SuggestedExtension() string {
+	d := time.Hour
+	if m := s.Policy.MaxDuration; m > 0 && m < d {
+		d = m
+	}
+	return ShortDuration(d)
+}
+
+// ShortDuration writes d as people type it: "1h", "1h30m", "45m", "90s".
+func ShortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }

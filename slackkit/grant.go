@@ -2,8 +2,6 @@ package slackkit
 
 import (
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/signoff/signoff/approval"
 )
@@ -35,28 +33,6 @@ func ExtendedReplyText(st *approval.State) string {
 	return fmt.Sprintf("⏩ Access extended until %s by approval `%s`.", Date(g.RevokeAt), Escape(last.Approval))
 }
 
-// ExtendSuggestion is the duration the grant-ending notice suggests
-// asking for: an hour, or the policy's max_duration when it allows less.
-func ExtendSuggestion(st *approval.State) string {
-	d := time.Hour
-	if m := st.Policy.MaxDuration; m > 0 && m < d {
-		d = m
-	}
-	return ShortDuration(d)
-}
-
-// ShortDuration writes d as people type it: "1h", "1h30m", "45m", "90s".
-func ShortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // GrantEndingText tells the grantee, by mention, that their access ends
 // soon and how to ask for more: the slash command, or the approval's page.
 // The same policy's approvers decide an extension.
@@ -71,9 +47,9 @@ func (r Render) GrantEndingText(st *approval.State) string {
 	}
 	text := fmt.Sprintf("⏰ %s, your access (`%s`) ends %s.\n", r.Person(st.Requester), what, end)
 	text += fmt.Sprintf("Need more time? Ask with `/signoff extend %s %s [why]`, or *Ask for more time* on <%s|the approval's page>.",
-		st.ID, ExtendSuggestion(st), r.URL(st))
+		st.ID, st.SuggestedExtension(), r.URL(st))
 	if m := st.Policy.MaxDuration; m > 0 {
-		text += fmt.Sprintf(" The policy's approvers decide (at most %s at a time).", ShortDuration(m))
+		text += fmt.Sprintf(" The policy's approvers decide (at most %s at a time).", approval.ShortDuration(m))
 	} else {
 		text += " The policy's approvers decide."
 	}

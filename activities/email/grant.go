@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -45,35 +44,13 @@ func (n *Notifier) extendHelp(st *approval.State) string {
 	b.WriteString("Need more time? Ask for it on the approval's page (sign in, then \"Ask for more time\"):\n")
 	b.WriteString(n.publicURL + "/approvals/" + st.ID + "\n\n")
 	b.WriteString("or with the CLI:\n")
-	fmt.Fprintf(&b, "  signoff extend %s --duration %s --justification \"why\"\n\n", st.ID, suggestedExtension(st))
+	fmt.Fprintf(&b, "  signoff extend %s --duration %s --justification \"why\"\n\n", st.ID, st.SuggestedExtension())
 	b.WriteString("The policy's approvers decide")
 	if m := st.Policy.MaxDuration; m > 0 {
-		fmt.Fprintf(&b, ", for at most %s at a time", shortDuration(m))
+		fmt.Fprintf(&b, ", for at most %s at a time", approval.ShortDuration(m))
 	}
 	b.WriteString(". Nothing changes until they approve.")
 	return b.String()
-}
-
-// suggestedExtension is an hour, or the policy's max_duration when it
-// allows less.
-func suggestedExtension(st *approval.State) string {
-	d := time.Hour
-	if m := st.Policy.MaxDuration; m > 0 && m < d {
-		d = m
-	}
-	return shortDuration(d)
-}
-
-// shortDuration writes d as people type it: "1h", "1h30m", "45m".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // outcomeSeq numbers a grant's outcome notices (granted, extended, revoke

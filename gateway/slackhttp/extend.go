@@ -75,7 +75,7 @@ func (h *Handler) extendCommand(cmd slack.SlashCommand, args []string) func(ctx 
 // extendAsked tells the grantee which approval asks for the extension and
 // who is asked to decide it.
 func (h *Handler) extendAsked(st *approval.State, d time.Duration) string {
-	text := fmt.Sprintf("✅ Asked for %s more: approval `%s` (<%s|%s>).", slackkit.ShortDuration(d), st.ID, h.render.URL(st),
+	text := fmt.Sprintf("✅ Asked for %s more: approval `%s` (<%s|%s>).", approval.ShortDuration(d), st.ID, h.render.URL(st),
 		slackkit.Escape(slackkit.Truncate(st.Request.Title, 150)))
 	switch pending := st.Pending(); {
 	case st.Status != approval.StatusPending:
@@ -88,7 +88,7 @@ func (h *Handler) extendAsked(st *approval.State, d time.Duration) string {
 		text += " Waiting for " + slackkit.JoinAnd(people) + " (" + slackkit.Progress(st) + ")."
 	}
 	return text + " Your access ends when it did until the extension is approved; then it lasts " +
-		slackkit.ShortDuration(d) + " from that approval."
+		approval.ShortDuration(d) + " from that approval."
 }
 
 // extendRefused says why nothing was asked.
