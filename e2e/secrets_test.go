@@ -255,10 +255,13 @@ func TestSecretChangeAppliedOnceAfterWorkerKilled(t *testing.T) {
 	}
 	first.Kill()
 	hold.Release() // the write in flight lands, its caller gone
-	testenv.Eventually(t, 30*time.Second, "the held write lands", func() bool {
-		got, _, _ := vault.Secret("production/api")
-		return got["DB_PASSWORD"] == plantedSecret
-	})
+	select {
+	case <-hold.Applied():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held write was not applied")
+	}
+	got, _, _ := vault.Secret("production/api")
+	require.Equal(t, plantedSecret, got["DB_PASSWORD"], "the held write landed")
 
 	s.StartWorkerProcess("TestSecretChangeAppliedOnceAfterWorkerKilled")
 	var st *approval.State

@@ -290,10 +290,10 @@ func TestAWSLostAnswer(t *testing.T) {
 		t.Fatalf("want a canceled call, got %v", err)
 	}
 	hold.Release()
-	for deadline := time.Now().Add(5 * time.Second); f.Versions("prod/db") != 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the released write was not applied")
-		}
+	select {
+	case <-hold.Applied():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the released write was not applied")
 	}
 	v2, err := a.Write(context.Background(), "prod/db", map[string]string{"password": "new"}, "tok-2", v1)
 	if err != nil || v2 != awsVersionID("tok-2") || f.Versions("prod/db") != 2 {

@@ -61,21 +61,6 @@ type smVersion struct {
 	created   time.Time
 }
 
-// Hold is a call the fake has received and keeps waiting, unanswered and
-// not yet applied, until Release: a test can stop or kill the caller
-// mid-write. A held call is applied once released, whether its caller is
-// still there or not, as a request AWS has received would be.
-type Hold struct {
-	reached, release chan struct{}
-	once             sync.Once
-}
-
-// Reached is closed when the held call arrives.
-func (h *Hold) Reached() <-chan struct{} { return h.reached }
-
-// Release lets the held call go on (once; later calls do nothing).
-func (h *Hold) Release() { h.once.Do(func() { close(h.release) }) }
-
 // NewSecretsManager serves a fake Secrets Manager (region us-east-1,
 // account 123456789012) until the test ends. Held calls are released
 // before the server closes.
@@ -163,7 +148,7 @@ func (f *SecretsManager) FailNextWith(op string, faults ...Fault) {
 // HoldNext holds the next call of op (after its signature check, before it
 // changes anything) until the returned Hold is released.
 func (f *SecretsManager) HoldNext(op string) *Hold {
-	h := &Hold{reached: make(chan struct{}), release: make(chan struct{})}
+	h := NewHold()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.holds[op] = append(f.holds[op], h)
@@ -229,8 +214,8 @@ func (f *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hold != nil {
-		close(hold.reached)
-		<-hold.release
+		hold.Wait()
+		defer hold.Done()
 	}
 
 	var handle func([]byte) (any, *Fault)

@@ -298,10 +298,10 @@ func TestSecretsManagerHold(t *testing.T) {
 		t.Fatalf("want a canceled call, got %v", err)
 	}
 	hold.Release()
-	for deadline := time.Now().Add(5 * time.Second); f.Versions("prod/db") != 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the released write was not applied")
-		}
+	select {
+	case <-hold.Applied():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the released write was not applied")
 	}
 
 	out, err := c.PutSecretValue(context.Background(), in)

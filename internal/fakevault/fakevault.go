@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signoff/signoff/internal/fakecloud"
 )
 
 // DefaultMount is where the KV v2 engine is mounted unless WithMount says
@@ -69,20 +71,8 @@ type Fault struct {
 	Errors []string
 }
 
-// Hold is a call the fake has received and keeps waiting, unanswered and
-// not yet applied, until Release: a test can stop or kill the caller
-// mid-write. A held call is applied once released, whether its caller is
-// still there or not.
-type Hold struct {
-	reached, release chan struct{}
-	once             sync.Once
-}
-
-// Reached is closed when the held call arrives.
-func (h *Hold) Reached() <-chan struct{} { return h.reached }
-
-// Release lets the held call go on (once; later calls do nothing).
-func (h *Hold) Release() { h.once.Do(func() { close(h.release) }) }
+// Hold is a held call (fakecloud.Hold: the same for every fake).
+type Hold = fakecloud.Hold
 
 // Option configures New.
 type Option func(*Server)
@@ -197,7 +187,7 @@ func (s *Server) FailNextWith(op string, faults ...Fault) {
 // HoldNext holds the next call of op (after the token check, before it
 // changes anything) until the returned Hold is released.
 func (s *Server) HoldNext(op string) *Hold {
-	h := &Hold{reached: make(chan struct{}), release: make(chan struct{})}
+	h := fakecloud.NewHold()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holds[op] = append(s.holds[op], h)
@@ -250,8 +240,8 @@ func (s *Server) op(op string, handle func(w http.ResponseWriter, r *http.Reques
 			return
 		}
 		if hold != nil {
-			close(hold.reached)
-			<-hold.release
+			hold.Wait()
+			defer hold.Done()
 		}
 		path := strings.Trim(r.PathValue("path"), "/")
 		if path == "" {

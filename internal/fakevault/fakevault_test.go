@@ -216,10 +216,10 @@ func TestKVv2Hold(t *testing.T) {
 		t.Fatalf("want a canceled call, got %v", err)
 	}
 	hold.Release()
-	for deadline := time.Now().Add(5 * time.Second); f.Writes("prod/db") != 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the released write was not applied")
-		}
+	select {
+	case <-hold.Applied():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the released write was not applied")
 	}
 	_, err := kv.Put(context.Background(), "prod/db", map[string]any{"password": "new"}, api.WithCheckAndSet(1))
 	wantStatus(t, err, 400, "check-and-set")
