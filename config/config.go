@@ -49,6 +49,8 @@ type Config struct {
 	Triggers Triggers `yaml:"triggers"`
 	// GitHubApp is Signoff as a GitHub deployment protection rule (config/githubapp.go).
 	GitHubApp GitHubApp `yaml:"github_app"`
+	// Teams is the Microsoft Teams notifier and bot endpoint (config/teams.go).
+	Teams Teams `yaml:"teams"`
 }
 
 // Log configures log/slog.
@@ -258,6 +260,11 @@ func Parse(b []byte) (*Loaded, error) {
 	}
 	if err := c.OIDC.check(); err != nil {
 		return nil, err
+	}
+	if c.Teams.Enabled() {
+		if err := c.Teams.WithDefaults().Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if ttl := c.Gateway.SessionTTL.Std(); ttl < 5*time.Minute || ttl > 7*24*time.Hour {
 		return nil, fmt.Errorf("gateway.session_ttl %s: want between 5m and 7d", ttl)

@@ -6,15 +6,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
 
 // User is a configured person.
 type User struct {
-	Name    string   `yaml:"name"`
-	Email   string   `yaml:"email"`
-	SlackID string   `yaml:"slack_id"`
+	Name    string `yaml:"name"`
+	Email   string `yaml:"email"`
+	SlackID string `yaml:"slack_id"`
+	// TeamsID is the person's Microsoft Entra object ID (a GUID): Teams
+	// clicks carrying it are theirs, and direct messages go to it.
+	TeamsID string   `yaml:"teams_id"`
 	Groups  []string `yaml:"groups"`
 	// Admin may cancel any approval (never approve their own), and holds
 	// every role.
@@ -57,6 +61,7 @@ type Directory struct {
 	byName  map[string]*User
 	byToken map[[sha256.Size]byte]*User
 	bySlack map[string]*User
+	byTeams map[string]*User
 	byEmail map[string]*User
 	groups  map[string][]string
 }
@@ -67,6 +72,7 @@ func NewDirectory(users []User) (*Directory, error) {
 		byName:  map[string]*User{},
 		byToken: map[[sha256.Size]byte]*User{},
 		bySlack: map[string]*User{},
+		byTeams: map[string]*User{},
 		byEmail: map[string]*User{},
 		groups:  map[string][]string{},
 	}
@@ -101,6 +107,16 @@ func NewDirectory(users []User) (*Directory, error) {
 				return nil, fmt.Errorf("user %q: slack_id %s shared with another user", u.Name, u.SlackID)
 			}
 			d.bySlack[u.SlackID] = &u
+		}
+		if u.TeamsID != "" {
+			if !entraObjectID.MatchString(u.TeamsID) {
+				return nil, fmt.Errorf("user %q: teams_id %q: want the person's Entra object ID (a GUID)", u.Name, u.TeamsID)
+			}
+			key := strings.ToLower(u.TeamsID)
+			if _, dup := d.byTeams[key]; dup {
+				return nil, fmt.Errorf("user %q: teams_id %s shared with another user", u.Name, u.TeamsID)
+			}
+			d.byTeams[key] = &u
 		}
 		if u.Email != "" {
 			key := strings.ToLower(u.Email)
@@ -165,6 +181,15 @@ func (d *Directory) BySlackID(id string) (*User, bool) {
 	u, ok := d.bySlack[id]
 	return u, ok
 }
+
+// ByTeamsID finds the user with an Entra object ID, case-insensitively.
+func (d *Directory) ByTeamsID(id string) (*User, bool) {
+	u, ok := d.byTeams[strings.ToLower(id)]
+	return u, ok
+}
+
+// entraObjectID is the shape of an Entra (Azure AD) object ID.
+var entraObjectID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 // ByEmail finds a user by email, case-insensitively.
 func (d *Directory) ByEmail(email string) (*User, bool) {

@@ -8,7 +8,7 @@ import (
 func TestAuthenticateAndLookups(t *testing.T) {
 	d, err := NewDirectory([]User{
 		{Name: "alice", Email: "Alice@Example.com", SlackID: "U1", Token: "dev-alice"},
-		{Name: "bob", TokenSHA256: HashToken("s3cret"), Groups: []string{"platform"}},
+		{Name: "bob", TokenSHA256: HashToken("s3cret"), Groups: []string{"platform"}, TeamsID: "8d2f1c3e-0000-4000-8000-00000000b0b0"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +30,9 @@ func TestAuthenticateAndLookups(t *testing.T) {
 	if u, ok := d.BySlackID("U1"); !ok || u.Name != "alice" {
 		t.Error("slack lookup")
 	}
+	if u, ok := d.ByTeamsID("8D2F1C3E-0000-4000-8000-00000000B0B0"); !ok || u.Name != "bob" {
+		t.Error("teams lookup is case-sensitive")
+	}
 	if got := strings.Join(d.Members("platform"), ","); got != "bob" || !d.HasGroup("platform") || d.HasGroup("nope") {
 		t.Errorf("groups: %q", got)
 	}
@@ -40,12 +43,15 @@ func TestAuthenticateAndLookups(t *testing.T) {
 
 func TestDirectoryRefusesDuplicates(t *testing.T) {
 	cases := map[string][]User{
-		"duplicate user":  {{Name: "a"}, {Name: "a"}},
-		"token shared":    {{Name: "a", Token: "t"}, {Name: "b", Token: "t"}},
-		"slack_id":        {{Name: "a", SlackID: "U"}, {Name: "b", SlackID: "U"}},
-		"email":           {{Name: "a", Email: "x@y"}, {Name: "b", Email: "X@y"}},
-		"must be non-emp": {{Name: ""}},
-		"64 hex":          {{Name: "a", TokenSHA256: "abc"}},
+		"duplicate user": {{Name: "a"}, {Name: "a"}},
+		"token shared":   {{Name: "a", Token: "t"}, {Name: "b", Token: "t"}},
+		"slack_id":       {{Name: "a", SlackID: "U"}, {Name: "b", SlackID: "U"}},
+		"email":          {{Name: "a", Email: "x@y"}, {Name: "b", Email: "X@y"}},
+		"shared with another user": {{Name: "a", TeamsID: "8d2f1c3e-0000-4000-8000-00000000b0b0"},
+			{Name: "b", TeamsID: "8D2F1C3E-0000-4000-8000-00000000B0B0"}},
+		"Entra object ID (a GUID)": {{Name: "a", TeamsID: "29:bob"}},
+		"must be non-emp":          {{Name: ""}},
+		"64 hex":                   {{Name: "a", TokenSHA256: "abc"}},
 	}
 	for want, users := range cases {
 		if _, err := NewDirectory(users); err == nil || !strings.Contains(err.Error(), want) {

@@ -110,7 +110,7 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 		names = append(names, t.SecretEnv)
 	}
 	gh := cfg.GitHubApp.WithDefaults()
-	names = append(names, gh.WebhookSecretEnv, gh.PrivateKeyEnv)
+	names = append(names, gh.WebhookSecretEnv, gh.PrivateKeyEnv, cfg.Teams.WithDefaults().AppPasswordEnv)
 	for _, t := range cfg.Actions.Secrets.Targets {
 		names = append(names, t.TokenEnv)
 		if t.Roll != nil {

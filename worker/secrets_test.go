@@ -56,3 +56,19 @@ func TestSlackNotifierTakesItsSecretsFromTheRoot(t *testing.T) {
 		t.Errorf("with secrets: %v", err)
 	}
 }
+
+func TestTeamsNotifierTakesItsSecretFromTheRoot(t *testing.T) {
+	t.Setenv(config.DefaultTeamsAppPasswordEnv, "from-the-process-environment")
+	cfg := parse(t, "notifiers: [teams]\nteams: {app_id: bot, tenant_id: tenant, default_conversation: \"19:a@thread.tacv2\"}\n")
+	logger := slog.New(slog.DiscardHandler)
+	if _, err := newTeamsNotifier(cfg, Secrets{}, logger); err == nil || !strings.Contains(err.Error(), config.DefaultTeamsAppPasswordEnv) {
+		t.Errorf("no secret handed down: %v", err)
+	}
+	sec := Secrets{Env: lookupIn(map[string]string{config.DefaultTeamsAppPasswordEnv: "s3cret"})}
+	if _, err := newTeamsNotifier(cfg, sec, logger); err != nil {
+		t.Errorf("with the secret: %v", err)
+	}
+	if got := newRedactor(cfg, sec)("token s3cret leaked"); strings.Contains(got, "s3cret") {
+		t.Errorf("the bot's secret is scrubbed from action outputs: %q", got)
+	}
+}

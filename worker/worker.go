@@ -20,6 +20,7 @@ import (
 	ghdeploy "github.com/signoff/signoff/activities/githubdeploy"
 	"github.com/signoff/signoff/activities/notify"
 	slacknotify "github.com/signoff/signoff/activities/slack"
+	teamsnotify "github.com/signoff/signoff/activities/teams"
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/leasestore"
@@ -43,6 +44,7 @@ var (
 		slacknotify.Name: newSlackNotifier,
 		emailnotify.Name: newEmailNotifier,
 		ghdeploy.Name:    newGitHubDeployNotifier,
+		teamsnotify.Name: newTeamsNotifier,
 	}
 	actionBuilders = []ActionBuilder{
 		func(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
