@@ -244,6 +244,17 @@ func (m *Memory) Clicks(id string) int {
 	return 0
 }
 
+// Posted records messages a notifier posted for approval id, as the
+// workflow does with a delivery (their places are where decisions may come
+// from).
+func (m *Memory) Posted(id string, msgs ...approval.MessageRef) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.approvals[id]; ok {
+		e.st.Messages = append(e.st.Messages, msgs...)
+	}
+}
+
 func (m *Memory) open(id string) (*memoryEntry, error) {
 	e, ok := m.approvals[id]
 	switch {

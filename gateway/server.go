@@ -130,7 +130,7 @@ type Deps struct {
 type routeBuilder func(mux *http.ServeMux, d Deps) error
 
 // routes are the extra HTTP routes, each in a file of its own.
-var routes = []routeBuilder{mountSlack, mountWeb, codecRoutes, mountGitHubApp}
+var routes = []routeBuilder{mountSlack, mountWeb, codecRoutes, mountGitHubApp, mountTeams}
 
 // mountGitHubApp serves GitHub's deployment_protection_rule webhook
 // (POST /github/webhook) when github_app is configured; it starts
