@@ -420,6 +420,13 @@ func TestOpenAPIRoutesAreServed(t *testing.T) {
 			t.Errorf("%s without a token: %d %s, want 401", r, code, body)
 		}
 	}
+	// The document itself is served, as committed.
+	if code, body := call("GET", "/openapi.json"); code != http.StatusOK || body != string(pb.OpenAPI) {
+		t.Errorf("GET /openapi.json: %d, %d bytes, want 200 and the committed document", code, len(body))
+	}
+	if want, err := os.ReadFile(openapiPath); err != nil || string(want) != string(pb.OpenAPI) {
+		t.Errorf("the embedded document is not %s: %v", openapiPath, err)
+	}
 	if code, _ := call("GET", "/v1/approvals/abcdefghijklmnopqrstuvwxyz/nothing-here"); code != http.StatusNotFound {
 		t.Errorf("a route nobody serves: %d, want 404", code)
 	}

@@ -220,6 +220,12 @@ func New(o Options) (*Server, error) {
 	root := http.NewServeMux()
 	root.Handle("/v1/", limitBody(cfg.Gateway.MaxBodyBytes, mux))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// The API's description is public (it is in the repository): clients
+	// and API tools read it without a token.
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(pb.OpenAPI)
+	})
 	root.HandleFunc("GET /readyz", s.readyz)
 	// A metric that cannot be gathered is logged and left out, not the
 	// whole scrape.
