@@ -46,10 +46,10 @@ func (stubVerifier) Verify(_ context.Context, authorization, channelID, svc stri
 }
 
 type harness struct {
-	t                *testing.T
-	h                *Handler
-	mem              *approvals.Memory
-	tenant, svc, oid string
+	t           *testing.T
+	h           *Handler
+	mem         *approvals.Memory
+	tenant, svc string
 }
 
 func newHarness(t *testing.T, in approval.Input) *harness {
