@@ -79,7 +79,8 @@ type Options struct {
 	PublicURL   string
 	Logger      *slog.Logger
 	// DecideTimeout bounds waiting for the workflow's judgement (default
-	// 10 s; Teams waits about 15 s for an invoke's answer).
+	// 10 s). A decision that takes longer still counts once recorded; the
+	// clicker is told it was sent, and the card shows it on refresh.
 	DecideTimeout time.Duration
 	Now           func() time.Time
 }
