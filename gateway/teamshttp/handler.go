@@ -228,11 +228,7 @@ func (h *Handler) action(ctx context.Context, a *teamskit.Activity) teamskit.Inv
 	}
 	switch c.verb {
 	case teamskit.VerbRefresh:
-		if p.user == nil || !access.CanReadFor(st, p.user, h.standsIn(ctx, p.user.Name)) {
-			// Someone who may not read it gets nothing of it.
-			return message("This approval is not shared with you.")
-		}
-		return h.cardResponse(st, "")
+		return h.answer(ctx, p, st, "")
 	case teamskit.VerbApprove, teamskit.VerbReject, teamskit.VerbOption:
 		return h.decide(ctx, a, c, p, st, log)
 	}
@@ -249,7 +245,7 @@ func (h *Handler) decide(ctx context.Context, a *teamskit.Activity, c click, p p
 		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
 	}
 	if formErr != "" {
-		return h.cardResponse(st, "❌ Nothing was decided: "+formErr)
+		return h.answer(ctx, p, st, "❌ Nothing was decided: "+formErr)
 	}
 	refusal := p.refusal
 	if refusal == "" && !promptedHere(st, a.Conversation) {
@@ -282,15 +278,15 @@ func (h *Handler) decide(ctx context.Context, a *teamskit.Activity, c click, p p
 		if after == nil {
 			after = st
 		}
-		return h.cardResponse(after, "✅ Counted: you "+verb+" this request.")
+		return h.answer(ctx, p, after, "✅ Counted: you "+verb+" this request.")
 	case errors.As(err, &ref):
 		log.InfoContext(ctx, "teams decision refused", "user", req.User, "code", string(ref.Code), "reason", ref.Message)
-		return h.cardResponse(h.reread(ctx, st), "❌ Not counted: "+ref.Message+".")
+		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+ref.Message+".")
 	case errors.Is(err, approvals.ErrClosed):
-		return h.cardResponse(h.reread(ctx, st), "❌ Not counted: "+approval.RefusedNotPending+".")
+		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+approval.RefusedNotPending+".")
 	case errors.Is(err, approvals.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		log.WarnContext(ctx, "teams decision delivered but not yet judged", "error", err)
-		return h.cardResponse(st, "⏳ Your decision was sent; the approval has not recorded it yet. Refresh the card in a moment.")
+		return h.answer(ctx, p, st, "⏳ Your decision was sent; the approval has not recorded it yet. Refresh the card in a moment.")
 	}
 	log.ErrorContext(ctx, "teams decision not delivered", "error", err)
 	return errorResponse(http.StatusServiceUnavailable, "Unavailable", "Your decision could not be delivered: try again.")
@@ -397,8 +393,16 @@ func (h *Handler) standsIn(ctx context.Context, user string) []string {
 	return s
 }
 
-// cardResponse replaces the clicker's card with the approval as it stands.
-func (h *Handler) cardResponse(st *approval.State, status string) teamskit.InvokeResponse {
+// answer replaces the clicker's card with the approval as it stands and
+// status, when they may read it; anyone else is told status alone, and
+// nothing of the approval.
+func (h *Handler) answer(ctx context.Context, p person, st *approval.State, status string) teamskit.InvokeResponse {
+	if p.user == nil || !access.CanReadFor(st, p.user, h.standsIn(ctx, p.user.Name)) {
+		if status == "" {
+			status = "This approval is not shared with you."
+		}
+		return message(status)
+	}
 	return teamskit.InvokeResponse{StatusCode: http.StatusOK, Type: teamskit.ContentTypeAdaptiveCard, Value: h.render.PromptCard(st, status)}
 }
 

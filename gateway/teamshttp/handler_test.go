@@ -192,6 +192,9 @@ func TestClicksRefused(t *testing.T) {
 				return
 			}
 			assert.Contains(t, raw, "❌ Not counted: "+tc.reason)
+			if tc.reason == RefusedUnknownUser {
+				assert.NotContains(t, raw, "Deploy api", "someone who may not read the approval is shown nothing of it")
+			}
 			require.Len(t, st.Attempts, 1, "recorded for the audit trail")
 			assert.False(t, st.Attempts[0].Accepted)
 			assert.Equal(t, approval.StatusPending, st.Status)
