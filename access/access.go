@@ -26,7 +26,7 @@ func CanRead(st *approval.State, u *identity.User) bool {
 	case u.Name == "":
 		return false
 	}
-	return u.Name == st.Requester || st.Policy.IsApprover(u.Name) || slices.Contains(st.ExtraApprovers, u.Name) ||
+	return st.RequestedBy(u.Name) || st.Policy.IsApprover(u.Name) || slices.Contains(st.ExtraApprovers, u.Name) ||
 		slices.Contains(slices.Collect(maps.Values(st.Policy.Delegates)), u.Name) ||
 		// A delegate keeps reading what they decided once the delegation ends.
 		slices.ContainsFunc(st.Attempts, func(a approval.Attempt) bool { return a.Accepted && a.OnBehalfOf != "" && a.User == u.Name })

@@ -129,3 +129,29 @@ func TestRecheckGroups(t *testing.T) {
 		t.Fatalf("dana, named in the config: %+v", a)
 	}
 }
+
+// TestInitiatorCountsAsRequester: the person an app asked on behalf of (a
+// GitHub deployment's author) is not asked, may not approve, nor decide as
+// a delegate nor through one; the others decide as usual.
+func TestInitiatorCountsAsRequester(t *testing.T) {
+	st := delegated()
+	st.Initiator = "bob"
+	if slices.Contains(st.Pending(), "bob") || !slices.Contains(st.Pending(), "carol") {
+		t.Fatalf("pending %v", st.Pending())
+	}
+	if a := decideAs(st, "1", "bob", nil, ""); a.Accepted || a.RefusalCode != CodeSelfApproval {
+		t.Fatalf("the initiator approves: %+v", a)
+	}
+	if a := decideAs(st, "2", "erin", []string{"bob"}, "bob"); a.Accepted || a.RefusalCode != CodeSelfApproval {
+		t.Fatalf("the initiator's delegate approves for them: %+v", a)
+	}
+	if a := decideAs(st, "3", "bob", []string{"carol"}, "carol"); a.Accepted || a.RefusalCode != CodeSelfApproval {
+		t.Fatalf("the initiator approves as carol's delegate: %+v", a)
+	}
+	if a := decideAs(st, "4", "carol", nil, ""); !a.Accepted {
+		t.Fatalf("carol: %+v", a)
+	}
+	if !st.RequestedBy("bob") || !st.RequestedBy("alice") || st.RequestedBy("carol") {
+		t.Fatal("RequestedBy")
+	}
+}

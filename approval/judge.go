@@ -77,10 +77,10 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 		return refuse(CodeInvalidChoice, RefusedInvalidChoice)
 	case a.OnBehalfOf != "" && (s.Rules < RulesDelegation || a.User == a.OnBehalfOf):
 		return refuse(CodeNotDelegate, RefusedNotDelegate)
-	case a.OnBehalfOf != "" && a.User == s.Requester:
+	case a.OnBehalfOf != "" && s.RequestedBy(a.User):
 		// Whatever the policy says about self-approval.
 		return refuse(CodeSelfApproval, RefusedDelegateOwn)
-	case a.For() == s.Requester && !(s.Policy.SelfApproval && a.Decision == DecisionApprove && a.OnBehalfOf == ""):
+	case s.RequestedBy(a.For()) && !(s.Policy.SelfApproval && a.Decision == DecisionApprove && a.OnBehalfOf == ""):
 		return refuse(CodeSelfApproval, RefusedSelfApproval)
 	}
 	who := a.For()

@@ -45,22 +45,26 @@ var (
 // State is an approval's whole state: what the workflow holds, what the
 // query returns and what the workflow's result is.
 type State struct {
-	ID            string        `json:"id"`
-	Requester     string        `json:"requester"`
-	Request       Request       `json:"request"`
-	RequestHash   string        `json:"request_hash"`
-	Justification string        `json:"justification,omitempty"`
-	Policy        Policy        `json:"policy"`
-	Status        Status        `json:"status"`
-	CreatedAt     time.Time     `json:"created_at"`
-	Deadline      time.Time     `json:"deadline"`
-	ClosedAt      time.Time     `json:"closed_at,omitzero"`
-	Attempts      []Attempt     `json:"attempts"`
-	ApprovedBy    []string      `json:"approved_by"`
-	CancelledBy   string        `json:"cancelled_by,omitempty"`
-	CancelReason  string        `json:"cancel_reason,omitempty"`
-	ActionResult  *ActionResult `json:"action_result,omitempty"`
-	Events        []Event       `json:"events"`
+	ID            string  `json:"id"`
+	Requester     string  `json:"requester"`
+	Request       Request `json:"request"`
+	RequestHash   string  `json:"request_hash"`
+	Justification string  `json:"justification,omitempty"`
+	// Initiator is the configured person an app asked on behalf of (the
+	// GitHub user whose deployment waits): they count as a requester, so
+	// they do not decide what they set off.
+	Initiator    string        `json:"initiator,omitempty"`
+	Policy       Policy        `json:"policy"`
+	Status       Status        `json:"status"`
+	CreatedAt    time.Time     `json:"created_at"`
+	Deadline     time.Time     `json:"deadline"`
+	ClosedAt     time.Time     `json:"closed_at,omitzero"`
+	Attempts     []Attempt     `json:"attempts"`
+	ApprovedBy   []string      `json:"approved_by"`
+	CancelledBy  string        `json:"cancelled_by,omitempty"`
+	CancelReason string        `json:"cancel_reason,omitempty"`
+	ActionResult *ActionResult `json:"action_result,omitempty"`
+	Events       []Event       `json:"events"`
 	// Messages are the prompts posted so far, for updates at the end.
 	Messages []MessageRef `json:"messages,omitempty"`
 	// Stage is the index of the stage being decided.
@@ -347,12 +351,18 @@ func (s *State) Record(now time.Time, kind EventKind, user, detail string) {
 	s.Events = append(s.Events, Event{Time: now, Kind: kind, User: user, Detail: detail})
 }
 
+// RequestedBy reports whether u asked for the approval: its requester, or
+// the person an app asked on behalf of (Initiator).
+func (s *State) RequestedBy(u string) bool {
+	return u == s.Requester || (s.Initiator != "" && u == s.Initiator)
+}
+
 // Prompted are who is asked to decide now: Pending, and the delegates the
 // pending approvers had when the approval was created (Policy.Delegates).
 func (s *State) Prompted() []string {
 	out := s.Pending()
 	for _, p := range slices.Clone(out) {
-		if d := s.Policy.Delegates[p]; d != "" && d != s.Requester && !slices.Contains(out, d) {
+		if d := s.Policy.Delegates[p]; d != "" && !s.RequestedBy(d) && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
@@ -373,7 +383,7 @@ func (s *State) Pending() []string {
 	}
 	var out []string
 	for _, u := range append(slices.Clone(s.CurrentStage().Approvers), s.ExtraApprovers...) {
-		if !decided[u] && (u != s.Requester || s.Policy.SelfApproval) && !slices.Contains(out, u) {
+		if !decided[u] && (!s.RequestedBy(u) || s.Policy.SelfApproval) && !slices.Contains(out, u) {
 			out = append(out, u)
 		}
 	}

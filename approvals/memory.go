@@ -60,7 +60,7 @@ func (m *Memory) Start(_ context.Context, in workflows.Input) error {
 		return &Exists{RequestHash: e.st.RequestHash}
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
-	st.Justification, st.Rules = in.Justification, in.Rules
+	st.Justification, st.Initiator, st.Rules = in.Justification, in.Initiator, in.Rules
 	m.approvals[in.ID] = &memoryEntry{st: st, start: m.now()}
 	m.order = append(m.order, in.ID)
 	return nil

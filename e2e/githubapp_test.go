@@ -60,6 +60,9 @@ func githubAppStack(t *testing.T, gh *fakecloud.GitHub, key *rsa.PrivateKey) *te
 	}
 	yaml = strings.Replace(yaml, "notifiers: [log]", fmt.Sprintf(e2eGitHubAppConfig, e2eAppID, gh.URL), 1)
 	yaml = strings.Replace(yaml, "\npolicies:\n", "\n  - name: "+e2eAppRequester+"\n\npolicies:\n", 1)
+	// carol is octocat on GitHub: the deployments she sets off are hers.
+	require.Contains(t, yaml, "slack_id: U0CAROL\n")
+	yaml = strings.Replace(yaml, "slack_id: U0CAROL\n", "slack_id: U0CAROL\n    github_login: OctoCat\n", 1)
 	yaml = strings.Replace(yaml, "  - name: default\n", `  - name: canary
     match: { environment: canary }
     approvers: { groups: [platform] }
@@ -185,7 +188,7 @@ func TestGitHubDeploymentProtectionRule(t *testing.T) {
 	require.Equal(t, pb.Status_STATUS_PENDING, st.GetStatus())
 	require.Equal(t, e2eAppRequester, st.GetRequester())
 	require.Equal(t, "staging", st.GetEnvironment())
-	require.Equal(t, []string{"bob", "carol"}, st.GetPendingApprovers())
+	require.Equal(t, []string{"bob"}, st.GetPendingApprovers(), "carol set the deployment off: she is not asked")
 	f := st.GetFields()
 	require.Equal(t, e2eAppRepo, f[githubapp.FieldRepository])
 	require.Equal(t, "staging", f[githubapp.FieldEnvironment])
@@ -195,7 +198,13 @@ func TestGitHubDeploymentProtectionRule(t *testing.T) {
 	require.Equal(t, "octocat", f[githubapp.FieldActor])
 	require.Empty(t, gh.Reviews(), "nothing is reported while the approval is pending")
 
-	code, body := s.Do(http.MethodPost, "/v1/approvals/"+created.ApprovalID+":decide", "dev-bob",
+	// carol (octocat) may not approve the deployment she set off.
+	code, body := s.Do(http.MethodPost, "/v1/approvals/"+created.ApprovalID+":decide", "dev-carol",
+		s.DecideBody("dev-carol", created.ApprovalID, "DECISION_APPROVE"))
+	require.Equal(t, http.StatusForbidden, code, string(body))
+	require.Contains(t, string(body), "the requester may not decide their own request")
+
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+created.ApprovalID+":decide", "dev-bob",
 		s.DecideBody("dev-bob", created.ApprovalID, "DECISION_APPROVE"))
 	require.Equal(t, http.StatusOK, code, string(body))
 	testenv.Eventually(t, time.Minute, "GitHub to receive the review of run 1001", func() bool { return len(gh.Reviews()) > 0 })

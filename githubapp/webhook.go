@@ -371,7 +371,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: d.RequestID(), Request: d.Request(env, gc.BaseURL)})
+	// The person who set the deployment off, when configured, counts as
+	// its requester: they do not approve their own deployment.
+	initiator := ""
+	if u, ok := cfg.Directory.ByGitHubLogin(d.Actor); ok && d.Actor != "" {
+		initiator = u.Name
+	}
+	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: d.RequestID(), Request: d.Request(env, gc.BaseURL), Initiator: initiator})
 	if err != nil {
 		code, status := http.StatusServiceUnavailable, "error"
 		msg := "the approval could not be started; redeliver later"

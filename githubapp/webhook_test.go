@@ -34,6 +34,7 @@ users:
   - name: github
   - name: bob
     groups: [platform]
+    github_login: codertocat
     token: dev-bob
 policies:
   - name: production
@@ -335,6 +336,10 @@ func TestWebhookStartsApprovalOnce(t *testing.T) {
 	}
 	if st.Requester != "github" || st.Request.Environment != "production" || st.Policy.Name != "production" {
 		t.Fatalf("requester %q, environment %q, policy %q", st.Requester, st.Request.Environment, st.Policy.Name)
+	}
+	// The sender is bob on GitHub: the deployment is his, he is not asked.
+	if st.Initiator != "bob" || !st.RequestedBy("bob") || len(st.Pending()) != 0 {
+		t.Fatalf("initiator %q, pending %v: the sender counts as a requester", st.Initiator, st.Pending())
 	}
 	if st.Request.Fields[FieldCallbackURL] != testCallback || st.Request.Fields[FieldActor] != "Codertocat" ||
 		st.Request.Fields[FieldWorkflowRun] != "30433642" || st.Request.Fields[FieldSHA] != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" {

@@ -18,8 +18,11 @@ type User struct {
 	SlackID string `yaml:"slack_id"`
 	// TeamsID is the person's Microsoft Entra object ID (a GUID): Teams
 	// clicks carrying it are theirs, and direct messages go to it.
-	TeamsID string   `yaml:"teams_id"`
-	Groups  []string `yaml:"groups"`
+	TeamsID string `yaml:"teams_id"`
+	// GitHubLogin is the person's GitHub login: a deployment they set off
+	// through the GitHub App is theirs, and they do not approve it.
+	GitHubLogin string   `yaml:"github_login"`
+	Groups      []string `yaml:"groups"`
 	// Admin may cancel any approval (never approve their own), and holds
 	// every role.
 	Admin bool `yaml:"admin"`
@@ -62,6 +65,7 @@ type Directory struct {
 	byToken map[[sha256.Size]byte]*User
 	bySlack map[string]*User
 	byTeams map[string]*User
+	byLogin map[string]*User
 	byEmail map[string]*User
 	groups  map[string][]string
 }
@@ -73,6 +77,7 @@ func NewDirectory(users []User) (*Directory, error) {
 		byToken: map[[sha256.Size]byte]*User{},
 		bySlack: map[string]*User{},
 		byTeams: map[string]*User{},
+		byLogin: map[string]*User{},
 		byEmail: map[string]*User{},
 		groups:  map[string][]string{},
 	}
@@ -117,6 +122,13 @@ func NewDirectory(users []User) (*Directory, error) {
 				return nil, fmt.Errorf("user %q: teams_id %s shared with another user", u.Name, u.TeamsID)
 			}
 			d.byTeams[key] = &u
+		}
+		if u.GitHubLogin != "" {
+			key := strings.ToLower(u.GitHubLogin)
+			if _, dup := d.byLogin[key]; dup {
+				return nil, fmt.Errorf("user %q: github_login %s shared with another user", u.Name, u.GitHubLogin)
+			}
+			d.byLogin[key] = &u
 		}
 		if u.Email != "" {
 			key := strings.ToLower(u.Email)
@@ -185,6 +197,13 @@ func (d *Directory) BySlackID(id string) (*User, bool) {
 // ByTeamsID finds the user with an Entra object ID, case-insensitively.
 func (d *Directory) ByTeamsID(id string) (*User, bool) {
 	u, ok := d.byTeams[strings.ToLower(id)]
+	return u, ok
+}
+
+// ByGitHubLogin finds the user with a GitHub login, case-insensitively
+// (as GitHub compares logins).
+func (d *Directory) ByGitHubLogin(login string) (*User, bool) {
+	u, ok := d.byLogin[strings.ToLower(login)]
 	return u, ok
 }
 

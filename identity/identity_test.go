@@ -49,9 +49,10 @@ func TestDirectoryRefusesDuplicates(t *testing.T) {
 		"email":          {{Name: "a", Email: "x@y"}, {Name: "b", Email: "X@y"}},
 		"shared with another user": {{Name: "a", TeamsID: "8d2f1c3e-0000-4000-8000-00000000b0b0"},
 			{Name: "b", TeamsID: "8D2F1C3E-0000-4000-8000-00000000B0B0"}},
-		"Entra object ID (a GUID)": {{Name: "a", TeamsID: "29:bob"}},
-		"must be non-emp":          {{Name: ""}},
-		"64 hex":                   {{Name: "a", TokenSHA256: "abc"}},
+		"Entra object ID (a GUID)":    {{Name: "a", TeamsID: "29:bob"}},
+		"github_login OctoCat shared": {{Name: "a", GitHubLogin: "octocat"}, {Name: "b", GitHubLogin: "OctoCat"}},
+		"must be non-emp":             {{Name: ""}},
+		"64 hex":                      {{Name: "a", TokenSHA256: "abc"}},
 	}
 	for want, users := range cases {
 		if _, err := NewDirectory(users); err == nil || !strings.Contains(err.Error(), want) {

@@ -76,6 +76,9 @@ type Request struct {
 	RequestID     string
 	Request       approval.Request
 	Justification string
+	// Initiator is the configured person an app (the GitHub App) asks on
+	// behalf of: they count as a requester (approval.State.Initiator).
+	Initiator string
 }
 
 // Result is what Start did.
@@ -137,11 +140,11 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	in := workflows.Input{
 		ID: id, Requester: r.Requester.Name, Request: r.Request, Policy: pol,
 		CreatedAt: now().UTC().Truncate(time.Millisecond), Notifiers: cfg.Notifiers,
-		Justification: r.Justification, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesDelegation,
+		Justification: r.Justification, Initiator: r.Initiator, SecurityNotifiers: cfg.SecurityNotifiers, Rules: approval.RulesDelegation,
 		Version: workflows.VersionLatest,
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
-	st.Justification, st.Rules = r.Justification, in.Rules
+	st.Justification, st.Initiator, st.Rules = r.Justification, r.Initiator, in.Rules
 	err = s.Approvals.Start(ctx, workflows.Stamp(s.Proofs, in.ID, in, now()))
 	var exists *approvals.Exists
 	switch {

@@ -107,6 +107,9 @@ type Input struct {
 	Notifiers []string `json:"notifiers"`
 	// Justification is the requester's reason, when the policy asks.
 	Justification string `json:"justification,omitempty"`
+	// Initiator is the configured person an app asked on behalf of
+	// (approval.State.Initiator).
+	Initiator string `json:"initiator,omitempty"`
 	// SecurityNotifiers are told at once about break-glass.
 	SecurityNotifiers []string `json:"security_notifiers,omitempty"`
 	// Proof is the stamp of whoever started it through Signoff (the

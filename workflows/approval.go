@@ -52,6 +52,7 @@ func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
 	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1)}
 	r.st.Justification = in.Justification
+	r.st.Initiator = in.Initiator
 	r.st.Rules = in.Rules
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
