@@ -152,6 +152,18 @@ func (s *State) counting() []Attempt {
 	return out
 }
 
+// Counting are the accepted attempts with decision d that still count,
+// for renderings of who decided.
+func (s *State) Counting(d Decision) []Attempt {
+	var out []Attempt
+	for _, a := range s.counting() {
+		if a.Decision == d {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func (s *State) stageApprovers(stage int) []string {
 	var out []string
 	for _, a := range s.counting() {

@@ -457,7 +457,7 @@ func (r Render) grantLines(st *approval.State, icon, at string) string {
 	switch {
 	case st.BypassedBy != "":
 		by = "break-glass by " + r.Person(st.BypassedBy)
-	case len(counting(st, approval.DecisionApprove)) == 0:
+	case len(st.Counting(approval.DecisionApprove)) == 0:
 		by = "approved"
 	}
 	by += at
@@ -513,21 +513,10 @@ func codeBlock(s string, n int) string {
 	return "```" + strings.ReplaceAll(Escape(Truncate(s, n)), "```", "ˋˋˋ") + "```"
 }
 
-// counting are the attempts that decided: accepted and not voided.
-func counting(st *approval.State, d approval.Decision) []approval.Attempt {
-	var out []approval.Attempt
-	for _, a := range st.Attempts {
-		if a.Accepted && !a.Voided && a.Decision == d {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // deciders lists who decided d, each with the options they chose.
 func (r Render) deciders(st *approval.State, d approval.Decision) string {
 	var who []string
-	for _, a := range counting(st, d) {
+	for _, a := range st.Counting(d) {
 		s := r.Person(a.User)
 		if a.OnBehalfOf != "" {
 			s += " for " + r.Person(a.OnBehalfOf)
@@ -559,7 +548,7 @@ func chosen(st *approval.State, a approval.Attempt) string {
 
 func comments(st *approval.State, d approval.Decision) []string {
 	var out []string
-	for _, a := range counting(st, d) {
+	for _, a := range st.Counting(d) {
 		if a.Comment != "" {
 			out = append(out, Escape(Truncate(a.Comment, 500)))
 		}

@@ -277,7 +277,7 @@ func OutcomeLine(st *approval.State) string {
 			return "❌ Rejected: the deadline passed" + at
 		}
 		line := "❌ Rejected by " + who + at
-		for _, a := range counting(st, approval.DecisionReject) {
+		for _, a := range st.Counting(approval.DecisionReject) {
 			if a.Comment != "" {
 				line += ": " + Escape(truncate(a.Comment, maxFact))
 				break
@@ -317,20 +317,10 @@ func actionResultLine(res *approval.ActionResult) string {
 	return "⚠️ Action " + Escape(res.Type) + " failed: " + Escape(truncate(res.Error, maxFact))
 }
 
-func counting(st *approval.State, d approval.Decision) []approval.Attempt {
-	var out []approval.Attempt
-	for _, a := range st.Attempts {
-		if a.Accepted && !a.Voided && a.Decision == d {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // deciders lists who decided d ("carol for bob").
 func deciders(st *approval.State, d approval.Decision) string {
 	var who []string
-	for _, a := range counting(st, d) {
+	for _, a := range st.Counting(d) {
 		s := a.User
 		if a.OnBehalfOf != "" {
 			s += " for " + a.OnBehalfOf

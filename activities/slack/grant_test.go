@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/slackfake"
@@ -220,7 +221,7 @@ func TestRetriedGrantEndingRepliesOnce(t *testing.T) {
 	env.RegisterActivityWithOptions(func(ctx context.Context, st approval.State) (approval.Delivery, error) {
 		return n.GrantEnding(ctx, &st)
 	}, activity.RegisterOptions{Name: "GrantEnding"})
-	env.SetHeartbeatDetails(progress{Done: map[string]bool{"ending:" + d.Messages[0].Channel + ":" + d.Messages[0].ID: true}})
+	env.SetHeartbeatDetails(progress.Progress{Done: map[string]bool{"ending:" + d.Messages[0].Channel + ":" + d.Messages[0].ID: true}})
 	before := len(f.Messages())
 	v, err := env.ExecuteActivity("GrantEnding", *st)
 	require.NoError(t, err)

@@ -23,10 +23,10 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
@@ -137,40 +137,10 @@ func (n *Notifier) targets(st *approval.State) []target {
 	return out
 }
 
-// progress is what an attempt did, kept in heartbeat details so a retry
-// skips it.
-type progress struct {
-	Posted map[string]approval.MessageRef `json:"posted,omitempty"`
-	Done   map[string]bool                `json:"done,omitempty"`
-}
-
-func (n *Notifier) loadProgress(ctx context.Context) progress {
-	p := progress{Posted: map[string]approval.MessageRef{}, Done: map[string]bool{}}
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
-		return p
-	}
-	var prev progress
-	if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {
-		n.logger.Warn("unreadable heartbeat details: starting over", "error", err)
-		return p
-	}
-	for k, v := range prev.Posted {
-		p.Posted[k] = v
-	}
-	for k, v := range prev.Done {
-		p.Done[k] = v
-	}
-	return p
-}
-
-func heartbeat(ctx context.Context, p *progress) {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, *p)
-	}
-}
-
-func (n *Notifier) heartbeater(ctx context.Context, p *progress) slackkit.Heartbeat {
-	return func() { heartbeat(ctx, p) }
+// heartbeater records p as the activity's heartbeat, for slackkit's
+// waits.
+func heartbeater(ctx context.Context, p *progress.Progress) slackkit.Heartbeat {
+	return func() { p.Record(ctx) }
 }
 
 // Prompt posts the prompt to every target not already posted by an
@@ -258,7 +228,7 @@ func (n *Notifier) postPaced(ctx context.Context, hb slackkit.Heartbeat, channel
 // post sends blocks (or text alone) to every target not already posted by
 // an earlier attempt of this activity.
 func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, blocks []slackapi.Block, text string) (approval.Delivery, error) {
-	prog := n.loadProgress(ctx)
+	prog := progress.Load(ctx, n.logger)
 	var d approval.Delivery
 	var failed []string
 	for _, t := range targets {
@@ -275,7 +245,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		if blocks != nil {
 			opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
 		}
-		ch, ts, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), t.channel, opts...)
+		ch, ts, err := n.postPaced(ctx, heartbeater(ctx, prog), t.channel, opts...)
 		if err != nil {
 			if ferr := n.fail(ctx, "chat.postMessage", t.label, err, &failed); ferr != nil {
 				return approval.Delivery{}, ferr
@@ -284,7 +254,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		}
 		ref := approval.MessageRef{Notifier: Name, Channel: ch, ID: ts, User: t.user}
 		prog.Posted[t.key] = ref
-		heartbeat(ctx, &prog)
+		prog.Record(ctx)
 		d.Targets = append(d.Targets, t.label)
 		d.Messages = append(d.Messages, ref)
 		n.logger.InfoContext(ctx, "slack message posted", "approval_id", st.ID, "target", t.label, "channel", ch, "ts", ts)
@@ -333,7 +303,7 @@ func (n *Notifier) fail(ctx context.Context, method, label string, err error, fa
 // sends an outcome again when the revoke fails and when it is done, which
 // updates the same messages.
 func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
-	prog := n.loadProgress(ctx)
+	prog := progress.Load(ctx, n.logger)
 	blocks := n.render.OutcomeBlocks(st)
 	// A grant is told three times at most (granted, revoke failing,
 	// revoked): each notice replies with its own news.
@@ -349,7 +319,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 		seen[key] = true
 		label := "slack:" + key
 		if k := "update:" + key; !prog.Done[k] {
-			err := slackkit.Call(ctx, n.heartbeater(ctx, &prog), func(ctx context.Context) error {
+			err := slackkit.Call(ctx, heartbeater(ctx, prog), func(ctx context.Context) error {
 				_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.ID,
 					slackapi.MsgOptionText(slackkit.OutcomeText(st), true),
 					slackapi.MsgOptionBlocks(blocks...),
@@ -364,14 +334,14 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 				continue
 			}
 			prog.Done[k] = true
-			heartbeat(ctx, &prog)
+			prog.Record(ctx)
 		}
 		d.Targets = append(d.Targets, "updated "+label)
 		if reply == "" || m.User != "" {
 			continue
 		}
 		if k := "reply:" + key; !prog.Done[k] {
-			_, _, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), m.Channel,
+			_, _, err := n.postPaced(ctx, heartbeater(ctx, prog), m.Channel,
 				slackapi.MsgOptionText(reply, false),
 				slackapi.MsgOptionTS(m.ID),
 				slackapi.MsgOptionDisableLinkUnfurl(),
@@ -384,7 +354,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 				continue
 			}
 			prog.Done[k] = true
-			heartbeat(ctx, &prog)
+			prog.Record(ctx)
 		}
 		d.Targets = append(d.Targets, "replied "+label)
 	}
@@ -430,7 +400,7 @@ func (n *Notifier) GrantEnding(ctx context.Context, st *approval.State) (approva
 			ErrTypeConfig, nil)
 	}
 	text := n.render.GrantEndingText(st)
-	prog := n.loadProgress(ctx)
+	prog := progress.Load(ctx, n.logger)
 	var d approval.Delivery
 	var failed []string
 	for _, r := range replies {
@@ -443,14 +413,14 @@ func (n *Notifier) GrantEnding(ctx context.Context, st *approval.State) (approva
 			if r.thread != "" {
 				opts = append(opts, slackapi.MsgOptionTS(r.thread))
 			}
-			if _, _, err := n.postPaced(ctx, n.heartbeater(ctx, &prog), r.channel, opts...); err != nil {
+			if _, _, err := n.postPaced(ctx, heartbeater(ctx, prog), r.channel, opts...); err != nil {
 				if ferr := n.fail(ctx, "chat.postMessage (grant ending)", r.label, err, &failed); ferr != nil {
 					return approval.Delivery{}, ferr
 				}
 				continue
 			}
 			prog.Done[r.key] = true
-			heartbeat(ctx, &prog)
+			prog.Record(ctx)
 		}
 		d.Targets = append(d.Targets, "told "+r.label)
 	}

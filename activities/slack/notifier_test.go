@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
@@ -102,7 +103,7 @@ func requireAppError(t *testing.T, err error, typ string, nonRetryable bool) *te
 }
 
 // promptActivity runs Prompt as a Temporal activity, so heartbeats are real.
-func promptActivity(t *testing.T, n *Notifier, details any) (approval.Delivery, []progress, error) {
+func promptActivity(t *testing.T, n *Notifier, details any) (approval.Delivery, []progress.Progress, error) {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
@@ -110,9 +111,9 @@ func promptActivity(t *testing.T, n *Notifier, details any) (approval.Delivery, 
 		return n.Prompt(ctx, &st)
 	}, activity.RegisterOptions{Name: "Prompt"})
 	var mu sync.Mutex
-	var beats []progress
+	var beats []progress.Progress
 	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
-		var p progress
+		var p progress.Progress
 		require.NoError(t, d.Get(&p))
 		mu.Lock()
 		beats = append(beats, p)

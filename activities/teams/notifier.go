@@ -18,10 +18,10 @@ import (
 	"net/http"
 	"strings"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/activities"
+	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/identity"
@@ -115,38 +115,6 @@ func (n *Notifier) targets(st *approval.State) []target {
 	return out
 }
 
-// progress is what an attempt did, kept in heartbeat details so a retry
-// skips it.
-type progress struct {
-	Posted map[string]approval.MessageRef `json:"posted,omitempty"`
-	Done   map[string]bool                `json:"done,omitempty"`
-}
-
-func (n *Notifier) loadProgress(ctx context.Context) progress {
-	p := progress{Posted: map[string]approval.MessageRef{}, Done: map[string]bool{}}
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
-		return p
-	}
-	var prev progress
-	if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {
-		n.logger.Warn("unreadable heartbeat details: starting over", "error", err)
-		return p
-	}
-	for k, v := range prev.Posted {
-		p.Posted[k] = v
-	}
-	for k, v := range prev.Done {
-		p.Done[k] = v
-	}
-	return p
-}
-
-func heartbeat(ctx context.Context, p *progress) {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, *p)
-	}
-}
-
 // Prompt posts the prompt card to every target not posted by an earlier
 // attempt.
 func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Delivery, error) {
@@ -203,7 +171,7 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval
 
 // post sends msg to every target not already posted by an earlier attempt.
 func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, msg teamskit.Activity, keep bool) (approval.Delivery, error) {
-	prog := n.loadProgress(ctx)
+	prog := progress.Load(ctx, n.logger)
 	var d approval.Delivery
 	var failed []string
 	for _, t := range targets {
@@ -237,7 +205,7 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		}
 		ref := approval.MessageRef{Notifier: Name, Channel: conv, ID: res.ID, User: t.user}
 		prog.Posted[t.key] = ref
-		heartbeat(ctx, &prog)
+		prog.Record(ctx)
 		d.Targets = append(d.Targets, t.label)
 		if keep {
 			d.Messages = append(d.Messages, ref)
@@ -284,7 +252,7 @@ func (n *Notifier) fail(ctx context.Context, call, label string, err error, fail
 // Outcome replaces every Teams card of the approval with its outcome: the
 // controls are gone for everyone, not only for whoever clicked last.
 func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
-	prog := n.loadProgress(ctx)
+	prog := progress.Load(ctx, n.logger)
 	msg := teamskit.Message(st, n.render.OutcomeCard(st, ""))
 	var d approval.Delivery
 	var failed []string
@@ -304,7 +272,7 @@ func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.De
 				continue
 			}
 			prog.Done[k] = true
-			heartbeat(ctx, &prog)
+			prog.Record(ctx)
 		}
 		d.Targets = append(d.Targets, "updated "+label)
 	}

@@ -52,7 +52,6 @@ const (
 const (
 	maxBody    = 256 << 10
 	maxComment = 2000
-	maxValues  = 50
 )
 
 // Verifier checks an inbound activity's Bot Framework token.
@@ -245,7 +244,7 @@ func (h *Handler) decide(ctx context.Context, a *teamskit.Activity, c click, p p
 		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
 	}
 	if formErr != "" {
-		return h.answer(ctx, p, st, "❌ Nothing was decided: "+formErr)
+		return h.answer(ctx, p, st, "❌ Nothing was decided. "+formErr)
 	}
 	refusal := p.refusal
 	if refusal == "" && !promptedHere(st, a.Conversation) {
@@ -310,52 +309,22 @@ func choice(in approval.Input, c click) (approval.Decision, []string, string) {
 	case teamskit.VerbOption:
 		o, ok := in.Option(c.option)
 		if in.Type != approval.InputButton || !ok {
-			return "", nil, "choose among the options shown"
+			return "", nil, "Choose among the options shown."
 		}
 		return o.Decision, []string{o.Value}, ""
 	case teamskit.VerbApprove, teamskit.VerbReject:
 	default:
-		return "", nil, "unknown action"
+		return "", nil, "Unknown action."
 	}
 	d := approval.DecisionApprove
 	if c.verb == teamskit.VerbReject {
 		d = approval.DecisionReject
 	}
-	switch in.Type {
-	case approval.InputSelect:
-		if c.option == "" {
-			if d == approval.DecisionApprove {
-				return "", nil, "choose one of the options to approve"
-			}
-			return d, nil, ""
-		}
-		if _, ok := in.Option(c.option); !ok {
-			return "", nil, "choose among the options shown"
-		}
-		return d, []string{c.option}, ""
-	case approval.InputMultiselect:
-		if len(c.values) > maxValues {
-			return "", nil, fmt.Sprintf("choose at most %d options", maxValues)
-		}
-		for _, v := range c.values {
-			if _, ok := in.Option(v); !ok {
-				return "", nil, "choose among the options shown"
-			}
-		}
-		if len(c.values) == 0 && d == approval.DecisionApprove {
-			return "", nil, "choose at least one option to approve"
-		}
-		return d, c.values, ""
-	case approval.InputText:
-		if !utf8.ValidString(c.text) || utf8.RuneCountInString(c.text) > maxComment {
-			return "", nil, fmt.Sprintf("the answer must be valid text of at most %d characters", maxComment)
-		}
-		if c.text == "" {
-			return d, nil, ""
-		}
-		return d, []string{c.text}, ""
+	values, msg := in.Answer(d, c.option, c.values, c.text)
+	if msg != "" {
+		return "", nil, msg
 	}
-	return d, nil, ""
+	return d, values, ""
 }
 
 // promptedHere reports whether the click came from a card Signoff posted

@@ -219,9 +219,9 @@ func TestInputsAreChecked(t *testing.T) {
 	opts := []approval.Option{{Label: "Blue", Value: "blue", Decision: approval.DecisionApprove}, {Label: "Green", Value: "green", Decision: approval.DecisionApprove}}
 	h := newHarness(t, approval.Input{Type: approval.InputSelect, Options: opts})
 	_, _, raw := h.click(invoke{oid: bobOID, verb: teamskit.VerbApprove})
-	assert.Contains(t, raw, "choose one of the options to approve")
+	assert.Contains(t, raw, "Choose one of the options to approve.")
 	_, _, raw = h.click(invoke{oid: bobOID, id: "act-2", verb: teamskit.VerbApprove, data: map[string]any{teamskit.DataOption: "red"}})
-	assert.Contains(t, raw, "choose among the options shown")
+	assert.Contains(t, raw, "Choose among the options shown.")
 	assert.Empty(t, h.state().Attempts)
 	_, _, raw = h.click(invoke{oid: bobOID, id: "act-3", verb: teamskit.VerbApprove, data: map[string]any{teamskit.DataOption: "green"}})
 	assert.Contains(t, raw, "✅ Counted")

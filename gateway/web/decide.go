@@ -18,7 +18,6 @@ import (
 // Form limits, as the API's.
 const (
 	maxComment  = 2000
-	maxValues   = 25
 	maxFormBody = 64 << 10
 )
 
@@ -235,43 +234,7 @@ func (h *Handler) values(st *approval.State, c emailtoken.Claims, r *http.Reques
 // form's radio button), the ticked boxes for multiselect, the text box
 // for text. The message is for the person when the answer is not valid.
 func formValues(in approval.Input, d approval.Decision, option string, r *http.Request) ([]string, string) {
-	switch in.Type {
-	case approval.InputButton, approval.InputSelect:
-		if option == "" {
-			if d == approval.DecisionApprove {
-				return nil, "Choose one of the options to approve."
-			}
-			return nil, ""
-		}
-		if _, ok := in.Option(option); !ok {
-			return nil, "Choose among the options shown."
-		}
-		return []string{option}, ""
-	case approval.InputMultiselect:
-		vals := r.PostForm["value"]
-		if len(vals) > maxValues {
-			return nil, fmt.Sprintf("Choose at most %d options.", maxValues)
-		}
-		for _, v := range vals {
-			if _, ok := in.Option(v); !ok {
-				return nil, "Choose among the options shown."
-			}
-		}
-		if len(vals) == 0 && d == approval.DecisionApprove {
-			return nil, "Choose at least one option to approve."
-		}
-		return vals, ""
-	case approval.InputText:
-		text := strings.TrimSpace(r.PostFormValue("text"))
-		if !utf8.ValidString(text) || utf8.RuneCountInString(text) > maxComment {
-			return nil, fmt.Sprintf("The answer must be valid text of at most %d characters.", maxComment)
-		}
-		if text == "" {
-			return nil, ""
-		}
-		return []string{text}, ""
-	}
-	return nil, ""
+	return in.Answer(d, option, r.PostForm["value"], strings.TrimSpace(r.PostFormValue("text")))
 }
 
 // verifyDecide checks a decision link; on failure it has answered.
