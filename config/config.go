@@ -113,6 +113,12 @@ type Worker struct {
 	StickyCacheSize         int `yaml:"sticky_cache_size"`
 	// HealthAddress serves /healthz, /readyz and /metrics when set.
 	HealthAddress string `yaml:"health_address"`
+	// DeadlockDetectionTimeout is how long workflow code may run without
+	// yielding before the SDK fails the workflow task as a potential
+	// deadlock (0: the SDK's default, 1 s). Signoff's workflow code never
+	// blocks; raise it only where the process is starved of CPU, as tests
+	// under the race detector on a small machine are.
+	DeadlockDetectionTimeout policy.Duration `yaml:"deadlock_detection_timeout"`
 }
 
 // EnvNotifiers overrides the file's notifiers (comma-separated), so the
@@ -265,6 +271,9 @@ func Parse(b []byte) (*Loaded, error) {
 		if err := c.Teams.WithDefaults().Validate(); err != nil {
 			return nil, err
 		}
+	}
+	if d := c.Worker.DeadlockDetectionTimeout.Std(); d != 0 && (d < time.Second || d > time.Minute) {
+		return nil, fmt.Errorf("worker.deadlock_detection_timeout %s: want between 1s and 1m (or unset)", d)
 	}
 	if ttl := c.Gateway.SessionTTL.Std(); ttl < 5*time.Minute || ttl > 7*24*time.Hour {
 		return nil, fmt.Errorf("gateway.session_ttl %s: want between 5m and 7d", ttl)

@@ -94,6 +94,7 @@ func New(o Options) (sdkworker.Worker, error) {
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     cfg.Worker.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
+		DeadlockDetectionTimeout:               cfg.Worker.DeadlockDetectionTimeout.Std(),
 	})
 	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.PeopleWorkflow, workflow.RegisterOptions{Name: workflows.PeopleWorkflowName})
