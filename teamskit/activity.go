@@ -100,6 +100,8 @@ type TeamsChannelAccount struct {
 	Email             string `json:"email,omitempty"`
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
 	TenantID          string `json:"tenantId,omitempty"`
+	// UserRole is "user", "guest" or "anonymous".
+	UserRole string `json:"userRole,omitempty"`
 }
 
 // ConversationParameters create a conversation (a personal chat with one

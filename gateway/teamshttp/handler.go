@@ -46,6 +46,7 @@ const (
 	RefusedUnknownUser  = "your Teams account is not linked to a Signoff user (teams_id or email)"
 	RefusedUnverifiable = "your Teams account could not be verified right now: try again"
 	RefusedMismatch     = "your Teams account does not match the Signoff user with this email"
+	RefusedGuest        = "guest accounts may not decide"
 )
 
 // Limits of what is read.

@@ -283,6 +283,8 @@ func TestEmailThroughTheMembersAPI(t *testing.T) {
 	f.AddChannel(channel)
 	f.AddUser(teamsfake.User{TeamsID: "29:carol", AADObjectID: carolOID, Email: "Carol@Example.com"})
 	f.AddUser(teamsfake.User{TeamsID: "29:impostor", AADObjectID: impostorOID, UPN: "bob@example.com"})
+	const guestOID = "00000000-0000-0000-0000-0000000a0e57"
+	f.AddUser(teamsfake.User{TeamsID: "29:guest", AADObjectID: guestOID, Email: "carol@example.com", Role: "guest"})
 
 	h := newHarnessWith(t, approval.Input{}, cfg, conn)
 	_, _, raw := h.click(invoke{from: "29:carol", oid: carolOID, conv: channel + ";messageid=2", verb: teamskit.VerbApprove})
@@ -293,7 +295,11 @@ func TestEmailThroughTheMembersAPI(t *testing.T) {
 
 	_, _, raw = h.click(invoke{from: "29:impostor", oid: impostorOID, id: "act-9", conv: channel + ";messageid=2", verb: teamskit.VerbApprove})
 	assert.Contains(t, raw, "❌ Not counted: "+RefusedMismatch)
+	// A guest account carrying carol's email is not carol.
+	_, _, raw = h.click(invoke{from: "29:guest", oid: guestOID, id: "act-10", conv: channel + ";messageid=2", verb: teamskit.VerbApprove})
+	assert.Contains(t, raw, "❌ Not counted: "+RefusedGuest)
 	st := h.state()
-	require.Len(t, st.Attempts, 2)
+	require.Len(t, st.Attempts, 3)
 	assert.False(t, st.Attempts[1].Accepted)
+	assert.False(t, st.Attempts[2].Accepted)
 }

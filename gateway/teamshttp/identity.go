@@ -74,6 +74,10 @@ func (h *Handler) resolve(ctx context.Context, a *teamskit.Activity) person {
 		return person{refusal: RefusedUnknownUser}
 	case a.From.AADObjectID != "" && m.AADObjectID != "" && !strings.EqualFold(a.From.AADObjectID, m.AADObjectID):
 		return person{refusal: RefusedMismatch}
+	case m.UserRole != "" && m.UserRole != "user":
+		// A guest's email is whatever their home tenant says: only a
+		// teams_id, configured on purpose, ties a guest to a person.
+		return person{refusal: RefusedGuest}
 	}
 	for _, email := range []string{m.Email, m.UserPrincipalName} {
 		if email == "" {

@@ -188,9 +188,13 @@ func (s *Server) getMember(r *http.Request, c *Call) (int, any) {
 	if !ok || (conv.kind == "personal" && conv.member != u.TeamsID) {
 		return http.StatusNotFound, errorResponse("MemberNotFound", "The member was not found in the conversation.")
 	}
+	role := u.Role
+	if role == "" {
+		role = "user"
+	}
 	return http.StatusOK, teamskit.TeamsChannelAccount{
 		ID: u.TeamsID, Name: u.Name, AADObjectID: u.AADObjectID,
-		Email: u.Email, UserPrincipalName: u.UPN, TenantID: s.tenantID,
+		Email: u.Email, UserPrincipalName: u.UPN, TenantID: s.tenantID, UserRole: role,
 	}
 }
 

@@ -67,6 +67,9 @@ type User struct {
 	Name        string
 	Email       string
 	UPN         string
+	// Role is the members API's userRole: "user" (the default) or
+	// "guest".
+	Role string
 }
 
 // Call is one Bot Connector call the fake received, whatever its answer.

@@ -273,7 +273,7 @@ func TestBotConnector(t *testing.T) {
 		}
 		want := teamskit.TeamsChannelAccount{
 			ID: ada.TeamsID, Name: ada.Name, AADObjectID: ada.AADObjectID, Email: ada.Email,
-			UserPrincipalName: ada.UPN, TenantID: f.TenantID(),
+			UserPrincipalName: ada.UPN, TenantID: f.TenantID(), UserRole: "user",
 		}
 		if got := decode[teamskit.TeamsChannelAccount](t, b); got != want {
 			t.Errorf("member = %+v, want %+v", got, want)
