@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -27,6 +28,7 @@ import (
 	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/internal/fakevault"
 	"github.com/signoff/signoff/internal/smtpfake"
+	"github.com/signoff/signoff/internal/teamsfake"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
@@ -119,6 +121,9 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 		f.SetUser(u)
 	}
 	mail := smtpfake.Start(t, smtpfake.Options{Username: emailRelayUser, Password: emailRelayPass})
+	teams := teamsfake.New(teamsfake.Options{})
+	t.Cleanup(teams.Close)
+	teams.AddChannel(teamsChannel)
 	linkKey, seed := make([]byte, 32), make([]byte, ed25519.SeedSize)
 	_, _ = rand.Read(linkKey)
 	_, _ = rand.Read(seed)
@@ -128,9 +133,13 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 		config.EnvSMTPUsername: emailRelayUser, config.EnvSMTPPassword: emailRelayPass,
 		config.EnvEmailLinkKey: base64.StdEncoding.EncodeToString(linkKey), config.EnvEmailLinkKeyPrevious: "",
 		evidence.EnvKey: base64.StdEncoding.EncodeToString(seed), codec.EnvKeys: "e2e:" + codecKey,
+		config.DefaultTeamsAppPasswordEnv: teams.AppPassword(),
 	})
+	setEnv(t, map[string]string{config.DefaultTeamsAppPasswordEnv: teams.AppPassword()})
 	yaml := regexp.MustCompile(`(?m)^email:\n(?:  .*\n)*`).ReplaceAllString(testenv.StackConfig, "")
-	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, slack, email]\nemail:\n  from: \"Signoff <signoff@example.com>\"\n  tls: starttls\n  ca_file: "+mail.CAFile+"\n", 1)
+	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, slack, email, teams]\nemail:\n  from: \"Signoff <signoff@example.com>\"\n  tls: starttls\n  ca_file: "+mail.CAFile+"\n"+
+		fmt.Sprintf("teams:\n  app_id: %s\n  tenant_id: %s\n  service_url: %s\n  token_url: %s\n  openid_metadata_url: %s\n  default_conversation: \"%s\"\n",
+			teams.AppID(), teams.TenantID(), teams.ServiceURL(), teams.TokenURL(), teams.OpenIDMetadataURL(), teamsChannel), 1)
 	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env, Mutate: func(c *config.Loaded) {
 		secretsMutate(c)
 		c.Slack.TeamID = f.TeamID()
@@ -160,6 +169,17 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 	require.True(t, f.Wait(30*time.Second, func() bool { return strings.Contains(strings.Join(f.Calls(), "\n"), shortNew) }),
 		"the Slack prompt shows the new fingerprint")
 	mail.Wait(t, 60*time.Second, "bob's prompt", func(m *smtpfake.Mail) bool { return strings.Contains(m.Text, "DB_PASSWORD") })
+	// And in the Teams card.
+	teamsCtx, cancelTeams := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelTeams()
+	require.NoError(t, teams.Wait(teamsCtx, func() bool {
+		for _, c := range teams.Calls() {
+			if bytes.Contains(c.Body, []byte(shortNew)) {
+				return true
+			}
+		}
+		return false
+	}), "the Teams card shows the new fingerprint")
 
 	decide(t, s, a, "dev-bob", "DECISION_APPROVE")
 	decide(t, s, a, "dev-carol", "DECISION_APPROVE")
@@ -204,7 +224,12 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 	for _, m := range mail.Messages() {
 		mails.Write(m.Data)
 	}
+	var teamsCalls bytes.Buffer
+	for _, c := range teams.Calls() {
+		teamsCalls.Write(c.Body)
+	}
 	places := map[string][]byte{
+		"Teams calls": teamsCalls.Bytes(),
 		"Slack calls": []byte(strings.Join(f.Calls(), "\n")),
 		"mail":        []byte(mails.String()),
 		"logs":        []byte(s.Logs.String()),
