@@ -135,11 +135,8 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 		evidence.EnvKey: base64.StdEncoding.EncodeToString(seed), codec.EnvKeys: "e2e:" + codecKey,
 		config.DefaultTeamsAppPasswordEnv: teams.AppPassword(),
 	})
-	setEnv(t, map[string]string{config.DefaultTeamsAppPasswordEnv: teams.AppPassword()})
 	yaml := regexp.MustCompile(`(?m)^email:\n(?:  .*\n)*`).ReplaceAllString(testenv.StackConfig, "")
-	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, slack, email, teams]\nemail:\n  from: \"Signoff <signoff@example.com>\"\n  tls: starttls\n  ca_file: "+mail.CAFile+"\n"+
-		fmt.Sprintf("teams:\n  app_id: %s\n  tenant_id: %s\n  service_url: %s\n  token_url: %s\n  openid_metadata_url: %s\n  default_conversation: \"%s\"\n",
-			teams.AppID(), teams.TenantID(), teams.ServiceURL(), teams.TokenURL(), teams.OpenIDMetadataURL(), teamsChannel), 1)
+	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, slack, email, teams]\nemail:\n  from: \"Signoff <signoff@example.com>\"\n  tls: starttls\n  ca_file: "+mail.CAFile+"\n"+teamsSection(teams), 1)
 	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env, Mutate: func(c *config.Loaded) {
 		secretsMutate(c)
 		c.Slack.TeamID = f.TeamID()

@@ -37,19 +37,17 @@ func teamsStack(t *testing.T, f *teamsfake.Server) *testenv.Stack {
 	for _, s := range []string{"notifiers: [log]", "slack_id: U0ALICE\n", "slack_id: U0BOB\n"} {
 		require.Contains(t, yaml, s)
 	}
-	yaml = strings.Replace(yaml, "notifiers: [log]", fmt.Sprintf(`notifiers: [log, teams]
-teams:
-  app_id: %s
-  tenant_id: %s
-  service_url: %s
-  token_url: %s
-  openid_metadata_url: %s
-  default_conversation: "%s"
-  dm_approvers: true
-`, f.AppID(), f.TenantID(), f.ServiceURL(), f.TokenURL(), f.OpenIDMetadataURL(), teamsChannel), 1)
+	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, teams]\n"+teamsSection(f)+"  dm_approvers: true\n", 1)
 	yaml = strings.Replace(yaml, "slack_id: U0ALICE\n", "slack_id: U0ALICE\n    teams_id: "+teamsAliceOID+"\n", 1)
 	yaml = strings.Replace(yaml, "slack_id: U0BOB\n", "slack_id: U0BOB\n    teams_id: "+teamsBobOID+"\n", 1)
 	return testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env})
+}
+
+// teamsSection is the config's teams section for fake Teams f, prompts
+// going to teamsChannel.
+func teamsSection(f *teamsfake.Server) string {
+	return fmt.Sprintf("teams:\n  app_id: %s\n  tenant_id: %s\n  service_url: %s\n  token_url: %s\n  openid_metadata_url: %s\n  default_conversation: %q\n",
+		f.AppID(), f.TenantID(), f.ServiceURL(), f.TokenURL(), f.OpenIDMetadataURL(), teamsChannel)
 }
 
 // cardData is what a card's first Action.Execute carries.

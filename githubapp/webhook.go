@@ -374,7 +374,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The person who set the deployment off, when configured, counts as
 	// its requester: they do not approve their own deployment.
 	initiator := ""
-	if u, ok := cfg.Directory.ByGitHubLogin(d.Actor); ok && d.Actor != "" {
+	if u, ok := cfg.Directory.ByGitHubLogin(d.Actor); ok {
 		initiator = u.Name
 	}
 	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: d.RequestID(), Request: d.Request(env, gc.BaseURL), Initiator: initiator})

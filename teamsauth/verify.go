@@ -81,7 +81,8 @@ type Options struct {
 	// Leeway is the clock skew allowed on exp and nbf (default 5 min, as
 	// the SDKs).
 	Leeway time.Duration
-	// Logger receives fetches and refusals (default slog.Default()).
+	// Logger receives key fetches (default slog.Default()); refusals are
+	// the caller's to log.
 	Logger *slog.Logger
 }
 
@@ -178,14 +179,6 @@ func refuse(format string, args ...any) error {
 // whose serviceUrl is serviceURL. Every refusal wraps ErrUnauthorized;
 // other errors do not happen (a key fetch that fails is a refusal too).
 func (v *Verifier) Verify(ctx context.Context, authorization, channelID, serviceURL string) (Claims, error) {
-	c, err := v.verify(ctx, authorization, channelID, serviceURL)
-	if err != nil {
-		v.log.DebugContext(ctx, "teams activity token refused", "channel", channelID, "error", err)
-	}
-	return c, err
-}
-
-func (v *Verifier) verify(ctx context.Context, authorization, channelID, serviceURL string) (Claims, error) {
 	scheme, raw, ok := strings.Cut(authorization, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return Claims{}, refuse("no bearer token")

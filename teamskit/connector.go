@@ -157,7 +157,7 @@ func (c *Connector) call(ctx context.Context, method, serviceURL string, path []
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &APIError{Message: scrubURL(err.Error())}
+		return &APIError{Message: err.Error()}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -211,15 +211,4 @@ func apiError(resp *http.Response, b []byte) error {
 		}
 	}
 	return e
-}
-
-// scrubURL keeps network errors short: the URL is in them already and
-// carries no secret, but the query never matters.
-func scrubURL(s string) string {
-	if i := strings.Index(s, "?"); i >= 0 {
-		if j := strings.IndexAny(s[i:], "\": "); j > 0 {
-			return s[:i] + s[i+j:]
-		}
-	}
-	return s
 }

@@ -124,7 +124,7 @@ func (n *Notifier) Prompt(ctx context.Context, st *approval.State) (approval.Del
 			fmt.Sprintf("teams: nowhere to post approval %s: no conversation for policy %q and no approver with a teams_id", st.ID, st.Policy.Name),
 			ErrTypeConfig, nil)
 	}
-	return n.post(ctx, st, targets, teamskit.Message(st, n.render.PromptCard(st, "")), true)
+	return n.post(ctx, st, targets, teamskit.Message(st, n.render.PromptCard(st, "")))
 }
 
 // Remind posts the prompt again where it went first.
@@ -145,7 +145,7 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 	if len(targets) == 0 {
 		return n.Prompt(ctx, st)
 	}
-	return n.post(ctx, st, targets, teamskit.Message(st, n.render.PromptCard(st, "")), true)
+	return n.post(ctx, st, targets, teamskit.Message(st, n.render.PromptCard(st, "")))
 }
 
 // BreakGlass tells the policy's conversation and every approver that the
@@ -164,13 +164,13 @@ func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval
 		}
 	}
 	msg := teamskit.Activity{Type: teamskit.TypeMessage, Text: text, TextFormat: "markdown"}
-	d, err := n.post(ctx, st, targets, msg, false)
+	d, err := n.post(ctx, st, targets, msg)
 	d.Messages = nil // an alert, not a prompt: nothing to update later
 	return d, err
 }
 
 // post sends msg to every target not already posted by an earlier attempt.
-func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, msg teamskit.Activity, keep bool) (approval.Delivery, error) {
+func (n *Notifier) post(ctx context.Context, st *approval.State, targets []target, msg teamskit.Activity) (approval.Delivery, error) {
 	prog := progress.Load(ctx, n.logger)
 	var d approval.Delivery
 	var failed []string
@@ -207,12 +207,10 @@ func (n *Notifier) post(ctx context.Context, st *approval.State, targets []targe
 		prog.Posted[t.key] = ref
 		prog.Record(ctx)
 		d.Targets = append(d.Targets, t.label)
-		if keep {
-			d.Messages = append(d.Messages, ref)
-		}
+		d.Messages = append(d.Messages, ref)
 		n.logger.InfoContext(ctx, "teams card posted", "approval_id", st.ID, "target", t.label, "activity_id", res.ID)
 	}
-	if len(d.Targets) == 0 && len(targets) > 0 {
+	if len(d.Messages) == 0 && len(targets) > 0 {
 		return approval.Delivery{}, temporal.NewNonRetryableApplicationError(
 			"teams: nothing could be posted: "+strings.Join(failed, "; "), ErrTypeTarget, nil)
 	}
