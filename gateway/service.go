@@ -63,7 +63,7 @@ const (
 	maxFieldKey    = 64
 	maxFieldValue  = 2000
 	maxRequestID   = 128
-	maxComment     = 2000
+	maxComment     = approval.MaxCommentRunes
 	maxPageSize    = 200
 	defPageSize    = 50
 )

@@ -11,15 +11,15 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/slackkit"
 )
 
-// Limits on what a click may carry into a decision; the gateway's REST
-// API has the same.
+// Limits on what a click may carry into a decision: the workflow's own.
 const (
-	maxComment = 2000
-	maxValues  = 25
-	maxValue   = 150
+	maxComment = approval.MaxCommentRunes
+	maxValues  = approval.MaxValues
+	maxValue   = approval.MaxOptionValueBytes
 )
 
 // ParseInteraction reads the interaction of a verified form body: its

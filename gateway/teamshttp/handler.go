@@ -52,7 +52,7 @@ const (
 // Limits of what is read.
 const (
 	maxBody    = 256 << 10
-	maxComment = 2000
+	maxComment = approval.MaxCommentRunes
 )
 
 // Verifier checks an inbound activity's Bot Framework token.

@@ -17,7 +17,7 @@ import (
 
 // Form limits, as the API's.
 const (
-	maxComment  = 2000
+	maxComment  = approval.MaxCommentRunes
 	maxFormBody = 64 << 10
 )
 

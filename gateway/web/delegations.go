@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -135,7 +136,7 @@ func (h *Handler) createDelegation(w http.ResponseWriter, r *http.Request) {
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxComment {
-		fail("The reason must be valid text of at most 2000 characters.")
+		fail(fmt.Sprintf("The reason must be valid text of at most %d characters.", maxComment))
 		return
 	}
 	attempt := r.PostFormValue("attempt")
