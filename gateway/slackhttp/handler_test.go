@@ -141,9 +141,9 @@ func TestAnswerBeforeSlowTemporal(t *testing.T) {
 	hs := newHarness(t, func(o *Options) { o.AckBudget = 100 * time.Millisecond })
 	hs.apps.gate = make(chan struct{})
 	c := hs.click(testApproval(approvalA, approval.Input{}), "U0BOB", "Approve", prodCh)
-	start := time.Now()
+	// Temporal stays blocked until the gate opens below: an answer that
+	// waited for it would never come.
 	require.Equal(t, http.StatusOK, hs.send(c))
-	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Empty(t, hs.apps.Signals(), "not delivered yet")
 
 	close(hs.apps.gate)

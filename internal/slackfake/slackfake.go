@@ -116,6 +116,8 @@ type Server struct {
 	// calls is every Web API call's arguments as received, decoded
 	// (form values, JSON body): what a leak scan reads.
 	calls []string
+	// badAuth counts calls refused for their token.
+	badAuth int
 }
 
 type window struct {
@@ -271,6 +273,13 @@ func (s *Server) Calls() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
+}
+
+// BadAuthCalls is how many calls were refused as invalid_auth.
+func (s *Server) BadAuthCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.badAuth
 }
 
 // Messages are the posted messages, oldest first.
@@ -446,6 +455,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if token != want {
+		s.mu.Lock()
+		s.badAuth++
+		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
