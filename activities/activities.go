@@ -58,6 +58,13 @@ type GrantNotifier interface {
 	GrantEnding(ctx context.Context, st *approval.State) (approval.Delivery, error)
 }
 
+// DelegateNotifier is implemented by notifiers that can ask one delegate,
+// added after the approval was created, to decide; the others have nothing
+// to send (their channel posts already show the approval).
+type DelegateNotifier interface {
+	Delegated(ctx context.Context, st *approval.State, delegate string) (approval.Delivery, error)
+}
+
 // Notify sends a prompt or an outcome through one notifier.
 func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (_ approval.Delivery, err error) {
 	defer countNotify(ctx, in.Notifier, &err)
@@ -78,6 +85,11 @@ func (a *Activities) Notify(ctx context.Context, in workflows.NotifyInput) (_ ap
 		return f.Escalate(ctx, &in.Approval, *in.Escalation)
 	case in.Kind == workflows.NoticeBreakGlass && followUp:
 		return f.BreakGlass(ctx, &in.Approval)
+	case in.Kind == workflows.NoticeDelegated:
+		if d, ok := n.(DelegateNotifier); ok && in.Delegate != "" {
+			return d.Delegated(ctx, &in.Approval, in.Delegate)
+		}
+		return approval.Delivery{}, nil
 	case in.Kind == workflows.NoticeGrantEnding:
 		if g, ok := n.(GrantNotifier); ok {
 			return g.GrantEnding(ctx, &in.Approval)

@@ -155,3 +155,66 @@ func TestInitiatorCountsAsRequester(t *testing.T) {
 		t.Fatal("RequestedBy")
 	}
 }
+
+// TestAddDelegate: a delegation made after the approval was created
+// reaches it only under the gateway's stamp, for an approver still to
+// decide, once; never for the requester, nor when nothing would change.
+func TestAddDelegate(t *testing.T) {
+	stamped := Actor{User: "signoff", Proof: "stamp"}
+	now := t0.Add(time.Minute)
+	cases := []struct {
+		name     string
+		setup    func(*State)
+		who      Actor
+		from, to string
+		added    bool
+		refused  bool
+	}{
+		{"stamped, for an approver still awaited", nil, stamped, "bob", "erin", true, false},
+		{"stamped, for a later stage's approver", nil, stamped, "dana", "erin", true, false},
+		{"unstamped: refused", nil, Actor{User: "mallory"}, "bob", "erin", false, true},
+		{"to is the requester", nil, stamped, "bob", "alice", false, false},
+		{"from is no approver", nil, stamped, "mallory", "erin", false, false},
+		{"to self", nil, stamped, "bob", "bob", false, false},
+		{"from already decided", func(st *State) { decideAs(st, "1", "bob", nil, "") }, stamped, "bob", "erin", false, false},
+		{"to already decided", func(st *State) { decideAs(st, "1", "carol", nil, "") }, stamped, "bob", "carol", false, false},
+		{"from already has a delegate here", func(st *State) { st.Policy.Delegates = map[string]string{"bob": "frank"} }, stamped, "bob", "erin", false, false},
+		{"closed", func(st *State) { st.Cancel(Actor{User: "alice", Proof: "stamp"}, "", now) }, stamped, "bob", "erin", false, false},
+		{"rules without delegation", func(st *State) { st.Rules = RulesProven }, stamped, "bob", "erin", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := delegated()
+			if c.setup != nil {
+				c.setup(st)
+			}
+			before := st.Policy.Delegates[c.from]
+			added, err := st.AddDelegate(c.who, c.from, c.to, now)
+			if added != c.added || (err != nil) != c.refused {
+				t.Fatalf("added %v, err %v", added, err)
+			}
+			if c.added {
+				if st.Policy.Delegates[c.from] != c.to {
+					t.Fatalf("delegates %v", st.Policy.Delegates)
+				}
+				last := st.Events[len(st.Events)-1]
+				if last.Kind != EventDelegated || last.User != c.to || last.Detail != "for "+c.from {
+					t.Fatalf("event %+v", last)
+				}
+				if c.from == "bob" && !slices.Contains(st.Prompted(), c.to) {
+					t.Fatalf("prompted %v", st.Prompted())
+				}
+				if again, _ := st.AddDelegate(c.who, c.from, c.to, now); again {
+					t.Fatal("added twice")
+				}
+				return
+			}
+			if st.Policy.Delegates[c.from] != before {
+				t.Fatalf("delegates changed: %v", st.Policy.Delegates)
+			}
+			if c.refused && st.Events[len(st.Events)-1].Kind != EventDelegateRefused {
+				t.Fatalf("refusal not recorded: %+v", st.Events)
+			}
+		})
+	}
+}

@@ -38,8 +38,12 @@ const (
 	// EventStartRefused: the approval was not started through Signoff
 	// (no valid start stamp): it ended at once, asking no one.
 	EventStartRefused EventKind = "start_refused"
+	// EventDelegated: a delegation made after the approval was created now
+	// reaches it (User: the delegate; Detail: for whom).
+	EventDelegated EventKind = "delegated"
 	// Refused operations of the requester or an admin.
 	EventCancelRefused     EventKind = "cancel_refused"
 	EventBreakGlassRefused EventKind = "break_glass_refused"
 	EventAmendRefused      EventKind = "amend_refused"
+	EventDelegateRefused   EventKind = "delegate_refused"
 )

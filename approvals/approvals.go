@@ -67,6 +67,10 @@ type Approvals interface {
 	ExtendGrant(ctx context.Context, id string, req workflows.ExtendGrantRequest) (*approval.State, error)
 	AcknowledgeRevoke(ctx context.Context, id string, req workflows.AcknowledgeRevokeRequest) (*approval.State, error)
 	Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error)
+	// AddDelegate tells an approval of a delegation made after it began;
+	// it answers whether the delegate was added (see
+	// approval.State.AddDelegate).
+	AddDelegate(ctx context.Context, id string, req workflows.AddDelegateRequest) (bool, error)
 	// List pages through approvals as the index knows them, without a
 	// worker. Callers check access per entry: the index may be stale.
 	List(ctx context.Context, q Query) (Page, error)

@@ -152,6 +152,18 @@ func (m *Memory) AcknowledgeRevoke(_ context.Context, id string, req workflows.A
 	})
 }
 
+// AddDelegate adds a late delegate as the workflow does (Memory sends no
+// prompt).
+func (m *Memory) AddDelegate(_ context.Context, id string, req workflows.AddDelegateRequest) (bool, error) {
+	var added bool
+	_, err := m.operate(id, func(st *approval.State, now time.Time) error {
+		var err error
+		added, err = st.AddDelegate(actor(m, id, req, "signoff", false, now), req.From, req.To, now)
+		return err
+	})
+	return added, err
+}
+
 // Amend applies an amendment as the workflow does.
 func (m *Memory) Amend(_ context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {
 	return m.operate(id, func(st *approval.State, now time.Time) error {

@@ -265,6 +265,15 @@ func (t *Temporal) AcknowledgeRevoke(ctx context.Context, id string, req workflo
 	return &st, nil
 }
 
+// AddDelegate sends the add_delegate update, one per delegation.
+func (t *Temporal) AddDelegate(ctx context.Context, id string, req workflows.AddDelegateRequest) (bool, error) {
+	var added bool
+	if err := t.update(ctx, id, req.AttemptID, workflows.UpdateAddDelegate, req, &added); err != nil {
+		return false, err
+	}
+	return added, nil
+}
+
 // Amend sends the amend update. The workflow answers without the request
 // (the caller has it); the answer is completed with it here.
 func (t *Temporal) Amend(ctx context.Context, id string, req workflows.AmendRequest) (*approval.State, error) {

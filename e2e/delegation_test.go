@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/workflows"
@@ -94,4 +96,42 @@ func TestDelegation(t *testing.T) {
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+b.GetId()+":decide", "dev-audrey", decide)
 	require.Equal(t, http.StatusForbidden, code, "revoked: %s", body)
 	assert.Contains(t, string(body), "no delegation from that person to you is in force")
+}
+
+// TestLateDelegationAsksTheDelegate: bob delegates to audrey while an
+// approval already waits for him. She is mailed its decision links at once
+// (approvals created later snapshot her anyway), and her click counts as
+// "audrey for bob". Having decided, she is not asked again for carol.
+func TestLateDelegationAsksTheDelegate(t *testing.T) {
+	t.Parallel()
+	e := startEmailEnv(t)
+	id := e.create(t, `{"title":"Rotate the TLS certificate","environment":"production"}`)
+	e.mail(t, "bob@example.com", "[Signoff] Approval needed", id)
+	require.Empty(t, e.state(t, id).Policy.Delegates)
+
+	end := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	code, body := e.Do(http.MethodPost, "/v1/delegations", "dev-bob", `{"to":"audrey","end_time":"`+end+`","reason":"on leave"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	m := e.mail(t, "audrey@example.com", "[Signoff] Approval needed", id)
+	assert.Contains(t, m.Text, "bob delegated their approvals to you")
+	st := e.state(t, id)
+	assert.Equal(t, map[string]string{"bob": "audrey"}, st.Policy.Delegates)
+	assert.Contains(t, st.Prompted(), "audrey")
+
+	approve := m.Links(e.HTTPURL + "/d/")[0]
+	b := newMailBrowser(t)
+	csrf := b.open(approve)
+	resp, page := b.do(http.MethodPost, approve, url.Values{"csrf": {csrf}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, page)
+	require.Equal(t, "accepted", pageResult(page))
+	st = e.state(t, id)
+	assert.Equal(t, []string{"audrey for bob"}, st.ApprovedBy)
+	assert.Equal(t, approval.StatusPending, st.Status, "carol's say is still needed")
+
+	// carol hands hers to audrey too: audrey has had her say here, so she
+	// is not asked again (nobody counts twice).
+	code, body = e.Do(http.MethodPost, "/v1/delegations", "dev-carol", `{"to":"audrey","end_time":"`+end+`"}`)
+	require.Equal(t, http.StatusOK, code, string(body))
+	st = e.state(t, id)
+	assert.Equal(t, map[string]string{"bob": "audrey"}, st.Policy.Delegates)
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
@@ -64,8 +65,14 @@ func (d *DelegationService) CreateDelegation(ctx context.Context, req *pb.Create
 	if err != nil {
 		return nil, delegationStatus(err)
 	}
+	n, err := approvals.AnnounceDelegation(ctx, d.svc.approvals, d.svc.proofs, out, d.svc.now())
+	if err != nil {
+		// The delegation holds: the delegate finds what was missed in the
+		// inbox and decides there.
+		d.svc.logger.WarnContext(ctx, "delegation not announced to every pending approval", "id", out.ID, "error", err)
+	}
 	d.svc.logger.InfoContext(ctx, "delegation created", "id", out.ID, "from", out.From, "to", out.To,
-		"start", out.Start, "end", out.End, "by", user.Name)
+		"start", out.Start, "end", out.End, "by", user.Name, "pending_approvals_told", n)
 	return delegationToProto(out, d.svc.now()), nil
 }
 

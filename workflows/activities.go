@@ -66,6 +66,9 @@ const (
 	// NoticeGrantEnding tells the grantee their access ends soon (and how
 	// to ask for more).
 	NoticeGrantEnding NoticeKind = "grant_ending"
+	// NoticeDelegated asks a delegate added after the approval was created
+	// (NotifyInput.Delegate) to decide in their approver's place.
+	NoticeDelegated NoticeKind = "delegated"
 )
 
 // NotifyInput asks one notifier to send one kind of message.
@@ -75,6 +78,8 @@ type NotifyInput struct {
 	Approval approval.State `json:"approval"`
 	// Escalation is the level being applied, for NoticeEscalation.
 	Escalation *approval.Escalation `json:"escalation,omitempty"`
+	// Delegate is who is asked, for NoticeDelegated.
+	Delegate string `json:"delegate,omitempty"`
 }
 
 // ActionInput runs the action of a granted approval.

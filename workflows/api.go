@@ -40,6 +40,10 @@ const (
 	// UpdateAmend carries an AmendRequest and answers with the approval
 	// without its request (the caller has it).
 	UpdateAmend = "amend"
+	// UpdateAddDelegate carries an AddDelegateRequest: a delegation made
+	// after the approval was created reaches it. It answers whether the
+	// delegate was added.
+	UpdateAddDelegate = "add_delegate"
 	// QueryState returns the current approval.State.
 	QueryState = "state"
 
@@ -201,6 +205,15 @@ type AcknowledgeRevokeRequest struct {
 	Proof     *proof.Stamp `json:"proof,omitempty"`
 }
 
+// AddDelegateRequest tells an approval that From delegated to To after it
+// was created. The gateway stamps it once the delegation is recorded.
+type AddDelegateRequest struct {
+	AttemptID string       `json:"attempt_id,omitempty"`
+	From      string       `json:"from"`
+	To        string       `json:"to"`
+	Proof     *proof.Stamp `json:"proof,omitempty"`
+}
+
 // AmendRequest replaces the request's content.
 type AmendRequest struct {
 	AttemptID string           `json:"attempt_id,omitempty"`
@@ -236,6 +249,7 @@ const (
 	ProofRevokeGrant = "revoke_grant"
 	ProofExtendGrant = "extend_grant"
 	ProofAckRevoke   = "acknowledge_revoke"
+	ProofAddDelegate = "add_delegate"
 )
 
 // Provable is a message the gateway stamps: M is the message type itself.
@@ -290,6 +304,12 @@ func (in Input) stamp() *proof.Stamp { return in.Proof }
 func (in Input) withStamp(s *proof.Stamp) Input {
 	in.Proof = s
 	return in
+}
+func (AddDelegateRequest) proofKind() string     { return ProofAddDelegate }
+func (r AddDelegateRequest) stamp() *proof.Stamp { return r.Proof }
+func (r AddDelegateRequest) withStamp(s *proof.Stamp) AddDelegateRequest {
+	r.Proof = s
+	return r
 }
 func (AmendRequest) proofKind() string     { return ProofAmend }
 func (r AmendRequest) stamp() *proof.Stamp { return r.Proof }

@@ -39,8 +39,9 @@ type approvalRun struct {
 
 // notice is one notification round to send.
 type notice struct {
-	kind NoticeKind
-	esc  *approval.Escalation
+	kind     NoticeKind
+	esc      *approval.Escalation
+	delegate string
 }
 
 // ApprovalWorkflow waits for decisions until the quorum of every stage, a
@@ -180,6 +181,20 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
 			who := actorOf(ctx, r, req, req.User, false)
 			return st, r.apply(ctx, st.Bypass(who, req.Reason, workflow.Now(ctx)))
+		},
+		UpdateAddDelegate: func(ctx workflow.Context, req AddDelegateRequest) (bool, error) {
+			who := actorOf(ctx, r, req, "signoff", false)
+			added, err := st.AddDelegate(who, req.From, req.To, workflow.Now(ctx))
+			if err != nil || !added {
+				return false, r.apply(ctx, err)
+			}
+			setDetails(ctx, st)
+			if r.in.Version >= Version1 && slices.Contains(st.Prompted(), req.To) {
+				// Asked now if from is awaited now; otherwise with from's
+				// stage, as delegates snapshotted at creation are.
+				r.notices = append(r.notices, notice{kind: NoticeDelegated, delegate: req.To})
+			}
+			return true, nil
 		},
 		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
 			who := actorOf(ctx, r, req, req.User, false)
@@ -596,7 +611,7 @@ func runAction(ctx workflow.Context, st *approval.State, local bool, phase strin
 // approvals started before Version1, at once and awaited.
 func (r *approvalRun) notify(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
 	if r.in.Version < Version1 {
-		r.notifyAll(ctx, kind, esc)
+		r.notifyAll(ctx, notice{kind: kind, esc: esc})
 		return
 	}
 	r.notices = append(r.notices, notice{kind: kind, esc: esc})
@@ -612,7 +627,7 @@ func (r *approvalRun) noticeLoop(ctx workflow.Context) {
 		}
 		n := r.notices[0]
 		r.notices, r.sending = r.notices[1:], true
-		r.notifyAll(ctx, n.kind, n.esc)
+		r.notifyAll(ctx, n)
 		r.sending = false
 	}
 }
@@ -621,8 +636,8 @@ func (r *approvalRun) noticeLoop(ctx workflow.Context) {
 // that fails is recorded and never blocks the approval: people can still
 // decide through the other channels and the API. Break-glass also goes to
 // the security notifiers.
-func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *approval.Escalation) {
-	st := r.st
+func (r *approvalRun) notifyAll(ctx workflow.Context, n notice) {
+	st, kind := r.st, n.kind
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
@@ -654,10 +669,10 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, kind NoticeKind, esc *appr
 	}()
 	futures := make([]workflow.Future, len(notifiers))
 	snapshot := st.ForActivity() // one copy for the round: every notifier sees the same state
-	for i, n := range notifiers {
-		in := NotifyInput{Notifier: n, Kind: kind, Approval: snapshot, Escalation: esc}
-		summary := string(kind) + " via " + n
-		if n == LocalNotifier && r.in.Version >= Version1 {
+	for i, name := range notifiers {
+		in := NotifyInput{Notifier: name, Kind: kind, Approval: snapshot, Escalation: n.esc, Delegate: n.delegate}
+		summary := string(kind) + " via " + name
+		if name == LocalNotifier && r.in.Version >= Version1 {
 			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 				StartToCloseTimeout: 10 * time.Second, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}, Summary: summary,
 			})

@@ -56,6 +56,10 @@ func validatorFor(name string) any {
 		return func(_ workflow.Context, req AcknowledgeRevokeRequest) error {
 			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
 		}
+	case UpdateAddDelegate:
+		return func(_ workflow.Context, req AddDelegateRequest) error {
+			return checkMessage(req, maxMessageBytes, req.From, req.To, req.AttemptID)
+		}
 	case UpdateAmend:
 		return func(_ workflow.Context, req AmendRequest) error {
 			return checkMessage(req, maxAmendBytes, req.User, req.AttemptID)

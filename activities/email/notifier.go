@@ -173,6 +173,25 @@ func (n *Notifier) Remind(ctx context.Context, st *approval.State) (approval.Del
 		}, "Reminder: approval needed")
 }
 
+// Delegated asks a delegate added after the approval was created to decide
+// in their approver's place.
+func (n *Notifier) Delegated(ctx context.Context, st *approval.State, delegate string) (approval.Delivery, error) {
+	rs := n.users(st, []string{delegate}, func(string) bool { return true })
+	var forWhom []string
+	for from, to := range st.Policy.Delegates {
+		if to == delegate {
+			forWhom = append(forWhom, from)
+		}
+	}
+	slices.Sort(forWhom)
+	return n.deliver(ctx, st, workflows.NoticeDelegated, "d-"+delegate, rs, false,
+		func(c *content, r recipient) {
+			c.Heading = "Approval needed"
+			c.Intro = fmt.Sprintf("%s asks for approval. %s delegated their approvals to you, so you may decide in their place.",
+				st.Requester, strings.Join(forWhom, " and "))
+		}, "Approval needed")
+}
+
 // Escalate tells the level's people: those who may now decide get decision
 // links, the others a link to the audit trail. Channels that are email
 // addresses (a team list) are mailed too; chat channels are not ours.

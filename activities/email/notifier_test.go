@@ -369,6 +369,39 @@ func TestFollowUpsReachTheRightPeople(t *testing.T) {
 	}
 }
 
+// TestDelegatedMailsTheDelegate: a delegate added while the approval
+// waits gets decision links of their own, told for whom; nobody else is
+// mailed; a delegate without an address is nobody to mail, not an error.
+func TestDelegatedMailsTheDelegate(t *testing.T) {
+	f := setup(t, smtpfake.Options{Username: smtpUser, Password: smtpPass}, config.EmailTLSStartTLS, nil)
+	st := state(approval.Input{})
+	st.Policy.Delegates = map[string]string{"bob": "dana"}
+	d, err := f.n.Delegated(context.Background(), st, "dana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Targets, []string{"email:dana@example.com"}) {
+		t.Fatalf("targets %v", d.Targets)
+	}
+	dana := f.mailTo(t, "dana@example.com")
+	if len(dana) != 1 || !strings.HasPrefix(dana[0].Subject, "[Signoff] Approval needed") ||
+		!strings.Contains(dana[0].Text, "bob delegated their approvals to you") || len(dana[0].Links("/d/")) != 2 {
+		t.Fatalf("dana's mail: %d mails", len(dana))
+	}
+	if c, err := f.keys.Verify(tokenOf(t, dana[0].Links("/d/")[0], "/d/"), created); err != nil || c.User != "dana" {
+		t.Fatalf("dana's link %+v %v", c, err)
+	}
+	for _, other := range []string{"bob@example.com", "carol@example.com", "alice@example.com"} {
+		if got := f.mailTo(t, other); len(got) != 0 {
+			t.Fatalf("%s mailed %d times", other, len(got))
+		}
+	}
+	st.Policy.Delegates["carol"] = "erin"
+	if d, err := f.n.Delegated(context.Background(), st, "erin"); err != nil || len(d.Targets) != 0 {
+		t.Fatalf("erin has no address: %v %v", d.Targets, err)
+	}
+}
+
 func TestBreakGlassTellsApproversAndSecurity(t *testing.T) {
 	f := setup(t, smtpfake.Options{Username: smtpUser, Password: smtpPass}, config.EmailTLSStartTLS, func(o *Options) {
 		o.Config.SecurityRecipients = []string{"Security <security@example.com>"}

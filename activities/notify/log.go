@@ -40,6 +40,18 @@ func (l *Log) Prompt(_ context.Context, st *approval.State) (approval.Delivery, 
 	return approval.Delivery{Targets: prefixed("log:", pending)}, nil
 }
 
+// Delegated logs that a delegate added after the approval was created is
+// asked, and how they decide.
+func (l *Log) Delegated(_ context.Context, st *approval.State, delegate string) (approval.Delivery, error) {
+	l.Logger.Info("approval delegated",
+		"approval_id", st.ID,
+		"title", st.Request.Title,
+		"delegate", delegate,
+		"open", strings.TrimRight(l.GatewayURL, "/")+"/approvals/"+st.ID,
+	)
+	return approval.Delivery{Targets: []string{"log:" + delegate}}, nil
+}
+
 // Outcome logs how the approval ended.
 func (l *Log) Outcome(_ context.Context, st *approval.State) (approval.Delivery, error) {
 	attrs := []any{"approval_id", st.ID, "status", string(st.Status), "approved_by", strings.Join(st.ApprovedBy, ",")}

@@ -88,3 +88,21 @@ func TestPromptLogsActionTargets(t *testing.T) {
 		}
 	}
 }
+
+// A delegate added late is named in the log, with the approval's page.
+func TestDelegatedLogsTheDelegate(t *testing.T) {
+	var buf bytes.Buffer
+	l := &Log{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), GatewayURL: "http://gw/"}
+	d, err := l.Delegated(context.Background(), logState(approval.Action{Type: "noop"}), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ Msg, Delegate, Open string }
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if rec.Msg != "approval delegated" || rec.Delegate != "carol" || rec.Open != "http://gw/approvals/abcdefghijklmnopqrstuvwxyz" ||
+		len(d.Targets) != 1 || d.Targets[0] != "log:carol" {
+		t.Fatalf("%+v %v", rec, d.Targets)
+	}
+}

@@ -186,6 +186,17 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 	return n.post(ctx, st, targets, n.render.PromptBlocks(st), "Escalated: "+slackkit.PromptText(st))
 }
 
+// Delegated sends the prompt to a delegate added after the approval was
+// created, when direct messages are on; the channel has it already.
+func (n *Notifier) Delegated(ctx context.Context, st *approval.State, delegate string) (approval.Delivery, error) {
+	u, ok := n.dir.Lookup(delegate)
+	if !n.cfg.DMApprovers || !ok || u.SlackID == "" {
+		return approval.Delivery{}, nil
+	}
+	t := target{key: "dm:" + delegate, channel: u.SlackID, user: delegate, label: "slack:@" + delegate}
+	return n.post(ctx, st, []target{t}, n.render.PromptBlocks(st), "Delegated to you: "+slackkit.PromptText(st))
+}
+
 // BreakGlass tells the policy's channel and every approver at once that the
 // requester bypassed approval, and why.
 func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval.Delivery, error) {

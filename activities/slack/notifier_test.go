@@ -85,6 +85,37 @@ func TestPromptPostsToThePolicyChannelAndEachApprover(t *testing.T) {
 	assert.Equal(t, f.ChannelID("production-approvals"), d.Messages[0].Channel)
 }
 
+// TestDelegatedDMsTheDelegateOnly: a delegate added after the prompt gets
+// the prompt in a direct message, and nobody else is posted to again;
+// with direct messages off, or no Slack ID, nothing is sent.
+func TestDelegatedDMsTheDelegateOnly(t *testing.T) {
+	f := slackfake.New()
+	defer f.Close()
+	st := pending(ids[0])
+	st.Policy.Delegates = map[string]string{"bob": "alice"}
+	n := newNotifier(t, f, prodConfig, f.Token())
+	d, err := n.Delegated(context.Background(), st, "alice")
+	require.NoError(t, err)
+	msgs := f.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "U0ALICE", msgs[0].Requested)
+	assert.Equal(t, []string{"slack:@alice"}, d.Targets)
+	assert.Equal(t, []approval.MessageRef{{Notifier: "slack", Channel: msgs[0].Channel, ID: msgs[0].TS, User: "alice"}}, d.Messages)
+	approve, ok := slackfake.Find(msgs[0].Blocks, "Approve")
+	require.True(t, ok)
+	assert.Equal(t, "signoff:approve:"+ids[0], approve.ActionID)
+
+	d, err = n.Delegated(context.Background(), st, "dave")
+	require.NoError(t, err)
+	assert.Empty(t, d.Targets, "dave has no Slack ID")
+	cfg := prodConfig
+	cfg.DMApprovers = false
+	d, err = newNotifier(t, f, cfg, f.Token()).Delegated(context.Background(), st, "alice")
+	require.NoError(t, err)
+	assert.Empty(t, d.Targets, "no direct messages: the channel has the prompt")
+	assert.Len(t, f.Messages(), 1)
+}
+
 func TestPromptWithNowhereToPostFails(t *testing.T) {
 	f := slackfake.New()
 	defer f.Close()

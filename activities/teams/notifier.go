@@ -148,6 +148,16 @@ func (n *Notifier) Escalate(ctx context.Context, st *approval.State, esc approva
 	return n.post(ctx, st, targets, teamskit.Message(st, n.render.PromptCard(st, "")))
 }
 
+// Delegated sends the prompt card to a delegate added after the approval
+// was created, when personal messages are on; the conversation has it.
+func (n *Notifier) Delegated(ctx context.Context, st *approval.State, delegate string) (approval.Delivery, error) {
+	t, ok := n.personTarget(delegate)
+	if !n.cfg.DMApprovers || !ok {
+		return approval.Delivery{}, nil
+	}
+	return n.post(ctx, st, []target{t}, teamskit.Message(st, n.render.PromptCard(st, "")))
+}
+
 // BreakGlass tells the policy's conversation and every approver that the
 // requester bypassed approval, and why.
 func (n *Notifier) BreakGlass(ctx context.Context, st *approval.State) (approval.Delivery, error) {

@@ -111,6 +111,28 @@ func TestPromptPostsToTheChannelAndEachApprover(t *testing.T) {
 	}
 }
 
+// TestDelegatedPostsToTheDelegateOnly: a delegate added while the
+// approval waits gets the card in a personal chat; nobody else is posted
+// to; a delegate without a teams_id gets nothing (the channel has it).
+func TestDelegatedPostsToTheDelegateOnly(t *testing.T) {
+	f := newFake(t)
+	n := newNotifier(t, f, f.AppPassword())
+	st := pending()
+	st.Policy.Delegates = map[string]string{"dave": "carol"}
+	d, err := n.Delegated(context.Background(), st, "carol")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"teams:@carol"}, d.Targets)
+	msgs := f.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, approval.MessageRef{Notifier: Name, Channel: msgs[0].ConversationID, ID: msgs[0].ActivityID, User: "carol"}, d.Messages[0])
+	assert.Contains(t, cardText(t, msgs[0].Activity), `"verb":"approve"`)
+
+	d, err = n.Delegated(context.Background(), st, "alice")
+	require.NoError(t, err)
+	assert.Empty(t, d.Targets, "alice has no teams_id")
+	assert.Len(t, f.Messages(), 1)
+}
+
 // TestFailuresAreClassified: a refused secret is not retried; the Bot
 // Connector's 429 is, after its Retry-After; a person the bot cannot
 // reach is noted while the others are prompted.

@@ -17,6 +17,7 @@ import (
 	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/peoplestore"
+	"github.com/signoff/signoff/proof"
 )
 
 func (hs *harness) command(user, text string) slack.WebhookMessage {
@@ -150,9 +151,14 @@ func TestSlashStatusIsScoped(t *testing.T) {
 // TestSlashDelegate: /signoff delegate names the delegate by Slack mention
 // or user name and the end as people write it; the delegation is bob's,
 // whoever he names; /signoff delegations shows it to both; only bob ends it.
+// The approval already waiting for bob gets carol as his delegate at once.
 func TestSlashDelegate(t *testing.T) {
 	store := &peoplestore.Memory{}
-	hs := newHarness(t, func(o *Options) { o.People = store })
+	keys := proof.Generate()
+	waiting := testApproval(approvalA, approval.Input{})
+	waiting.Rules = approval.RulesDelegation
+	hs := newHarness(t, func(o *Options) { o.People, o.Proofs = store, keys }, waiting)
+	hs.apps.proofs = keys
 
 	assert.Contains(t, hs.command("U0BOB", "delegate carol").Text, "Usage")
 	assert.Contains(t, hs.command("U0BOB", "delegate mallory until 3d").Text, "is not a Signoff user")
@@ -163,6 +169,10 @@ func TestSlashDelegate(t *testing.T) {
 	msg := hs.command("U0BOB", "delegate <@U0CAROL|carol> until "+day.Format(time.DateOnly)+" covering my leave")
 	through := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, time.UTC)
 	require.Contains(t, msg.Text, "✅ carol decides for you until "+through.Format("Mon 2 Jan 2006 15:04 MST"))
+	assert.Contains(t, msg.Text, "They are asked on the 1 approval(s) waiting for you now.")
+	got, err := hs.apps.Get(context.Background(), approvalA)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"bob": "carol"}, got.Policy.Delegates)
 	st, err := store.State(context.Background())
 	require.NoError(t, err)
 	require.Len(t, st.Delegations, 1)

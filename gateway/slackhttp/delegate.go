@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/peoplestore"
@@ -58,9 +59,18 @@ func (h *Handler) delegateCommand(args []string) func(ctx context.Context, p Per
 			h.logger.WarnContext(ctx, "slack delegate failed", "user", p.User.Name, "error", err)
 			return ephemeral("❌ The delegation could not be saved right now: try again.")
 		}
-		h.logger.InfoContext(ctx, "delegation created", "id", d.ID, "from", d.From, "to", d.To, "end", d.End, "via", "slack")
-		return ephemeral(fmt.Sprintf("✅ %s decides for you until %s (delegation `%s`; `/signoff undelegate %s` ends it).",
-			slackkit.Escape(d.To), d.End.UTC().Format("Mon 2 Jan 2006 15:04 MST"), d.ID, d.ID))
+		n, err := approvals.AnnounceDelegation(ctx, h.approvals, h.proofs, d, now)
+		if err != nil {
+			h.logger.WarnContext(ctx, "delegation not announced to every pending approval", "id", d.ID, "error", err)
+		}
+		h.logger.InfoContext(ctx, "delegation created", "id", d.ID, "from", d.From, "to", d.To, "end", d.End, "via", "slack",
+			"pending_approvals_told", n)
+		told := ""
+		if n > 0 {
+			told = fmt.Sprintf(" They are asked on the %d approval(s) waiting for you now.", n)
+		}
+		return ephemeral(fmt.Sprintf("✅ %s decides for you until %s (delegation `%s`; `/signoff undelegate %s` ends it).%s",
+			slackkit.Escape(d.To), d.End.UTC().Format("Mon 2 Jan 2006 15:04 MST"), d.ID, d.ID, told))
 	}
 }
 

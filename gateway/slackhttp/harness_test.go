@@ -31,7 +31,7 @@ import (
 // posted in channels, approvers added by escalation, an amendment made
 // behind the handler's back), and clicks it does not check stamps of.
 type fakeApprovals struct {
-	// nil: the handler needs only Get, Click, Revoke and List.
+	// nil: the handler needs only Get, Click, Revoke, AddDelegate and List.
 	approvals.Approvals
 
 	mu      sync.Mutex
@@ -148,6 +148,21 @@ func (f *fakeApprovals) Revoke(_ context.Context, id string, req workflows.Revok
 	}
 	f.revokeAnswers[req.AttemptID] = a
 	return a.st, a.err
+}
+
+// AddDelegate adds a late delegate as the workflow does, under a stamp
+// proofs accepts.
+func (f *fakeApprovals) AddDelegate(_ context.Context, id string, req workflows.AddDelegateRequest) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.states[id]
+	if !ok {
+		return false, approvals.ErrNotFound
+	}
+	now := time.Now()
+	who := approval.Actor{User: "signoff"}
+	who.Proof, who.ProofRefusal = workflows.CheckStamp(f.proofs, id, req, now)
+	return st.AddDelegate(who, req.From, req.To, now)
 }
 
 func (f *fakeApprovals) Revokes() []workflows.RevokeRequest {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/peoplestore"
@@ -157,7 +158,12 @@ func (h *Handler) createDelegation(w http.ResponseWriter, r *http.Request) {
 		h.loadError(w, err)
 		return
 	}
-	h.logger.Info("delegation created", "id", d.ID, "from", d.From, "to", d.To, "end", d.End, "by", u.Name, "via", "web")
+	n, err := approvals.AnnounceDelegation(ctx, h.approvals, h.proofs, d, h.now())
+	if err != nil {
+		h.logger.Warn("delegation not announced to every pending approval", "id", d.ID, "error", err)
+	}
+	h.logger.Info("delegation created", "id", d.ID, "from", d.From, "to", d.To, "end", d.End, "by", u.Name, "via", "web",
+		"pending_approvals_told", n)
 	http.Redirect(w, r, "/delegations?done=created", http.StatusSeeOther)
 }
 
