@@ -267,8 +267,10 @@ func (s *State) keepRefusal(key string) bool {
 	return false
 }
 
+// refusedEventKinds are every kind refuseOperation records: each counts
+// toward its person's cap. A kind left out would be kept without bound.
 var refusedEventKinds = map[EventKind]bool{EventCancelRefused: true, EventBreakGlassRefused: true, EventAmendRefused: true,
-	EventRevokeRefused: true}
+	EventRevokeRefused: true, EventExtendRefused: true, EventRevokeAckRefused: true, EventDelegateRefused: true}
 
 // DroppedTotal is how many refused attempts were counted but not kept.
 func (s *State) DroppedTotal() int {

@@ -237,3 +237,35 @@ func TestProofAge(t *testing.T) {
 		t.Fatalf("fresh stamp: %+v", r)
 	}
 }
+
+// TestEveryRefusedOperationSharesTheCap: whatever operation a forger
+// repeats (they need no stamp to send one straight to Temporal), what is
+// kept of its refusals stays within the person's cap, so no operation can
+// grow the state without bound.
+func TestEveryRefusedOperationSharesTheCap(t *testing.T) {
+	forger := Actor{User: "mallory"}
+	ops := map[string]func(st *State){
+		"cancel":             func(st *State) { _ = st.Cancel(forger, "x", t0) },
+		"break-glass":        func(st *State) { _ = st.Bypass(forger, "x", t0) },
+		"amend":              func(st *State) { _ = st.Amend(forger, st.Request, t0) },
+		"revoke":             func(st *State) { _ = st.RequestRevoke(forger, "x", t0) },
+		"extend":             func(st *State) { _ = st.Extend(forger, "e1", t0.Add(time.Hour), t0) },
+		"acknowledge revoke": func(st *State) { _ = st.AcknowledgeRevokeFailure(forger, "x", t0) },
+		"add delegate":       func(st *State) { _, _ = st.AddDelegate(forger, "bob", "erin", t0) },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			st := proven()
+			st.Rules = RulesDelegation
+			for range 3 * MaxRefusedPerPerson {
+				op(st)
+			}
+			if len(st.Events) > MaxRefusedPerPerson {
+				t.Fatalf("%d events kept, cap %d", len(st.Events), MaxRefusedPerPerson)
+			}
+			if st.DroppedTotal() != 2*MaxRefusedPerPerson {
+				t.Fatalf("dropped %d, want %d", st.DroppedTotal(), 2*MaxRefusedPerPerson)
+			}
+		})
+	}
+}
