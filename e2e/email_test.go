@@ -103,22 +103,10 @@ func (e *emailEnv) create(t *testing.T, body string) string {
 	return decodeApproval(t, b).GetId()
 }
 
-// state reads the approval through the workflow's query (or result).
+// state reads the approval (see the package's state).
 func (e *emailEnv) state(t *testing.T, id string) *approval.State {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var st approval.State
-	desc, err := e.Client.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
-	require.NoError(t, err)
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		require.NoError(t, e.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, &st))
-		return &st
-	}
-	v, err := e.Client.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), "", workflows.QueryState)
-	require.NoError(t, err)
-	require.NoError(t, v.Get(&st))
-	return &st
+	return state(t, e.Stack, id)
 }
 
 // mail waits for a message to addr whose subject starts with prefix and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -25,12 +26,22 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// state reads the approval's whole state as the workflow holds it.
+// state reads the approval's whole state as the workflow holds it: its
+// result once it has completed (a query would replay all its history, megabytes
+// after a flood), the state query while it runs.
 func state(t *testing.T, s *testenv.Stack, id string) *approval.State {
 	t.Helper()
-	v, err := s.Client.QueryWorkflow(context.Background(), workflows.ApprovalWorkflowID(id), "", workflows.QueryState)
-	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	var st approval.State
+	desc, err := s.Client.DescribeWorkflowExecution(ctx, workflows.ApprovalWorkflowID(id), "")
+	require.NoError(t, err)
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		require.NoError(t, s.Client.GetWorkflow(ctx, workflows.ApprovalWorkflowID(id), "").Get(ctx, &st))
+		return &st
+	}
+	v, err := s.Client.QueryWorkflow(ctx, workflows.ApprovalWorkflowID(id), "", workflows.QueryState)
+	require.NoError(t, err)
 	require.NoError(t, v.Get(&st))
 	return &st
 }
