@@ -52,10 +52,12 @@ func (t *Temporal) Start(ctx context.Context, in workflows.Input) error {
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		// When a worker shares this client (one process: `signoff dev`), the
-		// first workflow task comes back with the start instead of through
-		// the task queue; elsewhere the server starts it as usual.
-		EnableEagerStart: true,
+		// No eager start (the first workflow task handed back with the start
+		// when a worker shares this client): measured on SDK 1.50, the next
+		// task of about one eagerly started approval in a hundred was taken
+		// by the worker and never completed, so its first decision waited
+		// out the 10 s workflow task timeout, once or twice. Without it no
+		// decision took over 5 s (docs/architecture-notes.md).
 		Memo: map[string]any{
 			workflows.MemoTitle:       in.Request.Title,
 			workflows.MemoPolicy:      in.Policy.Name,
