@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -118,12 +117,7 @@ func TestLateDelegationAsksTheDelegate(t *testing.T) {
 	assert.Equal(t, map[string]string{"bob": "audrey"}, st.Policy.Delegates)
 	assert.Contains(t, st.Prompted(), "audrey")
 
-	approve := m.Links(e.HTTPURL + "/d/")[0]
-	b := newMailBrowser(t)
-	csrf := b.open(approve)
-	resp, page := b.do(http.MethodPost, approve, url.Values{"csrf": {csrf}}, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, page)
-	require.Equal(t, "accepted", pageResult(page))
+	e.approveByMail(t, m)
 	st = e.state(t, id)
 	assert.Equal(t, []string{"audrey for bob"}, st.ApprovedBy)
 	assert.Equal(t, approval.StatusPending, st.Status, "carol's say is still needed")

@@ -109,6 +109,18 @@ func (e *emailEnv) state(t *testing.T, id string) *approval.State {
 	return state(t, e.Stack, id)
 }
 
+// approveByMail confirms m's first decision link (Approve) in a fresh
+// browser; the page must say the decision was accepted.
+func (e *emailEnv) approveByMail(t *testing.T, m *smtpfake.Mail) {
+	t.Helper()
+	approve := m.Links(e.HTTPURL + "/d/")[0]
+	b := newMailBrowser(t)
+	csrf := b.open(approve)
+	resp, body := b.do(http.MethodPost, approve, url.Values{"csrf": {csrf}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(t, "accepted", pageResult(body))
+}
+
 // mail waits for a message to addr whose subject starts with prefix and
 // that is about approval id.
 func (e *emailEnv) mail(t *testing.T, addr, prefix, id string) *smtpfake.Mail {
@@ -503,18 +515,13 @@ func TestEmailRemindersAndEscalation(t *testing.T) {
 	require.Empty(t, carolMail.Links("/d/"), "carol is only told")
 	require.Len(t, carolMail.Links("/approvals/"), 1)
 
-	approve := danaMail.Links(e.HTTPURL + "/d/")[0]
-	b := newMailBrowser(t)
-	csrf := b.open(approve)
-	resp, body := b.do(http.MethodPost, approve, url.Values{"csrf": {csrf}}, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	require.Equal(t, "accepted", pageResult(body))
+	e.approveByMail(t, danaMail)
 	st := e.state(t, id)
 	require.Equal(t, approval.StatusApproved, st.Status)
 	require.Equal(t, []string{"dana"}, st.ApprovedBy)
 
 	// Bob's reminder link now finds the approval closed.
-	resp, body = newMailBrowser(t).get(reminder.Links(e.HTTPURL + "/d/")[0])
+	resp, body := newMailBrowser(t).get(reminder.Links(e.HTTPURL + "/d/")[0])
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
 	require.Equal(t, "closed", pageResult(body))
 
