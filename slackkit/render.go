@@ -77,18 +77,7 @@ func (r Render) people(names []string) string {
 	for i, n := range names {
 		out[i] = r.Person(n)
 	}
-	return JoinAnd(out)
-}
-
-// JoinAnd joins "a", "a and b", "a, b and c".
-func JoinAnd(xs []string) string {
-	switch len(xs) {
-	case 0:
-		return ""
-	case 1:
-		return xs[0]
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+	return approval.JoinAnd(out)
 }
 
 // Date is a Slack date token, shown in the reader's time zone, with a UTC
@@ -528,7 +517,7 @@ func (r Render) deciders(st *approval.State, d approval.Decision) string {
 			who = append(who, s)
 		}
 	}
-	return JoinAnd(who)
+	return approval.JoinAnd(who)
 }
 
 func chosen(st *approval.State, a approval.Attempt) string {

@@ -137,7 +137,7 @@ func (r Render) requestBody(st *approval.State, prefix string) []any {
 	if !st.Status.Final() {
 		facts = append(facts, fact("Deadline", date(st.Deadline)), fact("Progress", progress(st)))
 		if pending := st.Pending(); len(pending) > 0 {
-			facts = append(facts, fact("Waiting for", joinAnd(pending)))
+			facts = append(facts, fact("Waiting for", approval.JoinAnd(pending)))
 		}
 	}
 	for _, k := range sortedKeys(req.Fields) {
@@ -332,7 +332,7 @@ func deciders(st *approval.State, d approval.Decision) string {
 	if len(who) == 0 {
 		return "nobody (break-glass or policy)"
 	}
-	return Escape(joinAnd(who))
+	return Escape(approval.JoinAnd(who))
 }
 
 // progress reads "1 of 2 approvals", with the stage when there are
@@ -395,16 +395,6 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func joinAnd(xs []string) string {
-	switch len(xs) {
-	case 0:
-		return ""
-	case 1:
-		return xs[0]
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 func date(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -188,7 +188,7 @@ func (n *Notifier) Delegated(ctx context.Context, st *approval.State, delegate s
 		func(c *content, r recipient) {
 			c.Heading = "Approval needed"
 			c.Intro = fmt.Sprintf("%s asks for approval. %s delegated their approvals to you, so you may decide in their place.",
-				st.Requester, strings.Join(forWhom, " and "))
+				st.Requester, approval.JoinAnd(forWhom))
 		}, "Approval needed")
 }
 

@@ -85,7 +85,7 @@ func (h *Handler) extendAsked(st *approval.State, d time.Duration) string {
 		for i, name := range pending {
 			people[i] = h.render.Person(name)
 		}
-		text += " Waiting for " + slackkit.JoinAnd(people) + " (" + slackkit.Progress(st) + ")."
+		text += " Waiting for " + approval.JoinAnd(people) + " (" + slackkit.Progress(st) + ")."
 	}
 	return text + " Your access ends when it did until the extension is approved; then it lasts " +
 		approval.ShortDuration(d) + " from that approval."
