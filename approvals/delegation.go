@@ -46,6 +46,7 @@ func AnnounceDelegation(ctx context.Context, a Approvals, proofs *proof.Keyring,
 			ok, err := a.AddDelegate(ctx, s.ID, req)
 			switch {
 			case errors.Is(err, ErrClosed):
+				// Closed since it was listed: nobody to ask there.
 			case err != nil:
 				errs = append(errs, fmt.Errorf("approval %s: %w", s.ID, err))
 			case ok:
