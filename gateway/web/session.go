@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -246,12 +248,63 @@ func (s *Sessions) clearPending(w http.ResponseWriter) {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// localPath keeps a post-sign-in destination on this site: a path, not
-// "//host" or a URL.
+// afterSignIn is where a browser goes after sign-in when next is not a
+// safe path of this site.
+const afterSignIn = "/inbox"
+
+// localPath keeps a post-sign-in destination on this site: a path of it,
+// re-serialized from its parts (path and query; the fragment is dropped),
+// or afterSignIn. Browsers read '\' as '/' and drop tabs and newlines
+// anywhere, and a proxy or a later step may decode the path once more, so
+// anything that could read as "//host" in any of those ways is refused,
+// not repaired.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n\t") {
-		return "/inbox"
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return afterSignIn
 	}
-	return next
+	// Printable ASCII only: no control characters, spaces or backslashes,
+	// and nothing a browser might fold into a separator. Legitimate values
+	// come from signinURL, whose request URIs are already escaped.
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return afterSignIn
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return afterSignIn
+	}
+	// The query is kept as written, so it must be a well-formed one.
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return afterSignIn
+	}
+	// Encoded separators (%2F, %5C) and encoded percents (%25, the way in
+	// to a second decoding) in the path would change meaning when decoded.
+	rawPath, _, _ := strings.Cut(next, "?")
+	rawPath, _, _ = strings.Cut(rawPath, "#")
+	lower := strings.ToLower(rawPath)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%25") {
+		return afterSignIn
+	}
+	// u.Path is decoded once: no control character or backslash there
+	// either.
+	for i := 0; i < len(u.Path); i++ {
+		if c := u.Path[i]; c < ' ' || c == 0x7f || c == '\\' {
+			return afterSignIn
+		}
+	}
+	// Cleaned, the path has no "." or ".." segments and no doubled
+	// slashes, so it cannot begin with "//"; checked all the same.
+	clean := path.Clean(u.Path)
+	if !strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "//") {
+		return afterSignIn
+	}
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return afterSignIn
+	}
+	return out
 }
