@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -60,6 +61,11 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	})
 	if err != nil {
 		return nil, err
+	}
+	// As intake checks a new request's: else "apps/../prod-db" would be
+	// told it falls under another policy, not why.
+	if err := intake.CheckResource(r); err != nil {
+		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), intake.ErrInvalid.Error()+": "))
 	}
 	if err := s.actions.Validate(r.Action); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

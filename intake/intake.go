@@ -107,8 +107,25 @@ func ApprovalID(requester, requestID string) string {
 	return strings.ToLower(b32.EncodeToString(sum[:16]))
 }
 
+// CheckResource refuses (ErrInvalid) a request whose resource is not
+// canonical (approval.CheckName): policies match match.resource against
+// it as written, so "apps/../prod-db" would be governed by "apps/*/*"
+// while naming prod-db. No resource is fine.
+func CheckResource(r approval.Request) error {
+	if r.Resource == "" {
+		return nil
+	}
+	if err := approval.CheckName(r.Resource); err != nil {
+		return fmt.Errorf("%w: resource: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
 // Start validates r and starts its workflow, once.
 func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
+	if err := CheckResource(r.Request); err != nil {
+		return Result{}, err
+	}
 	if err := s.Actions.Validate(r.Request.Action); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -384,6 +384,12 @@ func specificity(m Match) (int, int) {
 }
 
 func matches(m Match, req approval.Request) bool {
+	// A resource not written canonically ("apps/../prod-db") matches
+	// patterns as written but names something else: it matches no policy.
+	// Intake refuses it first; this holds for any other caller.
+	if req.Resource != "" && approval.CheckName(req.Resource) != nil {
+		return false
+	}
 	if m.Environment != Wildcard && m.Environment != req.Environment {
 		return false
 	}
@@ -425,6 +431,11 @@ func (s *Set) Resolve(req approval.Request, requester string) (approval.Policy, 
 // snapshot, so the approval shows who was eligible and why. Without
 // outside, those groups count no one.
 func (s *Set) ResolveWith(ctx context.Context, req approval.Request, requester string, outside Outside) (approval.Policy, error) {
+	if req.Resource != "" {
+		if err := approval.CheckName(req.Resource); err != nil {
+			return approval.Policy{}, fmt.Errorf("%w: resource: %w", ErrNoPolicy, err)
+		}
+	}
 	idx, ok := s.match(req)
 	if !ok {
 		return approval.Policy{}, fmt.Errorf("%w (environment %q, action %q, resource %q)",

@@ -129,6 +129,9 @@ func awsVersionID(token string) string {
 
 // Read implements Store.
 func (a *AWS) Read(ctx context.Context, name string) (Secret, error) {
+	if err := checkName(name); err != nil {
+		return Secret{}, err
+	}
 	c, err := a.api(ctx)
 	if err != nil {
 		return Secret{}, err
@@ -160,6 +163,9 @@ func (a *AWS) Read(ctx context.Context, name string) (Secret, error) {
 // caught (a window of one round trip). Writers that go through Signoff
 // read, check and write the same way.
 func (a *AWS) Write(ctx context.Context, name string, data map[string]string, token, expect string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
 	c, err := a.api(ctx)
 	if err != nil {
 		return "", err
@@ -239,11 +245,14 @@ func (a *AWS) current(ctx context.Context, c *sm.Client, name string) (version s
 
 // Stage implements Store.
 func (a *AWS) Stage(ctx context.Context, id, blob string) error {
+	name, err := stagedName(id)
+	if err != nil {
+		return err
+	}
 	c, err := a.api(ctx)
 	if err != nil {
 		return err
 	}
-	name := StagingPrefix + id
 	_, err = c.CreateSecret(ctx, &sm.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(blob),
 		Description: aws.String("Sealed values of a proposed Signoff secret change; deleted when it is applied or discarded."),
@@ -259,11 +268,14 @@ func (a *AWS) Stage(ctx context.Context, id, blob string) error {
 
 // Staged implements Store.
 func (a *AWS) Staged(ctx context.Context, id string) (string, bool, error) {
+	name, err := stagedName(id)
+	if err != nil {
+		return "", false, err
+	}
 	c, err := a.api(ctx)
 	if err != nil {
 		return "", false, err
 	}
-	name := StagingPrefix + id
 	out, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(name)})
 	switch {
 	case isNotFound(err), isMarkedDeleted(err):
@@ -278,11 +290,14 @@ func (a *AWS) Staged(ctx context.Context, id string) (string, bool, error) {
 
 // Unstage implements Store.
 func (a *AWS) Unstage(ctx context.Context, id string) error {
+	name, err := stagedName(id)
+	if err != nil {
+		return err
+	}
 	c, err := a.api(ctx)
 	if err != nil {
 		return err
 	}
-	name := StagingPrefix + id
 	_, err = c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	if err != nil && !isNotFound(err) {
 		return classifyAWS(fmt.Errorf("delete %s: %w", name, err))

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/signoff/signoff/approval"
 )
 
 // Secret is a secret's values now.
@@ -22,7 +25,9 @@ type Secret struct {
 	Exists  bool
 }
 
-// Store is one configured target.
+// Store is one configured target. Every method refuses a secret name or
+// staging id that is not canonical (approval.ErrNotCanonical, marked
+// ErrPermanent) before it calls anything.
 type Store interface {
 	// Read returns the secret now (Exists false when there is none).
 	Read(ctx context.Context, name string) (Secret, error)
@@ -44,6 +49,29 @@ var ErrConflict = errors.New("the secret changed meanwhile")
 // StagingPrefix names where staged blobs live in a store.
 const StagingPrefix = "signoff-staging/"
 
+// checkName refuses, before anything is called, a secret name that is not
+// canonical (approval.CheckName): the allow-list matched it as written,
+// but Vault's client cleans "apps/../prod-db" to "prod-db". Permanent: a
+// retry is refused the same way.
+func checkName(name string) error {
+	if err := approval.CheckName(name); err != nil {
+		return permanent(fmt.Errorf("secret name: %w", err))
+	}
+	return nil
+}
+
+// stagedName is where change id's sealed values live: one segment under
+// StagingPrefix, so no id reaches another secret.
+func stagedName(id string) (string, error) {
+	if err := approval.CheckName(id); err != nil {
+		return "", permanent(fmt.Errorf("staging id: %w", err))
+	}
+	if strings.Contains(id, "/") {
+		return "", permanent(fmt.Errorf("staging id: %w: %q holds '/'", approval.ErrNotCanonical, id))
+	}
+	return StagingPrefix + id, nil
+}
+
 // Memory is a Store in memory (tests, and `signoff dev` with no store
 // configured). It counts writes per secret.
 type Memory struct {
@@ -61,6 +89,9 @@ func NewMemory() *Memory {
 
 // Read implements Store.
 func (m *Memory) Read(_ context.Context, name string) (Secret, error) {
+	if err := checkName(name); err != nil {
+		return Secret{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.secrets[name]
@@ -70,6 +101,9 @@ func (m *Memory) Read(_ context.Context, name string) (Secret, error) {
 
 // Write implements Store.
 func (m *Memory) Write(_ context.Context, name string, data map[string]string, token, expect string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if v, ok := m.tokens[name+"\x00"+token]; ok {
@@ -88,6 +122,9 @@ func (m *Memory) Write(_ context.Context, name string, data map[string]string, t
 
 // Stage implements Store.
 func (m *Memory) Stage(_ context.Context, id, blob string) error {
+	if _, err := stagedName(id); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.staged[id] = blob
@@ -96,6 +133,9 @@ func (m *Memory) Stage(_ context.Context, id, blob string) error {
 
 // Staged implements Store.
 func (m *Memory) Staged(_ context.Context, id string) (string, bool, error) {
+	if _, err := stagedName(id); err != nil {
+		return "", false, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.staged[id]
@@ -104,6 +144,9 @@ func (m *Memory) Staged(_ context.Context, id string) (string, bool, error) {
 
 // Unstage implements Store.
 func (m *Memory) Unstage(_ context.Context, id string) error {
+	if _, err := stagedName(id); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.staged, id)

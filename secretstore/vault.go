@@ -77,6 +77,9 @@ func NewVault(o VaultOptions) (*Vault, error) {
 // Read implements Store. A secret whose current version is deleted reads
 // as absent, with that version: a Write expecting it replaces it.
 func (v *Vault) Read(ctx context.Context, name string) (Secret, error) {
+	if err := checkName(name); err != nil {
+		return Secret{}, err
+	}
 	s, err := v.kv.Get(ctx, name)
 	if errors.Is(err, api.ErrSecretNotFound) {
 		return Secret{}, nil
@@ -104,6 +107,9 @@ func (v *Vault) Read(ctx context.Context, name string) (Secret, error) {
 // reads the secret: if it holds data, the write happened and its version
 // is returned, else ErrConflict.
 func (v *Vault) Write(ctx context.Context, name string, data map[string]string, _, expect string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
 	cas := 0
 	if expect != "" {
 		n, err := strconv.Atoi(expect)
@@ -147,7 +153,10 @@ const stagedKey = "blob"
 
 // Stage implements Store.
 func (v *Vault) Stage(ctx context.Context, id, blob string) error {
-	name := StagingPrefix + id
+	name, err := stagedName(id)
+	if err != nil {
+		return err
+	}
 	if _, err := v.kv.Put(ctx, name, map[string]any{stagedKey: blob}); err != nil {
 		return classifyVault(fmt.Errorf("stage %s: %w", name, err))
 	}
@@ -156,7 +165,10 @@ func (v *Vault) Stage(ctx context.Context, id, blob string) error {
 
 // Staged implements Store.
 func (v *Vault) Staged(ctx context.Context, id string) (string, bool, error) {
-	name := StagingPrefix + id
+	name, err := stagedName(id)
+	if err != nil {
+		return "", false, err
+	}
 	s, err := v.kv.Get(ctx, name)
 	switch {
 	case errors.Is(err, api.ErrSecretNotFound):
@@ -175,7 +187,10 @@ func (v *Vault) Staged(ctx context.Context, id string) (string, bool, error) {
 
 // Unstage implements Store: it deletes every version and the metadata.
 func (v *Vault) Unstage(ctx context.Context, id string) error {
-	name := StagingPrefix + id
+	name, err := stagedName(id)
+	if err != nil {
+		return err
+	}
 	if err := v.kv.DeleteMetadata(ctx, name); err != nil {
 		return classifyVault(fmt.Errorf("delete %s: %w", name, err))
 	}

@@ -78,6 +78,11 @@ func (s *SecretChange) Validate(a approval.Action) error {
 	if !secretName.MatchString(name) {
 		return fmt.Errorf("params.secret %q: want a secret name or path (letters, digits, / _ + = . @ -)", name)
 	}
+	// Matched as written, but read as the store cleans it: "apps/../prod-db"
+	// matches "apps/*/*" and Vault reads prod-db.
+	if err := approval.CheckName(name); err != nil {
+		return fmt.Errorf("params.secret: %w", err)
+	}
 	for _, p := range t.Secrets {
 		if ok, _ := path.Match(p, name); ok {
 			return nil
