@@ -28,6 +28,7 @@ const (
 	FieldWorkflowRun    = "workflow_run"
 	FieldWorkflowRunURL = "workflow_run_url"
 	FieldActor          = "actor"
+	FieldActorID        = "actor_id"
 	FieldEvent          = "event"
 	FieldDeploymentID   = "deployment_id"
 	FieldInstallationID = "installation_id"
@@ -46,8 +47,11 @@ type Deployment struct {
 	RunID          int64
 	DeploymentID   int64
 	InstallationID int64
-	// Actor is who triggered the deployment (the webhook's sender).
-	Actor string
+	// Actor is who triggered the deployment (the webhook's sender's
+	// login), ActorID their numeric GitHub user ID: the login may change
+	// hands, the ID does not.
+	Actor   string
+	ActorID int64
 	// Event is what triggered the workflow run (push, workflow_dispatch).
 	Event string
 	// CallbackURL is the deployment_callback_url as GitHub sent it.
@@ -68,6 +72,9 @@ func (d Deployment) Fields(base string) map[string]string {
 		FieldDeploymentID:   strconv.FormatInt(d.DeploymentID, 10),
 		FieldInstallationID: strconv.FormatInt(d.InstallationID, 10),
 		FieldCallbackURL:    d.CallbackURL,
+	}
+	if d.ActorID > 0 {
+		f[FieldActorID] = strconv.FormatInt(d.ActorID, 10)
 	}
 	if web := WebURL(base); web != "" {
 		f[FieldWorkflowRunURL] = web + "/" + d.Repository + "/actions/runs/" + strconv.FormatInt(d.RunID, 10)
@@ -99,7 +106,7 @@ func FromFields(fields map[string]string) (d Deployment, ok bool) {
 		Repository: fields[FieldRepository], Environment: fields[FieldEnvironment],
 		Ref: fields[FieldRef], SHA: fields[FieldSHA], RunID: num(FieldWorkflowRun),
 		DeploymentID: num(FieldDeploymentID), InstallationID: num(FieldInstallationID),
-		Actor: fields[FieldActor], Event: fields[FieldEvent], CallbackURL: fields[FieldCallbackURL],
+		Actor: fields[FieldActor], ActorID: num(FieldActorID), Event: fields[FieldEvent], CallbackURL: fields[FieldCallbackURL],
 	}, true
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/intake"
 )
 
@@ -155,7 +156,10 @@ type Event struct {
 	Installation *struct {
 		ID int64 `json:"id"`
 	} `json:"installation"`
+	// Sender is who set the deployment off: ID is their immutable GitHub
+	// user ID, Login their current (renamable) login.
 	Sender *struct {
+		ID    int64  `json:"id"`
 		Login string `json:"login"`
 	} `json:"sender"`
 }
@@ -202,7 +206,7 @@ func (e Event) Waiting(base string) (Deployment, error) {
 		d.InstallationID = e.Installation.ID
 	}
 	if e.Sender != nil {
-		d.Actor = e.Sender.Login
+		d.Actor, d.ActorID = e.Sender.Login, e.Sender.ID
 	}
 	cb, err := d.Check(base)
 	var errs []error
@@ -219,10 +223,35 @@ func (e Event) Waiting(base string) (Deployment, error) {
 	if d.Actor != "" && !loginPattern.MatchString(d.Actor) {
 		errs = append(errs, errors.New("malformed sender login"))
 	}
+	if d.ActorID < 0 {
+		errs = append(errs, errors.New("malformed sender id"))
+	}
 	if d.Event != "" && !eventPattern.MatchString(d.Event) {
 		errs = append(errs, errors.New("malformed event"))
 	}
 	return d, errors.Join(errs...)
+}
+
+// senderPerson is the name of the configured person who set d off, or
+// "". The sender's GitHub ID decides: a login can be renamed and then
+// registered by someone else, so a login alone names only a person
+// configured without a github_id.
+func senderPerson(log *slog.Logger, dir *identity.Directory, d Deployment) string {
+	if u, ok := dir.ByGitHubID(d.ActorID); ok {
+		return u.Name
+	}
+	u, ok := dir.ByGitHubLogin(d.Actor)
+	switch {
+	case !ok || d.Actor == "":
+		return ""
+	case u.GitHubID != 0:
+		log.Warn("GitHub webhook: the sender has a user's github_login but not their github_id: not taken as them (the login may have changed hands)",
+			"user", u.Name, "sender_login", d.Actor, "sender_id", d.ActorID, "github_id", u.GitHubID)
+		return ""
+	}
+	log.Warn("GitHub webhook: sender taken as a user by github_login alone; set their github_id, as a login can be renamed and registered by someone else",
+		"user", u.Name, "sender_login", d.Actor, "sender_id", d.ActorID)
+	return u.Name
 }
 
 // RequestID makes the start idempotent per deployment: GitHub's
@@ -373,10 +402,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The person who set the deployment off, when configured, counts as
 	// its requester: they do not approve their own deployment.
-	initiator := ""
-	if u, ok := cfg.Directory.ByGitHubLogin(d.Actor); ok {
-		initiator = u.Name
-	}
+	initiator := senderPerson(log, cfg.Directory, d)
 	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: d.RequestID(), Request: d.Request(env, gc.BaseURL), Initiator: initiator})
 	if err != nil {
 		code, status := http.StatusServiceUnavailable, "error"

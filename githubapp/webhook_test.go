@@ -34,6 +34,7 @@ users:
   - name: github
   - name: bob
     groups: [platform]
+    github_id: 21031067
     github_login: codertocat
     token: dev-bob
 policies:
@@ -215,7 +216,7 @@ func TestDocumentedExample(t *testing.T) {
 	want := Deployment{
 		Repository: "Codertocat/Hello-World", Environment: "my-environment", Ref: "master",
 		SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", RunID: 30433642, DeploymentID: 145988746,
-		InstallationID: 2311213, Actor: "Codertocat", Event: "my-event", CallbackURL: testCallback,
+		InstallationID: 2311213, Actor: "Codertocat", ActorID: 21031067, Event: "my-event", CallbackURL: testCallback,
 	}
 	if d != want {
 		t.Fatalf("deployment\n got %+v\nwant %+v", d, want)
@@ -229,7 +230,7 @@ func TestDocumentedExample(t *testing.T) {
 		FieldRepository: "Codertocat/Hello-World", FieldEnvironment: "my-environment", FieldRef: "master",
 		FieldSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", FieldWorkflowRun: "30433642",
 		FieldWorkflowRunURL: "https://github.com/Codertocat/Hello-World/actions/runs/30433642",
-		FieldActor:          "Codertocat", FieldEvent: "my-event", FieldDeploymentID: "145988746",
+		FieldActor:          "Codertocat", FieldActorID: "21031067", FieldEvent: "my-event", FieldDeploymentID: "145988746",
 		FieldInstallationID: "2311213", FieldCallbackURL: testCallback,
 	}
 	if fmt.Sprint(req.Fields) != fmt.Sprint(wantFields) {
@@ -403,6 +404,12 @@ func TestWebhookRefusals(t *testing.T) {
 		}, http.StatusBadRequest),
 		"no installation": withEdit(t, sign, func(m map[string]any) { delete(m, "installation") }, http.StatusBadRequest),
 		"no deployment":   withEdit(t, sign, func(m map[string]any) { delete(m, "deployment") }, http.StatusBadRequest),
+		"negative sender id": withEdit(t, sign, func(m map[string]any) {
+			m["sender"].(map[string]any)["id"] = -21031067
+		}, http.StatusBadRequest),
+		"sender id not a number": withEdit(t, sign, func(m map[string]any) {
+			m["sender"].(map[string]any)["id"] = "21031067"
+		}, http.StatusBadRequest),
 		"repository not allowed": withEdit(t, sign, func(m map[string]any) {
 			m["repository"].(map[string]any)["full_name"] = "octo-org/api"
 			m["deployment_callback_url"] = testBase + "/repos/octo-org/api/actions/runs/1/deployment_protection_rule"
@@ -535,5 +542,96 @@ func TestMount(t *testing.T) {
 		Env: envOf(map[string]string{config.DefaultGitHubAppWebhookSecretEnv: testSecret})})
 	if err == nil || !strings.Contains(err.Error(), `github_app.requester "nobody" is not a configured user`) {
 		t.Fatalf("Mount with an unknown requester: %v", err)
+	}
+}
+
+// senderConfig configures people by GitHub ID (bob, dave), by login alone
+// (carol, from before github_id existed), or both.
+const senderConfig = `
+dev_only: true
+gateway:
+  public_url: https://signoff.example.com
+users:
+  - name: github
+  - name: bob
+    groups: [platform]
+    github_id: 21031067
+    github_login: codertocat
+  - name: carol
+    groups: [platform]
+    github_login: octo-legacy
+  - name: dave
+    groups: [platform]
+    github_id: 583231
+policies:
+  - name: production
+    match: { environment: production }
+    approvers: { groups: [platform] }
+    required_approvals: 1
+    deadline: 1h
+github_app:
+  app_id: 4242
+  requester: github
+  allowed_repos: ["codertocat/*"]
+  environments:
+    my-environment: production
+`
+
+// TestWebhookInitiatorBySenderID: the sender is matched to a configured
+// person by their immutable GitHub ID; a login alone, which can be
+// renamed and then registered by someone else, names only people
+// configured without a github_id.
+func TestWebhookInitiatorBySenderID(t *testing.T) {
+	e := newWebhookEnv(t, senderConfig)
+	var logs strings.Builder
+	e.h.logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for i, tc := range []struct {
+		name  string
+		login string
+		id    any // nil: no id in the delivery
+		want  string
+		warn  bool // a warning recommends github_id
+	}{
+		{name: "id and login match", login: "Codertocat", id: 21031067, want: "bob"},
+		{name: "renamed login, same id", login: "codertocat-renamed", id: 21031067, want: "bob"},
+		{name: "login re-registered by someone else", login: "Codertocat", id: 66666666, want: "", warn: true},
+		{name: "login of a user with a github_id, no id sent", login: "codertocat", id: nil, want: "", warn: true},
+		{name: "id only configured", login: "dave-on-github", id: 583231, want: "dave"},
+		{name: "user without github_id falls back to login", login: "Octo-Legacy", id: 4242424, want: "carol", warn: true},
+		{name: "nobody configured", login: "someone-else", id: 1, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs.Reset()
+			code, a := e.signed(t, liveDelivery(t, func(m map[string]any) {
+				m["deployment"].(map[string]any)["id"] = 500 + i
+				sender := map[string]any{"login": tc.login, "type": "User"}
+				if tc.id != nil {
+					sender["id"] = tc.id
+				}
+				m["sender"] = sender
+			}))
+			if code != http.StatusCreated {
+				t.Fatalf("%d %+v", code, a)
+			}
+			st, err := e.port.Get(context.Background(), a.ApprovalID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Initiator != tc.want {
+				t.Fatalf("initiator %q, want %q", st.Initiator, tc.want)
+			}
+			if tc.want == "" && (st.RequestedBy("bob") || st.RequestedBy("carol") || st.RequestedBy("dave")) {
+				t.Fatalf("pending %v: a configured approver counts as the requester", st.Pending())
+			}
+			if st.Request.Fields[FieldActor] != tc.login {
+				t.Fatalf("actor field %q, want the sender's login %q", st.Request.Fields[FieldActor], tc.login)
+			}
+			if wantID := fmt.Sprint(tc.id); tc.id != nil && st.Request.Fields[FieldActorID] != wantID {
+				t.Fatalf("actor_id field %q, want the sender's id %s", st.Request.Fields[FieldActorID], wantID)
+			}
+			if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "github_id"); got != tc.warn {
+				t.Fatalf("warning recommending github_id logged: %v, want %v; logs:\n%s", got, tc.warn, logs.String())
+			}
+		})
 	}
 }

@@ -19,8 +19,13 @@ type User struct {
 	// TeamsID is the person's Microsoft Entra object ID (a GUID): Teams
 	// clicks carrying it are theirs, and direct messages go to it.
 	TeamsID string `yaml:"teams_id"`
-	// GitHubLogin is the person's GitHub login: a deployment they set off
-	// through the GitHub App is theirs, and they do not approve it.
+	// GitHubID is the person's numeric GitHub user ID: a deployment they
+	// set off through the GitHub App is theirs, and they do not approve
+	// it. Unlike the login it never changes and is never reused.
+	GitHubID int64 `yaml:"github_id"`
+	// GitHubLogin is the person's GitHub login, trusted alone only while
+	// GitHubID is unset: a login can be renamed, then registered by
+	// someone else.
 	GitHubLogin string   `yaml:"github_login"`
 	Groups      []string `yaml:"groups"`
 	// Admin may cancel any approval (never approve their own), and holds
@@ -66,6 +71,7 @@ type Directory struct {
 	bySlack map[string]*User
 	byTeams map[string]*User
 	byLogin map[string]*User
+	byGHID  map[int64]*User
 	byEmail map[string]*User
 	groups  map[string][]string
 }
@@ -78,6 +84,7 @@ func NewDirectory(users []User) (*Directory, error) {
 		bySlack: map[string]*User{},
 		byTeams: map[string]*User{},
 		byLogin: map[string]*User{},
+		byGHID:  map[int64]*User{},
 		byEmail: map[string]*User{},
 		groups:  map[string][]string{},
 	}
@@ -122,6 +129,15 @@ func NewDirectory(users []User) (*Directory, error) {
 				return nil, fmt.Errorf("user %q: teams_id %s shared with another user", u.Name, u.TeamsID)
 			}
 			d.byTeams[key] = &u
+		}
+		switch {
+		case u.GitHubID < 0:
+			return nil, fmt.Errorf("user %q: github_id %d: want the person's numeric GitHub user ID", u.Name, u.GitHubID)
+		case u.GitHubID > 0:
+			if _, dup := d.byGHID[u.GitHubID]; dup {
+				return nil, fmt.Errorf("user %q: github_id %d shared with another user", u.Name, u.GitHubID)
+			}
+			d.byGHID[u.GitHubID] = &u
 		}
 		if u.GitHubLogin != "" {
 			key := strings.ToLower(u.GitHubLogin)
@@ -200,8 +216,17 @@ func (d *Directory) ByTeamsID(id string) (*User, bool) {
 	return u, ok
 }
 
+// ByGitHubID finds the user with a numeric GitHub user ID.
+func (d *Directory) ByGitHubID(id int64) (*User, bool) {
+	if id <= 0 {
+		return nil, false
+	}
+	u, ok := d.byGHID[id]
+	return u, ok
+}
+
 // ByGitHubLogin finds the user with a GitHub login, case-insensitively
-// (as GitHub compares logins).
+// (as GitHub compares logins). A login can change hands: see User.GitHubID.
 func (d *Directory) ByGitHubLogin(login string) (*User, bool) {
 	u, ok := d.byLogin[strings.ToLower(login)]
 	return u, ok

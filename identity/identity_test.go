@@ -51,12 +51,34 @@ func TestDirectoryRefusesDuplicates(t *testing.T) {
 			{Name: "b", TeamsID: "8D2F1C3E-0000-4000-8000-00000000B0B0"}},
 		"Entra object ID (a GUID)":    {{Name: "a", TeamsID: "29:bob"}},
 		"github_login OctoCat shared": {{Name: "a", GitHubLogin: "octocat"}, {Name: "b", GitHubLogin: "OctoCat"}},
+		"github_id 42 shared":         {{Name: "a", GitHubID: 42}, {Name: "b", GitHubID: 42, GitHubLogin: "b"}},
+		"github_id -1: want":          {{Name: "a", GitHubID: -1}},
 		"must be non-emp":             {{Name: ""}},
 		"64 hex":                      {{Name: "a", TokenSHA256: "abc"}},
 	}
 	for want, users := range cases {
 		if _, err := NewDirectory(users); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
+
+// TestByGitHubID: people are found by their numeric GitHub ID, which
+// outlives any rename of their login.
+func TestByGitHubID(t *testing.T) {
+	d, err := NewDirectory([]User{
+		{Name: "bob", GitHubID: 21031067, GitHubLogin: "codertocat"},
+		{Name: "carol", GitHubLogin: "octo-legacy"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := d.ByGitHubID(21031067); !ok || u.Name != "bob" {
+		t.Errorf("ByGitHubID(21031067) = %v, %v", u, ok)
+	}
+	for _, id := range []int64{0, -1, 1} {
+		if u, ok := d.ByGitHubID(id); ok {
+			t.Errorf("ByGitHubID(%d) = %s", id, u.Name)
 		}
 	}
 }
