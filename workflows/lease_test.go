@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,19 +25,90 @@ func leaseEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-// leaseUpdate sends a lease change (stamped unless forged) and hands its
+// leaseRun drives one lease workflow and keeps track of what a test
+// expects to happen in it: an update sent after the workflow ended, or a
+// callback whose time never came, never calls its checks, which would then
+// pass unseen. done requires every callback to have run and every update
+// to have been accepted and answered.
+type leaseRun struct {
+	t         *testing.T
+	env       *testsuite.TestWorkflowEnvironment
+	scheduled []string
+	ran       map[string]bool
+	updates   map[string]*updateSeen
+}
+
+// updateSeen is what the test environment called back for one update.
+type updateSeen struct {
+	accepted, completed bool
+	rejected            error
+}
+
+func newLeaseRun(t *testing.T, env *testsuite.TestWorkflowEnvironment) *leaseRun {
+	return &leaseRun{t: t, env: env, ran: map[string]bool{}, updates: map[string]*updateSeen{}}
+}
+
+// at runs f d after the start.
+func (r *leaseRun) at(d time.Duration, f func()) {
+	name := fmt.Sprintf("callback %d at %s", len(r.scheduled), d)
+	r.scheduled = append(r.scheduled, name)
+	r.env.RegisterDelayedCallback(func() {
+		r.ran[name] = true
+		f()
+	}, d)
+}
+
+// update sends a lease change (stamped unless forged) and hands its
 // answer to check.
-func leaseUpdate(env *testsuite.TestWorkflowEnvironment, id string, c LeaseChange, stamped bool, check func(grantlease.View, error)) {
-	if stamped {
-		c = Stamp(testKeys, LeaseSubject(c.Resource), c, env.Now())
+func (r *leaseRun) update(id string, c LeaseChange, stamped bool, check func(grantlease.View, error)) {
+	if _, dup := r.updates[id]; dup {
+		r.t.Fatalf("update ID %s used twice", id)
 	}
-	env.UpdateWorkflow(c.Op, id, &testsuite.TestUpdateCallback{
-		OnReject: func(err error) { check(grantlease.View{}, err) },
+	seen := &updateSeen{}
+	r.updates[id] = seen
+	if stamped {
+		c = Stamp(testKeys, LeaseSubject(c.Resource), c, r.env.Now())
+	}
+	r.env.UpdateWorkflow(c.Op, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() { seen.accepted = true },
+		OnReject: func(err error) { seen.rejected = err },
 		OnComplete: func(v any, err error) {
-			view, _ := v.(grantlease.View)
+			seen.completed = true
+			var view grantlease.View
+			switch v := v.(type) {
+			case grantlease.View:
+				view = v
+			case bool, nil:
+				// released answers true; a refusal, nothing.
+			default:
+				r.t.Errorf("update %s answered %T %v", id, v, v)
+			}
 			check(view, err)
 		},
 	}, c)
+}
+
+// done requires the workflow to have ended with want (nil: completed) and
+// every callback and update to have run through.
+func (r *leaseRun) done(want func(error) bool) {
+	r.t.Helper()
+	if !r.env.IsWorkflowCompleted() {
+		r.t.Fatal("the lease workflow did not end")
+	}
+	err := r.env.GetWorkflowError()
+	if (want == nil && err != nil) || (want != nil && !want(err)) {
+		r.t.Fatalf("lease workflow ended with %v", err)
+	}
+	for _, name := range r.scheduled {
+		if !r.ran[name] {
+			r.t.Errorf("%s never ran: the workflow ended first", name)
+		}
+	}
+	for id, seen := range r.updates {
+		if seen.rejected != nil || !seen.accepted || !seen.completed {
+			r.t.Errorf("update %s: accepted %v, answered %v, rejected %v", id, seen.accepted, seen.completed, seen.rejected)
+		}
+	}
 }
 
 // TestLeaseOverlappingGrants: two grants of one role to one person; the
@@ -45,8 +117,8 @@ func leaseUpdate(env *testsuite.TestWorkflowEnvironment, id string, c LeaseChang
 // lease ends an idle hour after its last holder.
 func TestLeaseOverlappingGrants(t *testing.T) {
 	env := leaseEnv(t)
+	r := newLeaseRun(t, env)
 	start := env.Now()
-	at := func(d time.Duration, f func()) { env.RegisterDelayedCallback(f, d) }
 	hold := func(approval string, until time.Duration, present bool) LeaseChange {
 		return LeaseChange{Resource: leaseResource, Approval: approval, Until: start.Add(until), Present: present, Op: UpdateLeaseHold}
 	}
@@ -58,51 +130,49 @@ func TestLeaseOverlappingGrants(t *testing.T) {
 			t.Errorf("change refused: %v", err)
 		}
 	}
-	at(time.Minute, func() { leaseUpdate(env, "a-hold", hold("a", time.Hour, false), true, noErr) })
-	at(2*time.Minute, func() {
-		leaseUpdate(env, "b-hold", hold("b", 3*time.Hour, true), true, func(v grantlease.View, err error) {
+	r.at(time.Minute, func() { r.update("a-hold", hold("a", time.Hour, false), true, noErr) })
+	r.at(2*time.Minute, func() {
+		r.update("b-hold", hold("b", 3*time.Hour, true), true, func(v grantlease.View, err error) {
 			if err != nil || v.Outside || len(v.Others) != 1 {
 				t.Errorf("b holds: %+v %v", v, err)
 			}
 		})
-		leaseUpdate(env, "forged", hold("mallory", 999*time.Hour, true), false, func(_ grantlease.View, err error) {
+		r.update("forged", hold("mallory", 999*time.Hour, true), false, func(_ grantlease.View, err error) {
 			var app *temporal.ApplicationError
 			if !errors.As(err, &app) || app.Type() != "unproven" {
 				t.Errorf("unstamped hold: want unproven, got %v", err)
 			}
 		})
 	})
-	at(time.Hour, func() {
-		leaseUpdate(env, "a-release", release("a", UpdateLeaseRelease), true, func(v grantlease.View, err error) {
+	r.at(time.Hour, func() {
+		r.update("a-release", release("a", UpdateLeaseRelease), true, func(v grantlease.View, err error) {
 			if err != nil || len(v.Others) != 1 || v.Others[0].Approval != "b" {
 				t.Errorf("a releases: want b still due, got %+v %v", v, err)
 			}
 		})
 	})
-	at(time.Hour+time.Minute, func() {
-		leaseUpdate(env, "a-released", release("a", UpdateLeaseReleased), true, noErr)
+	r.at(time.Hour+time.Minute, func() {
+		r.update("a-released", release("a", UpdateLeaseReleased), true, noErr)
 	})
 	// A hold that moves b's end (an extension) is one more change. It goes
 	// in its own callback: the test environment does not keep the order of
 	// updates sent together, and before a's revoke is done it is refused
 	// as busy.
-	at(time.Hour+2*time.Minute, func() {
-		leaseUpdate(env, "b-hold-2", hold("b", 4*time.Hour, true), true, noErr)
+	r.at(time.Hour+2*time.Minute, func() {
+		r.update("b-hold-2", hold("b", 4*time.Hour, true), true, noErr)
 	})
-	at(4*time.Hour, func() {
-		leaseUpdate(env, "b-release", release("b", UpdateLeaseRelease), true, func(v grantlease.View, err error) {
+	r.at(4*time.Hour, func() {
+		r.update("b-release", release("b", UpdateLeaseRelease), true, func(v grantlease.View, err error) {
 			if err != nil || v.Outside || len(v.Others) != 0 {
 				t.Errorf("b releases last: want nobody else, got %+v %v", v, err)
 			}
 		})
 	})
-	at(4*time.Hour+time.Minute, func() {
-		leaseUpdate(env, "b-released", release("b", UpdateLeaseReleased), true, noErr)
+	r.at(4*time.Hour+time.Minute, func() {
+		r.update("b-released", release("b", UpdateLeaseReleased), true, noErr)
 	})
 	env.ExecuteWorkflow(LeaseWorkflow, LeaseStart{State: grantlease.State{Resource: leaseResource}})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	r.done(nil)
 	if got := env.Now().Sub(start); got != 5*time.Hour+time.Minute {
 		t.Errorf("ended %s after the start, want an idle hour after the last release", got)
 	}
@@ -112,17 +182,21 @@ func TestLeaseOverlappingGrants(t *testing.T) {
 // start input by hand (to keep access alive) are not believed.
 func TestLeaseStartedWithForgedHoldersDropsThem(t *testing.T) {
 	env := leaseEnv(t)
+	r := newLeaseRun(t, env)
+	start := env.Now()
 	forged := grantlease.State{Resource: leaseResource, Holders: []grantlease.Holder{{Approval: "mallory", Until: env.Now().Add(999 * time.Hour)}}}
-	env.RegisterDelayedCallback(func() {
-		leaseUpdate(env, "a-release", LeaseChange{Resource: leaseResource, Approval: "a", Op: UpdateLeaseRelease}, true, func(v grantlease.View, err error) {
+	r.at(time.Minute, func() {
+		r.update("a-release", LeaseChange{Resource: leaseResource, Approval: "a", Op: UpdateLeaseRelease}, true, func(v grantlease.View, err error) {
 			if err != nil || len(v.Others) != 0 {
 				t.Errorf("want no other holder, got %+v %v", v, err)
 			}
 		})
-	}, time.Minute)
+	})
 	env.ExecuteWorkflow(LeaseWorkflow, LeaseStart{State: forged})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
+	r.done(nil)
+	// Believed, mallory's hold would have kept the lease going.
+	if got := env.Now().Sub(start); got != time.Hour+time.Minute {
+		t.Errorf("ended %s after the start, want an idle hour after the release", got)
 	}
 }
 
@@ -131,21 +205,23 @@ func TestLeaseStartedWithForgedHoldersDropsThem(t *testing.T) {
 // them.
 func TestLeaseContinuesAsNewWithItsStateStamped(t *testing.T) {
 	env := leaseEnv(t)
+	r := newLeaseRun(t, env)
 	start := env.Now()
-	env.RegisterDelayedCallback(func() {
+	r.at(time.Minute, func() {
 		for i := range leaseChangeLimit {
 			c := LeaseChange{Resource: leaseResource, Approval: "a", Until: start.Add(time.Hour + time.Duration(i)*time.Second), Op: UpdateLeaseHold}
-			leaseUpdate(env, c.Until.String(), c, true, func(_ grantlease.View, err error) {
+			r.update(c.Until.String(), c, true, func(_ grantlease.View, err error) {
 				if err != nil {
 					t.Errorf("hold %d: %v", i, err)
 				}
 			})
 		}
-	}, time.Minute)
+	})
 	env.ExecuteWorkflow(LeaseWorkflow, LeaseStart{State: grantlease.State{Resource: leaseResource}})
 	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
+	r.done(func(err error) bool { return errors.As(err, &can) })
+	if len(r.updates) != leaseChangeLimit {
+		t.Fatalf("%d holds sent, want %d", len(r.updates), leaseChangeLimit)
 	}
 	var next LeaseStart
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
@@ -155,15 +231,31 @@ func TestLeaseContinuesAsNewWithItsStateStamped(t *testing.T) {
 		t.Fatalf("next run's input: %+v", next)
 	}
 	// The next run believes the stamped holder: a's hold keeps b's
-	// release from revoking.
+	// release from revoking. Then a releases, and the lease ends.
 	env2 := leaseEnv(t)
+	r2 := newLeaseRun(t, env2)
 	env2.SetStartTime(next.Proof.IssuedAt)
-	env2.RegisterDelayedCallback(func() {
-		leaseUpdate(env2, "b-release", LeaseChange{Resource: leaseResource, Approval: "b", Op: UpdateLeaseRelease}, true, func(v grantlease.View, err error) {
+	r2.at(time.Second, func() {
+		r2.update("b-release", LeaseChange{Resource: leaseResource, Approval: "b", Op: UpdateLeaseRelease}, true, func(v grantlease.View, err error) {
 			if err != nil || len(v.Others) != 1 || v.Others[0].Approval != "a" {
 				t.Errorf("want a still due, got %+v %v", v, err)
 			}
 		})
-	}, time.Second)
+	})
+	r2.at(2*time.Second, func() {
+		r2.update("a-release", LeaseChange{Resource: leaseResource, Approval: "a", Op: UpdateLeaseRelease}, true, func(v grantlease.View, err error) {
+			if err != nil || len(v.Others) != 0 {
+				t.Errorf("a releases last: want nobody else, got %+v %v", v, err)
+			}
+		})
+	})
+	r2.at(3*time.Second, func() {
+		r2.update("a-released", LeaseChange{Resource: leaseResource, Approval: "a", Op: UpdateLeaseReleased}, true, func(_ grantlease.View, err error) {
+			if err != nil {
+				t.Errorf("a released: %v", err)
+			}
+		})
+	})
 	env2.ExecuteWorkflow(LeaseWorkflow, next)
+	r2.done(nil)
 }

@@ -145,6 +145,7 @@ func (s *ApprovalSuite) TestDecisionIsBoundToTheContentSeen() {
 // deadline does not count, whichever the workflow sees first.
 func (s *ApprovalSuite) TestDecisionAfterTheDeadlineIsRefused() {
 	s.expectNotify()
+	s.watchAction()
 	s.signal(24*time.Hour, "bob", approval.DecisionApprove)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))
 	st := s.result()
@@ -152,7 +153,8 @@ func (s *ApprovalSuite) TestDecisionAfterTheDeadlineIsRefused() {
 	s.Require().Len(st.Attempts, 1)
 	s.False(st.Attempts[0].Accepted)
 	s.Contains([]approval.Code{approval.CodeDeadlinePassed, approval.CodeNotPending}, st.Attempts[0].RefusalCode)
-	s.env.AssertNotCalled(s.T(), "RunAction", mock.Anything, mock.Anything)
+	s.Nil(st.ActionResult)
+	s.assertNoAction()
 }
 
 // TestFloodOfRefusalsAndAmendmentsStillCompletes: 100 maximal refused

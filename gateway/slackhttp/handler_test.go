@@ -1,9 +1,12 @@
 package slackhttp
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +15,9 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/slackkit"
+	"github.com/signoff/signoff/workflows"
 )
 
 // TestClickIsCounted: a verified click of a configured approver becomes a
@@ -40,6 +45,60 @@ func TestClickIsCounted(t *testing.T) {
 	as := hs.attempts(approvalA)
 	require.Len(t, as, 1)
 	assert.True(t, as[0].Accepted)
+}
+
+// recordingTB keeps what the fake fails a test with, to test the fake.
+type recordingTB struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestFakeChecksStampsAsTheWorkflowDoes: the harness's approvals fail the
+// test on a click the workflow would not count (no stamp, another key's,
+// a stamp over other content or for another approval) and record it
+// refused; the handler's own stamp passes. Without this, a handler that
+// stopped stamping would pass every test here.
+func TestFakeChecksStampsAsTheWorkflowDoes(t *testing.T) {
+	keys := proof.Generate()
+	now := time.Now()
+	req := workflows.DecisionRequest{AttemptID: "slack:1", User: "bob", Decision: approval.DecisionApprove, Channel: "slack:" + prodCh}
+	otherUser := workflows.Stamp(keys, approvalA, req, now)
+	otherUser.User = "carol"
+	for name, tc := range map[string]struct {
+		req  workflows.DecisionRequest
+		want approval.Code // empty: counted
+	}{
+		"stamped":          {workflows.Stamp(keys, approvalA, req, now), ""},
+		"unstamped":        {req, approval.CodeUnproven},
+		"another key":      {workflows.Stamp(proof.Generate(), approvalA, req, now), approval.CodeUnproven},
+		"other content":    {otherUser, approval.CodeUnproven},
+		"another approval": {workflows.Stamp(keys, approvalB, req, now), approval.CodeUnproven},
+		"stale":            {workflows.Stamp(keys, approvalA, req, now.Add(-24*time.Hour)), approval.CodeStaleProof},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &recordingTB{TB: t}
+			f := newFakeApprovals(rec, testApproval(approvalA, approval.Input{}))
+			f.proofs = keys
+			require.NoError(t, f.Click(context.Background(), approvalA, tc.req))
+			st, err := f.Get(context.Background(), approvalA)
+			require.NoError(t, err)
+			require.Len(t, st.Attempts, 1)
+			assert.Equal(t, tc.want, st.Attempts[0].RefusalCode)
+			assert.Equal(t, tc.want == "", st.Attempts[0].Accepted)
+			if tc.want == "" {
+				assert.Empty(t, rec.errs)
+			} else {
+				assert.Len(t, rec.errs, 1, "the test fails")
+			}
+		})
+	}
 }
 
 // TestRefusals: each person who may not decide is told why, and the

@@ -25,11 +25,11 @@ import (
 	"github.com/signoff/signoff/workflows"
 )
 
-// fakeApprovals stands in for the approvals port: it applies clicks with
-// the real state machine, as the workflow does, deduplicating by attempt
-// ID. Not approvals.Memory: the tests need states it cannot make (prompts
-// posted in channels, approvers added by escalation, an amendment made
-// behind the handler's back), and clicks it does not check stamps of.
+// fakeApprovals stands in for the approvals port: it checks every stamp
+// and applies clicks with the real state machine, as the workflow does,
+// deduplicating by attempt ID. Not approvals.Memory: the tests need states
+// it cannot make (prompts posted in channels, approvers added by
+// escalation, an amendment made behind the handler's back).
 type fakeApprovals struct {
 	// nil: the handler needs only Get, Click, Revoke, AddDelegate and List.
 	approvals.Approvals
@@ -48,10 +48,15 @@ type fakeApprovals struct {
 	changed chan struct{}
 	// revokes are the revoke requests received, repeats of an update ID
 	// left out; revokeAnswers answer a repeat as the first time, as
-	// Temporal does. proofs checks their stamps (nil: none is valid).
+	// Temporal does.
 	revokes       []workflows.RevokeRequest
 	revokeAnswers map[string]revokeAnswer
-	proofs        *proof.Keyring
+	// proofs checks the stamp of every message received, as the worker's
+	// key ring does (nil: none is valid). A message without a valid stamp
+	// counts for nothing in the workflow, so it fails t: a handler that
+	// stopped stamping would otherwise pass every test here.
+	proofs *proof.Keyring
+	t      testing.TB
 }
 
 type revokeAnswer struct {
@@ -59,8 +64,8 @@ type revokeAnswer struct {
 	err error
 }
 
-func newFakeApprovals(states ...*approval.State) *fakeApprovals {
-	f := &fakeApprovals{states: map[string]*approval.State{}, changed: make(chan struct{}, 100)}
+func newFakeApprovals(t testing.TB, states ...*approval.State) *fakeApprovals {
+	f := &fakeApprovals{states: map[string]*approval.State{}, changed: make(chan struct{}, 100), t: t}
 	for _, st := range states {
 		f.states[st.ID] = st
 	}
@@ -95,6 +100,8 @@ func (f *fakeApprovals) Click(ctx context.Context, id string, req workflows.Deci
 			return ctx.Err()
 		}
 	}
+	now := time.Now()
+	proven, ref := checkStamp(f, id, req, now)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.states[id]
@@ -106,18 +113,39 @@ func (f *fakeApprovals) Click(ctx context.Context, id string, req workflows.Deci
 	}
 	f.signals = append(f.signals, req)
 	req = workflows.CheckPlace(st, req) // as the workflow does (without Rego)
-	st.Decide(approval.Attempt{
+	a := approval.Attempt{
 		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment,
-		Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal,
-	}, time.Now())
+		Values: req.Values, Channel: req.Channel, RefusalReason: req.Refusal, Proof: proven,
+	}
+	if ref.OK() {
+		st.Decide(a, now)
+	} else {
+		// Recorded and refused, as the workflow records it (which also
+		// renames it unproven:…; kept here so the handler reads the refusal
+		// at once rather than waiting out its result timeout).
+		st.Apply(a, ref, now)
+	}
 	f.changed <- struct{}{}
 	return nil
+}
+
+// checkStamp verifies m's stamp for approval id as the workflow does
+// (workflows.CheckStamp is its verify without Temporal: the same subject,
+// key ring and age limit), failing the test when it would not count.
+func checkStamp[M workflows.Provable[M]](f *fakeApprovals, id string, m M, now time.Time) (string, approval.Refusal) {
+	proven, ref := workflows.CheckStamp(f.proofs, id, m, now)
+	if !ref.OK() {
+		f.t.Errorf("%T for %s: the workflow would not count it: %s", m, id, ref.Message)
+	}
+	return proven, ref
 }
 
 // Revoke judges the request with the real state machine, as the workflow
 // does: a granted approval's workflow runs; any other finished one has
 // completed, and answers as Temporal does (ErrClosed).
 func (f *fakeApprovals) Revoke(_ context.Context, id string, req workflows.RevokeRequest) (*approval.State, error) {
+	now := time.Now()
+	proven, ref := checkStamp(f, id, req, now)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.states[id]
@@ -131,9 +159,7 @@ func (f *fakeApprovals) Revoke(_ context.Context, id string, req workflows.Revok
 		return a.st, a.err
 	}
 	f.revokes = append(f.revokes, req)
-	now := time.Now()
-	who := approval.Actor{User: req.User}
-	who.Proof, who.ProofRefusal = workflows.CheckStamp(f.proofs, id, req, now)
+	who := approval.Actor{User: req.User, Proof: proven, ProofRefusal: ref}
 	if who.Proof != "" {
 		who.Admin = req.Admin
 	}
@@ -161,7 +187,7 @@ func (f *fakeApprovals) AddDelegate(_ context.Context, id string, req workflows.
 	}
 	now := time.Now()
 	who := approval.Actor{User: "signoff"}
-	who.Proof, who.ProofRefusal = workflows.CheckStamp(f.proofs, id, req, now)
+	who.Proof, who.ProofRefusal = checkStamp(f, id, req, now)
 	return st.AddDelegate(who, req.From, req.To, now)
 }
 
@@ -267,7 +293,7 @@ func newHarness(t *testing.T, mutate func(*Options), states ...*approval.State) 
 	if len(states) == 0 {
 		states = []*approval.State{testApproval(approvalA, approval.Input{})}
 	}
-	hs := &harness{t: t, fake: f, apps: newFakeApprovals(states...), cfg: config.Slack{TeamID: team, APIURL: f.APIURL()}}
+	hs := &harness{t: t, fake: f, apps: newFakeApprovals(t, states...), cfg: config.Slack{TeamID: team, APIURL: f.APIURL()}}
 	t.Setenv(config.EnvSlackAPIURL, "")
 	o := Options{
 		Config:    func() config.Slack { return hs.cfg },
@@ -276,10 +302,14 @@ func newHarness(t *testing.T, mutate func(*Options), states ...*approval.State) 
 		Approvals: hs.apps,
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PublicURL: "https://signoff.example.com",
+		// The handler stamps with the ring the fake checks with, as the
+		// gateway and the worker share one.
+		Proofs: proof.Generate(),
 	}
 	if mutate != nil {
 		mutate(&o)
 	}
+	hs.apps.proofs = o.Proofs
 	h, err := New(o)
 	require.NoError(t, err)
 	hs.h = h
