@@ -24,3 +24,11 @@ func (a *Activities) StampLease(_ context.Context, in workflows.LeaseStart) (wor
 	}
 	return workflows.Stamp(a.Proofs, workflows.LeaseSubject(in.State.Resource), in, time.Now()), nil
 }
+
+// StampPeople stamps the state the people workflow continues as new with.
+func (a *Activities) StampPeople(_ context.Context, in workflows.PeopleStart) (workflows.PeopleStart, error) {
+	if a.Proofs == nil {
+		return in, errors.New("this worker holds no proof keys")
+	}
+	return workflows.Stamp(a.Proofs, workflows.PeopleSubject, in, time.Now()), nil
+}

@@ -23,6 +23,12 @@ const (
 	MaxDelegationsPerPerson = 10
 	// KeepEnded is how long ended delegations stay for the record.
 	KeepEnded = 30 * 24 * time.Hour
+	// MaxEndedPerPerson ended delegations are kept per person (the latest):
+	// making and revoking delegations in a loop must not grow the state
+	// toward Temporal's payload limit.
+	MaxEndedPerPerson = 20
+	// MaxReasonBytes bounds a delegation's reason.
+	MaxReasonBytes = 2000
 )
 
 // State is everything the people workflow keeps.
@@ -84,6 +90,9 @@ func (s *State) Observe(user string, groups []string, now time.Time) bool {
 	return true
 }
 
+// Empty reports whether s holds nothing.
+func (s *State) Empty() bool { return len(s.Groups) == 0 && len(s.Delegations) == 0 }
+
 // Members are the people whose provider last put them in group.
 func (s *State) Members(group string) []string {
 	var out []string
@@ -120,6 +129,9 @@ func (s *State) Delegate(d Delegation, now time.Time) error {
 	case d.End.Sub(d.Start) > MaxDelegation:
 		return fmt.Errorf("%w: a delegation lasts at most %d days", ErrInvalid, int(MaxDelegation.Hours()/24))
 	}
+	if len(d.Reason) > MaxReasonBytes {
+		return fmt.Errorf("%w: the reason is longer than %d bytes", ErrInvalid, MaxReasonBytes)
+	}
 	if prev, ok := s.Find(d.ID); ok {
 		// The same request again (a start of "now" moves between tries).
 		if prev.From == d.From && prev.To == d.To && prev.End.Equal(d.End) && prev.Reason == d.Reason {
@@ -143,7 +155,27 @@ func (s *State) Delegate(d Delegation, now time.Time) error {
 	}
 	d.CreatedAt = now
 	s.Delegations = append(s.Delegations, d)
+	s.keepEndedOf(d.From, now)
 	return nil
+}
+
+// keepEndedOf forgets from's oldest ended delegations beyond
+// MaxEndedPerPerson.
+func (s *State) keepEndedOf(from string, now time.Time) {
+	ended := 0
+	for _, d := range s.Delegations {
+		if d.From == from && d.ended(now) {
+			ended++
+		}
+	}
+	for i := 0; ended > MaxEndedPerPerson && i < len(s.Delegations); {
+		if d := s.Delegations[i]; d.From == from && d.ended(now) {
+			s.Delegations = slices.Delete(s.Delegations, i, i+1)
+			ended--
+			continue
+		}
+		i++
+	}
 }
 
 // Revoke ends delegation id now: by its maker (From) or an admin.
@@ -158,7 +190,9 @@ func (s *State) Revoke(id, by string, admin bool, now time.Time) (Delegation, er
 		if d.RevokedAt.IsZero() && !d.ended(now) {
 			s.Delegations[i].RevokedAt, s.Delegations[i].RevokedBy = now, by
 		}
-		return s.Delegations[i], nil
+		out := s.Delegations[i]
+		s.keepEndedOf(d.From, now)
+		return out, nil
 	}
 	return Delegation{}, ErrNotFound
 }

@@ -2,7 +2,9 @@ package people
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,5 +83,33 @@ func TestGroupsObserved(t *testing.T) {
 	s.Observe("bob", nil, t0.Add(time.Hour)) // left every group
 	if got := s.Members("prod"); !slices.Equal(got, []string{"carol"}) {
 		t.Fatalf("after bob left: %v", got)
+	}
+}
+
+// TestMakingAndRevokingDelegationsStaysBounded: one person making and
+// revoking delegations with the longest reason, a thousand times, leaves at
+// most MaxEndedPerPerson of them in the state (it grew to megabytes before).
+func TestMakingAndRevokingDelegationsStaysBounded(t *testing.T) {
+	var s State
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	reason := strings.Repeat("r", MaxReasonBytes)
+	for i := range 1000 {
+		id := fmt.Sprintf("d%04d", i)
+		if err := s.Delegate(Delegation{ID: id, From: "bob", To: "carol", Start: now, End: now.Add(time.Hour), Reason: reason, CreatedBy: "bob"}, now); err != nil {
+			t.Fatalf("delegation %d: %v", i, err)
+		}
+		if _, err := s.Revoke(id, "bob", false, now); err != nil {
+			t.Fatalf("revoke %d: %v", i, err)
+		}
+		now = now.Add(time.Second)
+	}
+	if n := len(s.Delegations); n > MaxEndedPerPerson {
+		t.Fatalf("%d delegations kept, want at most %d", n, MaxEndedPerPerson)
+	}
+	if last := s.Delegations[len(s.Delegations)-1]; last.ID != "d0999" {
+		t.Fatalf("the latest is not kept: %s", last.ID)
+	}
+	if err := s.Delegate(Delegation{ID: "long", From: "bob", To: "carol", Start: now, End: now.Add(time.Hour), Reason: reason + "r"}, now); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a reason over %d bytes: %v", MaxReasonBytes, err)
 	}
 }

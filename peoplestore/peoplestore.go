@@ -115,7 +115,7 @@ func (t *Temporal) change(ctx context.Context, name string, arg, out any) error 
 		ID: workflows.PeopleWorkflowID, TaskQueue: t.taskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            "Signoff: people's identity-provider groups and delegations",
-	}, workflows.PeopleWorkflowName, people.State{})
+	}, workflows.PeopleWorkflowName, workflows.PeopleStart{})
 	h, err := t.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions: client.UpdateWorkflowOptions{

@@ -79,6 +79,9 @@ func registerActivities(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(_ context.Context, in LeaseStart) (LeaseStart, error) {
 		return Stamp(testKeys, LeaseSubject(in.State.Resource), in, time.Now()), nil
 	}, activity.RegisterOptions{Name: ActivityStampLease})
+	env.RegisterActivityWithOptions(func(_ context.Context, in PeopleStart) (PeopleStart, error) {
+		return Stamp(testKeys, PeopleSubject, in, env.Now()), nil
+	}, activity.RegisterOptions{Name: ActivityStampPeople})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in RegoCheck) (policy.RegoVerdict, error) {
 		return regopolicy.Evaluate(ctx, in.Module, in.Input)
 	}, activity.RegisterOptions{Name: ActivityCheckRego})

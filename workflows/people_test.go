@@ -90,14 +90,17 @@ func TestPeopleWorkflowTakesOnlyStampedChanges(t *testing.T) {
 			env.UpdateWorkflow(UpdateObserveGroups, "many"+time.Duration(i).String(), ok, stamp(ObserveGroupsRequest{User: "carol", Groups: g}))
 		}
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(PeopleWorkflow, people.State{})
+	env.ExecuteWorkflow(PeopleWorkflow, PeopleStart{})
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("want continue-as-new past the history limit, got %v", err)
 	}
-	var next people.State
+	var next PeopleStart
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
+	}
+	if next.Proof == nil {
+		t.Fatal("the state handed to the next run is not stamped")
 	}
 	if len(next.Delegations) != 1 || next.Members("prod")[0] != "bob" || len(next.Members("prod")) != 2 {
 		t.Fatalf("state carried over: %+v", next)
