@@ -1,6 +1,8 @@
 package approval
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +35,10 @@ const (
 	// break-glass, amendments) are kept in full per person; later ones
 	// are counted in Dropped.
 	MaxRefusedPerPerson = 10
+	// MaxRefusalsKept bounds the refused attempts and operations kept in
+	// full from everyone together: past it, refusals are counted (or, for
+	// updates, turned away before history), however many people send them.
+	MaxRefusalsKept = 200
 	// MaxAmendments per approval: past that, ask anew.
 	MaxAmendments = 25
 	// ProofMaxAge bounds how late a proven message may be judged, so a
@@ -254,7 +260,7 @@ func (s *State) keepRefusal(key string) bool {
 			n++
 		}
 	}
-	if n < MaxRefusedPerPerson {
+	if n < MaxRefusedPerPerson && s.RefusalsKept() < MaxRefusalsKept {
 		return true
 	}
 	for i := range s.Dropped {
@@ -265,6 +271,70 @@ func (s *State) keepRefusal(key string) bool {
 	}
 	s.Dropped = append(s.Dropped, Dropped{User: key, Count: 1})
 	return false
+}
+
+// KeepsRefusalOf reports, without changing anything, whether one more
+// refusal counted against key would be kept in full: the person is under
+// MaxRefusedPerPerson and the approval under MaxRefusalsKept. The
+// workflow's update validators use it to turn away, before they reach
+// history, attempts whose refusal would only be counted.
+func (s *State) KeepsRefusalOf(key string) bool {
+	if s.RefusalsKept() >= MaxRefusalsKept {
+		return false
+	}
+	n := 0
+	for _, a := range s.Attempts {
+		if !a.Accepted && s.personKey(a.User, a.Proof) == key {
+			n++
+		}
+	}
+	for _, e := range s.Events {
+		if refusedEventKinds[e.Kind] && e.User == key {
+			n++
+		}
+	}
+	return n < MaxRefusedPerPerson
+}
+
+// RefusalsKept is how many refused attempts and operations are kept in
+// full, from everyone.
+func (s *State) RefusalsKept() int {
+	n := 0
+	for _, a := range s.Attempts {
+		if !a.Accepted {
+			n++
+		}
+	}
+	for _, e := range s.Events {
+		if refusedEventKinds[e.Kind] {
+			n++
+		}
+	}
+	return n
+}
+
+// PersonKey is whose cap a refusal counts against: the user when the
+// message was proven, UnprovenKey otherwise.
+func (s *State) PersonKey(user string, proven bool) string {
+	if proven {
+		return s.personKey(user, "proven")
+	}
+	return s.personKey(user, "")
+}
+
+// Clone is a deep copy of the state, made through its JSON form (the form
+// Temporal keeps it in), for judging what an operation would do without
+// doing it.
+func (s *State) Clone() (*State, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("clone approval %s: %w", s.ID, err)
+	}
+	var c State
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("clone approval %s: %w", s.ID, err)
+	}
+	return &c, nil
 }
 
 // refusedEventKinds are every kind refuseOperation records: each counts

@@ -96,7 +96,7 @@ func New(o Options) (sdkworker.Worker, error) {
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.Worker.MaxConcurrentWorkflows,
 		DeadlockDetectionTimeout:               cfg.Worker.DeadlockDetectionTimeout.Std(),
 	})
-	w.RegisterWorkflowWithOptions(workflows.ApprovalWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.Approval(o.Proofs), workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.PeopleWorkflow, workflow.RegisterOptions{Name: workflows.PeopleWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.LeaseWorkflow, workflow.RegisterOptions{Name: workflows.LeaseWorkflowName})
 	acts.Leases = leasestore.NewTemporal(c, cfg.Temporal.TaskQueue, o.Proofs)
@@ -170,6 +170,7 @@ func registerActivities(w sdkworker.Worker, acts *activities.Activities) {
 		workflows.ActivityVerifyProof: acts.VerifyProof,
 		workflows.ActivityCheckRego:   acts.CheckRego,
 		workflows.ActivityStampLease:  acts.StampLease,
+		workflows.ActivityStampPeople: acts.StampPeople,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -35,6 +35,9 @@ type approvalRun struct {
 	// sending is true while it runs one.
 	notices []notice
 	sending bool
+	// keys check stamps in update validators (admission.go); nil where the
+	// workflow is replayed or tested without them.
+	keys *proof.Keyring
 }
 
 // notice is one notification round to send.
@@ -49,9 +52,21 @@ type notice struct {
 // escalating on the policy's timers; then runs the action if granted and
 // reports the outcome. Its result is the final approval.State.
 func ApprovalWorkflow(ctx workflow.Context, in Input) (*approval.State, error) {
+	return runApproval(ctx, in, nil)
+}
+
+// Approval is ApprovalWorkflow whose update validators check stamps with
+// keys, the worker's ring: an attempt that would be refused past its
+// sender's cap of kept refusals is then turned away before it reaches
+// history (admission.go). Without keys validators admit more, never less.
+func Approval(keys *proof.Keyring) func(workflow.Context, Input) (*approval.State, error) {
+	return func(ctx workflow.Context, in Input) (*approval.State, error) { return runApproval(ctx, in, keys) }
+}
+
+func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval.State, error) {
 	// Request.Hash marshals JSON, which sorts map keys: deterministic.
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
-	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1)}
+	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1), keys: keys}
 	r.st.Justification = in.Justification
 	r.st.Initiator = in.Initiator
 	r.st.Rules = in.Rules
@@ -211,7 +226,7 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 		// The validator turns away oversized messages before they are
 		// written to history; everything else is judged, and recorded, by
 		// the handler.
-		opts := workflow.UpdateHandlerOptions{Validator: validatorFor(name)}
+		opts := workflow.UpdateHandlerOptions{Validator: r.validatorFor(name)}
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handlers[name], opts); err != nil {
 			return fmt.Errorf("set update handler %s: %w", name, err)
 		}

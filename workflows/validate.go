@@ -20,49 +20,89 @@ const (
 	maxAmendBytes   = 512 << 10
 )
 
-// validatorFor returns the validator of update name. Validators are not
-// replayed; their JSON sizing is deterministic anyway.
+// validatorFor returns the validator of update name: the message's size
+// first, then admission (admission.go). Validators are not replayed; their
+// JSON sizing is deterministic anyway.
 //
 //workflowcheck:ignore
-func validatorFor(name string) any {
+func (r *approvalRun) validatorFor(name string) any {
 	switch name {
 	case UpdateDecide:
-		return func(_ workflow.Context, req DecisionRequest) error {
+		return func(ctx workflow.Context, req DecisionRequest) error {
 			if len(req.Values) > approval.MaxValues {
 				return oversized("values", len(req.Values), approval.MaxValues)
 			}
 			if n := utf8.RuneCountInString(req.Comment); n > approval.MaxCommentRunes {
 				return oversized("comment", n, approval.MaxCommentRunes)
 			}
-			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID, req.Channel)
+			if err := checkMessage(req, maxMessageBytes, req.User, req.AttemptID, req.Channel); err != nil {
+				return err
+			}
+			return r.admitDecision(ctx, req)
 		}
 	case UpdateCancel:
-		return func(_ workflow.Context, req CancelRequest) error {
-			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		return func(ctx workflow.Context, req CancelRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.User, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, req.User, req.Admin, func(s *approval.State, who approval.Actor) error {
+				return s.Cancel(who, req.Reason, workflow.Now(ctx))
+			})
 		}
 	case UpdateBypass:
-		return func(_ workflow.Context, req BypassRequest) error {
-			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		return func(ctx workflow.Context, req BypassRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.User, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, req.User, false, func(s *approval.State, who approval.Actor) error {
+				return s.Bypass(who, req.Reason, workflow.Now(ctx))
+			})
 		}
 	case UpdateRevoke:
-		return func(_ workflow.Context, req RevokeRequest) error {
-			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		return func(ctx workflow.Context, req RevokeRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.User, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, req.User, req.Admin, func(s *approval.State, who approval.Actor) error {
+				return s.RequestRevoke(who, req.Reason, workflow.Now(ctx))
+			})
 		}
 	case UpdateExtendGrant:
-		return func(_ workflow.Context, req ExtendGrantRequest) error {
-			return checkMessage(req, maxMessageBytes, req.Extension)
+		return func(ctx workflow.Context, req ExtendGrantRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.Extension); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, "signoff", false, func(s *approval.State, who approval.Actor) error {
+				return s.Extend(who, req.Extension, req.To, workflow.Now(ctx))
+			})
 		}
 	case UpdateAcknowledgeRevoke:
-		return func(_ workflow.Context, req AcknowledgeRevokeRequest) error {
-			return checkMessage(req, maxMessageBytes, req.User, req.AttemptID)
+		return func(ctx workflow.Context, req AcknowledgeRevokeRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.User, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, req.User, req.Admin, func(s *approval.State, who approval.Actor) error {
+				return s.AcknowledgeRevokeFailure(who, req.Reason, workflow.Now(ctx))
+			})
 		}
 	case UpdateAddDelegate:
-		return func(_ workflow.Context, req AddDelegateRequest) error {
-			return checkMessage(req, maxMessageBytes, req.From, req.To, req.AttemptID)
+		return func(ctx workflow.Context, req AddDelegateRequest) error {
+			if err := checkMessage(req, maxMessageBytes, req.From, req.To, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, "signoff", false, func(s *approval.State, who approval.Actor) error {
+				_, err := s.AddDelegate(who, req.From, req.To, workflow.Now(ctx))
+				return err
+			})
 		}
 	case UpdateAmend:
-		return func(_ workflow.Context, req AmendRequest) error {
-			return checkMessage(req, maxAmendBytes, req.User, req.AttemptID)
+		return func(ctx workflow.Context, req AmendRequest) error {
+			if err := checkMessage(req, maxAmendBytes, req.User, req.AttemptID); err != nil {
+				return err
+			}
+			return admitOperation(ctx, r, req, req.User, false, func(s *approval.State, who approval.Actor) error {
+				return s.Amend(who, req.Request, workflow.Now(ctx))
+			})
 		}
 	}
 	return nil
