@@ -38,6 +38,9 @@ type approvalRun struct {
 	// keys check stamps in update validators (admission.go); nil where the
 	// workflow is replayed or tested without them.
 	keys *proof.Keyring
+	// grantCancelled is set when a cancellation in Temporal ended a grant:
+	// security is told of the outcome.
+	grantCancelled bool
 }
 
 // notice is one notification round to send.
@@ -136,7 +139,8 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 		if st.Grant != nil {
-			if err := r.grantPeriod(ctx); err != nil {
+			var err error
+			if ctx, err = r.grantPeriod(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -673,7 +677,7 @@ func (r *approvalRun) notifyAll(ctx workflow.Context, n notice) {
 	}
 	ctx = workflow.WithActivityOptions(ctx, opts)
 	notifiers := r.in.Notifiers
-	if kind == NoticeBreakGlass || kind == NoticeRevokeFailed {
+	if kind == NoticeBreakGlass || kind == NoticeRevokeFailed || (kind == NoticeOutcome && r.grantCancelled) {
 		notifiers = append(append([]string(nil), notifiers...), r.in.SecurityNotifiers...)
 	}
 	r.notifying++
@@ -821,14 +825,21 @@ const changeGrantPeriod = "grant-period-v2"
 // grantee or an admin asks for the revoke, then revokes it, trying again
 // until the revoke is verified. A grant that failed is revoked too: it may
 // have half happened.
-func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
+func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error) {
 	st := r.st
 	v2 := workflow.GetVersion(ctx, changeGrantPeriod, workflow.DefaultVersion, 1) == 1
 	now := workflow.Now(ctx)
+	if ctx.Err() != nil {
+		// Cancelled while the grant ran: it may have landed all the same.
+		var err error
+		if ctx, err = r.endGrantOnCancel(ctx, workflow.ErrCanceled); err != nil {
+			return ctx, err
+		}
+	}
 	if st.ActionResult.Success {
 		st.MarkGranted(now, st.ActionResult.Output)
 		if err := upsertStatus(ctx, st); err != nil {
-			return err
+			return ctx, err
 		}
 		setDetails(ctx, st)
 		r.notify(ctx, NoticeOutcome, nil)
@@ -837,7 +848,9 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 			hold = r.holdGrant
 		}
 		if err := hold(ctx); err != nil {
-			return err
+			if ctx, err = r.endGrantOnCancel(ctx, err); err != nil {
+				return ctx, err
+			}
 		}
 	}
 	for {
@@ -851,13 +864,13 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 		r.notify(ctx, NoticeRevokeFailed, nil)
 		if !v2 {
 			if err := workflow.Sleep(ctx, revokeRetry(st.Grant.RevokeFailures)); err != nil {
-				return err
+				return ctx, err
 			}
 			continue
 		}
 		if st.Grant.RevokeFailures == 1 {
 			if err := workflow.UpsertTypedSearchAttributes(ctx, AttrRevokeFailing.ValueSet(true)); err != nil {
-				return fmt.Errorf("upsert search attributes: %w", err)
+				return ctx, fmt.Errorf("upsert search attributes: %w", err)
 			}
 		}
 		// Wait for the next try, or for an admin to take the revoke over.
@@ -866,7 +879,9 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 			Timeout:      revokeRetry(st.Grant.RevokeFailures),
 			TimerOptions: workflow.TimerOptions{Summary: "try the revoke again"},
 		}, taken); err != nil {
-			return err
+			if ctx, err = r.endGrantOnCancel(ctx, err); err != nil {
+				return ctx, err
+			}
 		}
 		if taken() {
 			st.MarkRevokeTakenOver(workflow.Now(ctx))
@@ -875,14 +890,46 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) error {
 	}
 	if v2 && st.Grant.RevokeFailures > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrRevokeFailing.ValueSet(false)); err != nil {
-			return fmt.Errorf("upsert search attributes: %w", err)
+			return ctx, fmt.Errorf("upsert search attributes: %w", err)
 		}
 	}
 	if err := upsertStatus(ctx, st); err != nil {
-		return err
+		return ctx, err
 	}
 	setDetails(ctx, st)
-	return nil
+	return ctx, nil
+}
+
+// changeCancelRevokes: since this change a cancellation in Temporal (UI,
+// CLI) while access is granted ends the access now: the revoke runs, and is
+// retried, on a context the cancellation does not reach, and the outcome
+// goes to the security notifiers too. Before, the workflow ended cancelled
+// and the access stayed for ever.
+const changeCancelRevokes = "cancel-revokes-grant"
+
+// endGrantOnCancel turns a cancellation during the grant period into a
+// revoke asked for by Temporal, and returns the context the rest of the
+// workflow runs on. Any other error, or a history from before the change,
+// is returned as it was.
+func (r *approvalRun) endGrantOnCancel(ctx workflow.Context, err error) (workflow.Context, error) {
+	if !errors.Is(err, workflow.ErrCanceled) && !temporal.IsCanceledError(err) {
+		return ctx, err
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if workflow.GetVersion(dctx, changeCancelRevokes, workflow.DefaultVersion, 1) != 1 {
+		return ctx, err
+	}
+	st, now := r.st, workflow.Now(dctx)
+	reason := "workflow cancelled in Temporal: the access ends now"
+	if st.Status == approval.StatusGranted && st.Grant.RevokeRequestedAt.IsZero() {
+		_ = st.RequestRevoke(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}, reason, now)
+	} else {
+		st.Record(now, approval.EventRevokeRequested, "temporal", reason)
+	}
+	r.grantCancelled = true
+	r.logger.Info("grant ends: workflow cancelled in Temporal", "approval_id", st.ID)
+	setDetails(dctx, st)
+	return dctx, nil
 }
 
 // holdGrantV0 is the grant period of grants started before
