@@ -50,6 +50,8 @@ type Activities struct {
 	Leases leasestore.Store
 	// Extender moves a grant's revoke time once its extension is approved.
 	Extender GrantExtender
+	// Runs lists a workflow ID's runs, for the approval's first-run check.
+	Runs RunLister
 }
 
 // GrantNotifier is implemented by notifiers that tell a grantee their

@@ -100,6 +100,7 @@ func New(o Options) (sdkworker.Worker, error) {
 	w.RegisterWorkflowWithOptions(workflows.PeopleWorkflow, workflow.RegisterOptions{Name: workflows.PeopleWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.LeaseWorkflow, workflow.RegisterOptions{Name: workflows.LeaseWorkflowName})
 	acts.Leases = leasestore.NewTemporal(c, cfg.Temporal.TaskQueue, o.Proofs)
+	acts.Runs = activities.TemporalRuns{Client: c}
 	if o.Approvals != nil {
 		acts.Extender = grantExtender{approvals: o.Approvals, proofs: o.Proofs}
 	}
@@ -171,6 +172,7 @@ func registerActivities(w sdkworker.Worker, acts *activities.Activities) {
 		workflows.ActivityCheckRego:   acts.CheckRego,
 		workflows.ActivityStampLease:  acts.StampLease,
 		workflows.ActivityStampPeople: acts.StampPeople,
+		workflows.ActivityEarlierRuns: acts.EarlierRuns,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -19,6 +19,9 @@ const (
 	// ActivityVerifyProof checks a gateway stamp, as a local activity
 	// (ProofInput → proof.Verdict).
 	ActivityVerifyProof = "VerifyProof"
+	// ActivityEarlierRuns lists the other runs under an approval's
+	// workflow ID, as a local activity: a legitimate approval has one run.
+	ActivityEarlierRuns = "EarlierRuns"
 	// ActivityCheckRego evaluates a policy's Rego module, as a local
 	// activity (RegoCheck → policy.RegoVerdict).
 	ActivityCheckRego = "CheckRego"
@@ -111,4 +114,10 @@ type ProofInput struct {
 type RegoCheck struct {
 	Module string           `json:"module"`
 	Input  policy.RegoInput `json:"input"`
+}
+
+// RunsInput names a run whose siblings under its workflow ID are asked for.
+type RunsInput struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
 }

@@ -21,6 +21,7 @@ type approvalRun struct {
 	st     *approval.State
 	logger interface {
 		Info(string, ...any)
+		Warn(string, ...any)
 	}
 	// changed wakes the main loop after a handler moved the state.
 	changed workflow.Channel
@@ -81,6 +82,17 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 		if _, ref := verify(ctx, in.ID, in); !ref.OK() {
 			reason := "not started through Signoff: " + ref.Message
 			r.logger.Info("start refused", "reason", reason)
+			st.RefuseStart(reason, workflow.Now(ctx))
+			if err := upsertStatus(ctx, st); err != nil {
+				return nil, err
+			}
+			setDetails(ctx, st)
+			return st, nil
+		}
+	}
+	if workflow.GetVersion(ctx, changeFirstRun, workflow.DefaultVersion, 1) == 1 {
+		if reason := r.copiedRun(ctx); reason != "" {
+			r.logger.Warn("start refused", "reason", reason)
 			st.RefuseStart(reason, workflow.Now(ctx))
 			if err := upsertStatus(ctx, st); err != nil {
 				return nil, err

@@ -79,6 +79,9 @@ func registerActivities(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(_ context.Context, in LeaseStart) (LeaseStart, error) {
 		return Stamp(testKeys, LeaseSubject(in.State.Resource), in, time.Now()), nil
 	}, activity.RegisterOptions{Name: ActivityStampLease})
+	env.RegisterActivityWithOptions(func(context.Context, RunsInput) ([]string, error) {
+		return nil, nil // the approval's only run, unless a test mocks it
+	}, activity.RegisterOptions{Name: ActivityEarlierRuns})
 	env.RegisterActivityWithOptions(func(_ context.Context, in PeopleStart) (PeopleStart, error) {
 		return Stamp(testKeys, PeopleSubject, in, env.Now()), nil
 	}, activity.RegisterOptions{Name: ActivityStampPeople})

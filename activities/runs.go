@@ -1,0 +1,52 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/signoff/signoff/workflows"
+)
+
+// RunLister finds the runs of a workflow ID in Temporal's visibility.
+type RunLister interface {
+	// OtherRuns are the IDs of runs of workflowID other than runID.
+	OtherRuns(ctx context.Context, workflowID, runID string) ([]string, error)
+}
+
+// TemporalRuns lists runs through a Temporal client.
+type TemporalRuns struct{ Client client.Client }
+
+// OtherRuns asks visibility for at most a few other runs: one is enough to
+// tell a copy.
+func (t TemporalRuns) OtherRuns(ctx context.Context, workflowID, runID string) ([]string, error) {
+	q := fmt.Sprintf("WorkflowId = %s AND RunId != %s", quote(workflowID), quote(runID))
+	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 5})
+	if err != nil {
+		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)
+	}
+	var out []string
+	for _, e := range resp.GetExecutions() {
+		out = append(out, e.GetExecution().GetRunId())
+	}
+	return out, nil
+}
+
+// quote makes s a string literal of the visibility query language.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// EarlierRuns answers the workflow's first-run check: the other runs under
+// its workflow ID. A worker without a lister fails the check, so the
+// approval waits (the local activity is retried) rather than trusting it.
+func (a *Activities) EarlierRuns(ctx context.Context, in workflows.RunsInput) ([]string, error) {
+	if a.Runs == nil {
+		return nil, errors.New("this worker cannot list workflow runs")
+	}
+	return a.Runs.OtherRuns(ctx, in.WorkflowID, in.RunID)
+}

@@ -1,0 +1,59 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// One approval, one run. Intake starts an approval's workflow once, under
+// a new ID, refusing duplicates; anyone with write access to Temporal can
+// start another run under the same ID (any ID-reuse or conflict policy)
+// with the first run's input copied byte for byte, stamp and all, and then
+// re-send its accepted updates. Such a run must approve nothing and run
+// nothing, so a run checks, before it asks anyone, that
+//   - its start was stamped just before Temporal started it (a stamp
+//     copied from history is older), and
+//   - Temporal knows no other run under its ID.
+// Either failing refuses the start, as an unproven start is refused: the
+// run asks no one, runs nothing, and shows why (status, timeline, log).
+// The check is a local activity, whose answer history keeps for replay.
+
+// changeFirstRun: since this change an approval checks that it is the only
+// run of its ID, started at once from its stamp.
+const changeFirstRun = "first-run"
+
+// startMaxDelay bounds how long after its stamp a start may reach Temporal:
+// intake stamps and starts in one call; clocks may differ by proofMaxSkew.
+const (
+	startMaxDelay = 10 * time.Minute
+	startMaxSkew  = 5 * time.Minute
+)
+
+// copiedRun returns why this run is not the approval's own, or "".
+func (r *approvalRun) copiedRun(ctx workflow.Context) string {
+	info := workflow.GetInfo(ctx)
+	if p := r.in.Proof; p != nil {
+		started := info.WorkflowStartTime
+		if d := started.Sub(p.IssuedAt); d > startMaxDelay || -d > startMaxSkew {
+			return fmt.Sprintf("started %s after it was stamped: a copy of an earlier start", d.Round(time.Second))
+		}
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		// Until it answers: a run that cannot tell must not act.
+		RetryPolicy: &temporal.RetryPolicy{MaximumInterval: time.Minute},
+		Summary:     "check this is the approval's only run",
+	})
+	var others []string
+	in := RunsInput{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
+	if err := workflow.ExecuteLocalActivity(lctx, ActivityEarlierRuns, in).Get(ctx, &others); err != nil {
+		return "could not check that this is the approval's only run: " + rootMessage(err)
+	}
+	if len(others) > 0 {
+		return fmt.Sprintf("another run of this approval exists (%s): this run is a copy", others[0])
+	}
+	return ""
+}
