@@ -277,7 +277,10 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 		policy.SlackUsergroupPrefix: slackgroups.ForConfig(live.Get().Slack, set.Slack, func() *identity.Directory { return live.Get().Directory }),
 	}
 	return gateway.New(gateway.Options{
-		Live: live, Approvals: b.Approvals, Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
+		// Each person's messages to an approval are budgeted before
+		// Temporal: a flood costs the flooder, not the approval.
+		Live: live, Approvals: approvals.NewBudget(b.Approvals, approvals.DefaultBudgetBurst, approvals.DefaultBudgetEvery),
+		Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
 		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: outside, People: b.People, Metrics: b.MetricsGatherer(),
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,
 			SessionKey: set.SessionKey, OIDCClientSecret: set.OIDCClientSecret, Env: set.Env},

@@ -3,11 +3,16 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
@@ -18,7 +23,11 @@ import (
 // caller can act on; what cannot be classified is Internal and logged.
 func (s *Service) statusOf(ctx context.Context, op string, err error) error {
 	var ref approval.Refusal
+	var tooMany *approvals.TooMany
 	switch {
+	case errors.As(err, &tooMany):
+		retryAfter(ctx, tooMany.RetryAfter)
+		return status.Error(codes.ResourceExhausted, tooMany.Error())
 	case errors.As(err, &ref):
 		switch ref.Code.Class() {
 		case approval.ClassPermission:
@@ -68,3 +77,19 @@ type statusOverride struct {
 }
 
 func (o *statusOverride) WriteHeader(int) { o.ResponseWriter.WriteHeader(o.code) }
+
+// retryAfter tells the caller when to try again: the "retry-after" header
+// of a gRPC answer, which the REST mux passes on as Retry-After.
+func retryAfter(ctx context.Context, d time.Duration) {
+	secs := int(math.Ceil(d.Seconds()))
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(max(secs, 1))))
+}
+
+// outgoingHeader passes Retry-After on to REST callers; other gRPC headers
+// keep grpc-gateway's "Grpc-Metadata-" prefix.
+func outgoingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "retry-after") {
+		return "Retry-After", true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}

@@ -205,7 +205,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("in-process grpc client: %w", err)
 	}
-	mux := runtime.NewServeMux(runtime.WithErrorHandler(httpErrorHandler))
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(httpErrorHandler), runtime.WithOutgoingHeaderMatcher(outgoingHeader))
 	if err := pb.RegisterApprovalServiceHandler(context.Background(), mux, conn); err != nil {
 		return nil, fmt.Errorf("register rest handlers: %w", err)
 	}
