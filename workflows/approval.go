@@ -39,6 +39,9 @@ type approvalRun struct {
 	// keys check stamps in update validators (admission.go); nil where the
 	// workflow is replayed or tested without them.
 	keys *proof.Keyring
+	// gateStart makes every message wait until the start is checked
+	// (startDone), and count for nothing if it was refused.
+	gateStart, startDone, startRefused bool
 	// grantCancelled is set when a cancellation in Temporal ended a grant:
 	// security is told of the outcome.
 	grantCancelled bool
@@ -71,6 +74,9 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 	// Request.Hash marshals JSON, which sorts map keys: deterministic.
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
 	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1), keys: keys}
+	// Decided before the handlers run: since changeFirstRun, messages wait
+	// for the start's checks and count for nothing in a refused run.
+	r.gateStart = workflow.GetVersion(ctx, changeFirstRun, workflow.DefaultVersion, 1) == 1
 	r.st.Justification = in.Justification
 	r.st.Initiator = in.Initiator
 	r.st.Rules = in.Rules
@@ -83,6 +89,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 			reason := "not started through Signoff: " + ref.Message
 			r.logger.Info("start refused", "reason", reason)
 			st.RefuseStart(reason, workflow.Now(ctx))
+			r.startDone, r.startRefused = true, true
 			if err := upsertStatus(ctx, st); err != nil {
 				return nil, err
 			}
@@ -90,16 +97,18 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 			return st, nil
 		}
 	}
-	if workflow.GetVersion(ctx, changeFirstRun, workflow.DefaultVersion, 1) == 1 {
+	if r.gateStart {
 		if reason := r.copiedRun(ctx); reason != "" {
 			r.logger.Warn("start refused", "reason", reason)
 			st.RefuseStart(reason, workflow.Now(ctx))
+			r.startDone, r.startRefused = true, true
 			if err := upsertStatus(ctx, st); err != nil {
 				return nil, err
 			}
 			setDetails(ctx, st)
 			return st, nil
 		}
+		r.startDone = true
 	}
 	countCreated(ctx, st)
 
@@ -188,6 +197,9 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 	// state (and so in history) before the caller hears about them.
 	handlers := map[string]any{
 		UpdateDecide: func(ctx workflow.Context, req DecisionRequest) (DecideResult, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return DecideResult{}, err
+			}
 			a := r.receive(ctx, req)
 			if !a.Accepted {
 				return DecideResult{}, refusalError(a.RefusalCode, a.RefusalReason)
@@ -195,25 +207,43 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			return DecideResult{Attempt: a, Approval: st}, nil
 		},
 		UpdateCancel: func(ctx workflow.Context, req CancelRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			return st, r.cancel(ctx, req)
 		},
 		UpdateRevoke: func(ctx workflow.Context, req RevokeRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			who := actorOf(ctx, r, req, req.User, req.Admin)
 			return st, r.apply(ctx, st.RequestRevoke(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateExtendGrant: func(ctx workflow.Context, req ExtendGrantRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			who := actorOf(ctx, r, req, "signoff", false)
 			return st, r.apply(ctx, st.Extend(who, req.Extension, req.To, workflow.Now(ctx)))
 		},
 		UpdateAcknowledgeRevoke: func(ctx workflow.Context, req AcknowledgeRevokeRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			who := actorOf(ctx, r, req, req.User, req.Admin)
 			return st, r.apply(ctx, st.AcknowledgeRevokeFailure(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateBypass: func(ctx workflow.Context, req BypassRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			who := actorOf(ctx, r, req, req.User, false)
 			return st, r.apply(ctx, st.Bypass(who, req.Reason, workflow.Now(ctx)))
 		},
 		UpdateAddDelegate: func(ctx workflow.Context, req AddDelegateRequest) (bool, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return false, err
+			}
 			who := actorOf(ctx, r, req, "signoff", false)
 			added, err := st.AddDelegate(who, req.From, req.To, workflow.Now(ctx))
 			if err != nil || !added {
@@ -228,6 +258,9 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			return true, nil
 		},
 		UpdateAmend: func(ctx workflow.Context, req AmendRequest) (*approval.State, error) {
+			if err := r.awaitStart(ctx); err != nil {
+				return nil, err
+			}
 			who := actorOf(ctx, r, req, req.User, false)
 			//workflowcheck:ignore (Request.Hash: JSON with sorted keys)
 			err := r.apply(ctx, st.Amend(who, req.Request, workflow.Now(ctx)))
@@ -257,11 +290,16 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 			sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) {
 				var req DecisionRequest
 				c.Receive(ctx, &req)
-				r.receive(ctx, req)
+				if r.awaitStart(ctx) == nil {
+					r.receive(ctx, req)
+				}
 			})
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				var req CancelRequest
 				c.Receive(ctx, &req)
+				if err := r.awaitStart(ctx); err != nil {
+					return
+				}
 				if err := r.cancel(ctx, req); err != nil {
 					r.logger.Info("cancel refused", "user", req.User, "reason", err)
 				}

@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/signoff/signoff/approval"
 )
 
 // One approval, one run. Intake starts an approval's workflow once, under
@@ -56,4 +58,21 @@ func (r *approvalRun) copiedRun(ctx workflow.Context) string {
 		return fmt.Sprintf("another run of this approval exists (%s): this run is a copy", others[0])
 	}
 	return ""
+}
+
+// awaitStart holds a message until the start's checks are done, and
+// refuses it if the start was refused: a copied run, or one started
+// straight in Temporal, must not record decisions it received before it
+// knew.
+func (r *approvalRun) awaitStart(ctx workflow.Context) error {
+	if !r.gateStart {
+		return nil
+	}
+	if err := workflow.Await(ctx, func() bool { return r.startDone }); err != nil {
+		return err
+	}
+	if r.startRefused {
+		return refusalError(approval.CodeNotPending, "this run of the approval was refused at start: "+r.st.CancelReason)
+	}
+	return nil
 }
