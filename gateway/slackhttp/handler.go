@@ -401,6 +401,12 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		h.tell(ctx, c, "❌ Not counted: "+approval.RefusedNotPending+".")
 		return
 	}
+	var tooMany *approvals.TooMany
+	if errors.As(err, &tooMany) {
+		log.WarnContext(ctx, "slack decision refused: over the person's budget", "error", err)
+		h.tell(ctx, c, fmt.Sprintf("⏳ Not counted: too many clicks on this approval. Try again in %s.", tooMany.RetryAfter.Round(time.Second)))
+		return
+	}
 	if err != nil {
 		log.ErrorContext(ctx, "slack decision not delivered", "error", err)
 		h.tell(ctx, c, "❌ Your decision could not be delivered: try again.")
@@ -423,8 +429,9 @@ func (h *Handler) signal(ctx context.Context, id string, req workflows.DecisionR
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := h.approvals.Click(sctx, id, req)
 		cancel()
-		// Neither is worth retrying: the approval is over, or was never.
-		if err == nil || errors.Is(err, approvals.ErrClosed) || errors.Is(err, approvals.ErrNotFound) {
+		// None is worth retrying: the approval is over, or was never, or
+		// the clicker's budget is spent.
+		if err == nil || errors.Is(err, approvals.ErrClosed) || errors.Is(err, approvals.ErrNotFound) || errors.Is(err, approvals.ErrTooMany) {
 			return err
 		}
 		h.logger.WarnContext(ctx, "slack decision delivery failed: retrying", "approval_id", id, "error", err)
