@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/stretchr/testify/mock"
@@ -19,9 +20,12 @@ func (s *ApprovalSuite) TestCancelInTemporalRevokesTheGrant() {
 	in := grantInput()
 	in.SecurityNotifiers = []string{"security-log"}
 	in = startStamped(in)
+	var mu sync.Mutex // notify activities run concurrently
 	var told []string
 	s.env.OnActivity(ActivityNotify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, n NotifyInput) (approval.Delivery, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			told = append(told, string(n.Kind)+"→"+n.Notifier)
 			return approval.Delivery{Targets: []string{n.Notifier}}, nil
 		})
@@ -38,6 +42,8 @@ func (s *ApprovalSuite) TestCancelInTemporalRevokesTheGrant() {
 	s.Equal("revoke verified", st.Grant.RevokeOutput)
 	s.Equal("temporal", st.Grant.RevokeRequestedBy)
 	s.Contains(st.Grant.RevokeReason, "cancelled in Temporal")
+	mu.Lock()
+	defer mu.Unlock()
 	s.Contains(told, string(NoticeOutcome)+"→security-log", "security hears of it")
 }
 

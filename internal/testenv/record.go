@@ -62,7 +62,9 @@ func (s *Stack) recordHistories() {
 			}
 			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 			if err == nil {
-				err = os.WriteFile(filepath.Join(dir, prefix+"__"+id+".json"), b, 0o644)
+				// Runs of one ID (a copy started under it) each get a file.
+				run := e.GetExecution().GetRunId()
+				err = os.WriteFile(filepath.Join(dir, prefix+"__"+id+"__"+run[:min(8, len(run))]+".json"), b, 0o644)
 			}
 			if err != nil {
 				s.T.Logf("record histories: %s: %v", id, err)
