@@ -138,12 +138,19 @@ func (a *Activities) RunAction(ctx context.Context, in workflows.ActionInput) (_
 
 // grantHeld grants under the resource's lease: it looks first, so access
 // in place before any Signoff grant is marked as not Signoff's to revoke.
+// It reads the lease's generation before it looks: if another grant's
+// revoke ends between the look and the hold, the access seen was that
+// grant's, and the hold is refused as busy (the retry looks again).
 func (a *Activities) grantHeld(ctx context.Context, st *approval.State, resource string) (string, error) {
+	gen, err := a.Leases.Generation(ctx, resource)
+	if err != nil {
+		return "", fmt.Errorf("hold %s: %w", resource, err)
+	}
 	present, err := a.Actions.Holds(ctx, st)
 	if err != nil {
 		return "", err
 	}
-	view, err := a.Leases.Hold(ctx, resource, st.ID, st.Grant.RevokeAt, present)
+	view, err := a.Leases.HoldSeen(ctx, resource, st.ID, st.Grant.RevokeAt, present, gen)
 	if err != nil {
 		return "", fmt.Errorf("hold %s: %w", resource, err)
 	}

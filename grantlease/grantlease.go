@@ -31,6 +31,10 @@ type State struct {
 	// Outside: the access was in place when the first of the current
 	// holders took it, so Signoff did not make it and leaves it in place.
 	Outside bool `json:"outside,omitempty"`
+	// Gen counts the holders that left (Released). A grant reads it before
+	// it looks at the access, so its hold can tell whether a revoke may
+	// have run between its look and its hold.
+	Gen uint64 `json:"gen,omitempty"`
 }
 
 // View is what a holder learns from a change: whether the access is
@@ -45,20 +49,27 @@ type View struct {
 // must not keep new grants out.
 const StuckRelease = 10 * time.Minute
 
-// ErrBusy refuses a hold while another holder's revoke runs; the caller
+// ErrBusy refuses a hold while another holder's revoke runs, or when one
+// ended since the caller looked at the access; the caller looks again and
 // tries again shortly.
 var ErrBusy = errors.New("another grant of this access is being revoked; try again shortly")
 
 // Hold adds approval as a holder until until (or moves its end: an
 // extension). present is whether the access was in place just before: for
-// the first holder it decides Outside.
-func (s *State) Hold(approval string, until time.Time, present bool, now time.Time) (View, error) {
+// the first holder it decides Outside. seenGen is Gen as the caller read it
+// before it looked at the access.
+func (s *State) Hold(approval string, until time.Time, present bool, seenGen uint64, now time.Time) (View, error) {
 	for _, h := range s.Holders {
 		if h.Approval != approval && !h.ReleasingSince.IsZero() && now.Sub(h.ReleasingSince) < StuckRelease {
 			return View{}, ErrBusy
 		}
 	}
 	if len(s.Holders) == 0 {
+		if present && seenGen != s.Gen {
+			// A holder left since the caller looked: what it saw may have
+			// been that grant's access, now revoked. It looks again.
+			return View{}, ErrBusy
+		}
 		s.Outside = present
 	}
 	i := s.find(approval)
@@ -84,7 +95,10 @@ func (s *State) Release(approval string, now time.Time) View {
 }
 
 // Released removes approval once its revoke is done (or left the access).
+// It counts a generation even for a holder not known: the lease may have
+// been lost while the grant held the access.
 func (s *State) Released(approval string) {
+	s.Gen++
 	if i := s.find(approval); i >= 0 {
 		s.Holders = slices.Delete(s.Holders, i, i+1)
 	}

@@ -60,7 +60,11 @@ type LeaseChange struct {
 	Approval string    `json:"approval"`
 	Until    time.Time `json:"until,omitzero"`
 	// Present: the access was in place just before a hold.
-	Present bool         `json:"present,omitempty"`
+	Present bool `json:"present,omitempty"`
+	// SeenGen is the lease's generation (grantlease.State.Gen) the holder
+	// read before it looked at the access. Nil (a hold that did not look:
+	// an extension, or a worker older than the field) is not checked.
+	SeenGen *uint64      `json:"seen_gen,omitempty"`
 	Op      string       `json:"op"`
 	Proof   *proof.Stamp `json:"proof,omitempty"`
 }
@@ -126,7 +130,11 @@ func LeaseWorkflow(ctx workflow.Context, start LeaseStart) error {
 			if err := check(ctx, c, UpdateLeaseHold); err != nil {
 				return grantlease.View{}, err
 			}
-			v, err := st.Hold(c.Approval, c.Until, c.Present, workflow.Now(ctx))
+			seen := st.Gen // no generation sent: nothing to check, as before
+			if c.SeenGen != nil {
+				seen = *c.SeenGen
+			}
+			v, err := st.Hold(c.Approval, c.Until, c.Present, seen, workflow.Now(ctx))
 			if errors.Is(err, grantlease.ErrBusy) {
 				return v, temporal.NewApplicationError(err.Error(), ErrTypeLeaseBusy)
 			}

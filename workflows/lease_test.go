@@ -259,3 +259,83 @@ func TestLeaseContinuesAsNewWithItsStateStamped(t *testing.T) {
 	env2.ExecuteWorkflow(LeaseWorkflow, next)
 	r2.done(nil)
 }
+
+// TestLeaseHoldOnAStaleLookIsBusy: b reads the lease's generation and
+// looks while a holds the access (present); a's revoke runs to its end;
+// b's hold then finds the lease empty. b saw a's access, not access from
+// outside Signoff, so its hold is busy; b's retry, with the generation read
+// again and the access absent, is Signoff's grant and its release revokes.
+// A hold with no generation (an extension, an older worker) is not checked.
+func TestLeaseHoldOnAStaleLookIsBusy(t *testing.T) {
+	env := leaseEnv(t)
+	r := newLeaseRun(t, env)
+	start := env.Now()
+	gen := func() uint64 {
+		v, err := env.QueryWorkflow(QueryLease)
+		var st grantlease.State
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			t.Fatalf("query lease: %v", err)
+		}
+		return st.Gen
+	}
+	hold := func(approval string, until time.Duration, present bool, seen *uint64) LeaseChange {
+		return LeaseChange{Resource: leaseResource, Approval: approval, Until: start.Add(until), Present: present, SeenGen: seen, Op: UpdateLeaseHold}
+	}
+	change := func(approval, op string) LeaseChange {
+		return LeaseChange{Resource: leaseResource, Approval: approval, Op: op}
+	}
+	noErr := func(_ grantlease.View, err error) {
+		if err != nil {
+			t.Errorf("change refused: %v", err)
+		}
+	}
+	var bSeen uint64
+	r.at(time.Minute, func() {
+		g := gen()
+		r.update("a-hold", hold("a", time.Hour, false, &g), true, noErr)
+	})
+	r.at(2*time.Minute, func() { bSeen = gen() }) // b reads, then looks: present (a's)
+	r.at(time.Hour, func() { r.update("a-release", change("a", UpdateLeaseRelease), true, noErr) })
+	r.at(time.Hour+time.Minute, func() { r.update("a-released", change("a", UpdateLeaseReleased), true, noErr) })
+	r.at(time.Hour+2*time.Minute, func() {
+		r.update("b-hold-stale", hold("b", 3*time.Hour, true, &bSeen), true, func(v grantlease.View, err error) {
+			var app *temporal.ApplicationError
+			if !errors.As(err, &app) || app.Type() != ErrTypeLeaseBusy {
+				t.Errorf("hold on a look from before a's revoke: want busy, got %+v %v", v, err)
+			}
+		})
+	})
+	r.at(time.Hour+3*time.Minute, func() {
+		g := gen()
+		if g == bSeen {
+			t.Errorf("a's released did not move the generation from %d", g)
+		}
+		r.update("b-hold-again", hold("b", 3*time.Hour, false, &g), true, func(v grantlease.View, err error) {
+			if err != nil || v.Outside {
+				t.Errorf("b's retry: %+v %v", v, err)
+			}
+		})
+	})
+	r.at(3*time.Hour, func() {
+		r.update("b-release", change("b", UpdateLeaseRelease), true, func(v grantlease.View, err error) {
+			if err != nil || v.Outside || len(v.Others) != 0 {
+				t.Errorf("b releases: want its revoke to revoke, got %+v %v", v, err)
+			}
+		})
+	})
+	r.at(3*time.Hour+time.Minute, func() { r.update("b-released", change("b", UpdateLeaseReleased), true, noErr) })
+	r.at(3*time.Hour+2*time.Minute, func() {
+		r.update("c-hold-unchecked", hold("c", 4*time.Hour, true, nil), true, func(v grantlease.View, err error) {
+			if err != nil || !v.Outside {
+				t.Errorf("a hold with no generation decides as before: %+v %v", v, err)
+			}
+		})
+	})
+	r.at(4*time.Hour, func() { r.update("c-release", change("c", UpdateLeaseRelease), true, noErr) })
+	r.at(4*time.Hour+time.Minute, func() { r.update("c-released", change("c", UpdateLeaseReleased), true, noErr) })
+	env.ExecuteWorkflow(LeaseWorkflow, LeaseStart{State: grantlease.State{Resource: leaseResource}})
+	r.done(nil)
+}
