@@ -119,6 +119,10 @@ type Worker struct {
 	// blocks; raise it only where the process is starved of CPU, as tests
 	// under the race detector on a small machine are.
 	DeadlockDetectionTimeout policy.Duration `yaml:"deadlock_detection_timeout"`
+	// ReconcileInterval is how often the grant reconciler looks for
+	// granted access whose approval's workflow closed without revoking it
+	// (terminated in Temporal), and revokes it (default 2m, at least 10s).
+	ReconcileInterval policy.Duration `yaml:"reconcile_interval"`
 }
 
 // EnvNotifiers overrides the file's notifiers (comma-separated), so the
@@ -182,6 +186,9 @@ func (c *Config) applyDefaults() {
 	if c.Worker.StickyCacheSize == 0 {
 		c.Worker.StickyCacheSize = DefaultStickyCacheSize
 	}
+	if c.Worker.ReconcileInterval == 0 {
+		c.Worker.ReconcileInterval = policy.Duration(DefaultReconcileInterval)
+	}
 	def(&c.Actions.Webhook.SecretEnv, "SIGNOFF_WEBHOOK_SECRET")
 	if c.OIDC.Issuer != "" {
 		def(&c.OIDC.UserClaim, OIDCClaimEmail)
@@ -201,6 +208,14 @@ func (c *Config) applyDefaults() {
 // every one of them (the SDK's 10,000) costs memory and saves only the
 // replay of a short history.
 const DefaultStickyCacheSize = 1000
+
+// DefaultReconcileInterval and MinReconcileInterval bound how often the
+// grant reconciler runs: each pass lists closed approvals in visibility, so
+// more often than every ten seconds only loads Temporal.
+const (
+	DefaultReconcileInterval = 2 * time.Minute
+	MinReconcileInterval     = 10 * time.Second
+)
 
 // Loaded is a validated config with its derived indexes.
 type Loaded struct {
@@ -274,6 +289,9 @@ func Parse(b []byte) (*Loaded, error) {
 	}
 	if d := c.Worker.DeadlockDetectionTimeout.Std(); d != 0 && (d < time.Second || d > time.Minute) {
 		return nil, fmt.Errorf("worker.deadlock_detection_timeout %s: want between 1s and 1m (or unset)", d)
+	}
+	if d := c.Worker.ReconcileInterval.Std(); d < MinReconcileInterval {
+		return nil, fmt.Errorf("worker.reconcile_interval %s: want at least %s", d, MinReconcileInterval)
 	}
 	if ttl := c.Gateway.SessionTTL.Std(); ttl < 5*time.Minute || ttl > 7*24*time.Hour {
 		return nil, fmt.Errorf("gateway.session_ttl %s: want between 5m and 7d", ttl)

@@ -102,6 +102,9 @@ func checkAccepted(t *testing.T, l *Loaded) {
 	if d := c.Worker.DeadlockDetectionTimeout.Std(); d != 0 && (d < time.Second || d > time.Minute) {
 		t.Errorf("worker.deadlock_detection_timeout %s accepted", d)
 	}
+	if d := c.Worker.ReconcileInterval.Std(); d < MinReconcileInterval {
+		t.Errorf("worker.reconcile_interval %s accepted", d)
+	}
 	if l.Directory.HasPlaintextTokens() && !c.DevOnly {
 		t.Error("plaintext token accepted outside dev_only")
 	}

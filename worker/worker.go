@@ -108,6 +108,9 @@ func New(o Options) (sdkworker.Worker, error) {
 	if err := registerTriggers(w, c, cfg, o.Approvals, acts, o.Secrets, logger); err != nil {
 		return nil, err
 	}
+	if err := registerReconciler(w, c, cfg, acts, logger); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
