@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,7 +183,9 @@ func TestSecretsStayOutOfHistory(t *testing.T) {
 	iam.AddKey("bob", leakedKey, "Active")
 	gh := fakecloud.NewGitHub(t, e2eGitHubToken)
 	hook := leakyWebhook(t)
-	s := testenv.Start(t, testenv.Options{Mutate: cloudConfig(iam.URL, gh.URL)})
+	// At debug: the worker logs the bodies remotes answer with at debug,
+	// and the log scan below must cover them.
+	s := testenv.Start(t, testenv.Options{LogLevel: slog.LevelDebug, Mutate: cloudConfig(iam.URL, gh.URL)})
 
 	const title = "Contain incident e2e-title-7f3a"
 	ids := map[string]string{}
@@ -241,7 +244,8 @@ func TestSecretsStayOutOfHistory(t *testing.T) {
 		require.True(t, bytes.Contains(decoded, []byte("e2e-title-7f3a")), "%s: title not found in decrypted history", name)
 	}
 	logs := s.Logs.String()
-	require.NotEmpty(t, logs)
+	// The leaky webhook's answer was logged (redacted) where the scan reads.
+	require.Contains(t, logs, "webhook response")
 	for what, secret := range secrets {
 		require.NotContains(t, logs, secret, "%s in the logs", what)
 	}
@@ -406,14 +410,22 @@ func (rc *onceReceiver) snapshot() (calls int, distinct map[string]bool, applied
 	return len(rc.keys), distinct, applied, rc.badSigned
 }
 
-// TestExactlyOnceWebhookAcrossWorkerCrash: the worker dies while the
-// webhook call is in flight; a new worker retries it with the same
-// Idempotency-Key, so the receiver applies it once and the approval
-// records success.
+// TestExactlyOnceWebhookAcrossWorkerCrash: the worker process is SIGKILLed
+// while the webhook call is in flight (the receiver applied it, the answer
+// never comes back); a new worker process retries it with the same
+// Idempotency-Key, so the receiver applies it once and the approval records
+// success.
 func TestExactlyOnceWebhookAcrossWorkerCrash(t *testing.T) {
+	opts := testenv.Options{NoWorker: true}
+	// In the worker processes this test starts, the test is the worker;
+	// they inherit the environment set below.
+	if testenv.ServeWorkerProcess(t, opts) {
+		return
+	}
 	t.Setenv("SIGNOFF_WEBHOOK_SECRET", e2eWebhookSecret)
 	rc, receiverURL, release := startOnceReceiver(t)
-	s := testenv.Start(t, testenv.Options{})
+	s := testenv.Start(t, opts)
+	first := s.StartWorkerProcess("TestExactlyOnceWebhookAcrossWorkerCrash")
 
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
 		createBody("Deploy api e2e-once", "staging", map[string]any{"type": "webhook", "url": receiverURL + "/deploy"}))
@@ -422,16 +434,21 @@ func TestExactlyOnceWebhookAcrossWorkerCrash(t *testing.T) {
 	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-bob", s.DecideBody("dev-bob", id, "DECISION_APPROVE"))
 	require.Equal(t, http.StatusOK, code, string(body))
 
+	// The receiver holds the first call until the worker is dead.
 	select {
 	case <-rc.firstCall:
 	case <-time.After(60 * time.Second):
 		t.Fatal("the webhook was never called")
 	}
-	s.StopWorker() // the "crash": the call in flight is cut off
-	release()
-	s.StartWorker()
+	first.Kill()
+	exited, err := first.Exited()
+	require.True(t, exited)
+	require.ErrorContains(t, err, "killed", "the worker died of SIGKILL, not on its own")
+	release() // the receiver applies the call; its answer goes nowhere
+	s.StartWorkerProcess("TestExactlyOnceWebhookAcrossWorkerCrash")
 
-	got := waitAction(t, s, id, 90*time.Second)
+	// The killed call is retried once its heartbeat times out (30 s).
+	got := waitAction(t, s, id, 2*time.Minute)
 	require.True(t, got.GetActionResult().GetSuccess(), got.GetActionResult().String())
 	require.Equal(t, "HTTP 208 Already Reported", got.GetActionResult().GetOutput(), "the result is the retried call's")
 	calls, distinct, applied, badSigned := rc.snapshot()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -113,9 +115,9 @@ func acceptedBy(a *pb.Approval, user string) int {
 	return n
 }
 
-// TestConcurrentDecisions: 100 approvers deciding one approval at once
-// make an exact quorum, and the same click delivered five times at once
-// counts once.
+// TestConcurrentDecisions: the same click delivered five times at once,
+// while the approval is pending, counts once; then the approvers still to
+// decide, all at once, make an exact quorum.
 func TestConcurrentDecisions(t *testing.T) {
 	t.Parallel()
 	const people, quorum = 100, 50
@@ -138,28 +140,70 @@ func TestConcurrentDecisions(t *testing.T) {
 	require.NoError(t, err)
 
 	// Clicks arrive as signals stamped by the gateway, as the Slack
-	// gateway delivers them: 100 people at once, and one person's click
-	// delivered five times.
+	// gateway delivers them; each delivery's answer is kept.
 	keys := s.Settings.Proofs
-	var wg sync.WaitGroup
-	click := func(user, attempt string) {
-		defer wg.Done()
+	click := func(user, attempt string) error {
 		req := workflows.Stamp(keys, a.GetId(), workflows.DecisionRequest{
 			AttemptID: attempt, User: user, Decision: approval.DecisionApprove, Channel: "slack:C1", SeenHash: a.GetRequestHash(),
 		}, time.Now())
-		err := s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision, req)
-		// Signals after the workflow closed are refused by Temporal: fine.
-		_ = err
+		return s.Client.SignalWorkflow(context.Background(), workflows.ApprovalWorkflowID(a.GetId()), "", workflows.SignalDecision, req)
 	}
-	for i := range people {
-		wg.Add(1)
-		go click(fmt.Sprintf("p%03d", i), fmt.Sprintf("slack:click-%03d", i))
+	burst := func(users, attempts []string) []error {
+		errs := make([]error, len(users))
+		var wg sync.WaitGroup
+		for i := range users {
+			wg.Go(func() { errs[i] = click(users[i], attempts[i]) })
+		}
+		wg.Wait()
+		return errs
 	}
+
+	// One short of the quorum, so the approval is pending throughout:
+	// p000's click five times and p001..p048 once, all at once.
+	var users, attempts []string
 	for range 5 {
-		wg.Add(1)
-		go click("p000", "slack:click-000")
+		users, attempts = append(users, "p000"), append(attempts, "slack:click-000")
 	}
-	wg.Wait()
+	for i := 1; i < quorum-1; i++ {
+		users, attempts = append(users, fmt.Sprintf("p%03d", i)), append(attempts, fmt.Sprintf("slack:click-%03d", i))
+	}
+	for i, err := range burst(users, attempts) {
+		require.NoError(t, err, "delivery %d (%s) to the pending approval", i, users[i])
+	}
+	// The workflow judges signals one at a time, in the order history has
+	// them: once dana's click, sent after all of those, is recorded (refused:
+	// she is no approver), every one of them has been judged.
+	require.NoError(t, click("dana", "slack:after-the-burst"))
+	var st *approval.State
+	testenv.Eventually(t, 60*time.Second, "the first clicks to be judged", func() bool {
+		st = state(t, s, a.GetId())
+		_, judged := st.Find("slack:after-the-burst")
+		return judged
+	})
+	require.Equal(t, approval.StatusPending, st.Status, "the duplicates reached a pending approval")
+	require.Len(t, st.Attempts, quorum, "p000's five deliveries are one attempt (and dana's)")
+	require.Len(t, st.ApprovedBy, quorum-1)
+	require.Contains(t, st.ApprovedBy, "p000")
+	p000 := 0
+	for _, at := range st.Attempts {
+		if at.User == "p000" {
+			p000++
+		}
+	}
+	require.Equal(t, 1, p000, "p000's click, delivered five times, is recorded once")
+
+	// The rest at once: the 50th closes it; clicks judged after that are
+	// refused, and those sent once it has closed are refused by Temporal.
+	users, attempts = nil, nil
+	for i := quorum - 1; i < people; i++ {
+		users, attempts = append(users, fmt.Sprintf("p%03d", i)), append(attempts, fmt.Sprintf("slack:click-%03d", i))
+	}
+	for i, err := range burst(users, attempts) {
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			t.Errorf("delivery %d (%s): %v", i, users[i], err)
+		}
+	}
 	var final *pb.Approval
 	testenv.Eventually(t, 60*time.Second, "the crowd approval to close", func() bool {
 		got, err := api.GetApproval(testenv.Ctx("dev-alice"), &pb.GetApprovalRequest{Id: a.GetId()})
@@ -173,10 +217,13 @@ func TestConcurrentDecisions(t *testing.T) {
 	})
 	require.Equal(t, pb.Status_STATUS_APPROVED, final.GetStatus())
 	require.Len(t, final.GetApprovedBy(), quorum, "the quorum is exact")
+	require.Contains(t, final.GetApprovedBy(), "p000")
 	seen := map[string]int{}
 	for _, d := range final.GetDecisions() {
 		seen[d.GetUser()]++
 	}
+	require.Equal(t, 1, seen["p000"], "p000's click, delivered five times, is recorded once")
+	require.Equal(t, 1, acceptedBy(final, "p000"))
 	for user, n := range seen {
 		require.Equal(t, 1, n, "%s's attempt is recorded %d times", user, n)
 	}

@@ -8,8 +8,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -46,7 +53,9 @@ const (
 	secretKeysB64 = "e2e:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 )
 
-// rollCounter counts roll webhook calls per idempotency key.
+// rollCounter counts roll webhook calls per idempotency key. It answers
+// with the new value, as a careless receiver that read it back from Vault
+// might: the worker must not log it.
 type rollCounter struct {
 	mu   sync.Mutex
 	keys map[string]int
@@ -56,6 +65,7 @@ func (rc *rollCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.keys[r.Header.Get("Idempotency-Key")]++
+	fmt.Fprintf(w, "rolled; DB_PASSWORD is now %s", plantedSecret)
 }
 
 func (rc *rollCounter) count(key string) int {
@@ -137,7 +147,9 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 	})
 	yaml := regexp.MustCompile(`(?m)^email:\n(?:  .*\n)*`).ReplaceAllString(testenv.StackConfig, "")
 	yaml = strings.Replace(yaml, "notifiers: [log]", "notifiers: [log, slack, email, teams]\nemail:\n  from: \"Signoff <signoff@example.com>\"\n  tls: starttls\n  ca_file: "+mail.CAFile+"\n"+teamsSection(teams), 1)
-	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env, Mutate: func(c *config.Loaded) {
+	// At debug: bodies remotes answer with are logged at debug, and the
+	// log scan below must cover them.
+	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env, LogLevel: slog.LevelDebug, Mutate: func(c *config.Loaded) {
 		secretsMutate(c)
 		c.Slack.TeamID = f.TeamID()
 	}})
@@ -217,21 +229,37 @@ func TestSecretChangeNeverShowsTheValue(t *testing.T) {
 	require.NoError(t, err)
 	c, err := codec.New(ckeys...)
 	require.NoError(t, err)
-	var mails strings.Builder
+	// Mail is scanned as sent and as read: quoted-printable wraps lines
+	// every 76 characters, so a value can be split in the raw bytes.
+	var mails, subjects, texts, htmls, others bytes.Buffer
 	for _, m := range mail.Messages() {
 		mails.Write(m.Data)
+		d := decodeMail(t, m.Data)
+		subjects.WriteString(d.subject + "\n")
+		texts.Write(d.text)
+		htmls.Write(d.html)
+		others.Write(d.other)
 	}
+	require.Contains(t, texts.String(), "DB_PASSWORD", "the decoded mail has the diff")
 	var teamsCalls bytes.Buffer
 	for _, c := range teams.Calls() {
 		teamsCalls.Write(c.Body)
 	}
 	places := map[string][]byte{
-		"Teams calls": teamsCalls.Bytes(),
-		"Slack calls": []byte(strings.Join(f.Calls(), "\n")),
-		"mail":        []byte(mails.String()),
-		"logs":        []byte(s.Logs.String()),
-		"evidence":    evidenceDoc,
+		"Teams calls":     teamsCalls.Bytes(),
+		"Slack calls":     []byte(strings.Join(f.Calls(), "\n")),
+		"mail (raw)":      mails.Bytes(),
+		"mail subjects":   subjects.Bytes(),
+		"mail text parts": texts.Bytes(),
+		"mail HTML parts": htmls.Bytes(),
+		"logs":            []byte(s.Logs.String()),
+		"evidence":        evidenceDoc,
 	}
+	if others.Len() > 0 {
+		places["mail other parts"] = others.Bytes()
+	}
+	// The scan covers debug records, where response bodies go.
+	require.Contains(t, s.Logs.String(), "level=DEBUG")
 	for _, id := range []string{a.GetId(), r.GetId()} {
 		events := history(t, s, id)
 		places["stored history "+id] = rawBytes(t, events)
@@ -297,4 +325,67 @@ func TestSecretChangeAppliedOnceAfterWorkerKilled(t *testing.T) {
 	_, _, staged := vault.Secret(secretstore.StagingPrefix + a.GetId())
 	assert.False(t, staged)
 	assert.Equal(t, 1, rolls.count(a.GetId()+":roll"))
+}
+
+// decodedMail is a mail as its reader sees it.
+type decodedMail struct {
+	subject string
+	// text and html are the decoded text/plain and text/html parts (HTML
+	// with its character references resolved); other is every other part.
+	text, html, other []byte
+}
+
+// decodeMail parses a captured mail with net/mail and mime/multipart and
+// decodes the RFC 2047 subject and every part's transfer encoding.
+func decodeMail(t *testing.T, data []byte) decodedMail {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	require.NoError(t, err)
+	var d decodedMail
+	d.subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	require.NoError(t, err)
+	require.NotEmpty(t, d.subject)
+	decodePart(t, &d, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+	return d
+}
+
+func decodePart(t *testing.T, d *decodedMail, contentType, encoding string, body io.Reader) {
+	t.Helper()
+	if contentType == "" {
+		contentType = "text/plain"
+	}
+	media, params, err := mime.ParseMediaType(contentType)
+	require.NoError(t, err)
+	if strings.HasPrefix(media, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			// Raw: the part's transfer encoding is decoded here, for every
+			// encoding, not only the one NextPart knows.
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return
+			}
+			require.NoError(t, err)
+			decodePart(t, d, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	case "", "7bit", "8bit", "binary":
+	default:
+		t.Fatalf("unknown transfer encoding %q: the scan could not read the part", encoding)
+	}
+	b, err := io.ReadAll(body)
+	require.NoError(t, err)
+	switch media {
+	case "text/plain":
+		d.text = append(d.text, b...)
+	case "text/html":
+		d.html = append(d.html, html.UnescapeString(string(b))...)
+	default:
+		d.other = append(d.other, b...)
+	}
 }

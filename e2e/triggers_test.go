@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -10,13 +11,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"modernc.org/sqlite"
 
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/intake"
@@ -41,6 +46,9 @@ type findingsDB struct {
 	db     *sql.DB
 	insert string // insert (access_key_id, user_name, status, create_date)
 	delete string // delete by access_key_id
+	// hold makes the trigger's queries wait, from now until release, and
+	// says how many are waiting.
+	hold func(t *testing.T) (waiting func() int, release func())
 }
 
 func (f findingsDB) add(t *testing.T, key, user, status string, age time.Duration) {
@@ -80,6 +88,13 @@ func withTriggers(list ...config.Trigger) func(*config.Loaded) {
 // runTrigger executes one TriggerRunWorkflow, as the schedule would.
 func runTrigger(t *testing.T, s *testenv.Stack, name string) (triggers.RunResult, error) {
 	t.Helper()
+	res, _, err := runTriggerID(t, s, name)
+	return res, err
+}
+
+// runTriggerID is runTrigger that also returns the run's workflow ID.
+func runTriggerID(t *testing.T, s *testenv.Stack, name string) (triggers.RunResult, string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -88,7 +103,32 @@ func runTrigger(t *testing.T, s *testenv.Stack, name string) (triggers.RunResult
 	require.NoError(t, err)
 	var res triggers.RunResult
 	err = run.Get(ctx, &res)
-	return res, err
+	return res, run.GetID(), err
+}
+
+// requireNotRetried checks, in the failed run's history, that its activity
+// ran once and Temporal did not retry it because the failure said not to.
+func requireNotRetried(t *testing.T, s *testenv.Stack, workflowID string) {
+	t.Helper()
+	iter := s.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var started []*historypb.ActivityTaskStartedEventAttributes
+	var failed []*historypb.ActivityTaskFailedEventAttributes
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(t, err)
+		if a := e.GetActivityTaskStartedEventAttributes(); a != nil {
+			started = append(started, a)
+		}
+		if a := e.GetActivityTaskFailedEventAttributes(); a != nil {
+			failed = append(failed, a)
+		}
+	}
+	// A retry writes no event of its own: the started event carries the
+	// attempt it started last.
+	require.Len(t, started, 1)
+	require.Equal(t, int32(1), started[0].GetAttempt(), "the query ran more than once: retried")
+	require.Len(t, failed, 1)
+	require.Equal(t, enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE, failed[0].GetRetryState())
 }
 
 func mustRun(t *testing.T, s *testenv.Stack, name string) triggers.RunResult {
@@ -182,6 +222,11 @@ func exerciseTrigger(t *testing.T, s *testenv.Stack, f findingsDB, name string) 
 		f.add(t, keyLater6, "frank-ci", "Active", 95*24*time.Hour)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		// Each run's query is held until both wait in theirs: the two runs
+		// are under way at once, as a scheduled run and one started by hand
+		// may be, whatever the worker's timing.
+		waiting, release := f.hold(t)
+		defer release()
 		var runs []client.WorkflowRun
 		for range 2 {
 			run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -190,6 +235,8 @@ func exerciseTrigger(t *testing.T, s *testenv.Stack, f findingsDB, name string) 
 			require.NoError(t, err)
 			runs = append(runs, run)
 		}
+		testenv.Eventually(t, time.Minute, "both runs to wait in their query", func() bool { return waiting() == 2 })
+		release()
 		var started, seen []string
 		for _, run := range runs {
 			var res triggers.RunResult
@@ -250,8 +297,9 @@ func TestTriggersSQLite(t *testing.T) {
 	_, err = db.Exec(`create table iam_access_keys (access_key_id text primary key, user_name text, status text, create_date text)`)
 	require.NoError(t, err)
 
+	// The gate lets the test hold the query (findingsDB.hold).
 	query := `select access_key_id, user_name, create_date from iam_access_keys
-		where status = 'Active' and create_date < datetime('now', '-90 days')`
+		where ` + sqliteGate.fn + `() and status = 'Active' and create_date < datetime('now', '-90 days')`
 	keys := exampleTrigger(t, "iam-keys", "sqlite:"+path, query)
 	broken := exampleTrigger(t, "broken-sql", "sqlite:"+path, "selec access_key_id from iam_access_keys")
 	short := exampleTrigger(t, "missing-column", "sqlite:"+path, "select access_key_id, status from iam_access_keys")
@@ -261,6 +309,7 @@ func TestTriggersSQLite(t *testing.T) {
 		db:     db,
 		insert: `insert into iam_access_keys values (?, ?, ?, ?)`,
 		delete: `delete from iam_access_keys where access_key_id = ?`,
+		hold:   sqliteGate.hold,
 	}, "iam-keys")
 
 	t.Run("the schedule exists, paused, and a triggered run does the same", func(t *testing.T) {
@@ -271,6 +320,8 @@ func TestTriggersSQLite(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, desc.Schedule.State.Paused)
 		require.Equal(t, []client.ScheduleIntervalSpec{{Every: time.Hour}}, desc.Schedule.Spec.Intervals)
+		// Scheduled runs do not overlap; a run started by hand may.
+		require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap)
 		act, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
 		require.True(t, ok)
 		require.Equal(t, triggers.WorkflowName, act.Workflow)
@@ -331,13 +382,20 @@ func TestTriggersSQLite(t *testing.T) {
 	})
 
 	t.Run("a bad query fails the run at once, and says why", func(t *testing.T) {
-		started := time.Now()
-		_, err := runTrigger(t, s, "broken-sql")
+		_, id, err := runTriggerID(t, s, "broken-sql")
 		var app *temporal.ApplicationError
 		require.True(t, errors.As(err, &app), "%v", err)
 		require.Equal(t, triggers.ErrTypeQuery, app.Type())
 		require.Contains(t, app.Error(), "syntax error")
-		require.Less(t, time.Since(started), 30*time.Second, "not retried")
+		requireNotRetried(t, s, id)
+		// The worker logs each failed query: it ran once.
+		failures := 0
+		for _, line := range strings.Split(s.Logs.String(), "\n") {
+			if strings.Contains(line, "trigger query failed") && strings.Contains(line, "trigger=broken-sql") {
+				failures++
+			}
+		}
+		require.Equal(t, 1, failures, "the query's executions")
 		require.NotContains(t, s.Logs.String(), "panic")
 	})
 
@@ -417,13 +475,93 @@ func TestTriggersPostgres(t *testing.T) {
 		db:     db,
 		insert: `insert into ` + table + ` values ($1, $2, $3, $4)`,
 		delete: `delete from ` + table + ` where access_key_id = $1`,
+		hold:   func(t *testing.T) (func() int, func()) { return lockTable(t, db, table) },
 	}, "iam-keys-pg")
 
 	t.Run("an unknown table fails the run at once", func(t *testing.T) {
-		_, err := runTrigger(t, s, "missing-table")
+		_, id, err := runTriggerID(t, s, "missing-table")
 		var app *temporal.ApplicationError
 		require.True(t, errors.As(err, &app), "%v", err)
 		require.Equal(t, triggers.ErrTypeQuery, app.Type())
 		require.Contains(t, app.Error(), "42P01")
+		requireNotRetried(t, s, id)
 	})
+}
+
+// lockTable holds an exclusive lock on table until release: the trigger's
+// reads wait for it, and PostgreSQL lists each waiting read in pg_locks.
+func lockTable(t *testing.T, db *sql.DB, table string) (waiting func() int, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, `lock table `+table+` in access exclusive mode`)
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() { once.Do(func() { require.NoError(t, tx.Rollback()) }) }
+	t.Cleanup(release)
+	waiting = func() int {
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx,
+			`select count(*) from pg_locks where relation = $1::regclass and not granted`, table).Scan(&n))
+		return n
+	}
+	return waiting, release
+}
+
+// queryGate is an SQLite function a trigger's query calls: while the test
+// holds it, each query that calls it waits (one call at a time per query).
+type queryGate struct {
+	fn   string
+	mu   sync.Mutex
+	open chan struct{} // nil when not held
+	held int
+}
+
+// sqliteGate is registered with the driver once per process (init), for
+// every connection the worker opens.
+var sqliteGate = &queryGate{fn: "e2e_query_gate"}
+
+// The driver's function registry is not safe against connections being
+// opened meanwhile (the embedded Temporal opens SQLite too): register the
+// gate before any test runs.
+func init() {
+	g := sqliteGate
+	sqlite.MustRegisterScalarFunction(g.fn, 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		g.mu.Lock()
+		open := g.open
+		if open != nil {
+			g.held++
+		}
+		g.mu.Unlock()
+		if open != nil {
+			<-open
+		}
+		return int64(1), nil
+	})
+}
+
+func (g *queryGate) hold(t *testing.T) (waiting func() int, release func()) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.Nil(t, g.open, "the gate is held already")
+	open := make(chan struct{})
+	g.open, g.held = open, 0
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			g.mu.Lock()
+			g.open = nil
+			g.mu.Unlock()
+			close(open)
+		})
+	}
+	t.Cleanup(release)
+	waiting = func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.held
+	}
+	return waiting, release
 }

@@ -386,32 +386,69 @@ func TestStrangersCannotProbeByWriting(t *testing.T) {
 	assert.Equal(t, 1, cancels, "the refused cancel is recorded")
 }
 
-// TestForgedStartInTemporal: with write access to Temporal alone, an
-// attacker starts an approval workflow whose input names themselves as the
-// approver of a webhook of their choosing (`temporal workflow start --type
-// ApprovalWorkflow --input …`). It ends at once as cancelled, asks no one,
-// runs nothing, and the gateway then refuses mallory's approval of it as
-// of any closed approval.
+// TestForgedStartInTemporal: mallory, a Signoff user with write access to
+// Temporal, starts an approval workflow whose input names himself as the
+// approver of a webhook of his choosing (`temporal workflow start --type
+// ApprovalWorkflow --input …`), then approves it through the gateway, as
+// the approver he named. The gateway refuses him, the webhook is never
+// called, and the approval ends cancelled as not started through Signoff,
+// asking no one and counting nothing.
 func TestForgedStartInTemporal(t *testing.T) {
 	t.Parallel()
-	s := testenv.Start(t, testenv.Options{})
+	var calls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(hook.Close)
+	// mallory may use Signoff like anyone, and decides nothing.
+	yaml := strings.Replace(testenv.StackConfig, "\nusers:\n",
+		"\nusers:\n  - name: mallory\n    email: mallory@example.com\n    token: dev-mallory\n", 1)
+	require.Contains(t, yaml, "dev-mallory")
+	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml})
 	ctx := context.Background()
 	const id = "forgedforgedforgedforgedfo"
 	in := workflows.Input{
 		ID: id, Requester: "alice", CreatedAt: time.Now(), Rules: approval.RulesDelegation, Version: workflows.VersionLatest,
 		Request: approval.Request{Title: "Harmless", Environment: "production",
-			Action: approval.Action{Type: "webhook", URL: "https://evil.example.com/hook"}},
-		Policy: approval.Policy{Name: "production", Approvers: []string{"bob"}, RequiredApprovals: 1, Deadline: time.Hour},
+			Action: approval.Action{Type: "webhook", URL: hook.URL + "/hook"}},
+		Policy: approval.Policy{Name: "production", Approvers: []string{"mallory"}, RequiredApprovals: 1, Deadline: time.Hour},
 	}
 	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.ApprovalWorkflowID(id), TaskQueue: s.Config.Temporal.TaskQueue,
 	}, workflows.WorkflowName, in)
 	require.NoError(t, err)
+
+	// Before waiting for the run to end: an approval that let him in would
+	// wait for him.
+	code, body := s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-mallory",
+		fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, in.Request.Hash()))
+	// Refused as not pending: by the run while it checks its start, or by
+	// the gateway once it has ended.
+	require.Equal(t, http.StatusConflict, code, "mallory's approval of his forged approval: %s", body)
+
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	var st approval.State
-	require.NoError(t, run.Get(ctx, &st), "the workflow ends on its own")
+	require.NoError(t, run.Get(wctx, &st), "the workflow ends on its own")
 	assert.Equal(t, approval.StatusCancelled, st.Status)
 	assert.Equal(t, approval.UnprovenKey, st.CancelledBy)
 	assert.Contains(t, st.CancelReason, "not started through Signoff")
+	assert.Empty(t, st.ApprovedBy)
+	for _, at := range st.Attempts {
+		assert.False(t, at.Accepted, "%s's attempt counted", at.User)
+	}
 	assert.Nil(t, st.ActionResult, "nothing ran")
+	assert.Equal(t, int32(0), calls.Load(), "the webhook was never called")
 	assert.NotContains(t, s.Logs.String(), "approval requested", "nobody was asked")
+
+	// Once it has ended, the gateway still refuses him.
+	code, body = s.Do(http.MethodPost, "/v1/approvals/"+id+":decide", "dev-mallory",
+		fmt.Sprintf(`{"decision":"DECISION_APPROVE","request_hash":%q}`, in.Request.Hash()))
+	assert.Equal(t, http.StatusConflict, code, string(body))
+	assert.Contains(t, string(body), "no longer pending")
+	final := state(t, s, id)
+	assert.Equal(t, approval.StatusCancelled, final.Status)
+	assert.Empty(t, final.ApprovedBy)
+	assert.Equal(t, int32(0), calls.Load(), "the webhook was never called")
 }
