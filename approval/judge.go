@@ -249,18 +249,7 @@ func (s *State) personKey(user, proof string) string {
 // keepRefusal reports whether one more refusal by key is kept in full,
 // counting it in Dropped when not.
 func (s *State) keepRefusal(key string) bool {
-	n := 0
-	for _, a := range s.Attempts {
-		if !a.Accepted && s.personKey(a.User, a.Proof) == key {
-			n++
-		}
-	}
-	for _, e := range s.Events {
-		if refusedEventKinds[e.Kind] && e.User == key {
-			n++
-		}
-	}
-	if n < MaxRefusedPerPerson && s.RefusalsKept() < MaxRefusalsKept {
+	if s.KeepsRefusalOf(key) {
 		return true
 	}
 	for i := range s.Dropped {
