@@ -133,7 +133,9 @@ func (r *GrantReconciler) examine(ctx context.Context, wid, runID string, out *w
 		return
 	}
 	if status == "" {
-		r.settle(runID)
+		// A later run runs: looked at again next pass, as it may end
+		// without revoking (a copy ends at once; a reset run can be
+		// terminated too).
 		return
 	}
 	done, err := r.reconciled(ctx, id, runID)
@@ -163,18 +165,27 @@ func (r *GrantReconciler) examine(ctx context.Context, wid, runID string, out *w
 }
 
 // closedLatest returns how run runID of wid closed ("Terminated"), or ""
-// when it is not the approval's latest run or that run still runs: after
-// a reset, the new run holds the grant and revokes it.
+// when a later run of the approval still runs: after a reset, the new run
+// holds the grant and revokes it. A later run that has ended holds nothing
+// (a copy started under the approval's ID is refused at its start and ends
+// at once), so it does not excuse runID's grant.
 func (r *GrantReconciler) closedLatest(ctx context.Context, wid, runID string) (string, error) {
 	desc, err := r.Client.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil {
 		return "", fmt.Errorf("describe %s: %w", wid, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	if info.GetExecution().GetRunId() != runID || info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return "", nil
 	}
-	return info.GetStatus().String(), nil
+	if info.GetExecution().GetRunId() == runID {
+		return info.GetStatus().String(), nil
+	}
+	own, err := r.Client.DescribeWorkflowExecution(ctx, wid, runID)
+	if err != nil {
+		return "", fmt.Errorf("describe %s run %s: %w", wid, runID, err)
+	}
+	return own.GetWorkflowExecutionInfo().GetStatus().String(), nil
 }
 
 // reconciled is the status of the run's ReconcileGrantWorkflow, or

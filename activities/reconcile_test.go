@@ -31,11 +31,13 @@ type fakeTemporal struct {
 	latest  map[string]*workflowpb.WorkflowExecutionInfo // workflow ID → latest run
 	states  map[string]*approval.State                   // run ID → last state
 	queries map[string]int                               // run ID → state queries
+	runs    map[string]*workflowpb.WorkflowExecutionInfo // run ID → that run
 	query   string
 }
 
 func newFakeTemporal() *fakeTemporal {
-	return &fakeTemporal{latest: map[string]*workflowpb.WorkflowExecutionInfo{}, states: map[string]*approval.State{}, queries: map[string]int{}}
+	return &fakeTemporal{latest: map[string]*workflowpb.WorkflowExecutionInfo{}, states: map[string]*approval.State{}, queries: map[string]int{},
+		runs: map[string]*workflowpb.WorkflowExecutionInfo{}}
 }
 
 // closed adds a run of approval id that closed with status, listed by
@@ -50,6 +52,7 @@ func (f *fakeTemporal) closed(id, runID string, status enumspb.WorkflowExecution
 // run makes runID the latest run of wid.
 func (f *fakeTemporal) run(wid, runID string, status enumspb.WorkflowExecutionStatus) {
 	f.latest[wid] = &workflowpb.WorkflowExecutionInfo{Execution: &commonpb.WorkflowExecution{WorkflowId: wid, RunId: runID}, Status: status}
+	f.runs[runID] = f.latest[wid]
 }
 
 // ListWorkflow lists two runs a page, to go through the pages.
@@ -76,7 +79,10 @@ func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, wid, runID s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	info, ok := f.latest[wid]
-	if !ok || runID != "" {
+	if runID != "" {
+		info, ok = f.runs[runID]
+	}
+	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found: " + wid)
 	}
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}, nil
@@ -281,5 +287,29 @@ func TestHoldsAccess(t *testing.T) {
 		if got := HoldsAccess(c.st); got != c.want {
 			t.Errorf("%s: HoldsAccess %v, want %v", name, got, c.want)
 		}
+	}
+}
+
+// TestRevokeOrphanedGrantAfterACopiedRun: someone terminates a granted
+// approval's workflow and starts a copy under its ID, which is refused at
+// start and ends at once. The copy is the latest run but holds nothing: the
+// terminated run's grant is still revoked.
+func TestRevokeOrphanedGrantAfterACopiedRun(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	access := &fakeAccess{members: map[string]bool{}}
+	acts := grantActivities(access, &now)
+	st := terminatedGrant("a1", now)
+	acts.phase(t, st, "")
+	f := newFakeTemporal()
+	f.closed("a1", "r1", enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, st)
+	f.run(workflows.ApprovalWorkflowID("a1"), "r2", enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	logger, _ := logBuffer()
+	r := &GrantReconciler{Client: f, Activities: acts, Logger: logger}
+	got, err := r.RevokeOrphanedGrant(context.Background(), workflows.OrphanedGrant{ApprovalID: "a1", RunID: "r1", WorkflowStatus: "Terminated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Skipped != "" || access.members["alice"] || access.revokes != 1 {
+		t.Errorf("answer %+v, members %v, %d revokes: want the access revoked", got, access.members, access.revokes)
 	}
 }
