@@ -156,7 +156,13 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 		if st.Request.Extends != "" {
 			phase = PhaseExtend
 		}
-		st.ActionResult = runAction(ctx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction && phase == "", phase)
+		// A grant cancelled in Temporal while it runs is waited for, so
+		// the revoke that follows cannot overtake it (since changeFirstRun).
+		actx := ctx
+		if r.gateStart && st.Grant != nil {
+			actx = workflow.WithWaitForCancellation(ctx, true)
+		}
+		st.ActionResult = runAction(actx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction && phase == "", phase)
 		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
 		setDetails(ctx, st)
 		if st.Grant != nil {
@@ -879,12 +885,14 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 	st := r.st
 	v2 := workflow.GetVersion(ctx, changeGrantPeriod, workflow.DefaultVersion, 1) == 1
 	now := workflow.Now(ctx)
+	cancelledEarly := false
 	if ctx.Err() != nil {
 		// Cancelled while the grant ran: it may have landed all the same.
 		var err error
 		if ctx, err = r.endGrantOnCancel(ctx, workflow.ErrCanceled); err != nil {
 			return ctx, err
 		}
+		cancelledEarly = r.grantCancelled
 	}
 	if st.ActionResult.Success {
 		st.MarkGranted(now, st.ActionResult.Output)
@@ -893,6 +901,9 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 		}
 		setDetails(ctx, st)
 		r.notify(ctx, NoticeOutcome, nil)
+		if cancelledEarly {
+			r.askRevokeForCancel(ctx)
+		}
 		hold := r.holdGrantV0
 		if v2 {
 			hold = r.holdGrant
@@ -901,7 +912,10 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 			if ctx, err = r.endGrantOnCancel(ctx, err); err != nil {
 				return ctx, err
 			}
+			r.askRevokeForCancel(ctx)
 		}
+	} else if cancelledEarly {
+		r.askRevokeForCancel(ctx)
 	}
 	for {
 		res := runAction(ctx, st, false, PhaseRevoke)
@@ -932,6 +946,7 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 			if ctx, err = r.endGrantOnCancel(ctx, err); err != nil {
 				return ctx, err
 			}
+			r.askRevokeForCancel(ctx)
 		}
 		if taken() {
 			st.MarkRevokeTakenOver(workflow.Now(ctx))
@@ -957,10 +972,10 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 // and the access stayed for ever.
 const changeCancelRevokes = "cancel-revokes-grant"
 
-// endGrantOnCancel turns a cancellation during the grant period into a
-// revoke asked for by Temporal, and returns the context the rest of the
-// workflow runs on. Any other error, or a history from before the change,
-// is returned as it was.
+// endGrantOnCancel turns a cancellation during the grant period into the
+// context the rest of the workflow runs on, one the cancellation does not
+// reach; askRevokeForCancel then records the revoke Temporal asked for. Any
+// other error, or a history from before the change, is returned as it was.
 func (r *approvalRun) endGrantOnCancel(ctx workflow.Context, err error) (workflow.Context, error) {
 	if !errors.Is(err, workflow.ErrCanceled) && !temporal.IsCanceledError(err) {
 		return ctx, err
@@ -969,17 +984,26 @@ func (r *approvalRun) endGrantOnCancel(ctx workflow.Context, err error) (workflo
 	if workflow.GetVersion(dctx, changeCancelRevokes, workflow.DefaultVersion, 1) != 1 {
 		return ctx, err
 	}
-	st, now := r.st, workflow.Now(dctx)
+	r.grantCancelled = true
+	r.logger.Info("grant ends: workflow cancelled in Temporal", "approval_id", r.st.ID)
+	return dctx, nil
+}
+
+// askRevokeForCancel records the revoke a cancellation in Temporal asked
+// for: as a revoke request while access is granted (the grant period then
+// ends at once), as an event otherwise.
+func (r *approvalRun) askRevokeForCancel(ctx workflow.Context) {
+	st, now := r.st, workflow.Now(ctx)
+	if !st.Grant.RevokeRequestedAt.IsZero() {
+		return
+	}
 	reason := "workflow cancelled in Temporal: the access ends now"
-	if st.Status == approval.StatusGranted && st.Grant.RevokeRequestedAt.IsZero() {
+	if st.Status == approval.StatusGranted {
 		_ = st.RequestRevoke(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}, reason, now)
 	} else {
 		st.Record(now, approval.EventRevokeRequested, "temporal", reason)
 	}
-	r.grantCancelled = true
-	r.logger.Info("grant ends: workflow cancelled in Temporal", "approval_id", st.ID)
-	setDetails(dctx, st)
-	return dctx, nil
+	setDetails(ctx, st)
 }
 
 // holdGrantV0 is the grant period of grants started before
