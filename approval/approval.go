@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/signoff/signoff/secretchange"
@@ -217,3 +218,8 @@ type Event struct {
 	User   string    `json:"user,omitempty"`
 	Detail string    `json:"detail,omitempty"`
 }
+
+// ErrInvalidAction wraps every validation failure of an action (the
+// actions' own ErrInvalid is this one), so the edges recognise it without
+// importing the actions.
+var ErrInvalidAction = errors.New("invalid action")

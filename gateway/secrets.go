@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approvals"
 	"github.com/signoff/signoff/identity"
@@ -130,9 +129,9 @@ func (s *Service) ProposeSecret(ctx context.Context, user *identity.User, reques
 	}
 	change, err := proposer.Propose(ctx, id, p.Target, p.Secret, p.Edits)
 	switch {
-	case errors.Is(err, action.ErrInvalid):
-		return nil, fmt.Errorf("%w: %s", intake.ErrInvalid, strings.TrimPrefix(err.Error(), action.ErrInvalid.Error()+": "))
-	case errors.Is(err, action.ErrNoSecretKeys):
+	case errors.Is(err, approval.ErrInvalidAction):
+		return nil, fmt.Errorf("%w: %s", intake.ErrInvalid, strings.TrimPrefix(err.Error(), approval.ErrInvalidAction.Error()+": "))
+	case errors.Is(err, secretchange.ErrNoKeys):
 		return nil, &secretsOff{err.Error()}
 	case err != nil:
 		s.logger.WarnContext(ctx, "secret change not staged", "requester", user.Name, "target", p.Target, "secret", p.Secret, "err", err)
@@ -141,7 +140,7 @@ func (s *Service) ProposeSecret(ctx context.Context, user *identity.User, reques
 	r := approval.Request{
 		Title: title, Description: p.Description, Environment: p.Environment, Resource: change.Secret,
 		Fields: intake.SecretFields(change), Secret: change,
-		Action: approval.Action{Type: action.SecretChangeType, Params: map[string]string{"target": change.Target, "secret": change.Secret}},
+		Action: approval.Action{Type: secretchange.ActionType, Params: map[string]string{"target": change.Target, "secret": change.Secret}},
 	}
 	res, err := s.starter.Start(ctx, intake.Request{Requester: user, RequestID: requestID, Request: r, Justification: justification})
 	if err != nil {

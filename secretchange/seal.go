@@ -18,6 +18,12 @@ import (
 // The same value on every gateway and worker; nothing else holds it.
 const EnvKeys = "SIGNOFF_SECRET_KEYS"
 
+// ActionType is the action type of a secret change request.
+const ActionType = "secret_change"
+
+// ErrNoKeys: proposals need the secret change keys.
+var ErrNoKeys = errors.New("secret changes are off: " + EnvKeys + " is not set")
+
 // Keys seal staged values and fingerprint them. Each master key derives
 // two: one for fingerprints, one for sealing.
 type Keys struct {

@@ -21,8 +21,9 @@ type Runner interface {
 	Run(ctx context.Context, st *approval.State) (output string, err error)
 }
 
-// ErrInvalid wraps every validation failure.
-var ErrInvalid = errors.New("invalid action")
+// ErrInvalid wraps every validation failure; it is approval's, so the edges
+// recognise it without importing the actions.
+var ErrInvalid = approval.ErrInvalidAction
 
 // Registry maps action types to runners.
 type Registry struct {

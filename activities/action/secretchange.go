@@ -18,7 +18,7 @@ import (
 )
 
 // SecretChangeType applies an approved change to a production secret.
-const SecretChangeType = "secret_change"
+const SecretChangeType = secretchange.ActionType
 
 // SecretChange is the secret_change action. The approval carries only the
 // redacted diff (approval.Request.Secret); the values were staged, sealed
@@ -238,7 +238,7 @@ func (s *SecretChange) roll(ctx context.Context, h *RollHook, id string, c *secr
 }
 
 // ErrNoSecretKeys: proposals need the secret change keys.
-var ErrNoSecretKeys = errors.New("secret changes are off: " + secretchange.EnvKeys + " is not set")
+var ErrNoSecretKeys = secretchange.ErrNoKeys
 
 // Propose stages edits of target's secret for approval id, sealed and
 // bound to it, and returns the redacted diff against the secret now. The
