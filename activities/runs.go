@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -24,7 +24,7 @@ type TemporalRuns struct{ Client client.Client }
 // OtherRuns asks visibility for at most a few other runs: one is enough to
 // tell a copy.
 func (t TemporalRuns) OtherRuns(ctx context.Context, workflowID, runID string) ([]string, error) {
-	q := fmt.Sprintf("WorkflowId = %s AND RunId != %s", quote(workflowID), quote(runID))
+	q := fmt.Sprintf("WorkflowId = %s AND RunId != %s", temporalconn.Quote(workflowID), temporalconn.Quote(runID))
 	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 5})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)
@@ -34,11 +34,6 @@ func (t TemporalRuns) OtherRuns(ctx context.Context, workflowID, runID string) (
 		out = append(out, e.GetExecution().GetRunId())
 	}
 	return out, nil
-}
-
-// quote makes s a string literal of the visibility query language.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // EarlierRuns answers the workflow's first-run check: the other runs under

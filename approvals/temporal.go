@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/temporalconn"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -377,7 +378,7 @@ func (t *Temporal) CountPending(ctx context.Context, startedBefore time.Time) (i
 func pendingQuery(startedBefore time.Time) string {
 	q := visibilityQuery(Query{Status: approval.StatusPending, Open: true})
 	if !startedBefore.IsZero() {
-		q += " AND StartTime < " + quote(startedBefore.UTC().Format(time.RFC3339Nano))
+		q += " AND StartTime < " + temporalconn.Quote(startedBefore.UTC().Format(time.RFC3339Nano))
 	}
 	return q
 }
@@ -398,7 +399,7 @@ func grantsQuery(revokeFailing bool) string {
 // visibilityQuery is q in Temporal's list filter language. Every value is
 // quoted, so none can break out of its literal.
 func visibilityQuery(q Query) string {
-	clauses := []string{fmt.Sprintf("WorkflowType = %s", quote(workflows.WorkflowName))}
+	clauses := []string{fmt.Sprintf("WorkflowType = %s", temporalconn.Quote(workflows.WorkflowName))}
 	if q.Open {
 		clauses = append(clauses, "ExecutionStatus = 'Running'")
 	}
@@ -408,19 +409,14 @@ func visibilityQuery(q Query) string {
 		{workflows.AttrRequester.GetName(), q.Requester},
 	} {
 		if f.value != "" {
-			clauses = append(clauses, fmt.Sprintf("%s = %s", f.attr, quote(f.value)))
+			clauses = append(clauses, fmt.Sprintf("%s = %s", f.attr, temporalconn.Quote(f.value)))
 		}
 	}
 	if q.ReadableBy != "" {
 		clauses = append(clauses, fmt.Sprintf("(%s = %s OR %s = %s)",
-			workflows.AttrRequester.GetName(), quote(q.ReadableBy), workflows.AttrApprovers.GetName(), quote(q.ReadableBy)))
+			workflows.AttrRequester.GetName(), temporalconn.Quote(q.ReadableBy), workflows.AttrApprovers.GetName(), temporalconn.Quote(q.ReadableBy)))
 	}
 	return strings.Join(clauses, " AND ")
-}
-
-// quote makes s a string literal of the list filter language.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // Record reads the latest run's history for the timers that fired, with
