@@ -36,6 +36,9 @@ func (r *approvalRun) admitDecision(ctx workflow.Context, req DecisionRequest) e
 	if _, seen := st.Find(req.AttemptID); seen || st.Rules == approval.RulesLegacy {
 		return nil
 	}
+	if r.keptEither(req.User) {
+		return nil // kept whatever its stamp: no need to check it here
+	}
 	proven, known := provenNow(ctx, r, req)
 	if r.keeps(req.User, proven, known) {
 		return nil
@@ -64,6 +67,9 @@ func admitOperation[M Provable[M]](ctx workflow.Context, r *approvalRun, m M, us
 	st := r.st
 	if st.Rules == approval.RulesLegacy {
 		return nil
+	}
+	if r.keptEither(user) {
+		return nil // kept whatever its stamp: no need to check it here
 	}
 	proven, known := provenNow(ctx, r, m)
 	if r.keeps(user, proven, known) {
@@ -113,4 +119,11 @@ func (r *approvalRun) keeps(user string, proven, known bool) bool {
 		return r.st.KeepsRefusalOf(r.st.PersonKey(user, true)) || r.st.KeepsRefusalOf(r.st.PersonKey(user, false))
 	}
 	return r.st.KeepsRefusalOf(r.st.PersonKey(user, proven))
+}
+
+// keptEither reports whether a refusal of user's message would be kept
+// whether or not its stamp is good: the common case, decided without an
+// HMAC per update.
+func (r *approvalRun) keptEither(user string) bool {
+	return r.st.KeepsRefusalOf(r.st.PersonKey(user, true)) && r.st.KeepsRefusalOf(r.st.PersonKey(user, false))
 }
