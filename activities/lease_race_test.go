@@ -10,7 +10,7 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/grantlease"
-	"github.com/signoff/signoff/leasestore"
+	"github.com/signoff/signoff/store/leasestore"
 	"github.com/signoff/signoff/workflows"
 )
 

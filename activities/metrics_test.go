@@ -11,7 +11,7 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/temporal/connect"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -75,7 +75,7 @@ func counterValues(t *testing.T, reg prometheus.Gatherer, name, key string) map[
 // notifier, a delivered one adds 0 (the series is there before the first
 // failure). Every series has the task queue label.
 func TestActivityMetrics(t *testing.T) {
-	m, err := temporalconn.NewMetrics(nil)
+	m, err := connect.NewMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/workflows"
 )
 

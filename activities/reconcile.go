@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/temporal/connect"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -63,12 +63,12 @@ const reconcilePage = 100
 func orphanQuery(taskQueue string) string {
 	statuses := func(vs ...string) string {
 		for i, v := range vs {
-			vs[i] = temporalconn.Quote(v)
+			vs[i] = connect.Quote(v)
 		}
 		return "(" + strings.Join(vs, ", ") + ")"
 	}
 	return fmt.Sprintf("WorkflowType = %s AND TaskQueue = %s AND ExecutionStatus IN %s AND %s IN %s",
-		temporalconn.Quote(workflows.WorkflowName), temporalconn.Quote(taskQueue),
+		connect.Quote(workflows.WorkflowName), connect.Quote(taskQueue),
 		statuses(enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED.String(), enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT.String(),
 			enumspb.WORKFLOW_EXECUTION_STATUS_FAILED.String(), enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED.String()),
 		workflows.AttrStatus.GetName(),

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/temporal/connect"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -24,7 +24,7 @@ type TemporalRuns struct{ Client client.Client }
 // OtherRuns asks visibility for at most a few other runs: one is enough to
 // tell a copy.
 func (t TemporalRuns) OtherRuns(ctx context.Context, workflowID, runID string) ([]string, error) {
-	q := fmt.Sprintf("WorkflowId = %s AND RunId != %s", temporalconn.Quote(workflowID), temporalconn.Quote(runID))
+	q := fmt.Sprintf("WorkflowId = %s AND RunId != %s", connect.Quote(workflowID), connect.Quote(runID))
 	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 5})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of %s: %w", workflowID, err)

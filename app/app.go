@@ -18,19 +18,19 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/authn"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/auth/authn"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/channel/slack/usergroups"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
-	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/gateway"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
-	"github.com/signoff/signoff/slackgroups"
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/peoplestore"
+	"github.com/signoff/signoff/temporal/codec"
+	"github.com/signoff/signoff/temporal/connect"
 	"github.com/signoff/signoff/worker"
 	"github.com/signoff/signoff/workflows"
 )
@@ -56,7 +56,7 @@ type Settings struct {
 	// EmailLinks sign (worker) and verify (gateway) the links in emails;
 	// nil when SIGNOFF_EMAIL_LINK_KEY is unset, which a config using the
 	// email notifier is refused for when the worker or gateway is built.
-	EmailLinks *emailtoken.Keys
+	EmailLinks *linktoken.Keys
 	// Evidence signs evidence exports (SIGNOFF_EVIDENCE_KEY); nil when
 	// unset.
 	Evidence ed25519.PrivateKey
@@ -115,14 +115,14 @@ func SettingsFrom(cfg *config.Loaded, lookup func(string) (string, bool)) (Setti
 	}
 	s.Slack = config.SlackSecretsFrom(getenv)
 	s.Email, s.EmailErr = config.EmailSecretsFrom(getenv)
-	if s.EmailLinks, _, err = emailtoken.Parse(getenv(config.EnvEmailLinkKey), getenv(config.EnvEmailLinkKeyPrevious)); err != nil {
+	if s.EmailLinks, _, err = linktoken.Parse(getenv(config.EnvEmailLinkKey), getenv(config.EnvEmailLinkKeyPrevious)); err != nil {
 		return s, err
 	}
 	if s.Evidence, _, err = evidence.ParseKey(getenv(evidence.EnvKey)); err != nil {
 		return s, err
 	}
 	if v := strings.TrimSpace(getenv(config.EnvSessionKey)); v != "" {
-		if s.SessionKey, err = emailtoken.ParseKey(v); err != nil || len(s.SessionKey) < 32 {
+		if s.SessionKey, err = linktoken.ParseKey(v); err != nil || len(s.SessionKey) < 32 {
 			return s, fmt.Errorf("%s: want 32 bytes or more, base64 (openssl rand -base64 32)", config.EnvSessionKey)
 		}
 	}
@@ -157,14 +157,14 @@ func Load(path string, lookup func(string) (string, bool)) (*config.Live, Settin
 // Backend is a connection to Temporal and the approvals port over it.
 type Backend struct {
 	Client    client.Client
-	Approvals *approvals.Temporal
+	Approvals *approvalstore.Temporal
 	// People keeps identity-provider groups and delegations (the people
 	// workflow); its changes are stamped with the settings' proof keys.
 	People *peoplestore.Temporal
 	// Metrics are the Temporal SDK's metrics (the client's and its
 	// workers'), with what the workflows and activities emit through it;
 	// the gateway and the worker's health listener serve them on /metrics.
-	Metrics *temporalconn.Metrics
+	Metrics *connect.Metrics
 }
 
 // Connect dials Temporal at cfg.Temporal (address overrides it when not
@@ -175,11 +175,11 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 	if address != "" {
 		tcfg.Address = address
 	}
-	metrics, err := temporalconn.NewMetrics(logger)
+	metrics, err := connect.NewMetrics(logger)
 	if err != nil {
 		return nil, err
 	}
-	c, err := temporalconn.DialWith(ctx, tcfg, set.Codec, set.TemporalAPIKey, metrics.Handler, logger)
+	c, err := connect.DialWith(ctx, tcfg, set.Codec, set.TemporalAPIKey, metrics.Handler, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -187,14 +187,14 @@ func Connect(ctx context.Context, cfg *config.Loaded, address string, set Settin
 		c.Close()
 		return nil, err
 	}
-	port := approvals.NewTemporal(c, temporalconn.Converter(set.Codec), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	port := approvalstore.NewTemporal(c, connect.Converter(set.Codec), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
 	return &Backend{Client: c, Approvals: port, People: peoplestore.NewTemporal(c, cfg.Temporal.TaskQueue, set.Proofs), Metrics: metrics}, nil
 }
 
 // EnsureNamespace registers cfg's namespace and Signoff's search
 // attributes when missing.
 func EnsureNamespace(ctx context.Context, c client.Client, cfg *config.Loaded) error {
-	return temporalconn.EnsureNamespace(ctx, c, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std(), workflows.SearchAttributes)
+	return connect.EnsureNamespace(ctx, c, cfg.Temporal.Namespace, cfg.Temporal.Retention.Std(), workflows.SearchAttributes)
 }
 
 // BootstrapNamespace registers cfg's namespace and search attributes on the
@@ -204,7 +204,7 @@ func EnsureNamespace(ctx context.Context, c client.Client, cfg *config.Loaded) e
 // until their namespace cache refreshes (about 10 s), and listing its
 // search attributes fails until then.
 func BootstrapNamespace(ctx context.Context, address string, cfg *config.Loaded, logger *slog.Logger) error {
-	c, err := temporalconn.Dial(ctx, config.Temporal{Address: address, Namespace: cfg.Temporal.Namespace}, nil, "", logger)
+	c, err := connect.Dial(ctx, config.Temporal{Address: address, Namespace: cfg.Temporal.Namespace}, nil, "", logger)
 	if err != nil {
 		return err
 	}
@@ -274,12 +274,12 @@ func NewGateway(ctx context.Context, b *Backend, live *config.Live, set Settings
 	auth.ObserveGroups(b.People.Observe)
 	outside := policy.Sources{
 		policy.OIDCGroupPrefix:      peoplestore.Groups{Store: b.People},
-		policy.SlackUsergroupPrefix: slackgroups.ForConfig(live.Get().Slack, set.Slack, func() *identity.Directory { return live.Get().Directory }),
+		policy.SlackUsergroupPrefix: usergroups.ForConfig(live.Get().Slack, set.Slack, func() *identity.Directory { return live.Get().Directory }),
 	}
 	return gateway.New(gateway.Options{
 		// Each person's messages to an approval are budgeted before
 		// Temporal: a flood costs the flooder, not the approval.
-		Live: live, Approvals: approvals.NewBudget(b.Approvals, approvals.DefaultBudgetBurst, approvals.DefaultBudgetEvery),
+		Live: live, Approvals: approvalstore.NewBudget(b.Approvals, approvalstore.DefaultBudgetBurst, approvalstore.DefaultBudgetEvery),
 		Actions: NewLiveActions(live, set.Env.Lookup), Proofs: set.Proofs,
 		Codec: set.Codec, Ready: b.Ready, Logger: logger, Authn: auth, Outside: outside, People: b.People, Metrics: b.MetricsGatherer(),
 		Secrets: gateway.Secrets{Slack: set.Slack, EmailLinks: set.EmailLinks, Evidence: set.Evidence,

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/proof"
 )
 
 const minimalConfig = "dev_only: true\nusers: [{name: bob, token: t1}]\nnotifiers: [log]\n"

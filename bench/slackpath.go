@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/signoff/signoff/internal/slackfake"
+	"github.com/signoff/signoff/channel/slack/slackfake"
 )
 
 // SlackWatch follows a fake Slack: which approval each prompt belongs to,

@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/devserver"
 	"github.com/signoff/signoff/internal/procs"
+	"github.com/signoff/signoff/temporal/devserver"
 )
 
 // SplitTaskQueue is the Signoff task queue of the split topology.

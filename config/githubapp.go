@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/identity"
 )
 
 // NotifierGitHubDeployments is the notifier that reports the outcome of

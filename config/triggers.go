@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/rowtemplate"
+	"github.com/signoff/signoff/triggers/rowtemplate"
 )
 
 // Triggers are scheduled queries that start one approval per row they

@@ -297,7 +297,7 @@ func TestKubernetes(t *testing.T) {
 				require.Contains(t, src, route, file)
 			}
 		}
-		require.Contains(t, readFile(t, "../gateway/slackhttp/handler.go"), `"/slack/`, "the ingress routes /slack/ to the gateway")
+		require.Contains(t, readFile(t, "../channel/slack/callbacks/handler.go"), `"/slack/`, "the ingress routes /slack/ to the gateway")
 	})
 
 	t.Run("overlays", func(t *testing.T) {

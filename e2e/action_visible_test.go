@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/channel/email/smtpfake"
+	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/internal/slackfake"
-	"github.com/signoff/signoff/internal/smtpfake"
 	"github.com/signoff/signoff/internal/testenv"
 )
 

@@ -28,12 +28,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/signoff/signoff/activities/action"
-	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/fakecloud"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/temporal/codec"
 	"github.com/signoff/signoff/workflows"
 )
 

@@ -20,10 +20,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/channel/email/smtpfake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
-	"github.com/signoff/signoff/evidence"
-	"github.com/signoff/signoff/internal/smtpfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/workflows"
 )
@@ -38,7 +38,7 @@ const (
 type emailEnv struct {
 	*testenv.Stack
 	smtp        *smtpfake.Server
-	keys        *emailtoken.Keys
+	keys        *linktoken.Keys
 	evidencePub ed25519.PublicKey
 	secrets     []string
 }
@@ -89,7 +89,7 @@ email:
 `, 1)
 	yaml = strings.Replace(yaml, "  - name: default\n", escalatingPolicy+"  - name: default\n", 1)
 	s := testenv.Start(t, testenv.Options{ConfigYAML: yaml, Env: env})
-	keys, err := emailtoken.New(linkKey)
+	keys, err := linktoken.New(linkKey)
 	require.NoError(t, err)
 	return &emailEnv{Stack: s, smtp: fake, keys: keys,
 		evidencePub: ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey),
@@ -290,7 +290,7 @@ func TestEmailApprovalEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		require.Equal(t, "invalid", pageResult(body))
 		// Signed by another key.
-		stranger, err := emailtoken.New(bytes.Repeat([]byte{9}, 32))
+		stranger, err := linktoken.New(bytes.Repeat([]byte{9}, 32))
 		require.NoError(t, err)
 		c, err := e.keys.Verify(tok, time.Now())
 		require.NoError(t, err)

@@ -16,9 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/approval/intake"
+	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/githubapp"
-	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/fakecloud"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
@@ -114,14 +114,14 @@ type hookAnswer struct {
 // secret (unsigned when empty).
 func deliver(t *testing.T, s *testenv.Stack, secret string, body []byte) (int, hookAnswer) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.HTTPURL+githubapp.Route, strings.NewReader(string(body)))
+	req, err := http.NewRequest(http.MethodPost, s.HTTPURL+githubcallbacks.Route, strings.NewReader(string(body)))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "GitHub-Hookshot/e2e")
-	req.Header.Set(githubapp.HeaderEvent, githubapp.EventDeploymentProtectionRule)
-	req.Header.Set(githubapp.HeaderDelivery, "e2e-"+strconv.FormatInt(time.Now().UnixNano(), 10))
+	req.Header.Set(githubcallbacks.HeaderEvent, githubcallbacks.EventDeploymentProtectionRule)
+	req.Header.Set(githubcallbacks.HeaderDelivery, "e2e-"+strconv.FormatInt(time.Now().UnixNano(), 10))
 	if secret != "" {
-		req.Header.Set(githubapp.HeaderSignature, githubapp.Sign([]byte(secret), body))
+		req.Header.Set(githubcallbacks.HeaderSignature, githubcallbacks.Sign([]byte(secret), body))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -190,12 +190,12 @@ func TestGitHubDeploymentProtectionRule(t *testing.T) {
 	require.Equal(t, "staging", st.GetEnvironment())
 	require.Equal(t, []string{"bob"}, st.GetPendingApprovers(), "carol set the deployment off: she is not asked")
 	f := st.GetFields()
-	require.Equal(t, e2eAppRepo, f[githubapp.FieldRepository])
-	require.Equal(t, "staging", f[githubapp.FieldEnvironment])
-	require.Equal(t, "main", f[githubapp.FieldRef])
-	require.Equal(t, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", f[githubapp.FieldSHA])
-	require.Equal(t, "1001", f[githubapp.FieldWorkflowRun])
-	require.Equal(t, "octocat", f[githubapp.FieldActor])
+	require.Equal(t, e2eAppRepo, f[githubcallbacks.FieldRepository])
+	require.Equal(t, "staging", f[githubcallbacks.FieldEnvironment])
+	require.Equal(t, "main", f[githubcallbacks.FieldRef])
+	require.Equal(t, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", f[githubcallbacks.FieldSHA])
+	require.Equal(t, "1001", f[githubcallbacks.FieldWorkflowRun])
+	require.Equal(t, "octocat", f[githubcallbacks.FieldActor])
 	require.Empty(t, gh.Reviews(), "nothing is reported while the approval is pending")
 
 	// carol (octocat) may not approve the deployment she set off.

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/internal/slackfake"
 )
 
 func protojsonUnmarshal(b []byte, m proto.Message) error {

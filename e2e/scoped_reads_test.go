@@ -12,12 +12,12 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/evidence"
-	"github.com/signoff/signoff/identity"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 // TestScopedReads: through the real gateway, an approval is read only by

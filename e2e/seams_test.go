@@ -27,12 +27,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/people"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/temporal/codec"
 	"github.com/signoff/signoff/workflows"
 )
 

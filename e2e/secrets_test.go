@@ -30,16 +30,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/channel/email/smtpfake"
+	"github.com/signoff/signoff/channel/teams/teamsfake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/evidence"
 	"github.com/signoff/signoff/internal/fakevault"
-	"github.com/signoff/signoff/internal/smtpfake"
-	"github.com/signoff/signoff/internal/teamsfake"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 // The planted value: no character JSON, form or mail encoding would

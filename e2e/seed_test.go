@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/activities/action"
+	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/fakecloud"
-	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )

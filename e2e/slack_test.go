@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/regopolicy"

@@ -12,12 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	teamscallbacks "github.com/signoff/signoff/channel/teams/callbacks"
+	"github.com/signoff/signoff/channel/teams/teamsfake"
+	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/teamshttp"
-	"github.com/signoff/signoff/internal/teamsfake"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
-	"github.com/signoff/signoff/teamskit"
 )
 
 const (
@@ -91,7 +91,7 @@ func TestTeamsApprovalThroughCards(t *testing.T) {
 		f.AddUser(u)
 	}
 	s := teamsStack(t, f)
-	endpoint := s.HTTPURL + teamshttp.PathMessages
+	endpoint := s.HTTPURL + teamscallbacks.PathMessages
 
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice",
 		`{"request_id":"teams-e2e-1","title":"Deploy api v2.5.0","environment":"production","resource":"api",
@@ -115,7 +115,7 @@ func TestTeamsApprovalThroughCards(t *testing.T) {
 	require.Equal(t, teamsChannel, inChannel.ConversationID)
 	require.NotEmpty(t, bobChat.ConversationID)
 	data, card := cardData(t, inChannel)
-	require.Equal(t, id, data[teamskit.DataApprovalID])
+	require.Equal(t, id, data[teamsmsg.DataApprovalID])
 	assert.Contains(t, card, "Deploy api v2.5.0")
 	assert.Contains(t, card, "Action: noop → nothing runs")
 	assert.Contains(t, card, "0 of 2 approvals")
@@ -128,8 +128,8 @@ func TestTeamsApprovalThroughCards(t *testing.T) {
 			d[k] = v
 		}
 		raw, _ := json.Marshal(d)
-		status, body, err := f.Invoke(ctx, endpoint, u, conv, teamskit.ActionInvokeValue{
-			Action: teamskit.ExecuteAction{Type: "Action.Execute", Verb: verb, Data: raw}, Trigger: "manual"},
+		status, body, err := f.Invoke(ctx, endpoint, u, conv, teamsmsg.ActionInvokeValue{
+			Action: teamsmsg.ExecuteAction{Type: "Action.Execute", Verb: verb, Data: raw}, Trigger: "manual"},
 			append([]teamsfake.InvokeOption{teamsfake.WithActivityID(activityID)}, opts...)...)
 		require.NoError(t, err)
 		return status, string(body)
@@ -143,24 +143,24 @@ func TestTeamsApprovalThroughCards(t *testing.T) {
 		"alg none":                              teamsfake.WithAlgNone(),
 		"no token":                              teamsfake.WithoutAuth(),
 	} {
-		status, _ := click(bob, bobChat.ConversationID, "forged-"+name, teamskit.VerbApprove, opt)
+		status, _ := click(bob, bobChat.ConversationID, "forged-"+name, teamsmsg.VerbApprove, opt)
 		assert.Equal(t, http.StatusUnauthorized, status, name)
 	}
 
 	// The requester and a stranger: refused, told why, recorded.
-	_, answer := click(alice, channelReply, "alice-1", teamskit.VerbApprove)
+	_, answer := click(alice, channelReply, "alice-1", teamsmsg.VerbApprove)
 	assert.Contains(t, answer, "❌ Not counted: the requester may not decide their own request")
-	_, answer = click(mallory, channelReply, "mallory-1", teamskit.VerbApprove)
+	_, answer = click(mallory, channelReply, "mallory-1", teamsmsg.VerbApprove)
 	assert.Contains(t, answer, "❌ Not counted: your Teams account is not linked to a Signoff user")
 
 	// bob approves in his chat; Teams delivers his click twice.
 	for range 2 {
-		_, answer = click(bob, bobChat.ConversationID, "bob-1", teamskit.VerbApprove)
+		_, answer = click(bob, bobChat.ConversationID, "bob-1", teamsmsg.VerbApprove)
 		assert.Contains(t, answer, "✅ Counted: you approved this request.")
 		assert.Contains(t, answer, "1 of 2 approvals")
 	}
 	// carol, known by email, approves in the channel.
-	_, answer = click(carol, channelReply, "carol-1", teamskit.VerbApprove)
+	_, answer = click(carol, channelReply, "carol-1", teamsmsg.VerbApprove)
 	assert.Contains(t, answer, "✅ Counted: you approved this request.")
 	assert.Contains(t, answer, "Approved by bob and carol")
 

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/testenv"
+	"github.com/signoff/signoff/temporal/codec"
 	"github.com/signoff/signoff/workflows"
 )
 

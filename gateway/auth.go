@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/authn"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/authn"
+	"github.com/signoff/signoff/auth/identity"
 )
 
 // userFrom returns the authenticated caller; every ApprovalService method

@@ -10,10 +10,10 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/approval/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
 )
 
 // secretActions validate as the worker's registry does and propose secret

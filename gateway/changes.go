@@ -7,10 +7,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/auth/identity"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )

@@ -19,12 +19,12 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/authn"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/auth/authn"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 // bob takes part in approvals; cody holds the codec role; dana is admin.
@@ -268,7 +268,7 @@ func TestCodecServerForSignedInBrowsers(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	d := Deps{Config: cfg, Live: live, Codec: testCodec(t, testKeys), Logger: logger, Authn: staticAuthn(live),
-		Approvals: approvals.NewMemory(proof.Generate(), time.Now), Proofs: proof.Generate(), Sessions: sessions}
+		Approvals: approvalstore.NewMemory(proof.Generate(), time.Now), Proofs: proof.Generate(), Sessions: sessions}
 	for _, mount := range []routeBuilder{mountWeb, codecRoutes} {
 		if err := mount(mux, d); err != nil {
 			t.Fatal(err)

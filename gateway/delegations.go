@@ -9,12 +9,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/people"
-	"github.com/signoff/signoff/peoplestore"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/peoplestore"
 )
 
 // DelegationService lets people hand their approvals to a colleague for a
@@ -65,7 +65,7 @@ func (d *DelegationService) CreateDelegation(ctx context.Context, req *pb.Create
 	if err != nil {
 		return nil, delegationStatus(err)
 	}
-	n, err := approvals.AnnounceDelegation(ctx, d.svc.approvals, d.svc.proofs, out, d.svc.now())
+	n, err := approvalstore.AnnounceDelegation(ctx, d.svc.approvals, d.svc.proofs, out, d.svc.now())
 	if err != nil {
 		// The delegation holds: the delegate finds what was missed in the
 		// inbox and decides there.

@@ -16,14 +16,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // statusOf turns an error of the approvals port into a gRPC status a
 // caller can act on; what cannot be classified is Internal and logged.
 func (s *Service) statusOf(ctx context.Context, op string, err error) error {
 	var ref approval.Refusal
-	var tooMany *approvals.TooMany
+	var tooMany *approvalstore.TooMany
 	switch {
 	case errors.As(err, &tooMany):
 		retryAfter(ctx, tooMany.RetryAfter)
@@ -36,13 +36,13 @@ func (s *Service) statusOf(ctx context.Context, op string, err error) error {
 			return status.Error(codes.InvalidArgument, ref.Message)
 		}
 		return status.Error(codes.FailedPrecondition, ref.Message)
-	case errors.Is(err, approvals.ErrNotFound):
+	case errors.Is(err, approvalstore.ErrNotFound):
 		return errNotFound
-	case errors.Is(err, approvals.ErrBadPageToken):
+	case errors.Is(err, approvalstore.ErrBadPageToken):
 		return status.Error(codes.InvalidArgument, "malformed page_token")
-	case errors.Is(err, approvals.ErrClosed):
+	case errors.Is(err, approvalstore.ErrClosed):
 		return status.Error(codes.FailedPrecondition, approval.RefusedNotPending)
-	case errors.Is(err, approvals.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, approvalstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.Unavailable,
 			"no worker answered in time: the request may still be applied when one does; retry with the same request_id and it counts once")
 	case errors.Is(err, context.Canceled):

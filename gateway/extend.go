@@ -7,11 +7,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // maxExtension bounds an extension's duration before any policy is read,
@@ -33,7 +33,7 @@ func (e *extensionRefused) Unwrap() error { return e.err }
 // request_id does; empty starts a new one every time. Once approved, the
 // worker moves the grant's revoke time.
 //
-// Errors: approvals.ErrNotFound for a grant the user may not read (as for
+// Errors: approvalstore.ErrNotFound for a grant the user may not read (as for
 // an unknown one); intake.ErrDenied when they are not the grantee, or no
 // policy allows it; intake.ErrInvalid for input out of bounds, a grant not
 // granted now, or a duration over the policy's max_duration;
@@ -46,7 +46,7 @@ func (s *Service) Extend(ctx context.Context, user *identity.User, grantID strin
 	case user == nil:
 		return nil, fmt.Errorf("%w: no user", intake.ErrDenied)
 	case !idPattern.MatchString(grantID):
-		return nil, fmt.Errorf("read approval %q: %w", truncate(grantID, 40), approvals.ErrNotFound)
+		return nil, fmt.Errorf("read approval %q: %w", truncate(grantID, 40), approvalstore.ErrNotFound)
 	case d <= 0 || d > maxExtension:
 		return nil, fmt.Errorf("%w: duration %s: want a positive duration up to 90d (2h, 90m, 1d)", intake.ErrInvalid, d)
 	case !utf8.ValidString(justification) || utf8.RuneCountInString(justification) > maxDescription:
@@ -62,7 +62,7 @@ func (s *Service) Extend(ctx context.Context, user *identity.User, grantID strin
 	}
 	if !access.CanRead(grant, user) {
 		// Told exactly what an unknown approval's reader is told.
-		return nil, fmt.Errorf("read approval %s: %w", grantID, approvals.ErrNotFound)
+		return nil, fmt.Errorf("read approval %s: %w", grantID, approvalstore.ErrNotFound)
 	}
 	r, err := intake.Extension(grant, user.Name, d)
 	if err != nil {

@@ -21,12 +21,12 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // grantingActions accepts postgres_role, which grants access for a while.
@@ -42,9 +42,9 @@ func (grantingActions) Validate(a approval.Action) error {
 func (grantingActions) Grants(typ string) bool { return typ == "postgres_role" }
 
 // grantPort is the in-memory port with hand-made grants beside it:
-// approvals.Memory runs no action, so it never grants.
+// approvalstore.Memory runs no action, so it never grants.
 type grantPort struct {
-	*approvals.Memory
+	*approvalstore.Memory
 	mu     sync.Mutex
 	grants map[string]*approval.State
 }
@@ -87,7 +87,7 @@ func extendFixture(t *testing.T) (*testService, *grantPort) {
 		t.Fatal(err)
 	}
 	keys := proof.Generate()
-	port := &grantPort{Memory: approvals.NewMemory(keys, nil), grants: map[string]*approval.State{}}
+	port := &grantPort{Memory: approvalstore.NewMemory(keys, nil), grants: map[string]*approval.State{}}
 	at := time.Now().Add(-10 * time.Minute)
 	st := approval.New(grantID, "alice", approval.Request{Title: "Read orders", Environment: "database", Duration: 2 * time.Hour,
 		Action: approval.Action{Type: "postgres_role", Params: map[string]string{"target": "orders", "role": "orders_read", "user": "alice_db"}}},
@@ -178,8 +178,8 @@ func TestServiceExtend(t *testing.T) {
 		want          error
 	}{
 		{"an approver", "bob", grantID, time.Hour, "", intake.ErrDenied},
-		{"a stranger", "walt", grantID, time.Hour, "", approvals.ErrNotFound},
-		{"a malformed ID", "alice", "NOT-AN-ID", time.Hour, "", approvals.ErrNotFound},
+		{"a stranger", "walt", grantID, time.Hour, "", approvalstore.ErrNotFound},
+		{"a malformed ID", "alice", "NOT-AN-ID", time.Hour, "", approvalstore.ErrNotFound},
 		{"no duration", "alice", grantID, 0, "", intake.ErrInvalid},
 		{"over 90 days", "alice", grantID, 91 * 24 * time.Hour, "", intake.ErrInvalid},
 		{"over max_duration", "alice", grantID, 9 * time.Hour, "", intake.ErrInvalid},

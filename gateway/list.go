@@ -7,9 +7,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/access"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/auth/access"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // ListApprovals reads the approvals' index (Temporal visibility), so
@@ -26,7 +26,7 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 	if err != nil {
 		return nil, err
 	}
-	q := approvals.Query{Environment: req.GetEnvironment(), Requester: req.GetRequester()}
+	q := approvalstore.Query{Environment: req.GetEnvironment(), Requester: req.GetRequester()}
 	if !access.CanReadAll(user) {
 		q.ReadableBy = user.Name
 	}

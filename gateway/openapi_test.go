@@ -26,11 +26,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"gopkg.in/yaml.v3"
 
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/evidence"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // The OpenAPI document, the HTTP rules it and the REST mux are generated
@@ -233,77 +233,99 @@ func ruleRoutes(t *testing.T) map[apiRoute]string {
 	return routes
 }
 
-// webV1Routes are the routes the gateway's own handlers register under
-// /v1/ (the evidence export): every Handle and HandleFunc call of a
-// non-test file under gateway/, its pattern evaluated from literals and
-// constants. The "/v1/" mount of the REST mux itself is left out. A
-// pattern this test cannot evaluate fails it: make it a constant.
+// webV1Routes are the routes the gateway's own handlers and the channels'
+// callback handlers register under /v1/ (the evidence export): every
+// Handle and HandleFunc call of a non-test file under gateway/ and
+// channel/, its pattern evaluated from literals and constants. The "/v1/"
+// mount of the REST mux itself is left out. A pattern this test cannot
+// evaluate fails it: make it a constant.
 func webV1Routes(t *testing.T) map[apiRoute]string {
 	t.Helper()
+	const module = "github.com/signoff/signoff/"
 	type call struct {
-		pkg string
-		arg ast.Expr
-		pos token.Position
+		dir     string
+		imports map[string]string // the file's import names: name → dir
+		arg     ast.Expr
+		pos     token.Position
 	}
 	fset := token.NewFileSet()
-	consts := map[string]ast.Expr{} // "pkg.Name"
+	consts := map[string]ast.Expr{} // "dir.Name", dir relative to the repository
 	var calls []call
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return err
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		pkg := f.Name.Name
-		for _, decl := range f.Decls {
-			if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.CONST {
-				for _, spec := range g.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, name := range vs.Names {
-						if i < len(vs.Values) {
-							consts[pkg+"."+name.Name] = vs.Values[i]
+	for _, root := range []string{".", "../channel"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && strings.HasSuffix(d.Name(), "fake") {
+				return filepath.SkipDir // a test double serves the outside service's routes
+			}
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				return err
+			}
+			dir := filepath.ToSlash(filepath.Clean(filepath.Join("gateway", filepath.Dir(path))))
+			imports := map[string]string{}
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if !strings.HasPrefix(p, module) {
+					continue
+				}
+				name := p[strings.LastIndex(p, "/")+1:]
+				if imp.Name != nil {
+					name = imp.Name.Name
+				}
+				imports[name] = strings.TrimPrefix(p, module)
+			}
+			for _, decl := range f.Decls {
+				if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.CONST {
+					for _, spec := range g.Specs {
+						vs := spec.(*ast.ValueSpec)
+						for i, name := range vs.Names {
+							if i < len(vs.Values) {
+								consts[dir+"."+name.Name] = vs.Values[i]
+							}
 						}
 					}
 				}
 			}
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			c, ok := n.(*ast.CallExpr)
-			if !ok || len(c.Args) != 2 {
+			ast.Inspect(f, func(n ast.Node) bool {
+				c, ok := n.(*ast.CallExpr)
+				if !ok || len(c.Args) != 2 {
+					return true
+				}
+				if sel, ok := c.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Handle" || sel.Sel.Name == "HandleFunc") {
+					calls = append(calls, call{dir, imports, c.Args[0], fset.Position(c.Pos())})
+				}
 				return true
-			}
-			if sel, ok := c.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Handle" || sel.Sel.Name == "HandleFunc") {
-				calls = append(calls, call{pkg, c.Args[0], fset.Position(c.Pos())})
-			}
-			return true
+			})
+			return nil
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	var eval func(pkg string, e ast.Expr) (string, bool)
-	eval = func(pkg string, e ast.Expr) (string, bool) {
+	var eval func(c call, e ast.Expr) (string, bool)
+	eval = func(c call, e ast.Expr) (string, bool) {
 		switch e := e.(type) {
 		case *ast.BasicLit:
 			s, err := strconv.Unquote(e.Value)
 			return s, err == nil && e.Kind == token.STRING
 		case *ast.ParenExpr:
-			return eval(pkg, e.X)
+			return eval(c, e.X)
 		case *ast.BinaryExpr:
-			l, ok1 := eval(pkg, e.X)
-			r, ok2 := eval(pkg, e.Y)
+			l, ok1 := eval(c, e.X)
+			r, ok2 := eval(c, e.Y)
 			return l + r, ok1 && ok2 && e.Op == token.ADD
 		case *ast.Ident:
-			if v, ok := consts[pkg+"."+e.Name]; ok {
-				return eval(pkg, v)
+			if v, ok := consts[c.dir+"."+e.Name]; ok {
+				return eval(c, v)
 			}
 		case *ast.SelectorExpr:
 			if x, ok := e.X.(*ast.Ident); ok {
-				if v, ok := consts[x.Name+"."+e.Sel.Name]; ok {
-					return eval(x.Name, v)
+				if dir, ok := c.imports[x.Name]; ok {
+					if v, ok := consts[dir+"."+e.Sel.Name]; ok {
+						return eval(call{dir: dir, imports: c.imports}, v)
+					}
 				}
 			}
 		}
@@ -312,7 +334,7 @@ func webV1Routes(t *testing.T) map[apiRoute]string {
 	routes := map[apiRoute]string{}
 	found := 0
 	for _, c := range calls {
-		pattern, ok := eval(c.pkg, c.arg)
+		pattern, ok := eval(c, c.arg)
 		if !ok {
 			t.Errorf("%s: a route whose pattern this test cannot evaluate: make it a constant so the OpenAPI check sees it", c.pos)
 			continue
@@ -447,7 +469,7 @@ func startTestGateway(t *testing.T) string {
 		t.Fatal(err)
 	}
 	keys := proof.Generate()
-	s, err := New(Options{Live: config.NewLive(cfg, nil), Approvals: approvals.NewMemory(keys, nil), Actions: knownActions,
+	s, err := New(Options{Live: config.NewLive(cfg, nil), Approvals: approvalstore.NewMemory(keys, nil), Actions: knownActions,
 		Proofs: keys, Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

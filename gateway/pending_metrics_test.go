@@ -15,9 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // fakePending counts pending approvals as the approvals port would: all of
@@ -102,7 +102,7 @@ func TestMetricsServesTheSDKMetricsToo(t *testing.T) {
 	sdk.MustRegister(c)
 	c.Inc()
 	keys := proof.Generate()
-	s, err := New(Options{Live: config.NewLive(cfg, nil), Approvals: approvals.NewMemory(keys, nil), Actions: knownActions,
+	s, err := New(Options{Live: config.NewLive(cfg, nil), Approvals: approvalstore.NewMemory(keys, nil), Actions: knownActions,
 		Proofs: keys, Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler), Metrics: sdk})
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/authn"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/authn"
+	"github.com/signoff/signoff/auth/identity"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 const readTestConfig = `dev_only: true
@@ -139,9 +139,9 @@ func listIDs(t *testing.T, ts *testService, user string, req *pb.ListApprovalsRe
 
 // looseIndex lists everything whoever asks, as an index that is stale or
 // matches more loosely than access.CanRead would.
-type looseIndex struct{ *approvals.Memory }
+type looseIndex struct{ *approvalstore.Memory }
 
-func (l looseIndex) List(ctx context.Context, q approvals.Query) (approvals.Page, error) {
+func (l looseIndex) List(ctx context.Context, q approvalstore.Query) (approvalstore.Page, error) {
 	q.ReadableBy = ""
 	return l.Memory.List(ctx, q)
 }

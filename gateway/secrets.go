@@ -9,13 +9,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/auth/identity"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // secretProposers have the secret_change action of the config in force.
@@ -121,10 +121,10 @@ func (s *Service) ProposeSecret(ctx context.Context, user *identity.User, reques
 	// A retry of a proposal finds its approval and stages nothing again.
 	if st, err := s.approvals.Get(ctx, id); err == nil {
 		if !access.CanRead(st, user) {
-			return nil, fmt.Errorf("read approval %s: %w", id, approvals.ErrNotFound)
+			return nil, fmt.Errorf("read approval %s: %w", id, approvalstore.ErrNotFound)
 		}
 		return st, nil
-	} else if !errors.Is(err, approvals.ErrNotFound) {
+	} else if !errors.Is(err, approvalstore.ErrNotFound) {
 		return nil, fmt.Errorf("read approval %s: %w", id, err)
 	}
 	change, err := proposer.Propose(ctx, id, p.Target, p.Secret, p.Edits)

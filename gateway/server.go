@@ -26,26 +26,26 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/authn"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/authn"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/email/linktoken"
+	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
+	"github.com/signoff/signoff/channel/web"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
-	"github.com/signoff/signoff/gateway/web"
-	"github.com/signoff/signoff/githubapp"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/peoplestore"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 // Options are what a gateway is built from; the composition root fills
 // them once at start.
 type Options struct {
 	Live      *config.Live
-	Approvals approvals.Approvals
+	Approvals approvalstore.Approvals
 	// Actions validates actions at create and amend time.
 	Actions intake.ActionValidator
 	// Proofs stamps what the gateway verified; required.
@@ -82,7 +82,7 @@ type Secrets struct {
 	Slack config.SlackSecrets
 	// EmailLinks verifies the links in emails; nil when
 	// SIGNOFF_EMAIL_LINK_KEY is unset.
-	EmailLinks *emailtoken.Keys
+	EmailLinks *linktoken.Keys
 	// Evidence signs evidence exports; nil when SIGNOFF_EVIDENCE_KEY is
 	// unset (the export answers 503).
 	Evidence ed25519.PrivateKey
@@ -102,7 +102,7 @@ type Deps struct {
 	// Config is the config at start; Live has the one in force.
 	Config    *config.Loaded
 	Live      *config.Live
-	Approvals approvals.Approvals
+	Approvals approvalstore.Approvals
 	Codec     *codec.Codec
 	Logger    *slog.Logger
 	Service   *Service
@@ -140,7 +140,7 @@ func mountGitHubApp(mux *http.ServeMux, d Deps) error {
 	if d.Service == nil {
 		return nil
 	}
-	return githubapp.Mount(mux, githubapp.Options{Live: d.Live, Starter: d.Service.starter, Env: d.Secrets.Env.Lookup, Logger: d.Logger})
+	return githubcallbacks.Mount(mux, githubcallbacks.Options{Live: d.Live, Starter: d.Service.starter, Env: d.Secrets.Env.Lookup, Logger: d.Logger})
 }
 
 // Server serves gRPC and HTTP.

@@ -13,16 +13,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/signoff/signoff/access"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/peoplestore"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -30,7 +30,7 @@ import (
 type Service struct {
 	pb.UnimplementedApprovalServiceServer
 	live      *config.Live
-	approvals approvals.Approvals
+	approvals approvalstore.Approvals
 	actions   intake.ActionValidator
 	logger    *slog.Logger
 	starter   *intake.Starter
@@ -43,7 +43,7 @@ type Service struct {
 }
 
 // NewService returns the API implementation.
-func NewService(live *config.Live, port approvals.Approvals, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
+func NewService(live *config.Live, port approvalstore.Approvals, actions intake.ActionValidator, proofs *proof.Keyring, logger *slog.Logger) *Service {
 	return &Service{
 		live: live, approvals: port, actions: actions, logger: logger, proofs: proofs,
 		starter: &intake.Starter{Live: live, Approvals: port, Actions: actions, Now: time.Now, Proofs: proofs},
@@ -219,7 +219,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	// Straight to the workflow, which judges everything; only a closed (or
 	// unknown) approval costs a read, to answer as it deserves.
 	res, err := s.approvals.Decide(ctx, req.GetId(), dr)
-	if errors.Is(err, approvals.ErrClosed) {
+	if errors.Is(err, approvalstore.ErrClosed) {
 		return s.decideClosed(ctx, req.GetId(), user, dr)
 	}
 	if err != nil {
@@ -239,7 +239,7 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 func (s *Service) decideClosed(ctx context.Context, id string, user *identity.User, dr workflows.DecisionRequest) (*pb.DecideApprovalResponse, error) {
 	st, err := s.approvals.Get(ctx, id)
 	switch {
-	case errors.Is(err, approvals.ErrNotFound):
+	case errors.Is(err, approvalstore.ErrNotFound):
 		return nil, errNotFound
 	case err != nil:
 		return nil, s.statusOf(ctx, "read approval", err)
@@ -378,7 +378,7 @@ func (s *Service) checkOpen(ctx context.Context, id string, user *identity.User)
 // attempt is still in its audit trail); anyone else hears why.
 func (s *Service) refused(ctx context.Context, id string, user *identity.User, op string, err error) error {
 	var ref approval.Refusal
-	if (errors.As(err, &ref) || errors.Is(err, approvals.ErrClosed)) && !s.mayRead(ctx, id, user) {
+	if (errors.As(err, &ref) || errors.Is(err, approvalstore.ErrClosed)) && !s.mayRead(ctx, id, user) {
 		return errNotFound
 	}
 	return s.statusOf(ctx, op, err)

@@ -13,12 +13,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/store/approvalstore"
 )
 
 // actionCheck is an intake.ActionValidator from a function.
@@ -40,7 +40,7 @@ var knownActions = actionCheck(func(a approval.Action) error {
 // as the gateway and the worker do.
 type testService struct {
 	*Service
-	port *approvals.Memory
+	port *approvalstore.Memory
 	dir  *identity.Directory
 }
 
@@ -51,7 +51,7 @@ func newTestService(t *testing.T, yaml string, actions intake.ActionValidator) *
 		t.Fatal(err)
 	}
 	keys := proof.Generate()
-	port := approvals.NewMemory(keys, nil)
+	port := approvalstore.NewMemory(keys, nil)
 	s := NewService(config.NewLive(cfg, nil), port, actions, keys, slog.New(slog.DiscardHandler))
 	return &testService{Service: s, port: port, dir: cfg.Directory}
 }
@@ -206,7 +206,7 @@ func TestCreateApprovalIsIdempotent(t *testing.T) {
 	if again.GetId() != first.GetId() || again.GetRequestHash() != first.GetRequestHash() || again.GetStatus() != pb.Status_STATUS_PENDING {
 		t.Errorf("retry gave %s (%s), first %s (%s)", again.GetId(), again.GetRequestHash(), first.GetId(), first.GetRequestHash())
 	}
-	page, err := ts.port.List(context.Background(), approvals.Query{})
+	page, err := ts.port.List(context.Background(), approvalstore.Query{})
 	if err != nil || len(page.Approvals) != 1 {
 		t.Fatalf("the port holds %d approvals (%v), want 1", len(page.Approvals), err)
 	}
@@ -255,7 +255,7 @@ func TestCreateApprovalRefuses(t *testing.T) {
 			wantCode(t, c.name, err, c.want, c.msg)
 		})
 	}
-	page, _ := ts.port.List(context.Background(), approvals.Query{})
+	page, _ := ts.port.List(context.Background(), approvalstore.Query{})
 	if len(page.Approvals) != 0 {
 		t.Errorf("refused requests started %d approvals", len(page.Approvals))
 	}

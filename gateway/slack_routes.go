@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/signoff/signoff/auth/identity"
+	slackcallbacks "github.com/signoff/signoff/channel/slack/callbacks"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/slackhttp"
-	"github.com/signoff/signoff/identity"
 )
 
 // mountSlack serves Slack's callbacks when the slack notifier is
@@ -23,7 +23,7 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		return fmt.Errorf("slack callbacks: %w", err)
 	}
 	live := d.Live
-	o := slackhttp.Options{
+	o := slackcallbacks.Options{
 		Config:      func() config.Slack { return live.Get().Slack.WithOverrides(sec) },
 		Secrets:     sec,
 		Directory:   func() *identity.Directory { return live.Get().Directory },
@@ -38,7 +38,7 @@ func mountSlack(mux *http.ServeMux, d Deps) error {
 		// /signoff extend starts the extension as the API does.
 		o.Extend = d.Service.Extend
 	}
-	h, err := slackhttp.New(o)
+	h, err := slackcallbacks.New(o)
 	if err != nil {
 		return err
 	}

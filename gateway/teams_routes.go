@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/channel/teams/botauth"
+	teamscallbacks "github.com/signoff/signoff/channel/teams/callbacks"
+	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/teamshttp"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/teamsauth"
-	"github.com/signoff/signoff/teamskit"
 )
 
 // mountTeams serves the Teams bot's messaging endpoint (POST
@@ -25,13 +25,13 @@ func mountTeams(mux *http.ServeMux, d Deps) error {
 	if err := tc.Validate(); err != nil {
 		return fmt.Errorf("teams endpoint: %w", err)
 	}
-	verifier, err := teamsauth.New(teamsauth.Options{AppID: tc.AppID, OpenIDMetadataURL: tc.OpenIDMetadataURL, Logger: d.Logger})
+	verifier, err := botauth.New(botauth.Options{AppID: tc.AppID, OpenIDMetadataURL: tc.OpenIDMetadataURL, Logger: d.Logger})
 	if err != nil {
 		return fmt.Errorf("teams endpoint: %w", err)
 	}
-	var conn *teamskit.Connector
+	var conn *teamsmsg.Connector
 	if password := d.Secrets.Env.Get(tc.AppPasswordEnv); password != "" {
-		conn, err = teamskit.NewConnector(teamskit.ConnectorOptions{
+		conn, err = teamsmsg.NewConnector(teamsmsg.ConnectorOptions{
 			AppID: tc.AppID, AppPassword: password, TokenURL: tc.TokenURL, Scope: config.TeamsScope,
 			ServiceURL: tc.ServiceURL, HTTPClient: &http.Client{Timeout: 5 * time.Second},
 		})
@@ -40,7 +40,7 @@ func mountTeams(mux *http.ServeMux, d Deps) error {
 		}
 	}
 	live := d.Live
-	h, err := teamshttp.New(teamshttp.Options{
+	h, err := teamscallbacks.New(teamscallbacks.Options{
 		// The service URL, token URL and app ID are read once, with the
 		// verifier and connector built from them.
 		Config: func() config.Teams {
@@ -61,7 +61,7 @@ func mountTeams(mux *http.ServeMux, d Deps) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("POST "+teamshttp.PathMessages, h)
-	d.Logger.Info("teams endpoint ready", "path", teamshttp.PathMessages, "members_api", conn != nil)
+	mux.Handle("POST "+teamscallbacks.PathMessages, h)
+	d.Logger.Info("teams endpoint ready", "path", teamscallbacks.PathMessages, "members_api", conn != nil)
 	return nil
 }

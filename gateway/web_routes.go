@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/channel/web"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/gateway/web"
-	"github.com/signoff/signoff/identity"
 )
 
 // newSessions signs browsers in with the session key; a dev_only config

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/identity"
 )
 
 // Wildcard matches any environment.

@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/identity"
 )
 
 func dir(t *testing.T) *identity.Directory {

@@ -3,7 +3,7 @@ package policy
 import (
 	"fmt"
 
-	"github.com/signoff/signoff/identity"
+	"github.com/signoff/signoff/auth/identity"
 )
 
 // RegoInput is what a policy's Rego module sees as `input`. The workflow

@@ -13,12 +13,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/proof"
-	"github.com/signoff/signoff/rowtemplate"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/triggers/rowtemplate"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -47,7 +47,7 @@ type Activities struct {
 	// Starter starts approvals (the same rules as the gateway's).
 	Starter *intake.Starter
 	// Approvals reads and cancels the trigger's approvals.
-	Approvals approvals.Approvals
+	Approvals approvalstore.Approvals
 	Logger    *slog.Logger
 	// Proofs stamps the cancellations a trigger makes (as its requester).
 	Proofs *proof.Keyring
@@ -212,7 +212,7 @@ func (r *run) startOne(ctx context.Context, key string, row map[string]any) erro
 func (r *run) classify(ctx context.Context, key, id string, since time.Time) (found bool, err error) {
 	info, err := r.a.Approvals.Info(ctx, id)
 	switch {
-	case errors.Is(err, approvals.ErrNotFound):
+	case errors.Is(err, approvalstore.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("trigger %s: key %s: describe approval: %w", r.t.Name, key, err)
@@ -235,7 +235,7 @@ func (r *run) classify(ctx context.Context, key, id string, since time.Time) (fo
 // approvals come from the list (the index); each one not already matched
 // to a present key is read to see whether it is this trigger's.
 func (r *run) cancelGone(ctx context.Context, present map[string]bool) error {
-	q := approvals.Query{Requester: r.user.Name, Status: approval.StatusPending, Open: true, PageSize: 200}
+	q := approvalstore.Query{Requester: r.user.Name, Status: approval.StatusPending, Open: true, PageSize: 200}
 	for {
 		page, err := r.a.Approvals.List(ctx, q)
 		if err != nil {
@@ -260,7 +260,7 @@ func (r *run) cancelGone(ctx context.Context, present map[string]bool) error {
 func (r *run) cancelIfGone(ctx context.Context, id string, present map[string]bool) error {
 	st, err := r.a.Approvals.Get(ctx, id)
 	switch {
-	case errors.Is(err, approvals.ErrNotFound), errors.Is(err, approvals.ErrClosed):
+	case errors.Is(err, approvalstore.ErrNotFound), errors.Is(err, approvalstore.ErrClosed):
 		return nil
 	case err != nil:
 		return fmt.Errorf("trigger %s: read approval %s: %w", r.t.Name, id, err)
@@ -275,7 +275,7 @@ func (r *run) cancelIfGone(ctx context.Context, id string, present map[string]bo
 	}, time.Now()))
 	var refusal approval.Refusal
 	switch {
-	case errors.Is(err, approvals.ErrNotFound), errors.Is(err, approvals.ErrClosed):
+	case errors.Is(err, approvalstore.ErrNotFound), errors.Is(err, approvalstore.ErrClosed):
 		return nil // finished in the meantime
 	case errors.As(err, &refusal):
 		// The workflow refused (decided in the meantime): nothing to undo.

@@ -11,17 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )
 
 // startTriggered starts, on m, a pending approval requested by requester
 // that trigger started for key.
-func startTriggered(t *testing.T, m *approvals.Memory, id, requester, trigger, key string) {
+func startTriggered(t *testing.T, m *approvalstore.Memory, id, requester, trigger, key string) {
 	t.Helper()
 	require.NoError(t, m.Start(context.Background(), workflows.Input{
 		ID: id, Requester: requester, CreatedAt: time.Now().UTC(), Rules: approval.RulesProven,
@@ -31,7 +31,7 @@ func startTriggered(t *testing.T, m *approvals.Memory, id, requester, trigger, k
 	}))
 }
 
-func status(t *testing.T, m *approvals.Memory, id string) approval.Status {
+func status(t *testing.T, m *approvalstore.Memory, id string) approval.Status {
 	t.Helper()
 	st, err := m.Get(context.Background(), id)
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func status(t *testing.T, m *approvals.Memory, id string) approval.Status {
 // pending approvals whose key is gone.
 func TestCancelGone(t *testing.T) {
 	ring := proof.Generate()
-	m := approvals.NewMemory(ring, nil)
+	m := approvalstore.NewMemory(ring, nil)
 	startTriggered(t, m, "gone", "alice", "keys", "k1")
 	startTriggered(t, m, "present", "alice", "keys", "k2")
 	startTriggered(t, m, "known", "alice", "keys", "k3")
@@ -79,7 +79,7 @@ func TestCancelGone(t *testing.T) {
 // A cancellation the workflow refuses (here: unstamped, so unproven) is
 // listed, not retried, and the approval stands.
 func TestCancelGoneRefused(t *testing.T) {
-	m := approvals.NewMemory(proof.Generate(), nil)
+	m := approvalstore.NewMemory(proof.Generate(), nil)
 	startTriggered(t, m, "gone", "alice", "keys", "k1")
 	res := RunResult{}
 	r := run{a: &Activities{Approvals: m}, t: &Trigger{Trigger: config.Trigger{Name: "keys"}},
@@ -95,7 +95,7 @@ func TestCancelGoneRefused(t *testing.T) {
 // cancelGone reads every page of the list.
 func TestCancelGonePages(t *testing.T) {
 	ring := proof.Generate()
-	m := approvals.NewMemory(ring, nil)
+	m := approvalstore.NewMemory(ring, nil)
 	for i := range 205 {
 		startTriggered(t, m, fmt.Sprintf("a%03d", i), "alice", "keys", fmt.Sprintf("k%03d", i))
 	}
@@ -139,7 +139,7 @@ triggers:
 	list, err := Compile(cfg.Triggers)
 	require.NoError(t, err)
 	ring := proof.Generate()
-	m := approvals.NewMemory(ring, nil)
+	m := approvalstore.NewMemory(ring, nil)
 	a := &Activities{
 		Triggers: list, Approvals: m, Proofs: ring, Logger: slog.Default(),
 		Starter: &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: m, Actions: anyAction{}},

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/activities/action"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/evidence"
-	"github.com/signoff/signoff/proof"
 	"github.com/signoff/signoff/redact"
 	"github.com/signoff/signoff/secretchange"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 // cloudActions registers aws_iam_deactivate_key, aws_iam_group,

@@ -13,9 +13,9 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/codec"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/temporal/codec"
 )
 
 func parse(t *testing.T, src string) *config.Loaded {

@@ -9,7 +9,7 @@ import (
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
 )
 
 // secretActions registers secret_change with its configured stores. The

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/signoff/signoff/activities"
-	emailnotify "github.com/signoff/signoff/activities/email"
+	emailnotify "github.com/signoff/signoff/channel/email/notifier"
 	"github.com/signoff/signoff/config"
 )
 

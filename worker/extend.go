@@ -8,15 +8,15 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approvals"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )
 
 // grantExtender sends approved extensions to their grants through the
 // approvals port, stamped with the worker's proof keys.
 type grantExtender struct {
-	approvals approvals.Approvals
+	approvals approvalstore.Approvals
 	proofs    *proof.Keyring
 }
 
@@ -30,7 +30,7 @@ func (g grantExtender) ExtendGrant(ctx context.Context, grant string, req workfl
 	switch {
 	case errors.As(err, &ref):
 		return nil, fmt.Errorf("%w: %s", activities.ErrExtensionRefused, ref.Message)
-	case errors.Is(err, approvals.ErrClosed), errors.Is(err, approvals.ErrNotFound):
+	case errors.Is(err, approvalstore.ErrClosed), errors.Is(err, approvalstore.ErrNotFound):
 		return nil, fmt.Errorf("%w: approval %s is closed", activities.ErrExtensionRefused, grant)
 	case err != nil:
 		return nil, err

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/activities/githubdeploy"
+	ghdeploy "github.com/signoff/signoff/channel/github/notifier"
 	"github.com/signoff/signoff/config"
 )
 
@@ -28,13 +28,13 @@ func newGitHubDeployNotifier(cfg *config.Loaded, sec Secrets, logger *slog.Logge
 	if pem == "" {
 		return nil, fmt.Errorf("%s is not set: the GitHub App's private key signs its JWTs", gc.PrivateKeyEnv)
 	}
-	key, err := githubdeploy.ParsePrivateKey(pem)
+	key, err := ghdeploy.ParsePrivateKey(pem)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", gc.PrivateKeyEnv, err)
 	}
-	return githubdeploy.New(githubdeploy.Options{
+	return ghdeploy.New(ghdeploy.Options{
 		BaseURL: gc.BaseURL, AppID: gc.AppID, PrivateKey: key, Requester: gc.Requester,
 		PublicURL: cfg.Gateway.PublicURL, Client: &http.Client{Timeout: 30 * time.Second},
-		Logger: logger.With("notifier", githubdeploy.Name),
+		Logger: logger.With("notifier", ghdeploy.Name),
 	})
 }

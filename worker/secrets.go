@@ -1,8 +1,8 @@
 package worker
 
 import (
+	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
 )
 
 // Secrets are what the worker needs from the environment. The composition
@@ -19,7 +19,7 @@ type Secrets struct {
 	EmailErr error
 	// EmailLinks signs the links in emails; nil when
 	// SIGNOFF_EMAIL_LINK_KEY is unset, which the email notifier refuses.
-	EmailLinks *emailtoken.Keys
+	EmailLinks *linktoken.Keys
 	// Env looks up the variables the config names: the webhook secret,
 	// the GitHub token, ${NAME} in trigger database URLs, and every secret
 	// whose value is scrubbed from action outputs. nil finds nothing.

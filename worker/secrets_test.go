@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/emailtoken"
 )
 
 // TestEmailNotifierTakesItsSecretsFromTheRoot: the relay and the link key
@@ -30,7 +30,7 @@ func TestEmailNotifierTakesItsSecretsFromTheRoot(t *testing.T) {
 	if _, err := newEmailNotifier(cfg, Secrets{EmailErr: bad}, logger); !errors.Is(err, bad) {
 		t.Errorf("relay settings error: %v", err)
 	}
-	keys, err := emailtoken.New(bytes.Repeat([]byte{7}, 32))
+	keys, err := linktoken.New(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

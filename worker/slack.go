@@ -4,7 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/signoff/signoff/activities"
-	slacknotify "github.com/signoff/signoff/activities/slack"
+	slacknotify "github.com/signoff/signoff/channel/slack/notifier"
 	"github.com/signoff/signoff/config"
 )
 

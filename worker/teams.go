@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/activities"
-	teamsnotify "github.com/signoff/signoff/activities/teams"
+	teamsnotify "github.com/signoff/signoff/channel/teams/notifier"
+	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/teamskit"
 )
 
 // newTeamsNotifier builds the Teams notifier from the teams section; the
@@ -28,7 +28,7 @@ func newTeamsNotifier(cfg *config.Loaded, sec Secrets, logger *slog.Logger) (act
 	if password == "" {
 		return nil, fmt.Errorf("%s is not set: the bot's client secret gets its Bot Connector tokens", tc.AppPasswordEnv)
 	}
-	conn, err := teamskit.NewConnector(teamskit.ConnectorOptions{
+	conn, err := teamsmsg.NewConnector(teamsmsg.ConnectorOptions{
 		AppID: tc.AppID, AppPassword: password, TokenURL: tc.TokenURL, Scope: config.TeamsScope,
 		ServiceURL: tc.ServiceURL, HTTPClient: &http.Client{Timeout: 15 * time.Second},
 	})

@@ -11,13 +11,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/channel/slack/usergroups"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/identity"
-	"github.com/signoff/signoff/intake"
-	"github.com/signoff/signoff/peoplestore"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/slackgroups"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/peoplestore"
 	"github.com/signoff/signoff/triggers"
 )
 
@@ -25,7 +25,7 @@ import (
 // worker (so a schedule left from an older config fails its run with a
 // clear error instead of waiting for a worker), and the schedules are made
 // to match the config when the worker starts.
-func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, port approvals.Approvals, acts *activities.Activities, sec Secrets, logger *slog.Logger) error {
+func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, port approvalstore.Approvals, acts *activities.Activities, sec Secrets, logger *slog.Logger) error {
 	compiled, err := triggers.Compile(cfg.Triggers)
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func registerTriggers(w sdkworker.Worker, c client.Client, cfg *config.Loaded, p
 		Triggers: compiled,
 		Starter: &intake.Starter{Live: config.NewLive(cfg, nil), Approvals: port, Actions: acts.Actions, Now: time.Now,
 			Outside: policy.Sources{
-				policy.SlackUsergroupPrefix: slackgroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory }),
+				policy.SlackUsergroupPrefix: usergroups.ForConfig(cfg.Slack, sec.Slack, func() *identity.Directory { return cfg.Directory }),
 				policy.OIDCGroupPrefix:      peoplestore.Groups{Store: people},
 			},
 			People: people, Proofs: acts.Proofs},

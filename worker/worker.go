@@ -16,15 +16,15 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/activities/action"
-	emailnotify "github.com/signoff/signoff/activities/email"
-	ghdeploy "github.com/signoff/signoff/activities/githubdeploy"
-	"github.com/signoff/signoff/activities/notify"
-	slacknotify "github.com/signoff/signoff/activities/slack"
-	teamsnotify "github.com/signoff/signoff/activities/teams"
-	"github.com/signoff/signoff/approvals"
+	"github.com/signoff/signoff/auth/proof"
+	emailnotify "github.com/signoff/signoff/channel/email/notifier"
+	ghdeploy "github.com/signoff/signoff/channel/github/notifier"
+	lognotify "github.com/signoff/signoff/channel/log/notifier"
+	slacknotify "github.com/signoff/signoff/channel/slack/notifier"
+	teamsnotify "github.com/signoff/signoff/channel/teams/notifier"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/leasestore"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/store/approvalstore"
+	"github.com/signoff/signoff/store/leasestore"
 	"github.com/signoff/signoff/workflows"
 )
 
@@ -39,7 +39,7 @@ type ActionBuilder func(cfg *config.Loaded, sec Secrets, reg *action.Registry) e
 var (
 	notifierBuilders = map[string]NotifierBuilder{
 		"log": func(cfg *config.Loaded, _ Secrets, logger *slog.Logger) (activities.Notifier, error) {
-			return &notify.Log{Logger: logger.With("notifier", "log"), GatewayURL: cfg.Gateway.PublicURL}, nil
+			return &lognotify.Log{Logger: logger.With("notifier", "log"), GatewayURL: cfg.Gateway.PublicURL}, nil
 		},
 		slacknotify.Name: newSlackNotifier,
 		emailnotify.Name: newEmailNotifier,
@@ -70,7 +70,7 @@ type Options struct {
 	Client client.Client
 	Config *config.Loaded
 	// Approvals is the port the triggers start and cancel approvals through.
-	Approvals approvals.Approvals
+	Approvals approvalstore.Approvals
 	// Proofs verifies the gateway's stamps (and stamps the triggers'
 	// cancellations); nil refuses every message (deny by default).
 	Proofs *proof.Keyring

@@ -2,8 +2,8 @@ package workflows
 
 import (
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 )
 
 // Activity names: the workflow calls its activities by these names and the

@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 )
 
 // Public names other processes rely on.

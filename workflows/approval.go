@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 )
 
 // approvalRun is one execution's state and its wiring.

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/regopolicy"
-	"github.com/signoff/signoff/proof"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/grantlease"
-	"github.com/signoff/signoff/proof"
 )
 
 // The lease workflow: one per granted resource while any grant holds it

@@ -8,14 +8,14 @@ import (
 	"github.com/stretchr/testify/mock"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/temporal/connect"
 )
 
 // metricsSuite is an ApprovalSuite whose environment emits to a real
 // Prometheus-backed SDK metrics handler.
 func metricsSuite(t *testing.T) (*ApprovalSuite, *prometheus.Registry) {
 	t.Helper()
-	m, err := temporalconn.NewMetrics(nil)
+	m, err := connect.NewMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestDecidedThroughNamesTheChannelOnly(t *testing.T) {
 // TestTimeToDecisionHasItsBuckets: the exporter gives the workflow's timer
 // its hour-scale buckets by name.
 func TestTimeToDecisionHasItsBuckets(t *testing.T) {
-	if MetricTimeToDecision != temporalconn.TimeToDecisionMetric {
-		t.Errorf("the workflow records %q, the exporter buckets %q", MetricTimeToDecision, temporalconn.TimeToDecisionMetric)
+	if MetricTimeToDecision != connect.TimeToDecisionMetric {
+		t.Errorf("the workflow records %q, the exporter buckets %q", MetricTimeToDecision, connect.TimeToDecisionMetric)
 	}
 }

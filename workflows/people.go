@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/people"
-	"github.com/signoff/signoff/proof"
 )
 
 // The people workflow: one per namespace and task queue, holding what

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/temporalconn"
+	"github.com/signoff/signoff/temporal/connect"
 )
 
 // reconcileFakes stand in for the reconciler's activities and the
@@ -64,7 +64,7 @@ func (f *reconcileFakes) register(env *testsuite.TestWorkflowEnvironment) {
 // result and the metrics it emitted.
 func runPass(t *testing.T, f *reconcileFakes, in ReconcileInput) (ReconcileResult, map[string][]sample, *testsuite.TestWorkflowEnvironment) {
 	t.Helper()
-	m, err := temporalconn.NewMetrics(nil)
+	m, err := connect.NewMetrics(nil)
 	require.NoError(t, err)
 	var ts testsuite.WorkflowTestSuite
 	ts.SetMetricsHandler(m.Handler)

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/auth/proof"
 )
 
 // TestForgedMessagesCountForNothing: what anyone with Temporal access can

@@ -14,7 +14,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
 )
 
 // SecretChangeType applies an approved change to a production secret.

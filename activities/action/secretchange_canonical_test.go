@@ -7,7 +7,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
 )
 
 // TestSecretChangeRefusesNamesNotCanonical: "apps/../prod-db" matches the

@@ -12,7 +12,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/secretchange"
-	"github.com/signoff/signoff/secretstore"
+	"github.com/signoff/signoff/store/secretstore"
 )
 
 const plantedSecret = "pl4nted-db-password-9f2c"

@@ -28,9 +28,9 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/signoff/signoff/bench"
+	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/procs"
-	"github.com/signoff/signoff/internal/slackfake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"

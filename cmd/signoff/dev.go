@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/signoff/signoff/app"
-	"github.com/signoff/signoff/devserver"
-	"github.com/signoff/signoff/proof"
+	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/temporal/devserver"
 	"github.com/signoff/signoff/workflows"
 )
 

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/approval/evidence"
 )
 
 // `signoff evidence verify FILE` checks an evidence export offline; it needs

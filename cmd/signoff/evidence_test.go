@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/evidence"
+	"github.com/signoff/signoff/approval/evidence"
 )
 
 func evidenceCLI(env map[string]string, args ...string) (int, string, string) {

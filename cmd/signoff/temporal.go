@@ -7,7 +7,7 @@ import (
 
 	"github.com/signoff/signoff/app"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/devserver"
+	"github.com/signoff/signoff/temporal/devserver"
 )
 
 // `signoff temporal` runs the same embedded server as `signoff dev`, on

@@ -25,11 +25,11 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/signoff/signoff/app"
+	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/devserver"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/proof"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
+	"github.com/signoff/signoff/temporal/devserver"
 	"github.com/signoff/signoff/workflows"
 )
 
