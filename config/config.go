@@ -149,8 +149,9 @@ func (l *Loaded) WithNotifiers(list []string) error {
 	return nil
 }
 
-// knownNotifiers are the notifier channels a config may name.
-var knownNotifiers = []string{"log", "slack", "email"}
+// knownNotifiers are the notifier channels a config may name: one list,
+// here, for every channel (no registration from other files).
+var knownNotifiers = []string{"log", "slack", "email", NotifierTeams, NotifierGitHubDeployments}
 
 // Defaults fill what a file leaves out.
 func (c *Config) applyDefaults() {

@@ -13,11 +13,8 @@ import (
 
 // NotifierGitHubDeployments is the notifier that reports the outcome of
 // approvals started by GitHub's deployment_protection_rule webhook back to
-// GitHub (package activities/githubdeploy).
+// GitHub (package channel/github/notifier).
 const NotifierGitHubDeployments = "github_deployments"
-
-// A config may name the GitHub deployments notifier with the others.
-func init() { knownNotifiers = append(knownNotifiers, NotifierGitHubDeployments) }
 
 // Default environment variables of the GitHub App's secrets, read at start
 // by the gateway (the webhook secret) and the worker (the private key).

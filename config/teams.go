@@ -7,11 +7,9 @@ import (
 	"strings"
 )
 
-// NotifierTeams is the Microsoft Teams notifier (package activities/teams).
+// NotifierTeams is the Microsoft Teams notifier (package
+// channel/teams/notifier).
 const NotifierTeams = "teams"
-
-// A config may name the Teams notifier with the others.
-func init() { knownNotifiers = append(knownNotifiers, NotifierTeams) }
 
 // Defaults of the Teams section.
 const (

@@ -118,7 +118,7 @@ func Start(t TB, opts Options) *Stack {
 	t.Helper()
 	// One random proof key ring per test process, shared by the gateway,
 	// the in-process worker and worker processes (which inherit it).
-	if err := proof.EnsureDevEnv(); err != nil {
+	if err := ensureProofKeys(); err != nil {
 		t.Fatalf("proof keys: %v", err)
 	}
 	cfg := loadConfig(t, opts)
@@ -455,4 +455,14 @@ func (s *Stack) Seen(token, id string) string {
 func (s *Stack) DecideBody(token, id, decision string) string {
 	s.T.Helper()
 	return fmt.Sprintf(`{"decision":%q,"request_hash":%q}`, decision, s.Seen(token, id))
+}
+
+// ensureProofKeys sets proof.KeysEnv to a fresh random ring when it is
+// unset, so the gateway, the in-process worker and worker processes (which
+// inherit the environment) share one ring for the test process.
+func ensureProofKeys() error {
+	if os.Getenv(proof.KeysEnv) != "" {
+		return nil
+	}
+	return os.Setenv(proof.KeysEnv, proof.Generate().Encode())
 }
