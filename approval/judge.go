@@ -62,11 +62,12 @@ type Dropped struct {
 // every channel, in one place: proof of origin, the approval's status and
 // deadline, the decision and its values, self-approval, approver and
 // stage, decided before, comments, the content the person saw, and for
-// Slack clicks 2FA and channel. The policy's Rego check is not here: it is
+// a prompt's place (Slack: revision, 2FA and channel; every notifier: the
+// conversation it was posted in). The policy's Rego check is not here: it is
 // an outside evaluation the workflow obtains once the judge allows the rest.
 // A refusal already on the attempt (the gateway's, covered by its proof)
 // stands.
-func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
+func (s *State) Judge(a Attempt, place *Place, now time.Time) Refusal {
 	proven := s.Rules >= RulesProven
 	switch {
 	case proven && a.Proof == "":
@@ -119,7 +120,7 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 	case a.Decision == DecisionReject && s.Policy.RequireComment.Reject && a.Comment == "":
 		return refuse(CodeCommentRequired, RefusedCommentToReject)
 	}
-	if place != nil {
+	if place != nil && place.BindsRevision() {
 		if proven && place.Revision != s.Revision {
 			// A prompt that does not say what it showed is outdated too.
 			return refuse(CodeContentChanged, RefusedOutdated)
@@ -127,11 +128,18 @@ func (s *State) Judge(a Attempt, place *SlackPlace, now time.Time) Refusal {
 		if msg := s.PlaceRefusal(*place, a.User); msg != "" {
 			return Refusal{Code: CodeOfMessage(msg), Message: msg}
 		}
-	} else if proven && a.SeenHash != s.RequestHash {
+		return Refusal{}
+	}
+	if proven && a.SeenHash != s.RequestHash {
 		if a.SeenHash == "" {
 			return refuse(CodeContentChanged, RefusedContentUnbound)
 		}
 		return refuse(CodeContentChanged, RefusedContentChanged)
+	}
+	if place != nil {
+		if msg := s.PlaceRefusal(*place, a.User); msg != "" {
+			return Refusal{Code: CodeOfMessage(msg), Message: msg}
+		}
 	}
 	return Refusal{}
 }

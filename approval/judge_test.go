@@ -61,12 +61,12 @@ func TestJudgeEveryCodeEveryChannel(t *testing.T) {
 	}
 	channels := []struct {
 		name  string
-		place func() *SlackPlace
+		place func() *Place
 		bind  func(*State, *Attempt)
 	}{
 		{"api", nil, func(s *State, a *Attempt) { a.Channel, a.SeenHash = "api", s.RequestHash }},
 		{"email", nil, func(s *State, a *Attempt) { a.Channel, a.SeenHash = "email", s.RequestHash }},
-		{"slack", func() *SlackPlace { return &SlackPlace{Channel: "C1", Revision: 0, Has2FA: true} }, func(_ *State, a *Attempt) { a.Channel = "slack:C1" }},
+		{"slack", func() *Place { return &Place{Channel: "C1", Revision: 0, Has2FA: true} }, func(_ *State, a *Attempt) { a.Channel = "slack:C1" }},
 	}
 	for _, ch := range channels {
 		for _, c := range cases {
@@ -77,7 +77,7 @@ func TestJudgeEveryCodeEveryChannel(t *testing.T) {
 				}
 				a := c.a
 				ch.bind(st, &a)
-				var place *SlackPlace
+				var place *Place
 				if ch.place != nil {
 					place = ch.place()
 				}
@@ -108,14 +108,14 @@ func TestJudgeEveryCodeEveryChannel(t *testing.T) {
 		t.Fatalf("api with another hash: %+v", got)
 	}
 	for _, c := range []struct {
-		place SlackPlace
+		place Place
 		want  Code
 	}{
-		{SlackPlace{Channel: "C1", Revision: 1, Has2FA: true}, CodeContentChanged},
-		{SlackPlace{Channel: "C1", Revision: -1, Has2FA: true}, CodeContentChanged},
-		{SlackPlace{Channel: "C1", Revision: 0}, CodeNo2FA},
-		{SlackPlace{Channel: "C9", Revision: 0, Has2FA: true}, CodeNotPromptedHere},
-		{SlackPlace{Channel: "C1", Revision: 0, Has2FA: true, AllowedChannels: []string{"C2"}}, CodeChannel},
+		{Place{Channel: "C1", Revision: 1, Has2FA: true}, CodeContentChanged},
+		{Place{Channel: "C1", Revision: -1, Has2FA: true}, CodeContentChanged},
+		{Place{Channel: "C1", Revision: 0}, CodeNo2FA},
+		{Place{Channel: "C9", Revision: 0, Has2FA: true}, CodeNotPromptedHere},
+		{Place{Channel: "C1", Revision: 0, Has2FA: true, AllowedChannels: []string{"C2"}}, CodeChannel},
 	} {
 		p := c.place
 		if got := st.Judge(ok("bob"), &p, t0); got.Code != c.want {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
@@ -174,39 +175,21 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	if err != nil {
 		return nil, err
 	}
-	if err := checkText("comment", req.GetComment(), maxComment); err != nil {
-		return nil, err
-	}
-	if len(req.GetValues()) > maxOptions {
-		return nil, status.Errorf(codes.InvalidArgument, "at most %d values", maxOptions)
-	}
-	for _, v := range req.GetValues() {
-		limit := maxComment // a text answer
-		if len(req.GetValues()) > 1 {
-			limit = maxValue // option values
-		}
-		if err := checkText("value", v, limit); err != nil {
-			return nil, err
-		}
-	}
 	if len(req.GetRequestId()) > maxRequestID {
 		return nil, status.Errorf(codes.InvalidArgument, "request_id is longer than %d", maxRequestID)
 	}
-	if b := req.GetOnBehalfOf(); b != "" && !namePattern.MatchString(b) {
-		return nil, status.Error(codes.InvalidArgument, "malformed on_behalf_of")
-	}
 	caller := callerFrom(ctx)
-	standsIn := s.standsIn(ctx, user)
 	attemptID := caller.Channel + ":" + intake.NewID()
 	if req.GetRequestId() != "" {
 		attemptID = caller.Channel + ":" + intake.ApprovalID(user.Name, req.GetRequestId())
 	}
-	dr := workflows.Stamp(s.proofs, req.GetId(), workflows.DecisionRequest{
-		AttemptID: attemptID, User: user.Name, Decision: d, Comment: req.GetComment(),
-		Values: req.GetValues(), Channel: caller.Channel, SeenHash: req.GetRequestHash(), Person: ptr(policy.DeciderOf(user)),
-		IdentifiedBy: caller.IdentifiedBy, StandsInFor: standsIn, OnBehalfOf: req.GetOnBehalfOf(),
-		Memberships: s.Memberships(ctx, append([]string{user.Name}, standsIn...)...),
-	}, s.now())
+	b := ballot.Ballot{
+		ApprovalID: req.GetId(), AttemptID: attemptID, Person: user, IdentifiedBy: caller.IdentifiedBy, Channel: caller.Channel,
+		Decision: d, Comment: req.GetComment(), Values: req.GetValues(), SeenHash: req.GetRequestHash(), OnBehalfOf: req.GetOnBehalfOf(),
+	}
+	if err := ballot.Check(b); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if !hashPattern.MatchString(req.GetRequestHash()) {
@@ -218,18 +201,20 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	}
 	// Straight to the workflow, which judges everything; only a closed (or
 	// unknown) approval costs a read, to answer as it deserves.
-	res, err := s.approvals.Decide(ctx, req.GetId(), dr)
-	if errors.Is(err, approvalstore.ErrClosed) {
-		return s.decideClosed(ctx, req.GetId(), user, dr)
+	v := s.ballots().Cast(ctx, b)
+	switch v.Outcome {
+	case ballot.Closed:
+		return s.decideClosed(ctx, req.GetId(), user, v.Request)
+	case ballot.Accepted:
+		if _, err := s.decided(v.Request, &workflows.DecideResult{Attempt: v.Attempt, Approval: v.Approval}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, s.refused(ctx, req.GetId(), user, "decide", v.Err)
 	}
-	if err != nil {
-		return nil, s.refused(ctx, req.GetId(), user, "decide", err)
-	}
-	if _, err := s.decided(dr, res); err != nil {
-		return nil, err
-	}
+	d = v.Request.Decision
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
-	return &pb.DecideApprovalResponse{Attempt: attemptToProto(res.Attempt), Approval: toProto(res.Approval)}, nil
+	return &pb.DecideApprovalResponse{Attempt: attemptToProto(v.Attempt), Approval: toProto(v.Approval)}, nil
 }
 
 // decideClosed answers a decision the approval's workflow could not take:
@@ -402,15 +387,16 @@ func (s *Service) Memberships(ctx context.Context, users ...string) map[string][
 	return m
 }
 
-// standsIn are the people with a delegation to user in force now; none
-// when the directory cannot be read (logged): the decision is then the
-// person's own, which the workflow judges as such.
+// ballots is the one inbound path of decisions, over this service's port,
+// keys and people.
+func (s *Service) ballots() *ballot.Box {
+	return &ballot.Box{Approvals: s.approvals, Proofs: s.proofs, People: s.people, Memberships: s.Memberships, Now: s.now, Logger: s.logger}
+}
+
+// standsIn are the people with a delegation to user in force now (see
+// ballot.Box.StandsIn).
 func (s *Service) standsIn(ctx context.Context, user *identity.User) []string {
-	out, err := peoplestore.StandsInFor(ctx, s.people, user.Name, s.now())
-	if err != nil {
-		s.logger.WarnContext(ctx, "delegations unreadable", "user", user.Name, "err", err)
-	}
-	return out
+	return s.ballots().StandsIn(ctx, user.Name)
 }
 
 func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
@@ -557,11 +543,8 @@ func decisionFromProto(d pb.Decision) (approval.Decision, error) {
 }
 
 func checkText(name, v string, max int) error {
-	if !utf8.ValidString(v) {
-		return status.Errorf(codes.InvalidArgument, "%s is not valid UTF-8", name)
-	}
-	if utf8.RuneCountInString(v) > max {
-		return status.Errorf(codes.InvalidArgument, "%s is longer than %d characters", name, max)
+	if err := ballot.CheckText(name, v, max); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	return nil
 }

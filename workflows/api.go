@@ -135,14 +135,15 @@ type DecisionRequest struct {
 	Comment   string            `json:"comment,omitempty"`
 	Values    []string          `json:"values,omitempty"`
 	Channel   string            `json:"channel"`
-	// SeenHash is the request hash the person saw (API, CLI, email); Slack
-	// clicks are bound by the prompt's revision instead (SlackClick).
+	// SeenHash is the request hash the person saw (API, CLI, email, a
+	// Teams card); Slack clicks are bound by the prompt's revision instead
+	// (Place.Revision).
 	SeenHash string `json:"seen_hash,omitempty"`
 	// IdentifiedBy says how the gateway tied the request to User (a bearer
 	// token, a signed email link, a Slack user ID), for the evidence.
 	IdentifiedBy string `json:"identified_by,omitempty"`
 	// Person is what the gateway knows of the user, for the policy's Rego
-	// check. Slack clicks carry it in SlackClick.
+	// check (Slack clicks stamped before Place carry it in Slack).
 	Person *policy.Decider `json:"person,omitempty"`
 	// Refusal, when set, records the attempt as refused for this reason:
 	// the gateway uses it for clicks it cannot tie to a permitted person,
@@ -151,9 +152,15 @@ type DecisionRequest struct {
 	// Verdict is the Rego verdict the gateway obtained, for approvals
 	// judged by approval.RulesLegacy only; the workflow obtains it itself.
 	Verdict string `json:"verdict,omitempty"`
-	// Slack is set for Slack clicks: where the click was made and what the
-	// gateway verified about the clicker (see SlackClick).
+	// Slack is how gateways before Place sent a Slack click; kept so that
+	// their histories replay and their clicks in flight are judged (see
+	// docs/versions.md). New clicks carry Place and Person.
 	Slack *SlackClick `json:"slack,omitempty"`
+	// Place is where a click on a prompt was made (Slack, Teams) and what
+	// the gateway verified there; nil for the API, email links and pages.
+	// The workflow judges it (approval.State.PlaceRefusal), for every
+	// notifier alike.
+	Place *approval.Place `json:"place,omitempty"`
 	// StandsInFor are the people with a delegation to User in force when
 	// the gateway received the decision; OnBehalfOf, the one User chose
 	// to decide for (empty: the workflow settles it, approval.ForWhom).

@@ -27,7 +27,7 @@ func (s *ApprovalSuite) click(after time.Duration, user, channel string, edit fu
 			AttemptID: "slack:" + user + after.String(), User: user, Decision: approval.DecisionApprove,
 			Channel: "slack:" + channel,
 			Slack: &SlackClick{
-				Place:   approval.SlackPlace{Channel: channel, Revision: 0, Has2FA: true},
+				Place:   approval.Place{Channel: channel, Revision: 0, Has2FA: true},
 				Decider: policy.Decider{User: user, Groups: []string{}, Slack: &policy.SlackUser{UserID: "U0" + user, Has2FA: true, Team: "T0OK", Channel: channel}},
 			},
 		}

@@ -17,11 +17,11 @@ import (
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
-	"github.com/signoff/signoff/workflows"
 )
 
 // Routes served over HTTP.
@@ -75,7 +75,7 @@ type Options struct {
 type Handler struct {
 	proofs    *proof.Keyring
 	people    peoplestore.Store
-	members   func(ctx context.Context, users ...string) map[string][]string
+	ballots   *ballot.Box
 	extend    ExtendFunc
 	cfg       func() config.Slack
 	secret    string
@@ -130,8 +130,12 @@ func New(o Options) (*Handler, error) {
 	api := slack.New(o.Secrets.BotToken, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc))
 	dir := o.Directory
 	ctx, cancel := context.WithCancel(context.Background())
+	// Clicks are stamped at the real time, whatever clock verifies Slack's
+	// signatures.
+	ballots := &ballot.Box{Approvals: o.Approvals, Proofs: o.Proofs, People: o.People, Memberships: o.Memberships, Now: time.Now, Logger: logger}
 	return &Handler{
-		proofs: o.Proofs, people: o.People, members: o.Memberships, extend: o.Extend, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
+		ballots: ballots,
+		proofs:  o.Proofs, people: o.People, extend: o.Extend, cfg: o.Config, secret: o.Secrets.SigningSecret, token: o.Secrets.BotToken, dir: dir, approvals: o.Approvals, logger: logger,
 		api: api, hc: hc,
 		users: NewResolver(api, dir, func() string { return o.Config().TeamID }, o.Config().CacheTTL(), logger),
 		render: slackmsg.Render{PublicURL: o.PublicURL, SlackID: func(name string) string {
@@ -370,27 +374,22 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		log.WarnContext(ctx, "slack identity unverifiable", "error", h.redact.Redact(err.Error()))
 	}
 	cfg := h.cfg()
-	var standsIn []string
-	if person.Refusal == "" {
-		if standsIn, err = peoplestore.StandsInFor(ctx, h.people, person.Name(), h.now()); err != nil {
-			log.WarnContext(ctx, "delegations unreadable", "err", err)
-		}
+	b := ballot.Ballot{
+		ApprovalID: c.Action.ApprovalID, AttemptID: id, Name: person.Name(), Refusal: person.Refusal,
+		IdentifiedBy: person.IdentifiedBy(), Channel: "slack:" + c.Channel, Comment: c.Comment,
+		Place: &approval.Place{Notifier: approval.NotifierSlack, Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
+			Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},
 	}
-	req := workflows.DecisionRequest{
-		AttemptID: id, User: person.Name(), Comment: c.Comment, Channel: "slack:" + c.Channel,
-		Refusal: person.Refusal, IdentifiedBy: person.IdentifiedBy(), StandsInFor: standsIn,
-		Memberships: h.memberships(ctx, person, standsIn),
-		Slack: &workflows.SlackClick{
-			Place: approval.SlackPlace{Channel: c.Channel, Revision: c.Revision, Has2FA: person.Has2FA,
-				Require2FA: cfg.Require2FA, AllowedChannels: cfg.AllowedChannels},
-			Decider: person.Decider(c.Team, c.Channel),
-		},
+	if person.Refusal == "" && person.User != nil {
+		d := person.Decider(c.Team, c.Channel)
+		b.Person, b.Decider = person.User, &d
 	}
-	req.Decision, req.Values = choice(c)
-	req = workflows.Stamp(h.proofs, c.Action.ApprovalID, req, time.Now())
-	err = h.signal(ctx, c.Action.ApprovalID, req)
+	b.Decision, b.Values = choice(c)
+	req, v := h.ballots.Post(ctx, b)
 	f.markDelivered()
-	if errors.Is(err, approvalstore.ErrClosed) || errors.Is(err, approvalstore.ErrNotFound) {
+	switch v.Outcome {
+	case ballot.Delivered:
+	case ballot.Closed, ballot.NotFound:
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, serr := h.approvals.Get(sctx, c.Action.ApprovalID)
 		cancel()
@@ -400,15 +399,15 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		}
 		h.tell(ctx, c, "❌ Not counted: "+approval.RefusedNotPending+".")
 		return
-	}
-	var tooMany *approvalstore.TooMany
-	if errors.As(err, &tooMany) {
-		log.WarnContext(ctx, "slack decision refused: over the person's budget", "error", err)
-		h.tell(ctx, c, fmt.Sprintf("⏳ Not counted: too many clicks on this approval. Try again in %s.", tooMany.RetryAfter.Round(time.Second)))
+	case ballot.TooMany:
+		log.WarnContext(ctx, "slack decision refused: over the person's budget", "error", v.Err)
+		h.tell(ctx, c, fmt.Sprintf("⏳ Not counted: too many clicks on this approval. Try again in %s.", v.RetryAfter.Round(time.Second)))
 		return
-	}
-	if err != nil {
-		log.ErrorContext(ctx, "slack decision not delivered", "error", err)
+	case ballot.Invalid:
+		h.tell(ctx, c, "❌ Not counted: "+slackmsg.Escape(v.Err.Error())+".")
+		return
+	default:
+		log.ErrorContext(ctx, "slack decision not delivered", "error", v.Err)
 		h.tell(ctx, c, "❌ Your decision could not be delivered: try again.")
 		return
 	}
@@ -420,30 +419,6 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		return
 	}
 	h.tell(ctx, c, resultText(a, st, h.render))
-}
-
-// signal delivers req, retrying transient failures until ctx ends.
-func (h *Handler) signal(ctx context.Context, id string, req workflows.DecisionRequest) error {
-	wait := 200 * time.Millisecond
-	for {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := h.approvals.Click(sctx, id, req)
-		cancel()
-		// None is worth retrying: the approval is over, or was never, or
-		// the clicker's budget is spent.
-		if err == nil || errors.Is(err, approvalstore.ErrClosed) || errors.Is(err, approvalstore.ErrNotFound) || errors.Is(err, approvalstore.ErrTooMany) {
-			return err
-		}
-		h.logger.WarnContext(ctx, "slack decision delivery failed: retrying", "approval_id", id, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		case <-t.C:
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
 }
 
 // awaitAttempt reads the approval until the attempt is recorded.
@@ -509,13 +484,4 @@ func resultText(a approval.Attempt, st *approval.State, r slackmsg.Render) strin
 		}
 	}
 	return fmt.Sprintf("❌ Not counted: %s. (%s)", slackmsg.Escape(a.RefusalReason), title)
-}
-
-// memberships are the outside groups of the clicker and those they stand
-// in for, now; none for a refused person or without a source.
-func (h *Handler) memberships(ctx context.Context, p Person, standsIn []string) map[string][]string {
-	if h.members == nil || p.Refusal != "" || p.User == nil {
-		return nil
-	}
-	return h.members(ctx, append([]string{p.User.Name}, standsIn...)...)
 }

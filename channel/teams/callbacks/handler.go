@@ -19,19 +19,18 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/teams/botauth"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
-	"github.com/signoff/signoff/workflows"
 )
 
 // PathMessages is the bot's messaging endpoint.
@@ -52,7 +51,6 @@ const (
 // Limits of what is read.
 const (
 	maxBody    = 256 << 10
-	maxComment = approval.MaxCommentRunes
 )
 
 // Verifier checks an inbound activity's Bot Framework token.
@@ -87,7 +85,8 @@ type Options struct {
 
 // Handler serves the bot's messaging endpoint.
 type Handler struct {
-	o      Options
+	o       Options
+	ballots *ballot.Box
 	render teamsmsg.Render
 	logger *slog.Logger
 }
@@ -106,7 +105,9 @@ func New(o Options) (*Handler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{o: o, render: teamsmsg.Render{PublicURL: o.PublicURL}, logger: o.Logger.With("component", "teams")}, nil
+	logger := o.Logger.With("component", "teams")
+	ballots := &ballot.Box{Approvals: o.Approvals, Proofs: o.Proofs, People: o.People, Memberships: o.Memberships, Now: o.Now, Logger: logger}
+	return &Handler{o: o, ballots: ballots, render: teamsmsg.Render{PublicURL: o.PublicURL}, logger: logger}, nil
 }
 
 // ServeHTTP takes one activity. Nothing is read from it before its token
@@ -239,56 +240,40 @@ func (h *Handler) action(ctx context.Context, a *teamsmsg.Activity) teamsmsg.Inv
 // (for the audit trail), and answers with the card as it stands.
 func (h *Handler) decide(ctx context.Context, a *teamsmsg.Activity, c click, p person, st *approval.State, log *slog.Logger) teamsmsg.InvokeResponse {
 	d, values, formErr := choice(st.Request.Input, c)
-	switch {
-	case formErr != "":
-	case !utf8.ValidString(c.comment) || utf8.RuneCountInString(c.comment) > maxComment:
-		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
-	}
 	if formErr != "" {
 		return h.answer(ctx, p, st, "❌ Nothing was decided. "+formErr)
 	}
-	refusal := p.refusal
-	if refusal == "" && !promptedHere(st, a.Conversation) {
-		refusal = approval.RefusedNotPromptedHere
+	b := ballot.Ballot{
+		ApprovalID: st.ID, AttemptID: attemptID(a, c), Name: p.name(a), Refusal: p.refusal, IdentifiedBy: p.identifiedBy(a),
+		Channel: Channel, Decision: d, Values: values, Comment: c.comment, SeenHash: c.seenHash,
+		// The workflow judges whether the card was posted in this
+		// conversation: a card copied elsewhere does not decide.
+		Place: &approval.Place{Notifier: config.NotifierTeams, Channel: conversationOf(a.Conversation), Revision: -1},
 	}
-	req := workflows.DecisionRequest{
-		AttemptID: attemptID(a, c), User: p.name(a), Decision: d, Values: values, Comment: c.comment,
-		Channel: Channel, SeenHash: c.seenHash, IdentifiedBy: p.identifiedBy(a), Refusal: refusal,
-	}
-	if p.user != nil && refusal == "" {
-		person := policy.DeciderOf(p.user)
-		req.Person = &person
-		req.StandsInFor = h.standsIn(ctx, p.user.Name)
-		if h.o.Memberships != nil {
-			req.Memberships = h.o.Memberships(ctx, append([]string{p.user.Name}, req.StandsInFor...)...)
-		}
+	if p.user != nil && p.refusal == "" {
+		b.Person = p.user
 	}
 	dctx, cancel := context.WithTimeout(ctx, h.o.DecideTimeout)
 	defer cancel()
-	res, err := h.o.Approvals.Decide(dctx, st.ID, workflows.Stamp(h.o.Proofs, st.ID, req, h.o.Now()))
-	var ref approval.Refusal
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "teams decision accepted", "user", req.User, "decision", string(d))
-		verb := "approved"
-		if res.Attempt.Decision == approval.DecisionReject {
-			verb = "rejected"
-		}
-		after := res.Approval
+	v := h.ballots.Cast(dctx, b)
+	switch v.Outcome {
+	case ballot.Accepted:
+		log.InfoContext(ctx, "teams decision accepted", "user", b.User(), "decision", string(d))
+		after := v.Approval
 		if after == nil {
 			after = st
 		}
-		return h.answer(ctx, p, after, "✅ Counted: you "+verb+" this request.")
-	case errors.As(err, &ref):
-		log.InfoContext(ctx, "teams decision refused", "user", req.User, "code", string(ref.Code), "reason", ref.Message)
-		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+ref.Message+".")
-	case errors.Is(err, approvalstore.ErrClosed):
-		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+approval.RefusedNotPending+".")
-	case errors.Is(err, approvalstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		log.WarnContext(ctx, "teams decision delivered but not yet judged", "error", err)
+		return h.answer(ctx, p, after, "✅ Counted: you "+wording.Verb(v.Attempt.Decision)+" this request.")
+	case ballot.Invalid:
+		return h.answer(ctx, p, st, "❌ Nothing was decided. "+wording.Sentence(v.Err.Error()))
+	case ballot.Refused, ballot.Closed:
+		log.InfoContext(ctx, "teams decision refused", "user", b.User(), "code", string(v.Refusal.Code), "reason", v.Refusal.Message)
+		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+v.Refusal.Message+".")
+	case ballot.Unavailable:
+		log.WarnContext(ctx, "teams decision delivered but not yet judged", "error", v.Err)
 		return h.answer(ctx, p, st, "⏳ Your decision was sent; the approval has not recorded it yet. Refresh the card in a moment.")
 	}
-	log.ErrorContext(ctx, "teams decision not delivered", "error", err)
+	log.ErrorContext(ctx, "teams decision not delivered", "error", v.Err)
 	return errorResponse(http.StatusServiceUnavailable, "Unavailable", "Your decision could not be delivered: try again.")
 }
 
@@ -328,20 +313,14 @@ func choice(in approval.Input, c click) (approval.Decision, []string, string) {
 	return d, values, ""
 }
 
-// promptedHere reports whether the click came from a card Signoff posted
-// in this conversation: a card copied elsewhere does not decide. A channel
+// conversationOf is the conversation a card was clicked in: a channel
 // reply's conversation ID carries ";messageid=…" after the channel's.
-func promptedHere(st *approval.State, conv *teamsmsg.ConversationAccount) bool {
+func conversationOf(conv *teamsmsg.ConversationAccount) string {
 	if conv == nil {
-		return false
+		return ""
 	}
 	id, _, _ := strings.Cut(conv.ID, ";")
-	for _, m := range st.Messages {
-		if m.Notifier == config.NotifierTeams && m.Channel == id {
-			return true
-		}
-	}
-	return false
+	return id
 }
 
 // attemptID derives the attempt's ID from the activity: the Bot Framework
@@ -356,11 +335,7 @@ func attemptID(a *teamsmsg.Activity, c click) string {
 }
 
 func (h *Handler) standsIn(ctx context.Context, user string) []string {
-	s, err := peoplestore.StandsInFor(ctx, h.o.People, user, h.o.Now())
-	if err != nil {
-		h.logger.WarnContext(ctx, "delegations unreadable", "error", err)
-	}
-	return s
+	return h.ballots.StandsIn(ctx, user)
 }
 
 // answer replaces the clicker's card with the approval as it stands and
