@@ -18,6 +18,7 @@ import (
 
 	"github.com/signoff/signoff/approval/intake"
 	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
+	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/fakecloud"
 	"github.com/signoff/signoff/internal/testenv"
@@ -190,12 +191,12 @@ func TestGitHubDeploymentProtectionRule(t *testing.T) {
 	require.Equal(t, "staging", st.GetEnvironment())
 	require.Equal(t, []string{"bob"}, st.GetPendingApprovers(), "carol set the deployment off: she is not asked")
 	f := st.GetFields()
-	require.Equal(t, e2eAppRepo, f[githubcallbacks.FieldRepository])
-	require.Equal(t, "staging", f[githubcallbacks.FieldEnvironment])
-	require.Equal(t, "main", f[githubcallbacks.FieldRef])
-	require.Equal(t, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", f[githubcallbacks.FieldSHA])
-	require.Equal(t, "1001", f[githubcallbacks.FieldWorkflowRun])
-	require.Equal(t, "octocat", f[githubcallbacks.FieldActor])
+	require.Equal(t, e2eAppRepo, f[githubmsg.FieldRepository])
+	require.Equal(t, "staging", f[githubmsg.FieldEnvironment])
+	require.Equal(t, "main", f[githubmsg.FieldRef])
+	require.Equal(t, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", f[githubmsg.FieldSHA])
+	require.Equal(t, "1001", f[githubmsg.FieldWorkflowRun])
+	require.Equal(t, "octocat", f[githubmsg.FieldActor])
 	require.Empty(t, gh.Reviews(), "nothing is reported while the approval is pending")
 
 	// carol (octocat) may not approve the deployment she set off.

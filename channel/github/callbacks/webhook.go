@@ -1,3 +1,10 @@
+// Package callbacks is Signoff as a GitHub App custom deployment protection
+// rule, on the gateway's side: GitHub's deployment_protection_rule webhook
+// (POST /github/webhook), verified with the app's webhook secret, starts an
+// approval through the same intake as the API. The approval's fields carry
+// the deployment (channel/github/githubmsg), so the worker's
+// github_deployments notifier (channel/github/notifier) can approve or
+// reject it on GitHub when the approval ends.
 package callbacks
 
 import (
@@ -19,6 +26,7 @@ import (
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
 )
 
@@ -180,13 +188,16 @@ var (
 	loginPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
 	shaPattern   = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 	eventPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	// approvalEnvironment is what an approval's environment may be, as
+	// the API accepts it.
+	approvalEnvironment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 )
 
 // Waiting is the deployment e asks about, checked against the API root
-// base (see Deployment.Check): the callback URL must be base's review
-// route for the event's repository.
-func (e Event) Waiting(base string) (Deployment, error) {
-	d := Deployment{Environment: e.Environment, Ref: e.Ref, SHA: e.SHA, Event: e.Event, CallbackURL: e.DeploymentCallbackURL}
+// base (see githubmsg.Deployment.Check): the callback URL must be base's
+// review route for the event's repository.
+func (e Event) Waiting(base string) (githubmsg.Deployment, error) {
+	d := githubmsg.Deployment{Environment: e.Environment, Ref: e.Ref, SHA: e.SHA, Event: e.Event, CallbackURL: e.DeploymentCallbackURL}
 	if e.Deployment != nil {
 		d.DeploymentID = e.Deployment.ID
 		if e.Deployment.Ref != "" {
@@ -236,7 +247,7 @@ func (e Event) Waiting(base string) (Deployment, error) {
 // "". The sender's GitHub ID decides: a login can be renamed and then
 // registered by someone else, so a login alone names only a person
 // configured without a github_id.
-func senderPerson(log *slog.Logger, dir *identity.Directory, d Deployment) string {
+func senderPerson(log *slog.Logger, dir *identity.Directory, d githubmsg.Deployment) string {
 	if u, ok := dir.ByGitHubID(d.ActorID); ok {
 		return u.Name
 	}
@@ -254,15 +265,15 @@ func senderPerson(log *slog.Logger, dir *identity.Directory, d Deployment) strin
 	return u.Name
 }
 
-// RequestID makes the start idempotent per deployment: GitHub's
+// requestID makes the start idempotent per deployment: GitHub's
 // redelivery of the same event finds the approval the first started.
-func (d Deployment) RequestID() string {
+func requestID(d githubmsg.Deployment) string {
 	return fmt.Sprintf("github:%s:deployment:%d:%s", strings.ToLower(d.Repository), d.DeploymentID, d.Environment)
 }
 
-// Request is the approval d asks for, in environment env (the mapped
+// request is the approval d asks for, in environment env (the mapped
 // one); base is the API root.
-func (d Deployment) Request(env, base string) approval.Request {
+func request(d githubmsg.Deployment, env, base string) approval.Request {
 	ref := d.Ref
 	if ref == "" {
 		ref = short(d.SHA)
@@ -403,7 +414,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The person who set the deployment off, when configured, counts as
 	// its requester: they do not approve their own deployment.
 	initiator := senderPerson(log, cfg.Directory, d)
-	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: d.RequestID(), Request: d.Request(env, gc.BaseURL), Initiator: initiator})
+	res, err := h.starter.Start(ctx, intake.Request{Requester: requester, RequestID: requestID(d), Request: request(d, env, gc.BaseURL), Initiator: initiator})
 	if err != nil {
 		code, status := http.StatusServiceUnavailable, "error"
 		msg := "the approval could not be started; redeliver later"

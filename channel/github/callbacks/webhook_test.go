@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/store/approvalstore"
 )
@@ -213,7 +214,7 @@ func TestDocumentedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Deployment{
+	want := githubmsg.Deployment{
 		Repository: "Codertocat/Hello-World", Environment: "my-environment", Ref: "master",
 		SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", RunID: 30433642, DeploymentID: 145988746,
 		InstallationID: 2311213, Actor: "Codertocat", ActorID: 21031067, Event: "my-event", CallbackURL: testCallback,
@@ -221,100 +222,28 @@ func TestDocumentedExample(t *testing.T) {
 	if d != want {
 		t.Fatalf("deployment\n got %+v\nwant %+v", d, want)
 	}
-	req := d.Request("production", testBase)
+	req := request(d, "production", testBase)
 	if req.Title != "Deploy Codertocat/Hello-World master (f95f852) to my-environment" || req.Environment != "production" ||
 		req.Resource != "Codertocat/Hello-World" || req.Action.Type != "noop" {
 		t.Fatalf("request %+v", req)
 	}
 	wantFields := map[string]string{
-		FieldRepository: "Codertocat/Hello-World", FieldEnvironment: "my-environment", FieldRef: "master",
-		FieldSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", FieldWorkflowRun: "30433642",
-		FieldWorkflowRunURL: "https://github.com/Codertocat/Hello-World/actions/runs/30433642",
-		FieldActor:          "Codertocat", FieldActorID: "21031067", FieldEvent: "my-event", FieldDeploymentID: "145988746",
-		FieldInstallationID: "2311213", FieldCallbackURL: testCallback,
+		githubmsg.FieldRepository: "Codertocat/Hello-World", githubmsg.FieldEnvironment: "my-environment", githubmsg.FieldRef: "master",
+		githubmsg.FieldSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", githubmsg.FieldWorkflowRun: "30433642",
+		githubmsg.FieldWorkflowRunURL: "https://github.com/Codertocat/Hello-World/actions/runs/30433642",
+		githubmsg.FieldActor:          "Codertocat", githubmsg.FieldActorID: "21031067", githubmsg.FieldEvent: "my-event", githubmsg.FieldDeploymentID: "145988746",
+		githubmsg.FieldInstallationID: "2311213", githubmsg.FieldCallbackURL: testCallback,
 	}
 	if fmt.Sprint(req.Fields) != fmt.Sprint(wantFields) {
 		t.Fatalf("fields\n got %v\nwant %v", req.Fields, wantFields)
 	}
 	// The worker reads the same deployment back from the fields.
-	back, ok := FromFields(req.Fields)
+	back, ok := githubmsg.FromFields(req.Fields)
 	if !ok || back != want {
 		t.Fatalf("FromFields = %+v, %v", back, ok)
 	}
-	if d.RequestID() != "github:codertocat/hello-world:deployment:145988746:my-environment" {
-		t.Fatalf("request id %q", d.RequestID())
-	}
-}
-
-func TestParseCallback(t *testing.T) {
-	const route = "/repos/octo-org/api/actions/runs/42/deployment_protection_rule"
-	for name, tc := range map[string]struct {
-		base, raw string
-		want      Callback // zero: refused
-	}{
-		"github.com":               {testBase, testBase + route, Callback{"octo-org", "api", 42}},
-		"base with a slash":        {testBase + "/", testBase + route, Callback{"octo-org", "api", 42}},
-		"host in capitals":         {testBase, "https://API.GitHub.com" + route, Callback{"octo-org", "api", 42}},
-		"enterprise server":        {"https://ghe.example.com/api/v3", "https://ghe.example.com/api/v3" + route, Callback{"octo-org", "api", 42}},
-		"loopback fake":            {"http://127.0.0.1:8081", "http://127.0.0.1:8081" + route, Callback{"octo-org", "api", 42}},
-		"the documented example's": {testBase, "https://github.local/deploy-the-thing", Callback{}},
-		"another host":             {testBase, "https://evil.example.com" + route, Callback{}},
-		"a host that ends alike":   {testBase, "https://api.github.com.evil.example.com" + route, Callback{}},
-		"plain http":               {testBase, "http://api.github.com" + route, Callback{}},
-		"another port":             {testBase, "https://api.github.com:8443" + route, Callback{}},
-		"credentials":              {testBase, "https://user:pass@api.github.com" + route, Callback{}},
-		"a query":                  {testBase, testBase + route + "?next=https://evil.example.com", Callback{}},
-		"a fragment":               {testBase, testBase + route + "#x", Callback{}},
-		"outside the base path":    {"https://ghe.example.com/api/v3", "https://ghe.example.com" + route, Callback{}},
-		"dot segments":             {testBase, testBase + "/repos/octo-org/api/../../../app/installations/1/access_tokens", Callback{}},
-		"escaped slash":            {testBase, testBase + "/repos/octo-org%2Fapi/x/actions/runs/42/deployment_protection_rule", Callback{}},
-		"another route":            {testBase, testBase + "/repos/octo-org/api/actions/runs/42/pending_deployments", Callback{}},
-		"a longer path":            {testBase, testBase + route + "/x", Callback{}},
-		"run id not a number":      {testBase, testBase + "/repos/octo-org/api/actions/runs/4x2/deployment_protection_rule", Callback{}},
-		"run id zero":              {testBase, testBase + "/repos/octo-org/api/actions/runs/0/deployment_protection_rule", Callback{}},
-		"owner not a name":         {testBase, testBase + "/repos/-octo/api/actions/runs/42/deployment_protection_rule", Callback{}},
-		"empty":                    {testBase, "", Callback{}},
-		"relative":                 {testBase, route, Callback{}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			got, err := ParseCallback(tc.base, tc.raw)
-			if tc.want == (Callback{}) {
-				if err == nil {
-					t.Fatalf("ParseCallback(%q) = %+v, want refused", tc.raw, got)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("ParseCallback(%q) = %+v, %v; want %+v", tc.raw, got, err, tc.want)
-			}
-			if u := got.URL(tc.base); u != strings.TrimRight(tc.base, "/")+route {
-				t.Fatalf("URL = %s", u)
-			}
-		})
-	}
-}
-
-// TestDeploymentCheck: the callback must be the route of the deployment's
-// own repository and run.
-func TestDeploymentCheck(t *testing.T) {
-	good := Deployment{Repository: "octo-org/api", Environment: "production", RunID: 42, DeploymentID: 7, InstallationID: 9,
-		CallbackURL: testBase + "/repos/octo-org/api/actions/runs/42/deployment_protection_rule"}
-	if _, err := good.Check(testBase); err != nil {
-		t.Fatal(err)
-	}
-	otherRepo := good
-	otherRepo.Repository = "octo-org/web"
-	otherRun := good
-	otherRun.RunID = 43
-	noInstallation := good
-	noInstallation.InstallationID = 0
-	for name, d := range map[string]Deployment{"another repository": otherRepo, "another run": otherRun, "no installation": noInstallation} {
-		if _, err := d.Check(testBase); err == nil {
-			t.Errorf("%s: Check accepted %+v", name, d)
-		}
-	}
-	if _, ok := FromFields(map[string]string{FieldRepository: "octo-org/api", "version": "1"}); ok {
-		t.Fatal("FromFields took fields without a callback for a GitHub deployment")
+	if requestID(d) != "github:codertocat/hello-world:deployment:145988746:my-environment" {
+		t.Fatalf("request id %q", requestID(d))
 	}
 }
 
@@ -342,8 +271,8 @@ func TestWebhookStartsApprovalOnce(t *testing.T) {
 	if st.Initiator != "bob" || !st.RequestedBy("bob") || len(st.Pending()) != 0 {
 		t.Fatalf("initiator %q, pending %v: the sender counts as a requester", st.Initiator, st.Pending())
 	}
-	if st.Request.Fields[FieldCallbackURL] != testCallback || st.Request.Fields[FieldActor] != "Codertocat" ||
-		st.Request.Fields[FieldWorkflowRun] != "30433642" || st.Request.Fields[FieldSHA] != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" {
+	if st.Request.Fields[githubmsg.FieldCallbackURL] != testCallback || st.Request.Fields[githubmsg.FieldActor] != "Codertocat" ||
+		st.Request.Fields[githubmsg.FieldWorkflowRun] != "30433642" || st.Request.Fields[githubmsg.FieldSHA] != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" {
 		t.Fatalf("fields %v", st.Request.Fields)
 	}
 	if want := intake.ApprovalID("github", "github:codertocat/hello-world:deployment:145988746:my-environment"); a.ApprovalID != want {
@@ -623,11 +552,11 @@ func TestWebhookInitiatorBySenderID(t *testing.T) {
 			if tc.want == "" && (st.RequestedBy("bob") || st.RequestedBy("carol") || st.RequestedBy("dave")) {
 				t.Fatalf("pending %v: a configured approver counts as the requester", st.Pending())
 			}
-			if st.Request.Fields[FieldActor] != tc.login {
-				t.Fatalf("actor field %q, want the sender's login %q", st.Request.Fields[FieldActor], tc.login)
+			if st.Request.Fields[githubmsg.FieldActor] != tc.login {
+				t.Fatalf("actor field %q, want the sender's login %q", st.Request.Fields[githubmsg.FieldActor], tc.login)
 			}
-			if wantID := fmt.Sprint(tc.id); tc.id != nil && st.Request.Fields[FieldActorID] != wantID {
-				t.Fatalf("actor_id field %q, want the sender's id %s", st.Request.Fields[FieldActorID], wantID)
+			if wantID := fmt.Sprint(tc.id); tc.id != nil && st.Request.Fields[githubmsg.FieldActorID] != wantID {
+				t.Fatalf("actor_id field %q, want the sender's id %s", st.Request.Fields[githubmsg.FieldActorID], wantID)
 			}
 			if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "github_id"); got != tc.warn {
 				t.Fatalf("warning recommending github_id logged: %v, want %v; logs:\n%s", got, tc.warn, logs.String())

@@ -27,7 +27,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
+	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
 )
 
@@ -162,7 +162,7 @@ func (n *Notifier) GrantEnding(context.Context, *approval.State) (approval.Deliv
 // (already reviewed: this is a retry, or another rule or a person decided
 // first) is done, not a failure.
 func (n *Notifier) Outcome(ctx context.Context, st *approval.State) (approval.Delivery, error) {
-	d, ok := githubcallbacks.FromFields(st.Request.Fields)
+	d, ok := githubmsg.FromFields(st.Request.Fields)
 	if !ok || st.Requester != n.o.Requester {
 		return approval.Delivery{}, nil
 	}

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
+	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/internal/fakecloud"
 )
 
@@ -53,16 +53,22 @@ func newNotifier(t *testing.T, base string, key *rsa.PrivateKey) *Notifier {
 }
 
 // fromGitHub is an approval the webhook started for run runID of
-// octo-org/api at environment production, ended with status.
+// octo-org/api at environment production, ended with status: the
+// notifier reads only its fields (githubmsg.FromFields).
 func fromGitHub(base string, runID int64, status approval.Status) *approval.State {
-	d := githubcallbacks.Deployment{
+	d := githubmsg.Deployment{
 		Repository: testRepo, Environment: "production", Ref: "main", SHA: strings.Repeat("a", 40),
 		RunID: runID, DeploymentID: runID * 10, InstallationID: testInstallation, Actor: "octocat", Event: "push",
-		CallbackURL: githubcallbacks.Callback{Owner: "octo-org", Repo: "api", RunID: runID}.URL(base),
+		CallbackURL: githubmsg.Callback{Owner: "octo-org", Repo: "api", RunID: runID}.URL(base),
 	}
 	return &approval.State{
 		ID: "approval" + strings.Repeat("x", 18), Requester: "github", Status: status,
-		Request: d.Request("production", base), Policy: approval.Policy{Name: "production"},
+		Request: approval.Request{
+			Title:       "Deploy " + testRepo + " main to production",
+			Environment: "production", Resource: testRepo, Fields: d.Fields(base),
+			Action: approval.Action{Type: "noop"},
+		},
+		Policy: approval.Policy{Name: "production"},
 	}
 }
 
@@ -189,14 +195,14 @@ func TestCallbackElsewhere(t *testing.T) {
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(elsewhere.Close)
 	st := fromGitHub(f.URL, 42, approval.StatusApproved)
-	st.Request.Fields[githubcallbacks.FieldCallbackURL] = elsewhere.URL + "/repos/octo-org/api/actions/runs/42/deployment_protection_rule"
+	st.Request.Fields[githubmsg.FieldCallbackURL] = elsewhere.URL + "/repos/octo-org/api/actions/runs/42/deployment_protection_rule"
 	_, err := newNotifier(t, f.URL, testKey).Outcome(context.Background(), st)
 	if err == nil || !nonRetryable(err) || !strings.Contains(err.Error(), "another scheme, host or port") {
 		t.Fatalf("Outcome = %v, want a final refusal", err)
 	}
 	// A callback for another repository than the approval shows, too.
 	st = fromGitHub(f.URL, 42, approval.StatusApproved)
-	st.Request.Fields[githubcallbacks.FieldCallbackURL] = githubcallbacks.Callback{Owner: "octo-org", Repo: "secrets", RunID: 42}.URL(f.URL)
+	st.Request.Fields[githubmsg.FieldCallbackURL] = githubmsg.Callback{Owner: "octo-org", Repo: "secrets", RunID: 42}.URL(f.URL)
 	if _, err := newNotifier(t, f.URL, testKey).Outcome(context.Background(), st); err == nil || !nonRetryable(err) {
 		t.Fatalf("Outcome for another repository = %v, want a final refusal", err)
 	}

@@ -1,12 +1,12 @@
-// Package githubapp is Signoff as a GitHub App custom deployment protection
-// rule, on the gateway's side: GitHub's deployment_protection_rule webhook
-// (POST /github/webhook), verified with the app's webhook secret, starts an
-// approval through the same intake as the API. The approval's fields carry
-// the deployment, so the worker's github_deployments notifier
-// (activities/githubdeploy) can approve or reject it on GitHub when the
-// approval ends. What both sides share, the fields and the callback URL
-// check, is here.
-package callbacks
+// Package githubmsg is what the two sides of Signoff's GitHub App custom
+// deployment protection rule agree on: the deployment a
+// deployment_protection_rule webhook asks about, the approval fields that
+// carry it (written by the webhook, channel/github/callbacks, on the
+// gateway side; read back by the github_deployments notifier,
+// channel/github/notifier, on the worker side), and the review route
+// (callback URL) check both make before trusting it. It holds no secret
+// and does no I/O.
+package githubmsg
 
 import (
 	"errors"
@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Fields of an approval started by GitHub. The first ones are for people;
@@ -157,9 +158,6 @@ var (
 	ownerPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 	repoPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 	runIDPattern = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
-	// approvalEnvironment is what an approval's environment may be, as
-	// the API accepts it.
-	approvalEnvironment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 )
 
 func validRepository(full string) bool {
@@ -243,4 +241,15 @@ func WebURL(base string) string {
 		u.Path = strings.TrimSuffix(u.Path, "/api/v3")
 	}
 	return strings.TrimRight(u.String(), "/")
+}
+
+// clip cuts s to n bytes at a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
