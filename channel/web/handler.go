@@ -192,12 +192,17 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 //go:embed templates/*.html assets/style.css
 var files embed.FS
 
-var pages = map[string]*template.Template{}
+// pages are the parsed page templates by name; a broken template panics
+// at start.
+var pages = parsePages()
 
-func init() {
+// parsePages parses every page with the layout.
+func parsePages() map[string]*template.Template {
+	out := map[string]*template.Template{}
 	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations", "secretchange"} {
-		pages[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+		out[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
+	return out
 }
 
 // csp allows nothing but our stylesheet and forms posting to us; no
