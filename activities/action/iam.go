@@ -10,14 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/signoff/signoff/internal/awsfault"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/store/secretstore/awsfault"
 )
 
 // IAMDeactivateKeyType is the action type name.

@@ -12,12 +12,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/signoff/signoff/internal/awsfault"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+
+	"github.com/signoff/signoff/store/secretstore/awsfault"
 )
 
 // ErrPermanent marks errors a retry will not mend: access denied, bad
