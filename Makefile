@@ -69,8 +69,8 @@ bench:
 ## (about 15 s each here). Counts, not durations: with a duration, Go 1.26's fuzz coordinator can report a spurious
 ## "context deadline exceeded" failure as the time runs out (golang/go#75804, fixed in Go 1.27); a count has no
 ## deadline to race. FUZZTIME=30s (or 1000x) overrides every target's budget.
-FUZZ_TARGETS := ./gateway/slackhttp:FuzzParseInteraction:5000x ./gateway/slackhttp:FuzzVerify:30000x \
-	./emailtoken:FuzzVerify:40000x ./config:FuzzParse:10000x ./redact:FuzzRedact:200000x
+FUZZ_TARGETS := ./channel/slack/callbacks:FuzzParseInteraction:5000x ./channel/slack/callbacks:FuzzVerify:30000x \
+	./channel/email/linktoken:FuzzVerify:40000x ./config:FuzzParse:10000x ./redact:FuzzRedact:200000x
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; budget=$(if $(FUZZTIME),$(FUZZTIME),$${rest#*:}); echo "fuzz $$pkg $$fn ($$budget)"; \
