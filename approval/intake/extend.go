@@ -1,7 +1,9 @@
 package intake
 
 import (
+	"context"
 	"fmt"
+	"github.com/signoff/signoff/auth/identity"
 	"maps"
 	"time"
 
@@ -48,3 +50,12 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// ExtendFunc starts, as user, the approval of d more of the access the
+// approval grantID granted, and returns it (the gateway's Service.Extend,
+// lent to the channels that offer extensions). requestID makes it
+// idempotent per user. Its errors are approvalstore.ErrNotFound for a
+// grant the user may not read, ErrDenied, ErrInvalid, ErrConflict and
+// ErrUnavailable (their messages are meant for the user), and the
+// approvals port's.
+type ExtendFunc func(ctx context.Context, user *identity.User, grantID string, d time.Duration, justification, requestID string) (*approval.State, error)

@@ -118,3 +118,17 @@ func CheckText(field, v string, max int) error {
 	}
 	return nil
 }
+
+// CheckForm is Check against the approval a form was filled for: also the
+// comment its policy requires for this decision, so that a form is sent
+// back to be completed rather than recorded as refused.
+func CheckForm(b Ballot, st *approval.State) error {
+	if err := Check(b); err != nil {
+		return err
+	}
+	if b.Comment == "" && ((b.Decision == approval.DecisionApprove && st.Policy.RequireComment.Approve) ||
+		(b.Decision == approval.DecisionReject && st.Policy.RequireComment.Reject)) {
+		return &OutOfBounds{Field: "comment", Message: "this policy needs a comment for this decision"}
+	}
+	return nil
+}

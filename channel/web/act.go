@@ -3,19 +3,19 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/identity"
-	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )
@@ -178,30 +178,25 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	comment := strings.TrimSpace(r.PostFormValue("comment"))
 	values, formErr := formValues(st.Request.Input, d, r.PostFormValue("option"), r)
-	switch {
-	case formErr != "":
-	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > maxComment:
-		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
-	case comment == "" && ((d == approval.DecisionApprove && st.Policy.RequireComment.Approve) ||
-		(d == approval.DecisionReject && st.Policy.RequireComment.Reject)):
-		formErr = "This policy needs a comment for this decision."
+	b := ballot.Ballot{
+		ApprovalID: st.ID, AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), Person: u, IdentifiedBy: ss.identifiedBy(),
+		Channel: ChannelWeb, Decision: d, Comment: comment, Values: values, SeenHash: r.PostFormValue("request_hash"),
+		OnBehalfOf: r.PostFormValue("on_behalf_of"),
+	}
+	if formErr == "" {
+		if err := ballot.CheckForm(b, st); err != nil {
+			formErr = wording.Sentence(err.Error())
+		}
 	}
 	if formErr != "" {
 		h.message(w, http.StatusUnprocessableEntity, message{Heading: "Nothing was decided", Result: "invalid", Reason: formErr,
 			Message: "Go back to the approval, correct the form and send it again.", Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
 		return
 	}
-	person := policy.DeciderOf(u)
-	dr := workflows.DecisionRequest{
-		AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), User: u.Name, Decision: d, Comment: comment,
-		Values: values, Channel: ChannelWeb, SeenHash: r.PostFormValue("request_hash"), Person: &person,
-		IdentifiedBy: ss.identifiedBy(), StandsInFor: h.standsIn(r.Context(), u.Name), OnBehalfOf: r.PostFormValue("on_behalf_of"),
-	}
-	dr.Memberships = h.memberships(r.Context(), append([]string{u.Name}, dr.StandsInFor...)...)
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
-	_, err := h.approvals.Decide(ctx, st.ID, workflows.Stamp(h.proofs, st.ID, dr, h.now()))
-	if h.refusedOrFailed(w, ss, u, st, "decision", err) {
+	v := h.ballots().Cast(ctx, b)
+	if v.Outcome != ballot.Accepted && h.refusedOrFailed(w, ss, u, st, "decision", v.Err) {
 		return
 	}
 	h.logger.Info("web decision accepted", "approval_id", st.ID, "user", u.Name, "decision", string(d))
@@ -215,9 +210,9 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 // reason reads a cancel or break-glass form's reason.
 func (h *Handler) reason(w http.ResponseWriter, r *http.Request, ss session, u *identity.User, st *approval.State, required bool) (string, bool) {
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxComment || (required && reason == "") {
+	if ballot.CheckText("reason", reason, ballot.MaxComment) != nil || (required && reason == "") {
 		h.message(w, http.StatusUnprocessableEntity, message{Heading: "Nothing was done", Result: "invalid",
-			Reason: fmt.Sprintf("Give a reason of at most %d characters.", maxComment), Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
+			Reason: fmt.Sprintf("Give a reason of at most %d characters.", ballot.MaxComment), Nav: h.nav(ss, u), ViewURL: "/approvals/" + st.ID})
 		return "", false
 	}
 	return reason, true

@@ -3,16 +3,15 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/channel/email/linktoken"
-	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
-	"github.com/signoff/signoff/workflows"
 )
 
 // Form limits, as the API's.
@@ -152,13 +151,25 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	comment := strings.TrimSpace(r.PostFormValue("comment"))
 	values, formErr := h.values(st, c, r)
-	switch {
-	case formErr != "":
-	case !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > maxComment:
-		formErr = fmt.Sprintf("The comment must be valid text of at most %d characters.", maxComment)
-	case comment == "" && ((c.Decision == approval.DecisionApprove && st.Policy.RequireComment.Approve) ||
-		(c.Decision == approval.DecisionReject && st.Policy.RequireComment.Reject)):
-		formErr = "This policy needs a comment for this decision."
+	// The decision is bound to the content the confirmation page showed;
+	// the workflow refuses it if the request changed since.
+	seen := r.PostFormValue("request_hash")
+	if c.RequestHash != "" && !strings.HasPrefix(seen, c.RequestHash) {
+		seen = "" // not the content the email was about
+	}
+	b := ballot.Ballot{
+		ApprovalID: c.Approval, AttemptID: c.AttemptID(), Name: c.User, IdentifiedBy: "signed email link", Channel: ChannelEmail,
+		Decision: c.Decision, Comment: comment, Values: values, SeenHash: seen,
+	}
+	if u, ok := h.dir().Lookup(c.User); ok {
+		b.Person = u
+	} else {
+		b.Refusal = RefusedUnknownUser
+	}
+	if formErr == "" {
+		if err := ballot.CheckForm(b, st); err != nil {
+			formErr = wording.Sentence(err.Error())
+		}
 	}
 	if formErr != "" {
 		// Nothing is sent: the link stays usable once the form is right.
@@ -171,39 +182,20 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "confirm", p)
 		return
 	}
-	// The decision is bound to the content the confirmation page showed;
-	// the workflow refuses it if the request changed since.
-	seen := r.PostFormValue("request_hash")
-	if c.RequestHash != "" && !strings.HasPrefix(seen, c.RequestHash) {
-		seen = "" // not the content the email was about
-	}
-	dr := workflows.DecisionRequest{
-		AttemptID: c.AttemptID(), User: c.User, Decision: c.Decision, Comment: comment, Values: values, Channel: Channel,
-		SeenHash: seen, IdentifiedBy: "signed email link", StandsInFor: h.standsIn(ctx, c.User),
-	}
-	dr.Memberships = h.memberships(ctx, append([]string{c.User}, dr.StandsInFor...)...)
-	if u, ok := h.dir().Lookup(c.User); !ok {
-		dr.Refusal = RefusedUnknownUser
-	} else {
-		d := policy.DeciderOf(u)
-		dr.Person = &d
-	}
-	// Decide waits for the workflow's judgement, so the person hears at
+	// Cast waits for the workflow's judgement, so the person hears at
 	// once whether it counted. The attempt ID makes a repeat count once.
-	res, err := h.approvals.Decide(ctx, c.Approval, workflows.Stamp(h.proofs, c.Approval, dr, h.now()))
-	ref, refused := refusalOf(err)
-	switch {
-	case refused:
+	v := h.ballots().Cast(ctx, b)
+	switch v.Outcome {
+	case ballot.Refused, ballot.Closed:
+		ref := v.Refusal
 		h.logger.Info("email decision refused", "approval_id", c.Approval, "user", c.User, "decision", c.Decision,
 			"code", string(ref.Code), "reason", ref.Message)
 		h.message(w, refusalStatus(ref.Code), message{Heading: "Your decision was not accepted", Result: "refused", Reason: ref.Message,
 			Message: "Signoff recorded the attempt in the audit trail, but it does not count.",
 			Summary: summarize(st), ViewURL: "/approvals/" + c.Approval})
-	case err != nil:
-		h.loadError(w, fmt.Errorf("decide approval %s: %w", c.Approval, err))
-	default:
+	case ballot.Accepted:
 		h.logger.Info("email decision accepted", "approval_id", c.Approval, "user", c.User, "decision", c.Decision)
-		after := res.Approval
+		after := v.Approval
 		if after == nil {
 			after = st
 		}
@@ -214,12 +206,14 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		msg := "Thank you. "
 		switch {
 		case after.Status == approval.StatusPending:
-			msg += "The request is still pending: " + progress(after) + "."
+			msg += "The request is still pending: " + wording.ProgressInFull(after, wording.Plain) + "."
 		default:
 			msg += "The request is now " + strings.ToLower(string(after.Status)) + "."
 		}
 		h.message(w, http.StatusOK, message{Heading: "Your " + verb + " was recorded", Result: "accepted", Tone: "ok",
 			Message: msg, Summary: summarize(after), ViewURL: "/approvals/" + c.Approval})
+	default:
+		h.loadError(w, fmt.Errorf("decide approval %s: %w", c.Approval, v.Err))
 	}
 }
 

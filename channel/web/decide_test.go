@@ -159,7 +159,7 @@ func TestEmailDecisionCounts(t *testing.T) {
 		t.Fatalf("after one approval: %s, %d attempts", st.Status, len(st.Attempts))
 	}
 	a := st.Attempts[0]
-	if !a.Accepted || a.User != "bob" || a.Channel != Channel || a.ID != c.AttemptID() || a.Proof == "" {
+	if !a.Accepted || a.User != "bob" || a.Channel != ChannelEmail || a.ID != c.AttemptID() || a.Proof == "" {
 		t.Fatalf("attempt %+v", a)
 	}
 

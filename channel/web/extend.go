@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,14 +14,6 @@ import (
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 )
-
-// ExtendFunc starts, as user, the approval of d more of the access the
-// approval grantID granted, and returns it (the gateway's Service.Extend).
-// requestID makes it idempotent per user. Its errors are
-// approvalstore.ErrNotFound for a grant the user may not read, intake's
-// ErrDenied, ErrInvalid, ErrConflict and ErrUnavailable (their messages
-// are meant for the user), and the approvals port's.
-type ExtendFunc func(ctx context.Context, user *identity.User, grantID string, d time.Duration, justification, requestID string) (*approval.State, error)
 
 // Bounds of the extension form, as the API's.
 const (

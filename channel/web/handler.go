@@ -36,6 +36,8 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/channel/ballot"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -52,8 +54,8 @@ import (
 	"github.com/signoff/signoff/store/peoplestore"
 )
 
-// Channel is the decision channel of email links.
-const Channel = "email"
+// ChannelEmail is the decision channel of email links.
+const ChannelEmail = "email"
 
 // Options build a Handler.
 type Options struct {
@@ -92,7 +94,7 @@ type Options struct {
 	Memberships func(ctx context.Context, users ...string) map[string][]string
 	// Extend starts the extension of a grant, for "Ask for more time"
 	// (the gateway's Service.Extend); nil leaves the form off.
-	Extend ExtendFunc
+	Extend intake.ExtendFunc
 	// ProposeSecret proposes a secret change, for "Propose a secret
 	// change" (the gateway's Service.ProposeSecret); nil leaves the form
 	// off.
@@ -120,7 +122,7 @@ type Handler struct {
 	devSignIn bool
 	people    peoplestore.Store
 	members   func(ctx context.Context, users ...string) map[string][]string
-	extend    ExtendFunc
+	extend    intake.ExtendFunc
 	// propose and secretTargets serve the secret change form.
 	propose       ProposeSecretFunc
 	secretTargets func() []SecretTarget
@@ -347,20 +349,14 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-// standsIn are the people with a delegation to user in force now; none
-// when they cannot be read (logged).
-func (h *Handler) standsIn(ctx context.Context, user string) []string {
-	out, err := peoplestore.StandsInFor(ctx, h.people, user, h.now())
-	if err != nil {
-		h.logger.WarnContext(ctx, "delegations unreadable", "user", user, "err", err)
-	}
-	return out
+// ballots is the one inbound path of decisions, over this handler's port,
+// keys and people.
+func (h *Handler) ballots() *ballot.Box {
+	return &ballot.Box{Approvals: h.approvals, Proofs: h.proofs, People: h.people, Memberships: h.members, Now: h.now, Logger: h.logger}
 }
 
-// memberships are the outside groups of users now (nil without a source).
-func (h *Handler) memberships(ctx context.Context, users ...string) map[string][]string {
-	if h.members == nil {
-		return nil
-	}
-	return h.members(ctx, users...)
+// standsIn are the people with a delegation to user in force now (see
+// ballot.Box.StandsIn).
+func (h *Handler) standsIn(ctx context.Context, user string) []string {
+	return h.ballots().StandsIn(ctx, user)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/signoff/signoff/channel/wording"
 	"maps"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func summarize(st *approval.State) *summary {
 		Title: st.Request.Title, Description: st.Request.Description, Requester: st.Requester,
 		Environment: st.Request.Environment, Resource: st.Request.Resource,
 		Policy: st.Policy.Name, Status: string(st.Status), StatusClass: statusClass(st.Status),
-		Progress: progress(st), Deadline: formatTime(st.Deadline), DeadlineISO: st.Deadline.UTC().Format(time.RFC3339),
+		Progress: wording.ProgressInFull(st, wording.Plain), Deadline: formatTime(st.Deadline), DeadlineISO: st.Deadline.UTC().Format(time.RFC3339),
 		Justification: st.Justification, Action: st.Request.Action.View(), Secret: secretViewOf(st.Request.Secret),
 	}
 	if st.Policy.Version != "" {
@@ -103,21 +104,6 @@ func statusClass(s approval.Status) string {
 		return "ok"
 	}
 	return "bad"
-}
-
-func progress(st *approval.State) string {
-	approved, required := st.Progress()
-	s := fmt.Sprintf("%d of %d approvals", approved, required)
-	if stages := st.Policy.StageList(); len(stages) > 1 {
-		s = fmt.Sprintf("stage %d of %d (%s): %s", min(st.Stage, len(stages)-1)+1, len(stages), st.CurrentStage().Name, s)
-	}
-	if pending := st.Pending(); len(pending) > 0 {
-		s += "; waiting for " + strings.Join(pending, ", ")
-	}
-	if len(st.ApprovedBy) > 0 {
-		s += "; approved by " + strings.Join(st.ApprovedBy, ", ")
-	}
-	return s
 }
 
 // entryView is one line of the timeline.

@@ -199,3 +199,8 @@ func Sentence(msg string) string {
 	}
 	return msg
 }
+
+// DecidersOrNobody is Deciders, or who approved when nobody did.
+func DecidersOrNobody(st *approval.State, d approval.Decision, f Format) string {
+	return orNobody(Deciders(st, d, f))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/signoff/signoff/channel/wording"
 	htmltemplate "html/template"
 	"slices"
 	"strings"
@@ -90,7 +91,7 @@ func describe(st *approval.State, recipient string) *content {
 		Resource:      st.Request.Resource,
 		Policy:        st.Policy.Name,
 		Status:        string(st.Status),
-		Progress:      progress(st),
+		Progress:      wording.ProgressInFull(st, wording.Plain),
 		Deadline:      formatTime(st.Deadline),
 		Justification: st.Justification,
 		Prompt:        st.Request.Input.Prompt,
@@ -105,23 +106,6 @@ func describe(st *approval.State, recipient string) *content {
 		c.Fields = append(c.Fields, field{Key: k, Value: st.Request.Fields[k]})
 	}
 	return c
-}
-
-// progress is "1 of 2 approvals", with the stage when there are several,
-// and who is awaited while pending.
-func progress(st *approval.State) string {
-	approved, required := st.Progress()
-	s := fmt.Sprintf("%d of %d approvals", approved, required)
-	if stages := st.Policy.StageList(); len(stages) > 1 {
-		s = fmt.Sprintf("stage %d of %d (%s): %s", min(st.Stage, len(stages)-1)+1, len(stages), st.CurrentStage().Name, s)
-	}
-	if pending := st.Pending(); len(pending) > 0 {
-		s += "; waiting for " + strings.Join(pending, ", ")
-	}
-	if len(st.ApprovedBy) > 0 {
-		s += "; approved by " + strings.Join(st.ApprovedBy, ", ")
-	}
-	return s
 }
 
 func formatTime(t time.Time) string {

@@ -11,19 +11,10 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 )
-
-// ExtendFunc starts, as user, the approval of d more of the access the
-// approval grantID granted, and returns it (the gateway's Service.Extend).
-// requestID makes it idempotent per user ("" starts a new one). Its errors
-// are approvalstore.ErrNotFound for a grant the user may not read, and
-// intake's ErrDenied, ErrInvalid, ErrConflict and ErrUnavailable, whose
-// messages are meant for the user.
-type ExtendFunc func(ctx context.Context, user *identity.User, grantID string, d time.Duration, justification, requestID string) (*approval.State, error)
 
 const extendUsage = "Usage: `/signoff extend <approval id> <duration> [justification…]`, e.g. `/signoff extend " +
 	"abcdefghijklmnopqrstuvwxyz 1h finishing the migration` (a duration such as `30m`, `2h` or `1d`)."

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/signoff/signoff/approval/intake"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -68,7 +69,7 @@ type Options struct {
 	// Extend starts the extension of a grant for `/signoff extend` (the
 	// gateway's Service.Extend); nil: the command says it is not
 	// available.
-	Extend ExtendFunc
+	Extend intake.ExtendFunc
 }
 
 // Handler serves Slack's callbacks.
@@ -76,7 +77,7 @@ type Handler struct {
 	proofs    *proof.Keyring
 	people    peoplestore.Store
 	ballots   *ballot.Box
-	extend    ExtendFunc
+	extend    intake.ExtendFunc
 	cfg       func() config.Slack
 	secret    string
 	token     string

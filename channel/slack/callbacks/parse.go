@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/signoff/signoff/channel/ballot"
 	"net/url"
 	"slices"
 	"strings"
@@ -165,8 +166,8 @@ func readSubmission(ic *slack.InteractionCallback) (click, error) {
 	if ic.View.State != nil {
 		text = strings.TrimSpace(ic.View.State.Values[slackmsg.ModalBlockID][slackmsg.ModalActionID].Value)
 	}
-	if !utf8.ValidString(text) || utf8.RuneCountInString(text) > maxComment {
-		return click{}, fmt.Errorf("text must be valid UTF-8 of at most %d characters", maxComment)
+	if err := ballot.CheckText("text", text, ballot.MaxComment); err != nil {
+		return click{}, err
 	}
 	c := click{
 		Action:    slackmsg.Action{Verb: meta.Verb, ApprovalID: meta.ApprovalID},

@@ -2,7 +2,7 @@ package slackmsg
 
 import (
 	"fmt"
-	"slices"
+	"github.com/signoff/signoff/channel/wording"
 	"sort"
 	"strings"
 	"time"
@@ -95,14 +95,7 @@ func plain(s string) *slack.TextBlockObject {
 }
 
 // Progress reads "1 of 2 approvals", with the stage when there are several.
-func Progress(st *approval.State) string {
-	approved, required := st.Progress()
-	p := fmt.Sprintf("%d of %d approvals", approved, required)
-	if stages := st.Policy.StageList(); len(stages) > 1 {
-		p = fmt.Sprintf("stage %d of %d (%s): %s", st.Stage+1, len(stages), Escape(st.CurrentStage().Name), p)
-	}
-	return p
-}
+func Progress(st *approval.State) string { return wording.Progress(st, wording.Format{Text: Escape}) }
 
 // URL is the approval's page on the gateway: people who open it sign in there.
 func (r Render) URL(st *approval.State) string {
@@ -341,16 +334,6 @@ func OutcomeText(st *approval.State) string {
 	return Truncate(fmt.Sprintf("%s: %s (%s)", st.Status, st.Request.Title, st.Request.Environment), maxHeader)
 }
 
-var outcomeIcon = map[approval.Status]string{
-	approval.StatusApproved:  "✅",
-	approval.StatusRejected:  "❌",
-	approval.StatusExpired:   "⌛",
-	approval.StatusCancelled: "🚫",
-	approval.StatusBypassed:  "⚠️",
-	approval.StatusGranted:   "🔓",
-	approval.StatusRevoked:   "🔒",
-}
-
 // OutcomeBlocks render a finished approval: the request, the outcome and
 // no controls, except "Revoke now" while access it granted may be ended
 // early (RevokeOffered). Every block ID is new, so Slack drops any stale
@@ -398,34 +381,15 @@ func RevokeBlock(kind string, st *approval.State) *slack.ActionBlock {
 // OutcomeLine says how the approval ended, e.g. "✅ *Approved* by @bob and
 // @carol at …".
 func (r Render) OutcomeLine(st *approval.State) string {
-	icon := outcomeIcon[st.Status]
+	if line := wording.Outcome(st, r.format()); line != "" {
+		return line
+	}
+	icon := wording.Icons[st.Status]
 	at := ""
 	if !st.ClosedAt.IsZero() {
 		at = " at " + Date(st.ClosedAt)
 	}
 	switch st.Status {
-	case approval.StatusApproved:
-		return fmt.Sprintf("%s *Approved* by %s%s", icon, r.deciders(st, approval.DecisionApprove), at)
-	case approval.StatusRejected:
-		who := r.deciders(st, approval.DecisionReject)
-		if who == "" {
-			return fmt.Sprintf("%s *Rejected*: the deadline passed%s", icon, at)
-		}
-		line := fmt.Sprintf("%s *Rejected* by %s%s", icon, who, at)
-		if reasons := comments(st, approval.DecisionReject); len(reasons) > 0 {
-			line += ": " + strings.Join(reasons, "; ")
-		}
-		return line
-	case approval.StatusExpired:
-		return fmt.Sprintf("%s *Expired*: no decision before the deadline%s", icon, at)
-	case approval.StatusCancelled:
-		line := fmt.Sprintf("%s *Cancelled* by %s%s", icon, r.Person(st.CancelledBy), at)
-		if st.CancelReason != "" {
-			line += ": " + Escape(st.CancelReason)
-		}
-		return line
-	case approval.StatusBypassed:
-		return fmt.Sprintf("%s *Bypassed (break-glass)* by %s%s: %s", icon, r.Person(st.BypassedBy), at, Escape(st.BypassReason))
 	case approval.StatusGranted, approval.StatusRevoked:
 		if st.Grant != nil {
 			return r.grantLines(st, icon, at)
@@ -502,22 +466,16 @@ func codeBlock(s string, n int) string {
 	return "```" + strings.ReplaceAll(Escape(Truncate(s, n)), "```", "ˋˋˋ") + "```"
 }
 
+// format is how Slack writes the shared wording: mrkdwn, mentions, Slack
+// dates, options in bold.
+func (r Render) format() wording.Format {
+	return wording.Format{Text: Escape, Person: r.Person, Time: Date, Strong: func(s string) string { return "*" + s + "*" },
+		Chosen: chosen, Limit: 500}
+}
+
 // deciders lists who decided d, each with the options they chose.
 func (r Render) deciders(st *approval.State, d approval.Decision) string {
-	var who []string
-	for _, a := range st.Counting(d) {
-		s := r.Person(a.User)
-		if a.OnBehalfOf != "" {
-			s += " for " + r.Person(a.OnBehalfOf)
-		}
-		if labels := chosen(st, a); labels != "" {
-			s += " (" + labels + ")"
-		}
-		if !slices.Contains(who, s) {
-			who = append(who, s)
-		}
-	}
-	return approval.JoinAnd(who)
+	return wording.Deciders(st, d, r.format())
 }
 
 func chosen(st *approval.State, a approval.Attempt) string {

@@ -21,13 +21,13 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/channel/ballot"
-	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/teams/botauth"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
@@ -50,7 +50,7 @@ const (
 
 // Limits of what is read.
 const (
-	maxBody    = 256 << 10
+	maxBody = 256 << 10
 )
 
 // Verifier checks an inbound activity's Bot Framework token.
@@ -87,8 +87,8 @@ type Options struct {
 type Handler struct {
 	o       Options
 	ballots *ballot.Box
-	render teamsmsg.Render
-	logger *slog.Logger
+	render  teamsmsg.Render
+	logger  *slog.Logger
 }
 
 // New returns a Handler.

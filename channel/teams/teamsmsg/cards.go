@@ -2,6 +2,7 @@ package teamsmsg
 
 import (
 	"fmt"
+	"github.com/signoff/signoff/channel/wording"
 	"slices"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ func (r Render) requestBody(st *approval.State, prefix string) []any {
 	}
 	facts = append(facts, fact("Policy", st.Policy.Name))
 	if !st.Status.Final() {
-		facts = append(facts, fact("Deadline", date(st.Deadline)), fact("Progress", progress(st)))
+		facts = append(facts, fact("Deadline", date(st.Deadline)), fact("Progress", wording.Progress(st, format)))
 		if pending := st.Pending(); len(pending) > 0 {
 			facts = append(facts, fact("Waiting for", approval.JoinAnd(pending)))
 		}
@@ -261,42 +262,20 @@ func statusBlock(s string) map[string]any {
 	return b
 }
 
+// format is how cards write the shared wording: Teams markdown, plain
+// names, facts cut at maxFact.
+var format = wording.Format{Text: Escape, Time: date, Limit: maxFact}
+
 // OutcomeLine says how the approval ended ("Approved by bob and carol for
 // dana at …").
 func OutcomeLine(st *approval.State) string {
-	at := ""
-	if !st.ClosedAt.IsZero() {
-		at = " at " + date(st.ClosedAt)
+	if line := wording.Outcome(st, format); line != "" {
+		return line
 	}
 	switch st.Status {
-	case approval.StatusApproved:
-		return "✅ Approved by " + deciders(st, approval.DecisionApprove) + at
-	case approval.StatusRejected:
-		who := deciders(st, approval.DecisionReject)
-		if who == "" {
-			return "❌ Rejected: the deadline passed" + at
-		}
-		line := "❌ Rejected by " + who + at
-		for _, a := range st.Counting(approval.DecisionReject) {
-			if a.Comment != "" {
-				line += ": " + Escape(truncate(a.Comment, maxFact))
-				break
-			}
-		}
-		return line
-	case approval.StatusExpired:
-		return "⌛ Expired: no decision before the deadline" + at
-	case approval.StatusCancelled:
-		line := "🚫 Cancelled by " + Escape(st.CancelledBy) + at
-		if st.CancelReason != "" {
-			line += ": " + Escape(truncate(st.CancelReason, maxFact))
-		}
-		return line
-	case approval.StatusBypassed:
-		return "⚠️ Bypassed (break-glass) by " + Escape(st.BypassedBy) + at + ": " + Escape(truncate(st.BypassReason, maxFact))
 	case approval.StatusGranted:
 		if g := st.Grant; g != nil {
-			line := "🔓 Granted until " + date(g.RevokeAt) + ", approved by " + deciders(st, approval.DecisionApprove)
+			line := "🔓 Granted until " + date(g.RevokeAt) + ", approved by " + wording.DecidersOrNobody(st, approval.DecisionApprove, format)
 			if g.RevokeFailures > 0 {
 				line += fmt.Sprintf(". ⚠️ The revoke failed %d times so far: it is tried again until it is verified", g.RevokeFailures)
 			}
@@ -307,7 +286,7 @@ func OutcomeLine(st *approval.State) string {
 			return "🔒 Revoked at " + date(g.RevokedAt)
 		}
 	}
-	return string(st.Status) + " · " + progress(st)
+	return string(st.Status) + " · " + wording.Progress(st, format)
 }
 
 func actionResultLine(res *approval.ActionResult) string {
@@ -315,35 +294,6 @@ func actionResultLine(res *approval.ActionResult) string {
 		return "⚙️ Action " + Escape(res.Type) + " succeeded."
 	}
 	return "⚠️ Action " + Escape(res.Type) + " failed: " + Escape(truncate(res.Error, maxFact))
-}
-
-// deciders lists who decided d ("carol for bob").
-func deciders(st *approval.State, d approval.Decision) string {
-	var who []string
-	for _, a := range st.Counting(d) {
-		s := a.User
-		if a.OnBehalfOf != "" {
-			s += " for " + a.OnBehalfOf
-		}
-		if !slices.Contains(who, s) {
-			who = append(who, s)
-		}
-	}
-	if len(who) == 0 {
-		return "nobody (break-glass or policy)"
-	}
-	return Escape(approval.JoinAnd(who))
-}
-
-// progress reads "1 of 2 approvals", with the stage when there are
-// several.
-func progress(st *approval.State) string {
-	approved, required := st.Progress()
-	p := fmt.Sprintf("%d of %d approvals", approved, required)
-	if stages := st.Policy.StageList(); len(stages) > 1 {
-		p = fmt.Sprintf("stage %d of %d (%s): %s", st.Stage+1, len(stages), st.CurrentStage().Name, p)
-	}
-	return p
 }
 
 func textBlock(text, weight, size string) map[string]any {
