@@ -1,4 +1,4 @@
-// Package approvals is the one way the edges (the API, the Slack and email
+// Package approvalstore is the one way the edges (the API, the Slack and email
 // callbacks, the triggers) reach approvals: start, read, decide, cancel,
 // break-glass, amend and list. Temporal implements it for the service;
 // Memory implements it on the same state machine for unit tests. Nothing

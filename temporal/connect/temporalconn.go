@@ -1,4 +1,4 @@
-// Package temporalconn dials the Temporal cluster from config (plain, TLS,
+// Package connect dials the Temporal cluster from config (plain, TLS,
 // mTLS or a Temporal Cloud API key) and makes sure the namespace has what
 // Signoff needs.
 package connect

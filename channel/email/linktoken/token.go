@@ -1,4 +1,4 @@
-// Package emailtoken signs and verifies the links in Signoff's emails. A
+// Package linktoken signs and verifies the links in Signoff's emails. A
 // token names one approval, one person and, for decision links, one
 // decision (and option); it expires, and its ID becomes the decision's
 // attempt ID, so the workflow recognises a link used twice.

@@ -1,4 +1,4 @@
-// Package email is the email notifier: it mails each pending approver a
+// Package notifier is the email notifier: it mails each pending approver a
 // prompt with one signed link per option, reminds and escalates to the
 // right people, tells approvers and security about break-glass, tells the
 // requester the outcome and, before granted access ends, tells the grantee

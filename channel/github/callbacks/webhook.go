@@ -83,7 +83,7 @@ var ErrNoSecret = errors.New("the GitHub App's webhook secret is not set")
 // must be valid and its webhook secret set.
 func New(o Options) (*Handler, error) {
 	if o.Live == nil || o.Starter == nil {
-		return nil, errors.New("githubapp: no config or starter")
+		return nil, errors.New("github webhook: no config or starter")
 	}
 	cfg := o.Live.Get()
 	gc := cfg.GitHubApp.WithDefaults()

@@ -1,6 +1,7 @@
-// Package githubdeploy is the github_deployments notifier: when an
+// Package notifier is the github_deployments notifier: when an
 // approval that GitHub's deployment_protection_rule webhook started ends
-// (package githubapp), it approves or rejects the waiting deployment with
+// (channel/github/callbacks; the deployment is read back from the
+// approval's fields with channel/github/githubmsg), it approves or rejects the waiting deployment with
 // GitHub's "review custom deployment protection rules for a workflow run"
 // API, authenticated as the app's installation (a JWT signed with the
 // app's private key, exchanged for an installation token). It prompts no

@@ -1,4 +1,5 @@
-// Package notify holds notifiers that need no outside service.
+// Package notifier is the log notifier: prompts and outcomes in the
+// worker's log, with no outside service.
 package notifier
 
 import (

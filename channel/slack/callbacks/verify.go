@@ -1,4 +1,4 @@
-// Package slackhttp serves Slack's callbacks: button clicks, selects and
+// Package callbacks serves Slack's callbacks: button clicks, selects and
 // modal submissions on /slack/interactions, the /signoff slash command on
 // /slack/commands, or the same over Socket Mode. Every request is verified
 // (Slack's v0 signature, or the socket's authentication), every person is

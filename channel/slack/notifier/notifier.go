@@ -1,4 +1,4 @@
-// Package slack is the Slack notifier: it posts Block Kit prompts to the
+// Package notifier is the Slack notifier: it posts Block Kit prompts to the
 // configured channels and approvers' direct messages, and when the approval
 // ends replaces their controls with the outcome and replies in thread with
 // the action's result. Before granted access ends it tells the grantee, in
@@ -137,7 +137,7 @@ func (n *Notifier) targets(st *approval.State) []target {
 	return out
 }
 
-// heartbeater records p as the activity's heartbeat, for slackkit's
+// heartbeater records p as the activity's heartbeat, for slackmsg's
 // waits.
 func heartbeater(ctx context.Context, p *progress.Progress) slackmsg.Heartbeat {
 	return func() { p.Record(ctx) }

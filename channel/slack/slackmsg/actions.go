@@ -1,4 +1,4 @@
-// Package slackkit is what the Slack notifier (worker) and the Slack
+// Package slackmsg is what the Slack notifier (worker) and the Slack
 // callbacks (gateway) must agree on: the action IDs of rendered controls, the
 // Block Kit rendering itself, and how Web API errors are classified and rate
 // limits waited out. It holds no secret and keeps no state.

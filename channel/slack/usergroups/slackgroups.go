@@ -1,4 +1,4 @@
-// Package slackgroups reads the members of Slack user groups that
+// Package usergroups reads the members of Slack user groups that
 // policies name as approvers (approvers.slack_usergroups), when an
 // approval is created: usergroups.users.list, mapped to configured users
 // by their slack_id. Slack allows about 20 such calls a minute, so members

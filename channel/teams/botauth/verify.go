@@ -1,4 +1,4 @@
-// Package teamsauth verifies the activities Microsoft Teams (the Bot
+// Package botauth verifies the activities Microsoft Teams (the Bot
 // Framework channel service) posts to the bot: each carries
 // "Authorization: Bearer <JWT>", which it checks as the Bot Framework SDKs
 // do for channel-to-bot calls. The token must be signed (RS256) by a key
@@ -7,10 +7,10 @@
 // bot's app ID, be within its lifetime, and name the activity's service
 // URL.
 //
-//	v, err := teamsauth.New(teamsauth.Options{AppID: appID})
+//	v, err := botauth.New(botauth.Options{AppID: appID})
 //	…
 //	claims, err := v.Verify(ctx, r.Header.Get("Authorization"), a.ChannelID, a.ServiceURL)
-//	if errors.Is(err, teamsauth.ErrUnauthorized) { // answer 401 }
+//	if errors.Is(err, botauth.ErrUnauthorized) { // answer 401 }
 package botauth
 
 import (
@@ -128,14 +128,14 @@ type signingKey struct {
 // the first Verify).
 func New(o Options) (*Verifier, error) {
 	if o.AppID == "" {
-		return nil, errors.New("teamsauth: app ID is required")
+		return nil, errors.New("botauth: app ID is required")
 	}
 	if o.OpenIDMetadataURL == "" {
 		o.OpenIDMetadataURL = DefaultOpenIDMetadataURL
 	}
 	u, err := absoluteHTTP(o.OpenIDMetadataURL)
 	if err != nil {
-		return nil, fmt.Errorf("teamsauth: OpenID metadata URL: %w", err)
+		return nil, fmt.Errorf("botauth: OpenID metadata URL: %w", err)
 	}
 	v := &Verifier{
 		appID: o.AppID, metadataURL: u, client: o.HTTPClient,

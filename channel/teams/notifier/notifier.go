@@ -1,8 +1,8 @@
-// Package teams is the Microsoft Teams notifier: it posts Adaptive Card
+// Package notifier is the Microsoft Teams notifier: it posts Adaptive Card
 // prompts (Approve/Reject as Action.Execute, Universal Actions) to the
 // configured channel conversation and to approvers' personal chats, and
 // when the approval ends replaces every card with its outcome. Clicks come
-// back to the gateway's bot endpoint (gateway/teamshttp).
+// back to the gateway's bot endpoint (channel/teams/callbacks).
 //
 // The Bot Connector has no idempotency key for a new activity; as the
 // Slack notifier does, each posted target is recorded in the activity's

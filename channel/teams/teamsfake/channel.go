@@ -21,7 +21,7 @@ import (
 )
 
 // botFrameworkIssuer is the iss of the channel service's tokens. It is
-// spelt out here rather than taken from teamsauth so that the fake and
+// spelt out here rather than taken from botauth so that the fake and
 // the verifier check each other.
 const botFrameworkIssuer = "https://api.botframework.com"
 

@@ -1,6 +1,6 @@
 // Package teamsfake is a fake Microsoft Teams for tests: one HTTP server
 // on 127.0.0.1 playing the three Microsoft parts a Teams bot talks to,
-// with the real wire shapes (the teamskit types), so tests run Signoff's
+// with the real wire shapes (the teamsmsg types), so tests run Signoff's
 // real client and gateway code against it:
 //
 //   - the Entra ID token endpoint (client credentials, as

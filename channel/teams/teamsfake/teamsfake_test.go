@@ -353,7 +353,7 @@ func TestWaitMessages(t *testing.T) {
 }
 
 // botEndpoint is the bot's messaging endpoint, verifying activities with
-// teamsauth as the gateway does.
+// botauth as the gateway does.
 type botEndpoint struct {
 	srv      *httptest.Server
 	skew     time.Duration // added to the verifier's clock
@@ -462,7 +462,7 @@ func TestInvokeVerifiesWithTeamsauth(t *testing.T) {
 		t.Errorf("activity ID = %q", id)
 	}
 
-	// Each refusal for its own reason (teamsauth's, in the 401 body).
+	// Each refusal for its own reason (botauth's, in the 401 body).
 	for _, tt := range []struct {
 		name, reason string
 		opt          teamsfake.InvokeOption

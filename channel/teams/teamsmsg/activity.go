@@ -1,7 +1,7 @@
-// Package teamskit is what the Microsoft Teams notifier and the gateway's
+// Package teamsmsg is what the Microsoft Teams notifier and the gateway's
 // Teams endpoint share: the Bot Framework activity shapes, a Bot Connector
-// client, the verification of inbound activities (Bot Framework JWTs) and
-// the Adaptive Cards Signoff sends.
+// client and the Adaptive Cards Signoff sends. Inbound activities' Bot
+// Framework JWTs are verified by channel/teams/botauth.
 package teamsmsg
 
 import "encoding/json"
