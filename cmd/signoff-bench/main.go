@@ -646,7 +646,7 @@ func report(r Results) {
 		t := r.Targets[name]
 		verdict := "MET"
 		if !t.Met {
-			verdict = "MISSED (see docs/manual.md, Performance)"
+			verdict = "MISSED (see docs/performance.md)"
 		}
 		fmt.Printf("  %-32s %-26s measured %-8.2f %s\n", name, t.Target, t.Measured, verdict)
 	}

@@ -44,7 +44,7 @@ func runRequest(c *cli, args []string) int {
 	fs.Var(params, "param", "k=v action parameter (repeatable)")
 	fs.StringVar(&req.Justification, "justification", "", "why this is needed")
 	fs.StringVar(&req.Duration, "duration", "", "how long access is asked for, for grant actions (2h, 90m)")
-	fs.StringVar(&requestIDFlag, "request-id", "", "idempotency key (default: derived from the CI run; see docs/manual.md)")
+	fs.StringVar(&requestIDFlag, "request-id", "", "idempotency key (default: derived from the CI run; see docs/cli.md#the-request-id)")
 	fs.BoolVar(&wait, "wait", false, "wait for the outcome: exit 0 approved or bypassed, 1 rejected, expired or cancelled")
 	fs.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (exit 1); implies --wait")
 	fs.BoolVar(&asJSON, "json", false, "print the final approval as JSON on stdout")
