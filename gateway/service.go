@@ -15,10 +15,10 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/policy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"

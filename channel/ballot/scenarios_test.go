@@ -40,7 +40,9 @@ var channels = []channelKind{
 		place: func(c string) *approval.Place {
 			return &approval.Place{Notifier: approval.NotifierSlack, Channel: c, Revision: 0, Has2FA: true}
 		},
-		posted: func(c string) approval.MessageRef { return approval.MessageRef{Notifier: "slack", Channel: c, ID: "1.0"} },
+		posted: func(c string) approval.MessageRef {
+			return approval.MessageRef{Notifier: "slack", Channel: c, ID: "1.0"}
+		},
 	},
 	{
 		name: "teams", channel: "teams",

@@ -1,4 +1,4 @@
-// Package teamshttp is the gateway's Microsoft Teams bot endpoint: it
+// Package callbacks is the gateway's Microsoft Teams bot endpoint: it
 // verifies every activity Teams sends (a Bot Framework JWT, the tenant,
 // the Bot Connector it names), ties the clicker to a configured person by
 // their Entra object ID or, through the Bot Connector's members API, their
