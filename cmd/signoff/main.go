@@ -41,6 +41,7 @@ type process struct {
 var commands = append([]command{
 	{"worker", "run the Temporal worker (workflows and activities)", runWorker},
 	{"gateway", "run the gRPC/REST gateway", runGateway},
+	{"approvals versions", "count the approvals that may still need each old workflow path (docs/versions.md)", runApprovalVersions},
 }, embeddedCommands...)
 
 func main() {

@@ -1,0 +1,100 @@
+package workflows
+
+// Version branches: every old path ApprovalWorkflow keeps so that the
+// approvals started on older code replay, and what in Temporal visibility
+// shows that an approval cannot need it. docs/versions.md is the policy;
+// `signoff approvals versions` counts the approvals that may still need
+// each branch; versions_test.go checks that every workflow.GetVersion
+// change is listed and names the recorded histories that take each old
+// side.
+
+import (
+	"strconv"
+
+	"github.com/signoff/signoff/approval"
+)
+
+// Kinds of version branch.
+const (
+	// BranchChange is a workflow.GetVersion change: the old side is
+	// workflow.DefaultVersion, taken on replay by a history that passed
+	// the call before the change was deployed.
+	BranchChange = "GetVersion"
+	// BranchInput is Input.Version, chosen by intake at start.
+	BranchInput = "Input.Version"
+	// BranchRules is the judge's rules (approval.RulesLegacy, ...), from
+	// Input.Rules; RulesLegacy may move to RulesProven (changeProvenDecisions).
+	BranchRules = "Rules"
+)
+
+// Branch is one old path of ApprovalWorkflow.
+type Branch struct {
+	Kind string
+	// Name is the change ID, or the old value of Input.Version or Rules
+	// (Value) as shown.
+	Name  string
+	Value int
+	// Since is the commit that made this path the old one.
+	Since string
+	// Old is what an approval on the old side does.
+	Old string
+	// Clears are TemporalChangeVersion values (ChangeVersion) any one of
+	// which shows that an approval does not need the old side: it began on
+	// code where every start takes the new side, or it recorded the new
+	// side itself. The SDK upserts the attribute whenever it records a
+	// version marker, and only then: approvals without it may need every
+	// branch.
+	Clears []string
+	// AfterOutcome: the old side is reached only after the approval's
+	// outcome (the grant period), so a pending approval does not need it.
+	AfterOutcome bool
+	// EndsRun: taking the old side ends the run without completing it,
+	// so no running approval needs it; a closed one still does while it
+	// is kept, since reading an approval that did not complete replays it.
+	EndsRun bool
+}
+
+// ChangeVersion is the TemporalChangeVersion value the SDK records for
+// version v of change id.
+func ChangeVersion(id string, v int) string { return id + "-" + strconv.Itoa(v) }
+
+// Branches are ApprovalWorkflow's old paths, newest first.
+//
+// Every start since changeProvenStart is stamped by intake, which since
+// the same commit sets Version1 and approval.RulesDelegation: an open
+// approval that recorded proven-start-1 runs neither Version 0 nor the
+// older rules. Every start since changeFirstRun records first-run-1, and
+// runs on code with all of these branches' new sides.
+var Branches = []Branch{
+	{Kind: BranchChange, Name: changeFirstRun, Since: "4dae5b9",
+		Old: "messages are handled before the start is checked; no check that the run is the approval's only one; " +
+			"a grant cancelled in Temporal is not waited for",
+		Clears: []string{ChangeVersion(changeFirstRun, 1)}},
+	{Kind: BranchChange, Name: changeCancelRevokes, Since: "2b6bea8",
+		Old:    "a cancellation in Temporal during a grant ends the run cancelled; the access stays",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeCancelRevokes, 1)}, AfterOutcome: true, EndsRun: true},
+	{Kind: BranchChange, Name: changeGrantPeriod, Since: "b7b54e9",
+		Old: "the grant is one timer (holdGrantV0): no ending notice, no extension; a failing revoke sleeps and retries " +
+			"without RevokeFailing or an admin's take-over",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeGrantPeriod, 1)}, AfterOutcome: true},
+	{Kind: BranchChange, Name: changeProvenStart, Since: "ad82652",
+		Old:    "the start's stamp is not checked",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
+	{Kind: BranchRules, Name: "1 (RulesProven)", Value: approval.RulesProven, Since: "d47c1c7",
+		Old:    "no delegates: nobody decides in an approver's place, added delegations are ignored",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
+	{Kind: BranchInput, Name: "0", Value: 0, Since: "91f8f72",
+		Old: "notification rounds run inside the state loop, every notifier and action as an activity, " +
+			"the start's search attributes upserted again",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
+	{Kind: BranchChange, Name: changeApproversAttribute, Since: "b32a3af",
+		Old:    "escalation adds approvers without updating the Approvers search attribute",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeApproversAttribute, 1)}},
+	{Kind: BranchChange, Name: changeProvenDecisions, Since: "b32a3af",
+		Old:    "an approval begun under RulesLegacy stays there (Rules 0)",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeProvenDecisions, 1)}},
+	{Kind: BranchRules, Name: "0 (RulesLegacy)", Value: approval.RulesLegacy, Since: "b32a3af",
+		Old: "the user named is believed; a Slack click is checked against its place and Rego, other channels " +
+			"carry the gateway's verdict (receiveLegacy)",
+		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeProvenDecisions, 1)}},
+}
