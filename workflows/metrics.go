@@ -11,7 +11,7 @@ import (
 // The approval workflow's metrics, emitted through the SDK's metrics
 // handler: it drops what a replay emits again, so each is counted once per
 // event however often the history is replayed, and it adds no command to
-// history. Exported to Prometheus (see temporalconn.NewMetrics), counters
+// history. Exported to Prometheus (see connect.NewMetrics), counters
 // gain _total and the timer becomes a histogram in seconds.
 const (
 	// MetricApprovalsCreated counts approvals started through Signoff, by
@@ -27,7 +27,7 @@ const (
 	// code (approval.Code).
 	MetricDecisionsRefused = "signoff_decisions_refused"
 	// MetricTimeToDecision is the time from an approval's creation to its
-	// final status, by outcome and policy (temporalconn gives it buckets
+	// final status, by outcome and policy (temporal/connect gives it buckets
 	// from a minute to two weeks).
 	MetricTimeToDecision = "signoff_approval_time_to_decision"
 	// MetricBreakGlass counts approvals bypassed with break-glass, by
