@@ -64,7 +64,7 @@ const (
 	maxFieldKey    = 64
 	maxFieldValue  = 2000
 	maxRequestID   = 128
-	maxComment     = approval.MaxCommentRunes
+	maxComment     = ballot.MaxComment
 	maxPageSize    = 200
 	defPageSize    = 50
 )

@@ -63,38 +63,3 @@ func CheckPlace(st *approval.State, req DecisionRequest) DecisionRequest {
 	}
 	return req
 }
-
-// RegoInput is what a policy's Rego module sees for one decision.
-func RegoInput(st *approval.State, d policy.Decider, req DecisionRequest) policy.RegoInput {
-	in := policy.RegoInput{
-		Decider:  d,
-		Decision: string(req.Decision), Comment: req.Comment, Values: req.Values, Channel: req.Channel,
-		OnBehalfOf: req.OnBehalfOf, Request: st.Request,
-		Approval: policy.RegoApproval{
-			ID: st.ID, Requester: st.Requester, Environment: st.Request.Environment, Status: string(st.Status),
-			Stage: st.CurrentStage().Name, Policy: st.Policy.Name,
-		},
-		Decisions: []policy.RegoDecision{},
-	}
-	for _, a := range st.Attempts {
-		in.Decisions = append(in.Decisions, policy.RegoDecision{User: a.User, Decision: string(a.Decision), Accepted: a.Accepted && !a.Voided, Channel: a.Channel})
-	}
-	return in
-}
-
-// RegoOutcome turns an evaluation into what the attempt records: the
-// verdict, and a refusal unless the module allowed it. An evaluation error
-// denies (deny by default).
-func RegoOutcome(v policy.RegoVerdict, err error) (verdict, refusal string) {
-	if err != nil {
-		return "rego: error: " + err.Error(), approval.RefusedByPolicy + ": it could not be evaluated (deny by default)"
-	}
-	if v.Allow {
-		return v.String(), ""
-	}
-	refusal = approval.RefusedByPolicy
-	if len(v.Reasons) > 0 {
-		refusal += ": " + v.Reasons[0]
-	}
-	return v.String(), refusal
-}

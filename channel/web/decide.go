@@ -16,7 +16,6 @@ import (
 
 // Form limits, as the API's.
 const (
-	maxComment  = approval.MaxCommentRunes
 	maxFormBody = 64 << 10
 )
 

@@ -2,12 +2,12 @@ package web
 
 import (
 	"errors"
-	"fmt"
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/people"
@@ -136,8 +136,8 @@ func (h *Handler) createDelegation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > maxComment {
-		fail(fmt.Sprintf("The reason must be valid text of at most %d characters.", maxComment))
+	if err := ballot.CheckText("reason", reason, ballot.MaxComment); err != nil {
+		fail(wording.Sentence(err.Error()))
 		return
 	}
 	attempt := r.PostFormValue("attempt")

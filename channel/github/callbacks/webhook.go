@@ -291,7 +291,7 @@ func request(d githubmsg.Deployment, env, base string) approval.Request {
 		desc += "."
 	}
 	return approval.Request{
-		Title:       clip(title, 200),
+		Title:       githubmsg.Clip(title, 200),
 		Description: desc,
 		Environment: env,
 		Resource:    d.Repository,
@@ -305,17 +305,6 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
-}
-
-// clip cuts s to n bytes at a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // answer is the JSON body of every reply: GitHub shows it in the
@@ -341,7 +330,7 @@ func reply(w http.ResponseWriter, code int, a answer) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := h.live.Get()
 	gc := cfg.GitHubApp.WithDefaults()
-	log := h.logger.With("delivery", clip(r.Header.Get(HeaderDelivery), 64), "event", clip(r.Header.Get(HeaderEvent), 64))
+	log := h.logger.With("delivery", githubmsg.Clip(r.Header.Get(HeaderDelivery), 64), "event", githubmsg.Clip(r.Header.Get(HeaderEvent), 64))
 	if !gc.Enabled() {
 		reply(w, http.StatusNotFound, answer{Status: "off", Message: "github_app is not configured"})
 		return

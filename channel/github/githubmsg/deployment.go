@@ -187,7 +187,7 @@ func checkEnvironment(env string) error {
 // token.
 func ParseCallback(base, raw string) (Callback, error) {
 	bad := func(why string) (Callback, error) {
-		return Callback{}, fmt.Errorf("deployment_callback_url %q is not a review route under %s: %s", clip(raw, 200), base, why)
+		return Callback{}, fmt.Errorf("deployment_callback_url %q is not a review route under %s: %s", Clip(raw, 200), base, why)
 	}
 	b, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || b.Host == "" {
@@ -243,8 +243,8 @@ func WebURL(base string) string {
 	return strings.TrimRight(u.String(), "/")
 }
 
-// clip cuts s to n bytes at a character boundary.
-func clip(s string, n int) string {
+// Clip cuts s to n bytes at a character boundary.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

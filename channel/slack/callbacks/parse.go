@@ -18,9 +18,8 @@ import (
 
 // Limits on what a click may carry into a decision: the workflow's own.
 const (
-	maxComment = approval.MaxCommentRunes
-	maxValues  = approval.MaxValues
-	maxValue   = approval.MaxOptionValueBytes
+	maxValues = approval.MaxValues
+	maxValue  = approval.MaxOptionValueBytes
 )
 
 // ParseInteraction reads the interaction of a verified form body: its

@@ -2,6 +2,7 @@ package callbacks
 
 import (
 	"encoding/json"
+	"github.com/signoff/signoff/channel/ballot"
 	"net/url"
 	"testing"
 	"unicode/utf8"
@@ -111,7 +112,7 @@ func FuzzParseInteraction(f *testing.F) {
 		if _, err := slackmsg.ParseAction(c.Action.ID()); err != nil && !c.Action.Opens() {
 			t.Fatalf("click action %+v does not round-trip", c.Action)
 		}
-		if len(c.Values) > maxValues || utf8.RuneCountInString(c.Comment) > maxComment {
+		if len(c.Values) > maxValues || utf8.RuneCountInString(c.Comment) > ballot.MaxComment {
 			t.Fatalf("unbounded click: %d values, comment %d", len(c.Values), len(c.Comment))
 		}
 		for _, v := range c.Values {
