@@ -555,5 +555,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -493,16 +493,6 @@ func chosen(st *approval.State, a approval.Attempt) string {
 	return strings.Join(labels, ", ")
 }
 
-func comments(st *approval.State, d approval.Decision) []string {
-	var out []string
-	for _, a := range st.Counting(d) {
-		if a.Comment != "" {
-			out = append(out, Escape(Truncate(a.Comment, 500)))
-		}
-	}
-	return out
-}
-
 // ActionResultText is the thread reply with the action's result (already
 // redacted by the action runner).
 func ActionResultText(res *approval.ActionResult) string {
