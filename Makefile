@@ -62,7 +62,7 @@ $(BIN)/temporal:
 ## (signoff temporal on PostgreSQL, worker and gateway as separate processes).
 ## Prints a table; writes bench/results/latest.json and bench/results/latency.png. Not part of make test.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./policy/... ./gateway/...
+	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./bench/ ./policy/... ./gateway/...
 	$(GO) run ./cmd/signoff-bench -out bench/results
 
 ## fuzz: run every fuzz target on its checked-in seeds plus what it finds, for a fixed number of executions

@@ -29,7 +29,7 @@ func (s *State) AddDelegate(who Actor, from, to string, now time.Time) (bool, er
 	case !s.Policy.IsApprover(from) && !slices.Contains(s.ExtraApprovers, from):
 		return false, nil
 	}
-	for _, a := range s.counting() {
+	for a := range s.counting() {
 		if a.User == from || a.For() == from || a.User == to {
 			return false, nil // from has had their say, or to has had theirs
 		}

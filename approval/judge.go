@@ -103,7 +103,7 @@ func (s *State) Judge(a Attempt, place *Place, now time.Time) Refusal {
 	}
 	// One say per person per stage: the approver's, by them or their
 	// delegate, and the delegate's own, used by deciding for anyone.
-	for _, prev := range s.counting() {
+	for prev := range s.counting() {
 		if prev.For() != who && prev.User != a.User && prev.For() != a.User && prev.User != who {
 			continue
 		}
@@ -192,7 +192,7 @@ func (s *State) Apply(a Attempt, ref Refusal, now time.Time) Attempt {
 	case DecisionApprove:
 		s.ApprovedBy = append(s.ApprovedBy, a.Who())
 		stage := s.CurrentStage()
-		if len(s.stageApprovers(s.Stage)) >= stage.RequiredApprovals {
+		if s.stageApprovals(s.Stage) >= stage.RequiredApprovals {
 			s.Record(now, EventStageApproved, "", stage.Name)
 			if s.Stage+1 < len(s.Policy.StageList()) {
 				s.Stage++
@@ -227,12 +227,11 @@ func (s *State) ForWhom(a Attempt, standsIn []string, explicit string) Attempt {
 		a.OnBehalfOf = explicit
 		return a
 	}
-	pending := s.Pending()
-	if slices.Contains(pending, a.User) {
+	if s.Awaits(a.User) {
 		return a
 	}
 	for _, p := range slices.Sorted(slices.Values(standsIn)) {
-		if p != a.User && slices.Contains(pending, p) {
+		if p != a.User && s.Awaits(p) {
 			a.OnBehalfOf = p
 			return a
 		}

@@ -3,6 +3,7 @@ package approval
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 )
@@ -122,9 +123,9 @@ func (s *State) Find(id string) (Attempt, bool) {
 	if id == "" {
 		return Attempt{}, false
 	}
-	for _, a := range s.Attempts {
-		if a.ID == id {
-			return a, true
+	for i := range s.Attempts {
+		if s.Attempts[i].ID == id {
+			return s.Attempts[i], true
 		}
 	}
 	return Attempt{}, false
@@ -138,45 +139,49 @@ func (s *State) CurrentStage() Stage {
 
 // Progress is the current stage's count of approvals against its quorum.
 func (s *State) Progress() (approved, required int) {
-	return len(s.stageApprovers(s.Stage)), s.CurrentStage().RequiredApprovals
+	return s.stageApprovals(s.Stage), s.CurrentStage().RequiredApprovals
 }
 
-// counting returns the accepted attempts that still count.
-func (s *State) counting() []Attempt {
-	var out []Attempt
-	for _, a := range s.Attempts {
-		if a.Accepted && !a.Voided {
-			out = append(out, a)
+// counting yields the accepted attempts that still count, in order,
+// without copying them: the judge scans them several times per decision.
+func (s *State) counting() iter.Seq[*Attempt] {
+	return func(yield func(*Attempt) bool) {
+		for i := range s.Attempts {
+			if a := &s.Attempts[i]; a.Accepted && !a.Voided {
+				if !yield(a) {
+					return
+				}
+			}
 		}
 	}
-	return out
 }
 
 // Counting are the accepted attempts with decision d that still count,
 // for renderings of who decided.
 func (s *State) Counting(d Decision) []Attempt {
 	var out []Attempt
-	for _, a := range s.counting() {
+	for a := range s.counting() {
 		if a.Decision == d {
-			out = append(out, a)
+			out = append(out, *a)
 		}
 	}
 	return out
 }
 
-func (s *State) stageApprovers(stage int) []string {
-	var out []string
-	for _, a := range s.counting() {
+// stageApprovals counts the approvals that still count in stage.
+func (s *State) stageApprovals(stage int) int {
+	n := 0
+	for a := range s.counting() {
 		if a.Stage == stage && a.Decision == DecisionApprove {
-			out = append(out, a.For())
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 func (s *State) countRejections() int {
 	n := 0
-	for _, a := range s.counting() {
+	for a := range s.counting() {
 		if a.Decision == DecisionReject {
 			n++
 		}
@@ -386,20 +391,53 @@ func (s *State) Pending() []string {
 	if s.Status.Final() {
 		return nil
 	}
-	decided := map[string]bool{}
-	for _, a := range s.counting() {
-		if a.Stage == s.Stage || (a.Decision == DecisionApprove && !s.Policy.SameApproverAcrossStages) {
-			// A delegate who decided for someone has used their say too.
-			decided[a.User], decided[a.For()] = true, true
-		}
-	}
-	var out []string
-	for _, u := range append(slices.Clone(s.CurrentStage().Approvers), s.ExtraApprovers...) {
-		if !decided[u] && (!s.RequestedBy(u) || s.Policy.SelfApproval) && !slices.Contains(out, u) {
-			out = append(out, u)
+	decided := s.decided()
+	stage := s.CurrentStage().Approvers
+	out := make([]string, 0, len(stage)+len(s.ExtraApprovers))
+	listed := make(map[string]bool, cap(out))
+	for _, list := range [][]string{stage, s.ExtraApprovers} {
+		for _, u := range list {
+			if !decided[u] && !listed[u] && (!s.RequestedBy(u) || s.Policy.SelfApproval) {
+				out = append(out, u)
+				listed[u] = true
+			}
 		}
 	}
 	return out
+}
+
+// decided are the people who have had their say in the current stage: an
+// approver by them or their delegate, and a delegate who decided for
+// anyone.
+func (s *State) decided() map[string]bool {
+	decided := map[string]bool{}
+	for a := range s.counting() {
+		if s.usedSay(a) {
+			decided[a.User], decided[a.For()] = true, true
+		}
+	}
+	return decided
+}
+
+func (s *State) usedSay(a *Attempt) bool {
+	return a.Stage == s.Stage || (a.Decision == DecisionApprove && !s.Policy.SameApproverAcrossStages)
+}
+
+// Awaits reports whether u is in Pending, without building it: the judge
+// asks it for every decision.
+func (s *State) Awaits(u string) bool {
+	if s.Status.Final() || (s.RequestedBy(u) && !s.Policy.SelfApproval) {
+		return false
+	}
+	if !slices.Contains(s.CurrentStage().Approvers, u) && !slices.Contains(s.ExtraApprovers, u) {
+		return false
+	}
+	for a := range s.counting() {
+		if s.usedSay(a) && (a.User == u || a.For() == u) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *State) close(st Status, now time.Time) {

@@ -64,7 +64,9 @@ type Results struct {
 	APIShapeEvents float64 `json:"api_shape_events_vs_baseline,omitempty"`
 	// Split is the API shape and the baseline on the production topology:
 	// PostgreSQL, server, worker and gateway as separate processes.
-	Split   *SplitResult        `json:"production_topology,omitempty"`
+	Split *SplitResult `json:"production_topology,omitempty"`
+	// Judge is the pure judge's cost of one decision as approvals grow.
+	Judge   []bench.JudgeResult `json:"judge,omitempty"`
 	Targets map[string]TargetOK `json:"targets"`
 }
 
@@ -184,6 +186,8 @@ func main() {
 	defer hook.Close()
 	httpClient := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	res := Results{Machine: machine(), Started: start, Targets: map[string]TargetOK{}}
+	step("judge: one decision on approvals of 1, 100 and 1,000 earlier attempts, amended 25 times")
+	res.Judge = bench.Judge()
 
 	split := func() {
 		if *splitPG == "" {
@@ -539,6 +543,11 @@ func firstEnv(names ...string) string {
 }
 
 func (r *Results) targets() {
+	for _, j := range r.Judge {
+		us, kb := j.NsPerDecision/1000, float64(j.BytesPerDecision)/1024
+		r.Targets[fmt.Sprintf("judge_us_per_decision_%d_priors", j.Priors)] = TargetOK{"<= 50", us, us <= 50}
+		r.Targets[fmt.Sprintf("judge_kb_per_decision_%d_priors", j.Priors)] = TargetOK{"<= 32", kb, kb <= 32}
+	}
 	if r.Baseline.PerSecond > 0 { // not with -scale-only
 		r.Targets["signoff_vs_baseline_throughput"] = TargetOK{">= 0.5", r.Ratio, r.Ratio >= 0.5}
 		r.Targets["click_ack_p99_ms_at_100_per_s"] = TargetOK{"< 100", r.AckAt100.Ack.P99, r.AckAt100.Ack.P99 < 100 && r.AckAt100.Errors == 0}
@@ -640,6 +649,10 @@ func report(r Results) {
 		}
 		fmt.Printf("scale: decide p99 (median of three rounds) %.1f ms at %d pending (rounds %s ms), %.1f ms at %d pending (rounds %s ms) (x%.2f)\n",
 			s.DecideAtLow.P99, s.LowPending, p99s(s.LowRounds), s.DecideAtHigh.P99, s.Pending, p99s(s.HighRounds), s.Ratio)
+	}
+	for _, j := range r.Judge {
+		fmt.Printf("judge: one decision, %d earlier attempts, %d amendments: %.1f µs, %d B, %d allocations\n",
+			j.Priors, j.Amendments, j.NsPerDecision/1000, j.BytesPerDecision, j.AllocsPerDecision)
 	}
 	fmt.Println("\ntargets:")
 	for _, name := range slices.Sorted(maps.Keys(r.Targets)) {
