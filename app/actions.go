@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/signoff/signoff/activities/action"
-	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/intake"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config"

@@ -20,11 +20,11 @@ import (
 
 	"github.com/signoff/signoff/approval/evidence"
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/channel/slack/usergroups"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/gateway"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/regopolicy"
 )

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // NotifierGitHubDeployments is the notifier that reports the outcome of

@@ -12,8 +12,8 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/signoff/signoff/config/rowtemplate"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/triggers/rowtemplate"
 )
 
 // Triggers are scheduled queries that start one approval per row they

@@ -16,10 +16,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/signoff/signoff/approval/intake"
 	githubcallbacks "github.com/signoff/signoff/channel/github/callbacks"
 	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/fakecloud"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"

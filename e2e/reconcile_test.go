@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/grantlease"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/regopolicy"

@@ -27,8 +27,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/people"
 	pb "github.com/signoff/signoff/proto/signoff/v1"

@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"modernc.org/sqlite"
 
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/triggers"

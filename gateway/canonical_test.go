@@ -10,7 +10,7 @@ import (
 
 	"github.com/signoff/signoff/activities/action"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
 	"github.com/signoff/signoff/store/secretstore"

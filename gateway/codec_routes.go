@@ -8,10 +8,10 @@ import (
 
 	"go.temporal.io/sdk/converter"
 
-	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/web"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // codecRoutes serves Temporal's remote codec protocol for the Web UI and

@@ -20,9 +20,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/temporal/codec"
 )

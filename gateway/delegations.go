@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/store/approvalstore"

@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/access"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/approval/access"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/secretchange"
 	"github.com/signoff/signoff/store/approvalstore"

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/web"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // proposeSecretWeb is the web form's proposal: ProposeSecret, its

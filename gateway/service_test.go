@@ -13,10 +13,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/store/approvalstore"
 )

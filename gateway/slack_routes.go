@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/signoff/signoff/auth/identity"
 	slackcallbacks "github.com/signoff/signoff/channel/slack/callbacks"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // mountSlack serves Slack's callbacks when the slack notifier is

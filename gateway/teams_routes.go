@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/teams/botauth"
 	teamscallbacks "github.com/signoff/signoff/channel/teams/callbacks"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // mountTeams serves the Teams bot's messaging endpoint (POST

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/web"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // newSessions signs browsers in with the session key; a dev_only config

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // Wildcard matches any environment.

@@ -3,7 +3,7 @@ package policy
 import (
 	"fmt"
 
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // RegoInput is what a policy's Rego module sees as `input`. The workflow

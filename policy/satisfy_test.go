@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 func satisfyDir(t *testing.T) *identity.Directory {

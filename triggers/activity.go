@@ -13,12 +13,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/config/rowtemplate"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
-	"github.com/signoff/signoff/triggers/rowtemplate"
 	"github.com/signoff/signoff/workflows"
 )
 

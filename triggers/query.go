@@ -13,7 +13,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/signoff/signoff/config"
-	"github.com/signoff/signoff/triggers/rowtemplate"
+	"github.com/signoff/signoff/config/rowtemplate"
 )
 
 // result is a query's answer: its columns and rows, each a column → value

@@ -18,10 +18,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/rowtemplate"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/triggers/rowtemplate"
 )
 
 func TestRequestIDAndBucket(t *testing.T) {

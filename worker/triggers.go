@@ -11,10 +11,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/activities"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/usergroups"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"

@@ -54,16 +54,24 @@ func (s *ApprovalSuite) TestCancelInTemporalWhileTheGrantRunsStillRevokes() {
 	s.expectNotify()
 	var mu sync.Mutex // the action's phases may run on other goroutines
 	var phases []string
+	// The environment is this test's: a cancelled activity may outlive the
+	// test (the test environment does not wait for it), and must not read
+	// the next test's.
+	env := s.env
 	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, a ActionInput) (approval.ActionResult, error) {
 			phase := a.Phase
 			if phase == "" {
 				phase = "grant"
-				s.env.CancelWorkflow()
 			}
+			// Recorded before the cancellation, which may end the run
+			// before this activity returns.
 			mu.Lock()
-			phases = append(phases, phase+"@"+s.env.Now().Sub(t0).String())
+			phases = append(phases, phase+"@"+env.Now().Sub(t0).String())
 			mu.Unlock()
+			if a.Phase == "" {
+				env.CancelWorkflow()
+			}
 			return approval.ActionResult{Type: a.Approval.Request.Action.Type, Success: true, Output: phase + " verified"}, nil
 		})
 	s.signal(time.Hour, "bob", approval.DecisionApprove)

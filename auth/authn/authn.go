@@ -21,8 +21,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // ErrUnknown is every refused credential: callers answer it the same way

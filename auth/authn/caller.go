@@ -3,7 +3,7 @@ package authn
 import (
 	"context"
 
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // Caller is who makes a call, as the gateway established it, and how.

@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 )
 

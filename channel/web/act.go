@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/access"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/approval/access"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )

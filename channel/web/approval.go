@@ -7,10 +7,10 @@ import (
 	"net/url"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/approval/evidence"
-	"github.com/signoff/signoff/auth/access"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )

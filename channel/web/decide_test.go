@@ -16,9 +16,9 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )

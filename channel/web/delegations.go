@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"

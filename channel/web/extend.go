@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 )

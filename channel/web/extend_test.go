@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/approval/evidence"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/access"
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

@@ -36,8 +36,8 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/intake"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -47,9 +47,9 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

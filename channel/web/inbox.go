@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/store/approvalstore"
 )
 

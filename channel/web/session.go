@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // Sessions are browser sign-ins: a signed cookie naming a configured

@@ -19,8 +19,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // site is where the test gateway is served; a Location must stay on it.

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/signoff/signoff/auth/authn"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // nav is the signed-in header: who, and the sign-out form.

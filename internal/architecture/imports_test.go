@@ -11,17 +11,17 @@ import (
 // packages outside those folders that are as pure and that the domain (or
 // workflow code) builds on, each with why it belongs.
 var domain = map[string]string{
-	"approval":             "the judge and the state of an approval",
-	"policy":               "who may decide what",
-	"people":               "people, groups and delegations as values",
-	"grantlease":           "the lease of granted access",
-	"secretchange":         "sealed secret changes (crypto only)",
-	"redact":               "redaction of values before they are shown",
-	"triggers/rowtemplate": "turns a row into an approval request",
+	"approval":           "the judge and the state of an approval",
+	"policy":             "who may decide what",
+	"people":             "people, groups and delegations as values",
+	"grantlease":         "the lease of granted access",
+	"secretchange":       "sealed secret changes (crypto only)",
+	"redact":             "redaction of values before they are shown",
+	"config/rowtemplate": "turns a row into an approval request",
 
 	"approval/evidence": "exception: builds and verifies the evidence record; bytes in, bytes out",
-	"auth/identity":     "exception: who a person is across channels; parsing and matching only",
-	"auth/access":       "exception: who may see an approval; a function of the approval and the identity",
+	"approval/access":   "exception: who may see an approval; a function of the approval and the identity",
+	"config/identity":   "exception: who a person is across channels; parsing and matching only",
 	"auth/proof":        "exception: HMAC stamps the gateway puts on decisions and workflows check; crypto only",
 }
 

@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/workflows"

@@ -30,9 +30,9 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/workflows"
 )
 

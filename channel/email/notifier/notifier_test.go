@@ -15,10 +15,10 @@ import (
 
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/channel/email/smtpfake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/workflows"
 )
 

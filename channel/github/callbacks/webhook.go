@@ -24,10 +24,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 )
 
 // Route is where GitHub delivers the app's webhooks, on the gateway's HTTP

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/github/githubmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 )
 

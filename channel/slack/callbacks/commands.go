@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/access"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/store/approvalstore"
 )

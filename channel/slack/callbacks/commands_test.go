@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/slack/slackfake"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/peoplestore"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"

@@ -10,8 +10,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 )

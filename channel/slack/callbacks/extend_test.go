@@ -15,10 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/approval/intake"
-	"github.com/signoff/signoff/auth/access"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/channel/slack/slackfake"
+	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 )
 

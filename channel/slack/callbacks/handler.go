@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/signoff/signoff/approval/intake"
+	"github.com/signoff/signoff/intake"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -16,11 +16,11 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

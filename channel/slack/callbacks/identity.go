@@ -11,8 +11,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 )
 

@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/workflows"
 )
 

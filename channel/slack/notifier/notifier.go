@@ -28,9 +28,9 @@ import (
 	"github.com/signoff/signoff/activities"
 	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // Name is the notifier's name in config and in MessageRef.Notifier.

@@ -18,9 +18,9 @@ import (
 
 	"github.com/signoff/signoff/activities/progress"
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 var users = []identity.User{

@@ -17,8 +17,8 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/slack/slackfake"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // TestMembersThroughSlack: the real Slack client against the fake Web API.

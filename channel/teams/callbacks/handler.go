@@ -21,14 +21,14 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/access"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/approval/access"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/teams/botauth"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // person is who clicked, as far as Teams and the config say.

@@ -13,10 +13,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/channel/teams/teamsfake"
 	"github.com/signoff/signoff/channel/teams/teamsmsg"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 )
 
 const (

@@ -3,7 +3,7 @@ package intake
 import (
 	"context"
 	"fmt"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 	"maps"
 	"time"
 

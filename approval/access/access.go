@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // CanRead reports whether u may read approval st. st may be partial (a

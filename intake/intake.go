@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
-	"github.com/signoff/signoff/auth/identity"
+	"github.com/signoff/signoff/config/identity"
 )
 
 func TestCanRead(t *testing.T) {
