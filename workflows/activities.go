@@ -42,8 +42,11 @@ const (
 	//     history event instead of three);
 	//   - the search attributes set at start are not upserted again.
 	Version1 = 1
+	// Version2: AwaitedBy (who may decide now) is set at start and kept
+	// current, so "waiting for me" is one visibility query.
+	Version2 = 2
 	// VersionLatest is what new approvals run.
-	VersionLatest = Version1
+	VersionLatest = Version2
 )
 
 // LocalNotifier and LocalAction reach nothing outside the worker: from

@@ -77,6 +77,11 @@ var (
 	// revoked yet (set on the first failed revoke, cleared once revoked):
 	// /metrics counts them, an alert watches the count.
 	AttrRevokeFailing = temporal.NewSearchAttributeKeyBool("RevokeFailing")
+	// AttrAwaitedBy is who may decide now (Awaited): set at start and kept
+	// current as people decide, stages open, escalation adds people and
+	// delegations are announced; empty once the approval is decided
+	// (Version2). Inboxes ask it: "waiting for me" is one query.
+	AttrAwaitedBy = temporal.NewSearchAttributeKeyKeywordList("AwaitedBy")
 )
 
 // SearchAttributes must be registered in the namespace.
@@ -86,6 +91,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	AttrEnvironment.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	AttrApprovers.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	AttrRevokeFailing.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrAwaitedBy.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 
 // ApprovalWorkflowID is the workflow ID of approval id.

@@ -46,6 +46,8 @@ type approvalRun struct {
 	// grantCancelled is set when a cancellation in Temporal ended a grant:
 	// security is told of the outcome.
 	grantCancelled bool
+	// awaited is AttrAwaitedBy as last set (Version2): at start by intake.
+	awaited []string
 }
 
 // notice is one notification round to send.
@@ -81,6 +83,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 	r.st.Justification = in.Justification
 	r.st.Initiator = in.Initiator
 	r.st.Rules = in.Rules
+	r.awaited = Awaited(st) // as intake set it at start
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
@@ -91,7 +94,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 			r.logger.Info("start refused", "reason", reason)
 			st.RefuseStart(reason, workflow.Now(ctx))
 			r.startDone, r.startRefused = true, true
-			if err := upsertStatus(ctx, st); err != nil {
+			if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 				return nil, err
 			}
 			setDetails(ctx, st)
@@ -103,7 +106,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 			r.logger.Warn("start refused", "reason", reason)
 			st.RefuseStart(reason, workflow.Now(ctx))
 			r.startDone, r.startRefused = true, true
-			if err := upsertStatus(ctx, st); err != nil {
+			if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 				return nil, err
 			}
 			setDetails(ctx, st)
@@ -115,7 +118,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 
 	if in.Version < Version1 {
 		// Since Version1 intake sets them at start: nothing to add.
-		if err := upsertStatus(ctx, st); err != nil {
+		if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +142,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 			"workflow cancelled in Temporal", workflow.Now(ctx))
 	}
 	countClosed(ctx, st)
-	if err := upsertStatus(ctx, st); err != nil {
+	if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 		return nil, err
 	}
 	setDetails(ctx, st)

@@ -84,10 +84,18 @@ func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 	s.env.OnActivity(ActivityRunAction, mock.Anything, mock.Anything).
 		Return(approval.ActionResult{Type: "noop", Success: true, Output: "done"}, nil).Once()
 	var statuses []string
+	var awaited [][]string
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
-		v, _ := sa.GetKeyword(AttrStatus)
-		statuses = append(statuses, v)
+		if v, ok := sa.GetKeyword(AttrStatus); ok {
+			statuses = append(statuses, v)
+		}
+		for k, v := range sa.GetUntypedValues() {
+			if k.GetName() == AttrAwaitedBy.GetName() {
+				list, _ := v.([]string)
+				awaited = append(awaited, list)
+			}
+		}
 	}).Return(nil)
 	s.signal(time.Hour, "bob", approval.DecisionApprove)
 	s.env.RegisterDelayedCallback(func() {
@@ -111,6 +119,11 @@ func (s *ApprovalSuite) TestQuorumApprovesAndRunsActionOnce() {
 	s.True(st.ActionResult.Success)
 	// Pending was set at start (by intake): only the change is upserted.
 	s.Equal([]string{"Approved"}, statuses)
+	// Who is awaited follows the decisions (set at start by intake): bob
+	// leaves it when he approves; the close clears it in the status's own
+	// upsert (an unset, which the test environment does not show: the
+	// end-to-end inbox test does).
+	s.Equal([][]string{{"carol", "erin"}}, awaited)
 }
 
 func (s *ApprovalSuite) TestEveryRefusalIsRecordedAndChangesNothing() {

@@ -46,7 +46,7 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 	}
 	if st.ActionResult.Success {
 		st.MarkGranted(now, st.ActionResult.Output)
-		if err := upsertStatus(ctx, st); err != nil {
+		if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 			return ctx, err
 		}
 		setDetails(ctx, st)
@@ -108,7 +108,7 @@ func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error
 			return ctx, fmt.Errorf("upsert search attributes: %w", err)
 		}
 	}
-	if err := upsertStatus(ctx, st); err != nil {
+	if err := upsertStatus(ctx, st, r.in.Version); err != nil {
 		return ctx, err
 	}
 	setDetails(ctx, st)

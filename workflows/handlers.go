@@ -74,6 +74,9 @@ func (r *approvalRun) registerHandlers(ctx workflow.Context) error {
 				return false, r.apply(ctx, err)
 			}
 			setDetails(ctx, st)
+			if err := r.syncAwaited(ctx); err != nil {
+				r.logger.Warn("awaited search attribute not updated", "error", err)
+			}
 			if r.in.Version >= Version1 && slices.Contains(st.Prompted(), req.To) {
 				// Asked now if from is awaited now; otherwise with from's
 				// stage, as delegates snapshotted at creation are.
@@ -146,6 +149,9 @@ func (r *approvalRun) cancel(ctx workflow.Context, req CancelRequest) error {
 // the error the caller gets.
 func (r *approvalRun) apply(ctx workflow.Context, err error) error {
 	setDetails(ctx, r.st)
+	if uerr := r.syncAwaited(ctx); uerr != nil {
+		r.logger.Warn("awaited search attribute not updated", "error", uerr)
+	}
 	r.changed.SendAsync(true)
 	if err != nil {
 		return refusalError(approval.CodeOf(err), err.Error())

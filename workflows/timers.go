@@ -53,6 +53,9 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 					if err := upsertApprovers(ctx, st); err != nil {
 						r.logger.Info("approvers search attribute not updated", "error", err)
 					}
+					if err := r.syncAwaited(ctx); err != nil {
+						r.logger.Info("awaited search attribute not updated", "error", err)
+					}
 				}
 				level++
 				escalation = nil

@@ -66,6 +66,9 @@ func ChangeVersion(id string, v int) string { return id + "-" + strconv.Itoa(v) 
 // older rules. Every start since changeFirstRun records first-run-1, and
 // runs on code with all of these branches' new sides.
 var Branches = []Branch{
+	{Kind: BranchInput, Name: "1", Value: Version1, Since: "SINCE",
+		Old: "AwaitedBy is neither set at start nor kept: the inbox reads the state of each candidate approval " +
+			"to know who is awaited (no marker tells these approvals apart: count them by start time)"},
 	{Kind: BranchChange, Name: changeFirstRun, Since: "4dae5b9",
 		Old: "messages are handled before the start is checked; no check that the run is the approval's only one; " +
 			"a grant cancelled in Temporal is not waited for",

@@ -9,17 +9,24 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/approval"
 )
 
-func upsertStatus(ctx workflow.Context, st *approval.State) error {
-	err := workflow.UpsertTypedSearchAttributes(ctx,
+func upsertStatus(ctx workflow.Context, st *approval.State, version int) error {
+	attrs := []temporal.SearchAttributeUpdate{
 		AttrStatus.ValueSet(string(st.Status)),
 		AttrRequester.ValueSet(st.Requester),
 		AttrEnvironment.ValueSet(st.Request.Environment),
-	)
+	}
+	if version >= Version2 && st.Status.Final() {
+		// Nobody is awaited any more: cleared with the status, in one
+		// upsert.
+		attrs = append(attrs, AttrAwaitedBy.ValueUnset())
+	}
+	err := workflow.UpsertTypedSearchAttributes(ctx, attrs...)
 	if err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
@@ -37,6 +44,46 @@ func upsertApprovers(ctx workflow.Context, st *approval.State) error {
 	people := append(st.Policy.AllApprovers(), st.ExtraApprovers...)
 	slices.Sort(people)
 	return workflow.UpsertTypedSearchAttributes(ctx, AttrApprovers.ValueSet(slices.Compact(people)))
+}
+
+// Awaited are who may decide st now, as AttrAwaitedBy holds them: the
+// people awaited and the delegates the policy snapshot names for them,
+// sorted; none once it is decided.
+func Awaited(st *approval.State) []string {
+	if st.Status != approval.StatusPending {
+		return nil
+	}
+	out := st.Prompted()
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// AwaitedAtStart is Awaited of the approval in starts, as the workflow
+// builds its state: what intake sets AttrAwaitedBy to at start (Version2).
+//
+//workflowcheck:ignore
+func AwaitedAtStart(in Input) []string {
+	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
+	st.Initiator, st.Rules = in.Initiator, in.Rules
+	return Awaited(st)
+}
+
+// syncAwaited upserts AttrAwaitedBy when who is awaited changed (Version2).
+// A decided approval is left to the closing upsertStatus, which clears it
+// in the same command.
+func (r *approvalRun) syncAwaited(ctx workflow.Context) error {
+	if r.in.Version < Version2 || r.st.Status.Final() {
+		return nil
+	}
+	now := Awaited(r.st)
+	if slices.Equal(now, r.awaited) {
+		return nil
+	}
+	r.awaited = now
+	if len(now) == 0 {
+		return workflow.UpsertTypedSearchAttributes(ctx, AttrAwaitedBy.ValueUnset())
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, AttrAwaitedBy.ValueSet(now))
 }
 
 // setDetails keeps the Temporal UI's "current details" readable. fmt only

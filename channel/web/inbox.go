@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"github.com/signoff/signoff/config/identity"
 	"net/http"
 	"slices"
 	"time"
@@ -40,8 +41,9 @@ type inboxRow struct {
 	Created, CreatedISO, Deadline, DeadlineISO string
 }
 
-// Inbox limits: the waiting list reads each candidate's state (who is
-// still awaited is not in the index), so it stops at waitingLimit.
+// Inbox limits. The waiting list asks the index who is awaited
+// (AwaitedBy, one query per person); for approvals started before they
+// kept it, it reads each candidate's state, so it stops at waitingLimit.
 const (
 	inboxPageSize = 50
 	waitingLimit  = 50
@@ -81,7 +83,9 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	switch d.View {
 	case "waiting":
-		q.Status, q.Open, q.PageSize, q.PageToken = approval.StatusPending, true, 2*waitingLimit, nil
+		d.Rows, d.Truncated = h.awaited(r, u)
+		// Approvals that do not keep who is awaited: their candidates.
+		q.Status, q.Open, q.Untracked, q.PageSize, q.PageToken = approval.StatusPending, true, true, 2*waitingLimit, nil
 		d.Empty = "Nothing is waiting for your decision."
 	case "requests":
 		q.Requester = u.Name
@@ -100,7 +104,7 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if d.View == "waiting" {
-			if !slices.Contains(a.Approvers, u.Name) {
+			if !slices.Contains(a.Approvers, u.Name) || listed(d.Rows, a.ID) {
 				continue
 			}
 			if len(d.Rows) == waitingLimit {
@@ -120,6 +124,44 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 		d.NextURL = "/inbox?view=" + d.View + "&page=" + base64.RawURLEncoding.EncodeToString(page.NextPageToken)
 	}
 	h.render(w, http.StatusOK, "inbox", d)
+}
+
+// awaited are the approvals whose workflows say they wait for u's decision
+// now, or for the decision of someone u stands in for (u deciding for
+// them): one index query per person, no state read. True when the list
+// stopped at waitingLimit.
+func (h *Handler) awaited(r *http.Request, u *identity.User) ([]inboxRow, bool) {
+	standsIn := h.standsIn(r.Context(), u.Name)
+	var rows []inboxRow
+	for _, person := range append([]string{u.Name}, standsIn...) {
+		ctx, cancel := h.callContext(r.Context())
+		page, err := h.approvals.List(ctx, approvalstore.Query{Open: true, AwaitedBy: person, PageSize: waitingLimit + 1})
+		cancel()
+		if err != nil {
+			h.logger.Warn("inbox: list awaited", "for", person, "err", err)
+			continue
+		}
+		for _, a := range page.Approvals {
+			// The index is checked again, entry by entry; a delegate never
+			// decides their own request.
+			if listed(rows, a.ID) || !access.CanReadFor(a.Known(), u, standsIn) || (person != u.Name && a.Requester == u.Name) {
+				continue
+			}
+			if len(rows) == waitingLimit {
+				return rows, true
+			}
+			row := rowOf(a)
+			if person != u.Name {
+				row.For = person
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, false
+}
+
+func listed(rows []inboxRow, id string) bool {
+	return slices.ContainsFunc(rows, func(x inboxRow) bool { return x.ID == id })
 }
 
 // awaits reports whether approval id still waits for person's decision,
@@ -151,7 +193,7 @@ func (h *Handler) delegated(r *http.Request, viewer string, listed []inboxRow) [
 	var out []inboxRow
 	for _, p := range h.standsIn(r.Context(), viewer) {
 		ctx, cancel := h.callContext(r.Context())
-		page, err := h.approvals.List(ctx, approvalstore.Query{Status: approval.StatusPending, Open: true, ReadableBy: p, PageSize: 2 * waitingLimit})
+		page, err := h.approvals.List(ctx, approvalstore.Query{Status: approval.StatusPending, Open: true, Untracked: true, ReadableBy: p, PageSize: 2 * waitingLimit})
 		cancel()
 		if err != nil {
 			h.logger.Warn("inbox: list delegated", "for", p, "err", err)

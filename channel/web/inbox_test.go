@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/workflows"
 )
 
 // inboxHas reports whether b's inbox view lists the fixture's approval.
@@ -21,9 +23,17 @@ func (b *browser) inboxHas(view string) bool {
 }
 
 // TestInboxViews: an approval waits for the approvers who have not decided
-// yet, is among its requester's requests, and is in nobody else's inbox.
+// yet, is among its requester's requests, and is in nobody else's inbox;
+// whether it keeps who is awaited (Version2: one index query) or not
+// (older approvals: their candidates' states are read).
 func TestInboxViews(t *testing.T) {
-	f := webSetup(t, true, false)
+	for _, version := range []int{0, workflows.Version2} {
+		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) { inboxViews(t, version) })
+	}
+}
+
+func inboxViews(t *testing.T, version int) {
+	f := webSetupVersion(t, true, false, version)
 	want := map[string]map[string]bool{
 		"alice": {"waiting": false, "requests": true, "all": true},
 		"bob":   {"waiting": true, "requests": false, "all": true},
@@ -42,6 +52,9 @@ func TestInboxViews(t *testing.T) {
 		}
 	}
 	bob := browsers["bob"]
+	if n := strings.Count(bob.do(http.MethodGet, "/inbox?view=waiting", nil).Body.String(), `data-id="`+approvalID+`"`); n != 1 {
+		t.Errorf("bob's waiting view lists the approval %d times", n)
+	}
 	page := bob.do(http.MethodGet, "/approvals/"+approvalID, nil).Body.String()
 	rec := bob.do(http.MethodPost, "/approvals/"+approvalID+"/decide", url.Values{
 		"csrf": {hidden(page, "csrf")}, "attempt": {hidden(page, "attempt")},
@@ -52,6 +65,14 @@ func TestInboxViews(t *testing.T) {
 	}
 	if bob.inboxHas("waiting") {
 		t.Error("the approval still waits for bob after his approval")
+	}
+	if !browsers["dana"].inboxHas("all") {
+		t.Error("dana's all view lost the approval")
+	}
+	carol := f.browser()
+	carol.signIn("carol")
+	if !carol.inboxHas("waiting") {
+		t.Error("the approval no longer waits for carol")
 	}
 }
 

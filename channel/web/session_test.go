@@ -39,6 +39,13 @@ type webFixture struct {
 
 func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
 	t.Helper()
+	return webSetupVersion(t, dev, soft, 0)
+}
+
+// webSetupVersion is webSetup with the approval started at version
+// (workflows.Input.Version): since Version2 it keeps who is awaited.
+func webSetupVersion(t *testing.T, dev bool, soft bool, version int) *webFixture {
+	t.Helper()
 	dir, err := identity.NewDirectory([]identity.User{
 		{Name: "alice", Email: "alice@example.com"},
 		{Name: "bob", Email: "bob@example.com"},
@@ -61,7 +68,7 @@ func webSetup(t *testing.T, dev bool, soft bool) *webFixture {
 	err = f.mem.Start(context.Background(), workflows.Input{
 		ID: approvalID, Requester: "alice", CreatedAt: now.Add(-time.Minute), Rules: approval.RulesDelegation,
 		Request: approval.Request{Title: "Deploy api", Environment: "production", Action: approval.Action{Type: "noop"}},
-		Policy:  pol,
+		Policy:  pol, Version: version,
 	})
 	if err != nil {
 		t.Fatal(err)

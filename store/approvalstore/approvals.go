@@ -110,7 +110,14 @@ type Query struct {
 	// decide.
 	ReadableBy string
 	// Open limits the list to approvals still running.
-	Open      bool
+	Open bool
+	// AwaitedBy limits the list to approvals waiting for this person's
+	// decision now, as the workflow keeps it (workflows.AttrAwaitedBy):
+	// approvals started since workflows.Version2.
+	AwaitedBy string
+	// Untracked limits the list to approvals that do not keep who is
+	// awaited (started before workflows.Version2), or keep nobody.
+	Untracked bool
 	PageSize  int
 	PageToken []byte
 }

@@ -37,6 +37,8 @@ type Memory struct {
 type memoryEntry struct {
 	st    *approval.State
 	start time.Time
+	// tracked: the approval keeps who is awaited (workflows.Version2).
+	tracked bool
 	// Click counts delivered clicks, for tests that wait for one.
 	clicks int
 }
@@ -61,7 +63,7 @@ func (m *Memory) Start(_ context.Context, in workflows.Input) error {
 	}
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt)
 	st.Justification, st.Initiator, st.Rules = in.Justification, in.Initiator, in.Rules
-	m.approvals[in.ID] = &memoryEntry{st: st, start: m.now()}
+	m.approvals[in.ID] = &memoryEntry{st: st, start: m.now(), tracked: in.Version >= workflows.Version2}
 	m.order = append(m.order, in.ID)
 	return nil
 }
@@ -191,7 +193,7 @@ func (m *Memory) List(_ context.Context, q Query) (Page, error) {
 	var page Page
 	for i := from; i < len(m.order); i++ {
 		e := m.approvals[m.order[i]]
-		if !matches(e.st, q) {
+		if !matches(e, q) {
 			continue
 		}
 		if len(page.Approvals) == size {
@@ -346,12 +348,19 @@ func refusalOf(code approval.Code, reason string) error {
 	return approval.Refusal{Code: code, Message: reason}
 }
 
-func matches(st *approval.State, q Query) bool {
+func matches(e *memoryEntry, q Query) bool {
+	st := e.st
+	awaited := []string(nil)
+	if e.tracked {
+		awaited = workflows.Awaited(st)
+	}
 	switch {
 	case q.Status != "" && st.Status != q.Status,
 		q.Environment != "" && st.Request.Environment != q.Environment,
 		q.Requester != "" && st.Requester != q.Requester,
-		q.Open && st.Status.Final():
+		q.Open && st.Status.Final(),
+		q.AwaitedBy != "" && !slices.Contains(awaited, q.AwaitedBy),
+		q.Untracked && len(awaited) > 0:
 		return false
 	case q.ReadableBy != "":
 		return st.Requester == q.ReadableBy || slices.Contains(st.Policy.AllApprovers(), q.ReadableBy)

@@ -111,6 +111,9 @@ func searchAttributes(in workflows.Input) []temporal.SearchAttributeUpdate {
 	if approvers := in.Policy.AllApprovers(); len(approvers) > 0 {
 		attrs = append(attrs, workflows.AttrApprovers.ValueSet(approvers))
 	}
+	if awaited := workflows.AwaitedAtStart(in); in.Version >= workflows.Version2 && len(awaited) > 0 {
+		attrs = append(attrs, workflows.AttrAwaitedBy.ValueSet(awaited))
+	}
 	return attrs
 }
 
@@ -411,6 +414,12 @@ func visibilityQuery(q Query) string {
 		if f.value != "" {
 			clauses = append(clauses, fmt.Sprintf("%s = %s", f.attr, connect.Quote(f.value)))
 		}
+	}
+	if q.AwaitedBy != "" {
+		clauses = append(clauses, fmt.Sprintf("%s = %s", workflows.AttrAwaitedBy.GetName(), connect.Quote(q.AwaitedBy)))
+	}
+	if q.Untracked {
+		clauses = append(clauses, workflows.AttrAwaitedBy.GetName()+" IS NULL")
 	}
 	if q.ReadableBy != "" {
 		clauses = append(clauses, fmt.Sprintf("(%s = %s OR %s = %s)",
