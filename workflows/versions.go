@@ -66,7 +66,7 @@ func ChangeVersion(id string, v int) string { return id + "-" + strconv.Itoa(v) 
 // older rules. Every start since changeFirstRun records first-run-1, and
 // runs on code with all of these branches' new sides.
 var Branches = []Branch{
-	{Kind: BranchInput, Name: "1", Value: Version1, Since: "SINCE",
+	{Kind: BranchInput, Name: "1", Value: Version1, Since: "ada1769",
 		Old: "AwaitedBy is neither set at start nor kept: the inbox reads the state of each candidate approval " +
 			"to know who is awaited (no marker tells these approvals apart: count them by start time)"},
 	{Kind: BranchChange, Name: changeFirstRun, Since: "4dae5b9",
