@@ -3,11 +3,11 @@ package intake
 import (
 	"context"
 	"fmt"
-	"github.com/signoff/signoff/config/identity"
 	"maps"
 	"time"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/config/identity"
 )
 
 // Extension fields shown to approvers next to the grant's own.

@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/signoff/signoff/channel/ballot"
-	"github.com/signoff/signoff/channel/wording"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/access"
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"

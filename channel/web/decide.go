@@ -3,14 +3,14 @@ package web
 import (
 	"errors"
 	"fmt"
-	"github.com/signoff/signoff/channel/ballot"
-	"github.com/signoff/signoff/channel/wording"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/email/linktoken"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/store/approvalstore"
 )
 

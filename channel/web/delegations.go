@@ -2,13 +2,13 @@ package web
 
 import (
 	"errors"
-	"github.com/signoff/signoff/channel/ballot"
-	"github.com/signoff/signoff/channel/wording"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/signoff/signoff/channel/ballot"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/people"
 	"github.com/signoff/signoff/store/approvalstore"

@@ -36,8 +36,6 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
-	"github.com/signoff/signoff/channel/ballot"
-	"github.com/signoff/signoff/intake"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -48,8 +46,10 @@ import (
 
 	"github.com/signoff/signoff/auth/authn"
 	"github.com/signoff/signoff/auth/proof"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

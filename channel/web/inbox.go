@@ -2,13 +2,13 @@ package web
 
 import (
 	"encoding/base64"
-	"github.com/signoff/signoff/config/identity"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/access"
+	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/store/approvalstore"
 )
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"github.com/signoff/signoff/channel/wording"
 	"maps"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/evidence"
+	"github.com/signoff/signoff/channel/wording"
 )
 
 // summary is what every page says about the request.

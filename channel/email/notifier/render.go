@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/signoff/signoff/channel/wording"
 	htmltemplate "html/template"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/wording"
 )
 
 //go:embed templates/*.tmpl

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/signoff/signoff/intake"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/config/identity"
+	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/signoff/signoff/channel/ballot"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 )
 

@@ -2,7 +2,6 @@ package callbacks
 
 import (
 	"encoding/json"
-	"github.com/signoff/signoff/channel/ballot"
 	"net/url"
 	"testing"
 	"unicode/utf8"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
 )

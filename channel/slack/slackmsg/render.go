@@ -2,7 +2,6 @@ package slackmsg
 
 import (
 	"fmt"
-	"github.com/signoff/signoff/channel/wording"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/wording"
 )
 
 // Slack's Block Kit limits, in characters.

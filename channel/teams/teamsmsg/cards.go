@@ -2,13 +2,13 @@ package teamsmsg
 
 import (
 	"fmt"
-	"github.com/signoff/signoff/channel/wording"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/wording"
 )
 
 // Verbs of the cards' Action.Execute buttons, and the keys of their data
