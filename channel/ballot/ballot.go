@@ -23,8 +23,8 @@ import (
 // that one decision cannot bloat workflow history.
 const (
 	MaxComment   = approval.MaxCommentRunes
-	MaxValues    = 25
-	MaxValue     = 150 // one of several option values
+	MaxValues    = approval.MaxValues
+	MaxValue     = approval.MaxOptionValueBytes // one of several option values
 	MaxAttemptID = 200
 )
 
