@@ -45,8 +45,15 @@ const (
 	// Version2: AwaitedBy (who may decide now) is set at start and kept
 	// current, so "waiting for me" is one visibility query.
 	Version2 = 2
+	// Version3: the approval takes the new side of every workflow.GetVersion
+	// change without asking, so it records no version marker, and none of
+	// the TemporalChangeVersion upserts the SDK adds to each (two history
+	// events per change, each indexed by visibility); intake sets
+	// AttrVersion at start instead, which `signoff approvals versions`
+	// counts by.
+	Version3 = 3
 	// VersionLatest is what new approvals run.
-	VersionLatest = Version2
+	VersionLatest = Version3
 )
 
 // LocalNotifier and LocalAction reach nothing outside the worker: from

@@ -82,6 +82,10 @@ var (
 	// delegations are announced; empty once the approval is decided
 	// (Version2). Inboxes ask it: "waiting for me" is one query.
 	AttrAwaitedBy = temporal.NewSearchAttributeKeyKeywordList("AwaitedBy")
+	// AttrVersion is Input.Version, set by intake at start (since
+	// Version3): which old paths an approval can still take, without
+	// version markers.
+	AttrVersion = temporal.NewSearchAttributeKeyInt64("SignoffVersion")
 )
 
 // SearchAttributes must be registered in the namespace.
@@ -92,6 +96,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	AttrApprovers.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	AttrRevokeFailing.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
 	AttrAwaitedBy.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	AttrVersion.GetName():       enumspb.INDEXED_VALUE_TYPE_INT,
 }
 
 // ApprovalWorkflowID is the workflow ID of approval id.

@@ -79,7 +79,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1), keys: keys}
 	// Decided before the handlers run: since changeFirstRun, messages wait
 	// for the start's checks and count for nothing in a refused run.
-	r.gateStart = workflow.GetVersion(ctx, changeFirstRun, workflow.DefaultVersion, 1) == 1
+	r.gateStart = newSide(ctx, in, changeFirstRun)
 	r.st.Justification = in.Justification
 	r.st.Initiator = in.Initiator
 	r.st.Rules = in.Rules
@@ -88,7 +88,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 		return nil, err
 	}
 	// Approvals started before starts were stamped carry no stamp.
-	if workflow.GetVersion(ctx, changeProvenStart, workflow.DefaultVersion, 1) == 1 {
+	if newSide(ctx, in, changeProvenStart) {
 		if _, ref := verify(ctx, in.ID, in); !ref.OK() {
 			reason := "not started through Signoff: " + ref.Message
 			r.logger.Info("start refused", "reason", reason)

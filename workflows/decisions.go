@@ -23,7 +23,7 @@ const changeProvenDecisions = "proven-decisions"
 // rules is the version of the rules this approval is judged by.
 func (r *approvalRun) rules(ctx workflow.Context) int {
 	if r.st.Rules == approval.RulesLegacy &&
-		workflow.GetVersion(ctx, changeProvenDecisions, workflow.DefaultVersion, 1) == 1 {
+		newSide(ctx, r.in, changeProvenDecisions) {
 		r.st.Rules = approval.RulesProven
 	}
 	return r.st.Rules

@@ -33,7 +33,7 @@ const changeGrantPeriod = "grant-period-v2"
 // have half happened.
 func (r *approvalRun) grantPeriod(ctx workflow.Context) (workflow.Context, error) {
 	st := r.st
-	v2 := workflow.GetVersion(ctx, changeGrantPeriod, workflow.DefaultVersion, 1) == 1
+	v2 := newSide(ctx, r.in, changeGrantPeriod)
 	now := workflow.Now(ctx)
 	cancelledEarly := false
 	if ctx.Err() != nil {
@@ -131,7 +131,7 @@ func (r *approvalRun) endGrantOnCancel(ctx workflow.Context, err error) (workflo
 		return ctx, err
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if workflow.GetVersion(dctx, changeCancelRevokes, workflow.DefaultVersion, 1) != 1 {
+	if !newSide(dctx, r.in, changeCancelRevokes) {
 		return ctx, err
 	}
 	r.grantCancelled = true

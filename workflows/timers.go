@@ -50,7 +50,7 @@ func (r *approvalRun) wait(ctx workflow.Context) error {
 				if len(esc.AddApprovers) > 0 {
 					// The people added may now read the approval and find it in
 					// their lists.
-					if err := upsertApprovers(ctx, st); err != nil {
+					if err := upsertApprovers(ctx, r.in, st); err != nil {
 						r.logger.Info("approvers search attribute not updated", "error", err)
 					}
 					if err := r.syncAwaited(ctx); err != nil {

@@ -11,6 +11,8 @@ package workflows
 import (
 	"strconv"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/signoff/signoff/approval"
 )
 
@@ -45,6 +47,10 @@ type Branch struct {
 	// version marker, and only then: approvals without it may need every
 	// branch.
 	Clears []string
+	// ClearedFrom is the Input.Version from which an approval cannot take
+	// the old side: approvals started there record AttrVersion (since
+	// Version3) instead of markers. 0: no version clears it.
+	ClearedFrom int
 	// AfterOutcome: the old side is reached only after the approval's
 	// outcome (the grant period), so a pending approval does not need it.
 	AfterOutcome bool
@@ -52,6 +58,17 @@ type Branch struct {
 	// so no running approval needs it; a closed one still does while it
 	// is kept, since reading an approval that did not complete replays it.
 	EndsRun bool
+}
+
+// newSide reports whether an approval takes the new side of change:
+// approvals started at Version3 or later always do, without recording a
+// marker; older ones ask workflow.GetVersion as they always did, so their
+// histories replay (a new run of theirs gets the new side too).
+func newSide(ctx workflow.Context, in Input, change string) bool {
+	if in.Version >= Version3 {
+		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) == 1
 }
 
 // ChangeVersion is the TemporalChangeVersion value the SDK records for
@@ -66,37 +83,37 @@ func ChangeVersion(id string, v int) string { return id + "-" + strconv.Itoa(v) 
 // older rules. Every start since changeFirstRun records first-run-1, and
 // runs on code with all of these branches' new sides.
 var Branches = []Branch{
-	{Kind: BranchInput, Name: "1", Value: Version1, Since: "ada1769",
+	{Kind: BranchInput, Name: "1", Value: Version1, ClearedFrom: Version2, Since: "ada1769",
 		Old: "AwaitedBy is neither set at start nor kept: the inbox reads the state of each candidate approval " +
 			"to know who is awaited (no marker tells these approvals apart: count them by start time)"},
-	{Kind: BranchChange, Name: changeFirstRun, Since: "4dae5b9",
+	{Kind: BranchChange, Name: changeFirstRun, ClearedFrom: Version3, Since: "4dae5b9",
 		Old: "messages are handled before the start is checked; no check that the run is the approval's only one; " +
 			"a grant cancelled in Temporal is not waited for",
 		Clears: []string{ChangeVersion(changeFirstRun, 1)}},
-	{Kind: BranchChange, Name: changeCancelRevokes, Since: "2b6bea8",
+	{Kind: BranchChange, Name: changeCancelRevokes, ClearedFrom: Version3, Since: "2b6bea8",
 		Old:    "a cancellation in Temporal during a grant ends the run cancelled; the access stays",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeCancelRevokes, 1)}, AfterOutcome: true, EndsRun: true},
-	{Kind: BranchChange, Name: changeGrantPeriod, Since: "b7b54e9",
+	{Kind: BranchChange, Name: changeGrantPeriod, ClearedFrom: Version3, Since: "b7b54e9",
 		Old: "the grant is one timer (holdGrantV0): no ending notice, no extension; a failing revoke sleeps and retries " +
 			"without RevokeFailing or an admin's take-over",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeGrantPeriod, 1)}, AfterOutcome: true},
-	{Kind: BranchChange, Name: changeProvenStart, Since: "ad82652",
+	{Kind: BranchChange, Name: changeProvenStart, ClearedFrom: Version3, Since: "ad82652",
 		Old:    "the start's stamp is not checked",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
-	{Kind: BranchRules, Name: "1 (RulesProven)", Value: approval.RulesProven, Since: "d47c1c7",
+	{Kind: BranchRules, Name: "1 (RulesProven)", Value: approval.RulesProven, ClearedFrom: Version3, Since: "d47c1c7",
 		Old:    "no delegates: nobody decides in an approver's place, added delegations are ignored",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
-	{Kind: BranchInput, Name: "0", Value: 0, Since: "91f8f72",
+	{Kind: BranchInput, Name: "0", Value: 0, ClearedFrom: Version1, Since: "91f8f72",
 		Old: "notification rounds run inside the state loop, every notifier and action as an activity, " +
 			"the start's search attributes upserted again",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1)}},
-	{Kind: BranchChange, Name: changeApproversAttribute, Since: "b32a3af",
+	{Kind: BranchChange, Name: changeApproversAttribute, ClearedFrom: Version3, Since: "b32a3af",
 		Old:    "escalation adds approvers without updating the Approvers search attribute",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeApproversAttribute, 1)}},
-	{Kind: BranchChange, Name: changeProvenDecisions, Since: "b32a3af",
+	{Kind: BranchChange, Name: changeProvenDecisions, ClearedFrom: Version3, Since: "b32a3af",
 		Old:    "an approval begun under RulesLegacy stays there (Rules 0)",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeProvenDecisions, 1)}},
-	{Kind: BranchRules, Name: "0 (RulesLegacy)", Value: approval.RulesLegacy, Since: "b32a3af",
+	{Kind: BranchRules, Name: "0 (RulesLegacy)", Value: approval.RulesLegacy, ClearedFrom: Version3, Since: "b32a3af",
 		Old: "the user named is believed; a Slack click is checked against its place and Rego, other channels " +
 			"carry the gateway's verdict (receiveLegacy)",
 		Clears: []string{ChangeVersion(changeFirstRun, 1), ChangeVersion(changeProvenStart, 1), ChangeVersion(changeProvenDecisions, 1)}},

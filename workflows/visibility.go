@@ -37,8 +37,8 @@ func upsertStatus(ctx workflow.Context, st *approval.State, version int) error {
 // escalation adds people; approvals started before it replay without.
 const changeApproversAttribute = "approvers-attribute"
 
-func upsertApprovers(ctx workflow.Context, st *approval.State) error {
-	if workflow.GetVersion(ctx, changeApproversAttribute, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+func upsertApprovers(ctx workflow.Context, in Input, st *approval.State) error {
+	if !newSide(ctx, in, changeApproversAttribute) {
 		return nil
 	}
 	people := append(st.Policy.AllApprovers(), st.ExtraApprovers...)

@@ -50,6 +50,10 @@ func branchClause(b workflows.Branch) string {
 		}
 		q += fmt.Sprintf(" AND (%s IS NULL OR %s NOT IN (%s))", changeVersionAttr, changeVersionAttr, strings.Join(quoted, ", "))
 	}
+	if b.ClearedFrom > 0 {
+		v := workflows.AttrVersion.GetName()
+		q += fmt.Sprintf(" AND (%s IS NULL OR %s < %d)", v, v, b.ClearedFrom)
+	}
 	if b.AfterOutcome {
 		status := workflows.AttrStatus.GetName()
 		q += fmt.Sprintf(" AND (%s IS NULL OR %s != %s)", status, status, connect.Quote(string(approval.StatusPending)))

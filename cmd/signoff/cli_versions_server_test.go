@@ -66,21 +66,29 @@ func TestApprovalVersionsOnTemporal(t *testing.T) {
 	}
 	defer w.Stop()
 
-	start := func(id string, status approval.Status, changes ...string) {
+	startAt := func(id string, version int, status approval.Status, changes ...string) {
 		t.Helper()
+		attrs := []temporal.SearchAttributeUpdate{workflows.AttrStatus.ValueSet(string(status))}
+		if version > 0 {
+			attrs = append(attrs, workflows.AttrVersion.ValueSet(int64(version)))
+		}
 		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrStatus.ValueSet(string(status)))},
+			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...)},
 			workflows.WorkflowName, changes)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	start := func(id string, status approval.Status, changes ...string) { startAt(id, 0, status, changes...) }
 	start("old-pending", approval.StatusPending)
 	start("new", approval.StatusPending, "first-run", "proven-start")
 	start("granted-v2", approval.StatusGranted, "proven-start", "grant-period-v2")
 	start("granted-v0", approval.StatusGranted, "proven-start")
 	start("legacy-moved", approval.StatusPending, "proven-decisions")
 	start("cancelled-granted", approval.StatusGranted)
+	// Since Version3 an approval records no markers: its SignoffVersion
+	// clears every branch.
+	startAt("v3", workflows.Version3, approval.StatusGranted)
 	if err := c.CancelWorkflow(ctx, "cancelled-granted", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +103,7 @@ func TestApprovalVersionsOnTemporal(t *testing.T) {
 		if r, err = countVersions(ctx, "default", workflows.Branches, count); err != nil {
 			t.Fatal(err)
 		}
-		if r.running == 5 && r.replayed == 1 && r.branches[0].running == 4 {
+		if r.running == 6 && r.replayed == 1 && branch(r, "first-run").running == 4 {
 			break
 		}
 		select {
@@ -108,7 +116,8 @@ func TestApprovalVersionsOnTemporal(t *testing.T) {
 	r.write(&out)
 	t.Logf("signoff approvals versions:\n%s", out.String())
 	want := map[string][2]int64{
-		"first-run":            {4, 1},  // all but new
+		"1":                    {5, 1},  // all but v3: no marker tells Version 1 from 2
+		"first-run":            {4, 1},  // all but new and v3
 		"cancel-revokes-grant": {-1, 1}, // cancelled-granted
 		"grant-period-v2":      {1, 1},  // granted-v0; cancelled-granted
 		"proven-start":         {2, 1},  // old-pending, legacy-moved; cancelled-granted
@@ -128,4 +137,13 @@ func TestApprovalVersionsOnTemporal(t *testing.T) {
 			t.Errorf("%s %s: running, closed = %v, want %v", b.branch.Kind, b.branch.Name, got, w)
 		}
 	}
+}
+
+func branch(r versionReport, name string) versionCount {
+	for _, b := range r.branches {
+		if b.branch.Name == name {
+			return b
+		}
+	}
+	return versionCount{}
 }

@@ -111,6 +111,9 @@ func searchAttributes(in workflows.Input) []temporal.SearchAttributeUpdate {
 	if approvers := in.Policy.AllApprovers(); len(approvers) > 0 {
 		attrs = append(attrs, workflows.AttrApprovers.ValueSet(approvers))
 	}
+	if in.Version >= workflows.Version3 {
+		attrs = append(attrs, workflows.AttrVersion.ValueSet(int64(in.Version)))
+	}
 	if awaited := workflows.AwaitedAtStart(in); in.Version >= workflows.Version2 && len(awaited) > 0 {
 		attrs = append(attrs, workflows.AttrAwaitedBy.ValueSet(awaited))
 	}
