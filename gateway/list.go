@@ -27,6 +27,9 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 		return nil, err
 	}
 	q := approvalstore.Query{Environment: req.GetEnvironment(), Requester: req.GetRequester()}
+	if req.GetAwaitingMe() {
+		q.AwaitedBy, q.Open = user.Name, true
+	}
 	if !access.CanReadAll(user) {
 		q.ReadableBy = user.Name
 	}

@@ -215,6 +215,11 @@ func TestListApprovalsFilters(t *testing.T) {
 		{"admin by environment", "dana", &pb.ListApprovalsRequest{Environment: "staging"}, []string{ids.other}},
 		{"auditor by status", "audrey", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_PENDING}, []string{ids.staged, ids.third}},
 		{"auditor, all filters", "audrey", &pb.ListApprovalsRequest{Status: pb.Status_STATUS_PENDING, Environment: "sandbox", Requester: "alice"}, []string{ids.third}},
+		{"awaiting the first stage's approver", "bob", &pb.ListApprovalsRequest{AwaitingMe: true}, []string{ids.staged}},
+		{"a later stage's approver is not awaited yet", "erin", &pb.ListApprovalsRequest{AwaitingMe: true}, nil},
+		{"awaiting, decided ones left out", "yuri", &pb.ListApprovalsRequest{AwaitingMe: true}, []string{ids.third}},
+		{"the requester is not awaited", "alice", &pb.ListApprovalsRequest{AwaitingMe: true}, nil},
+		{"an admin is awaited only where asked", "dana", &pb.ListApprovalsRequest{AwaitingMe: true}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := listIDs(t, ts, c.user, c.req); !slices.Equal(got, c.want) {

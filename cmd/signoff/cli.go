@@ -66,7 +66,7 @@ type clientCommand struct {
 var clientCommands = []clientCommand{
 	{"request", "--title T --environment E [flags]", "ask for an approval; --wait gates a CI job on it", runRequest},
 	{"get", "ID [--json]", "show an approval", runGet},
-	{"list", "[--status S] [--environment E]", "list approvals", runList},
+	{"list", "[--status S] [--environment E] [--waiting]", "list approvals", runList},
 	{"approve", "ID [--comment C] [--for P]", "approve an approval (--for: as P's delegate)", runDecide},
 	{"reject", "ID [--comment C] [--for P]", "reject an approval", runDecide},
 	{"cancel", "ID [--reason R]", "cancel an approval (requester or admin)", runCancel},

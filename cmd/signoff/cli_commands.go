@@ -112,6 +112,7 @@ func runList(c *cli, args []string) int {
 	fs.StringVar(&statusText, "status", "", "pending, approved, rejected, expired, cancelled, bypassed, granted or revoked")
 	fs.StringVar(&req.Environment, "environment", "", "only this environment")
 	fs.StringVar(&req.Requester, "requester", "", "only this requester")
+	fs.BoolVar(&req.AwaitingMe, "waiting", false, "only approvals waiting for my decision now")
 	fs.IntVar(&limit, "limit", 50, "at most this many")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	pos, code, ok := c.parse(fs, args)
