@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/channel/ballot"
@@ -279,7 +281,13 @@ func (h *Handler) precheck(w http.ResponseWriter, c linktoken.Claims, st *approv
 
 // loadError explains why an approval could not be read or decided.
 func (h *Handler) loadError(w http.ResponseWriter, err error) {
+	var tooMany *approvalstore.TooMany
 	switch {
+	case errors.As(err, &tooMany):
+		// The person's budget on this approval is spent (approvalstore.Budget).
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(tooMany.RetryAfter.Round(time.Second)/time.Second), 1)))
+		h.message(w, http.StatusTooManyRequests, message{Heading: "Too many attempts", Result: "too_many",
+			Message: wording.TooMany(tooMany.RetryAfter)})
 	case errors.Is(err, approvalstore.ErrNotFound):
 		h.message(w, http.StatusNotFound, message{Heading: "Approval not found", Result: "not_found",
 			Message: "This approval does not exist, or its history was deleted after retention."})

@@ -308,3 +308,18 @@ func memState(t *testing.T, m *approvalstore.Memory) *approval.State {
 	}
 	return st
 }
+
+// TestSpentBudgetAnswers429: a person over their budget on one approval
+// (approvalstore.Budget) is answered 429 with Retry-After, told nothing
+// counted and when to try again.
+func TestSpentBudgetAnswers429(t *testing.T) {
+	f := webSetup(t, true, false)
+	rec := httptest.NewRecorder()
+	f.h.loadError(rec, fmt.Errorf("decide approval x: %w", &approvalstore.TooMany{RetryAfter: 2500 * time.Millisecond}))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "3" {
+		t.Fatalf("answered %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if body := rec.Body.String(); !strings.Contains(body, "too many attempts on this approval. Try again in 3s") {
+		t.Errorf("page:\n%s", body)
+	}
+}

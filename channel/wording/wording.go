@@ -204,3 +204,9 @@ func Sentence(msg string) string {
 func DecidersOrNobody(st *approval.State, d approval.Decision, f Format) string {
 	return orNobody(Deciders(st, d, f))
 }
+
+// TooMany tells a person their messages on one approval are over budget
+// (approvalstore.Budget): nothing was counted, and when to try again.
+func TooMany(retryAfter time.Duration) string {
+	return fmt.Sprintf("Not counted: too many attempts on this approval. Try again in %s.", max(retryAfter.Round(time.Second), time.Second))
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/signoff/signoff/auth/proof"
 	"github.com/signoff/signoff/channel/ballot"
 	"github.com/signoff/signoff/channel/slack/slackmsg"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/intake"
@@ -402,7 +403,7 @@ func (h *Handler) decide(ctx context.Context, c click, id string, f *flight) {
 		return
 	case ballot.TooMany:
 		log.WarnContext(ctx, "slack decision refused: over the person's budget", "error", v.Err)
-		h.tell(ctx, c, fmt.Sprintf("⏳ Not counted: too many clicks on this approval. Try again in %s.", v.RetryAfter.Round(time.Second)))
+		h.tell(ctx, c, "⏳ "+wording.TooMany(v.RetryAfter))
 		return
 	case ballot.Invalid:
 		h.tell(ctx, c, "❌ Not counted: "+slackmsg.Escape(v.Err.Error())+".")

@@ -269,6 +269,9 @@ func (h *Handler) decide(ctx context.Context, a *teamsmsg.Activity, c click, p p
 	case ballot.Refused, ballot.Closed:
 		log.InfoContext(ctx, "teams decision refused", "user", b.User(), "code", string(v.Refusal.Code), "reason", v.Refusal.Message)
 		return h.answer(ctx, p, h.reread(ctx, st), "❌ Not counted: "+v.Refusal.Message+".")
+	case ballot.TooMany:
+		log.WarnContext(ctx, "teams decision refused: over the person's budget", "error", v.Err)
+		return h.answer(ctx, p, st, "⏳ "+wording.TooMany(v.RetryAfter))
 	case ballot.Unavailable:
 		log.WarnContext(ctx, "teams decision delivered but not yet judged", "error", v.Err)
 		return h.answer(ctx, p, st, "⏳ Your decision was sent; the approval has not recorded it yet. Refresh the card in a moment.")

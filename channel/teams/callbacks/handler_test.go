@@ -303,3 +303,17 @@ func TestEmailThroughTheMembersAPI(t *testing.T) {
 	assert.False(t, st.Attempts[1].Accepted)
 	assert.False(t, st.Attempts[2].Accepted)
 }
+
+// TestSpentBudgetIsToldWhenToRetry: a clicker over their budget on one
+// approval (approvalstore.Budget) is told that nothing counted and when
+// to try again, and nothing reaches the approval.
+func TestSpentBudgetIsToldWhenToRetry(t *testing.T) {
+	h := newHarness(t, approval.Input{})
+	h.h.ballots.Approvals = approvalstore.NewBudget(h.mem, 1, time.Hour)
+	_, _, raw := h.click(invoke{id: "act-1", oid: bobOID, verb: teamsmsg.VerbReject}) // no comment: refused, counts against the budget
+	require.NotContains(t, raw, "too many attempts", raw)
+	status, _, raw := h.click(invoke{id: "act-2", oid: bobOID, verb: teamsmsg.VerbApprove})
+	require.Equal(t, http.StatusOK, status, raw)
+	assert.Contains(t, raw, "⏳ Not counted: too many attempts on this approval. Try again in")
+	assert.Len(t, h.state().Attempts, 1, "the second click never reached the approval")
+}
