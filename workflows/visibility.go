@@ -46,16 +46,31 @@ func upsertApprovers(ctx workflow.Context, in Input, st *approval.State) error {
 	return workflow.UpsertTypedSearchAttributes(ctx, AttrApprovers.ValueSet(slices.Compact(people)))
 }
 
+// MaxAwaitedBytes bounds AttrAwaitedBy: Temporal refuses a search
+// attribute value over 2 KB by default, and an upsert it refuses fails the
+// workflow task. Past it, the approval keeps nobody and inboxes read its
+// state instead (approvalstore.Query.Untracked).
+const MaxAwaitedBytes = 1500
+
 // Awaited are who may decide st now, as AttrAwaitedBy holds them: the
 // people awaited and the delegates the policy snapshot names for them,
-// sorted; none once it is decided.
+// sorted; none once it is decided, or when they are too many to keep
+// (MaxAwaitedBytes).
 func Awaited(st *approval.State) []string {
 	if st.Status != approval.StatusPending {
 		return nil
 	}
 	out := st.Prompted()
 	slices.Sort(out)
-	return slices.Compact(out)
+	out = slices.Compact(out)
+	size := 2 // the JSON list Temporal stores: ["a","b"]
+	for _, p := range out {
+		size += len(p) + 3
+	}
+	if size > MaxAwaitedBytes {
+		return nil
+	}
+	return out
 }
 
 // AwaitedAtStart is Awaited of the approval in starts, as the workflow
