@@ -3,6 +3,7 @@ package approval
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -58,3 +59,13 @@ func CheckName(name string) error {
 	}
 	return nil
 }
+
+// namePattern is the shape of a name the API takes from people for an
+// environment, a requester or the approver someone decides for: short,
+// printable, no spaces, safe in a visibility query and a URL path.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
+
+// IsName reports whether s has the shape of such a name. Every edge that
+// takes one (the API, ballots, the GitHub app, trigger rows, config)
+// checks it here, so a name one accepts the others accept too.
+func IsName(s string) bool { return namePattern.MatchString(s) }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/config/identity"
 )
 
@@ -77,10 +77,6 @@ func (g GitHubApp) WithDefaults() GitHubApp {
 	return g
 }
 
-// approvalEnvironment is what an approval's environment may be (as the
-// API accepts it).
-var approvalEnvironment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
-
 // Validate checks the section (after WithDefaults) against the users of
 // dir: an app ID, a usable API URL, a requester who is a configured user,
 // well-formed repository patterns and environment names.
@@ -104,7 +100,7 @@ func (g GitHubApp) Validate(dir *identity.Directory) error {
 		}
 	}
 	for from, to := range g.Environments {
-		if strings.TrimSpace(from) == "" || !approvalEnvironment.MatchString(to) {
+		if strings.TrimSpace(from) == "" || !approval.IsName(to) {
 			errs = append(errs, fmt.Errorf("github_app.environments: %q → %q: want a GitHub environment and an approval environment (1-64 letters, digits, '_', '.', ':', '/' or '-')", from, to))
 		}
 	}

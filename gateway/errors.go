@@ -3,11 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -26,7 +24,7 @@ func (s *Service) statusOf(ctx context.Context, op string, err error) error {
 	var tooMany *approvalstore.TooMany
 	switch {
 	case errors.As(err, &tooMany):
-		retryAfter(ctx, tooMany.RetryAfter)
+		retryAfter(ctx, tooMany)
 		return status.Error(codes.ResourceExhausted, tooMany.Error())
 	case errors.As(err, &ref):
 		switch ref.Code.Class() {
@@ -80,9 +78,8 @@ func (o *statusOverride) WriteHeader(int) { o.ResponseWriter.WriteHeader(o.code)
 
 // retryAfter tells the caller when to try again: the "retry-after" header
 // of a gRPC answer, which the REST mux passes on as Retry-After.
-func retryAfter(ctx context.Context, d time.Duration) {
-	secs := int(math.Ceil(d.Seconds()))
-	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(max(secs, 1))))
+func retryAfter(ctx context.Context, tooMany *approvalstore.TooMany) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(tooMany.Seconds())))
 }
 
 // outgoingHeader passes Retry-After on to REST callers; other gRPC headers

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/approval/access"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/store/approvalstore"
@@ -41,7 +42,7 @@ func (s *Service) ListApprovals(ctx context.Context, req *pb.ListApprovalsReques
 		q.Status = st
 	}
 	for _, f := range []struct{ name, value string }{{"environment", q.Environment}, {"requester", q.Requester}} {
-		if f.value != "" && !namePattern.MatchString(f.value) {
+		if f.value != "" && !approval.IsName(f.value) {
 			return nil, status.Errorf(codes.InvalidArgument, "malformed %s filter", f.name)
 		}
 	}

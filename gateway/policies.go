@@ -52,7 +52,7 @@ func (p *PolicyService) EvaluatePolicy(ctx context.Context, req *pb.EvaluatePoli
 	if a := req.GetAction(); a.GetType() != "" {
 		r.Action = approval.Action{Type: a.GetType(), URL: a.GetUrl(), Params: a.GetParams()}
 	}
-	if !namePattern.MatchString(r.Environment) {
+	if !approval.IsName(r.Environment) {
 		return nil, status.Error(codes.InvalidArgument, "environment is required")
 	}
 	out := &pb.EvaluatePolicyResponse{}

@@ -72,7 +72,6 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z2-7]{26}$`)
 	hashPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 	errMissingID = status.Error(codes.InvalidArgument, "id is required")
 )
 
@@ -212,7 +211,6 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 	default:
 		return nil, s.refused(ctx, req.GetId(), user, "decide", v.Err)
 	}
-	d = v.Request.Decision
 	s.logger.InfoContext(ctx, "decision accepted", "approval_id", req.GetId(), "user", user.Name, "decision", string(d))
 	return &pb.DecideApprovalResponse{Attempt: attemptToProto(v.Attempt), Approval: toProto(v.Approval)}, nil
 }
@@ -411,7 +409,7 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 	if err := checkText("description", req.GetDescription(), maxDescription); err != nil {
 		return r, err
 	}
-	if !namePattern.MatchString(req.GetEnvironment()) {
+	if !approval.IsName(req.GetEnvironment()) {
 		return r, status.Error(codes.InvalidArgument, "environment is required: 1-64 letters, digits, '_', '.', ':', '/' or '-'")
 	}
 	if err := checkText("resource", req.GetResource(), maxTitle); err != nil {

@@ -149,7 +149,9 @@ func (r *approvalRun) askRevokeForCancel(ctx workflow.Context) {
 	}
 	reason := "workflow cancelled in Temporal: the access ends now"
 	if st.Status == approval.StatusGranted {
-		_ = st.RequestRevoke(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}, reason, now)
+		if err := st.RequestRevoke(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}, reason, now); err != nil {
+			r.logger.Warn("revoke for the cancellation not recorded", "error", err)
+		}
 	} else {
 		st.Record(now, approval.EventRevokeRequested, "temporal", reason)
 	}

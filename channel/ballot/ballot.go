@@ -11,7 +11,6 @@ package ballot
 
 import (
 	"fmt"
-	"regexp"
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
@@ -27,8 +26,6 @@ const (
 	MaxValue     = approval.MaxOptionValueBytes // one of several option values
 	MaxAttemptID = 200
 )
-
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 
 // Ballot is one decision as a channel received it.
 type Ballot struct {
@@ -98,7 +95,7 @@ func Check(b Ballot) error {
 			return err
 		}
 	}
-	if b.OnBehalfOf != "" && !namePattern.MatchString(b.OnBehalfOf) {
+	if b.OnBehalfOf != "" && !approval.IsName(b.OnBehalfOf) {
 		return &OutOfBounds{Field: "on_behalf_of", Message: "malformed on_behalf_of"}
 	}
 	if b.ApprovalID == "" || len(b.AttemptID) > MaxAttemptID {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/channel/ballot"
@@ -285,7 +284,7 @@ func (h *Handler) loadError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &tooMany):
 		// The person's budget on this approval is spent (approvalstore.Budget).
-		w.Header().Set("Retry-After", strconv.Itoa(max(int(tooMany.RetryAfter.Round(time.Second)/time.Second), 1)))
+		w.Header().Set("Retry-After", strconv.Itoa(tooMany.Seconds()))
 		h.message(w, http.StatusTooManyRequests, message{Heading: "Too many attempts", Result: "too_many",
 			Message: wording.TooMany(tooMany.RetryAfter)})
 	case errors.Is(err, approvalstore.ErrNotFound):

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -66,8 +65,6 @@ const (
 	maxFields   = 50
 	maxFieldKey = 64
 )
-
-var environmentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 
 // Funcs are the functions templates may call besides text/template's own.
 func Funcs() template.FuncMap {
@@ -297,7 +294,7 @@ func (c *Compiled) Render(row map[string]any, extra map[string]string) (approval
 		return r, "", errors.New("title rendered empty")
 	}
 	r.Title = clip(r.Title, maxTitle)
-	if !environmentPattern.MatchString(r.Environment) {
+	if !approval.IsName(r.Environment) {
 		return r, "", fmt.Errorf("environment rendered as %q: want 1-64 letters, digits, '_', '.', ':', '/' or '-'", clip(r.Environment, 40))
 	}
 	return r, clip(strings.TrimSpace(out["justification"]), maxText), nil

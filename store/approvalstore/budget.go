@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ func (e *TooMany) Error() string {
 	return fmt.Sprintf("%s (in %s)", ErrTooMany, e.RetryAfter.Round(time.Second))
 }
 func (e *TooMany) Is(target error) bool { return target == ErrTooMany }
+
+// Seconds is RetryAfter in whole seconds, rounded up, at least one: what a
+// Retry-After header says.
+func (e *TooMany) Seconds() int { return max(int(math.Ceil(e.RetryAfter.Seconds())), 1) }
 
 // Budget limits what each person may send one approval before anything
 // reaches Temporal: every decision, click, cancel, break-glass, revoke and

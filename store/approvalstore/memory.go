@@ -350,8 +350,8 @@ func refusalOf(code approval.Code, reason string) error {
 
 func matches(e *memoryEntry, q Query) bool {
 	st := e.st
-	awaited := []string(nil)
-	if e.tracked {
+	var awaited []string
+	if e.tracked && (q.AwaitedBy != "" || q.Untracked) {
 		awaited = workflows.Awaited(st)
 	}
 	switch {

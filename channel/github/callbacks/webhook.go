@@ -188,9 +188,6 @@ var (
 	loginPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
 	shaPattern   = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 	eventPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	// approvalEnvironment is what an approval's environment may be, as
-	// the API accepts it.
-	approvalEnvironment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 )
 
 // Waiting is the deployment e asks about, checked against the API root
@@ -384,7 +381,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env := gc.ApprovalEnvironment(d.Environment)
-	if !approvalEnvironment.MatchString(env) {
+	if !approval.IsName(env) {
 		reply(w, http.StatusBadRequest, answer{Status: "refused", Message: fmt.Sprintf("environment %q is not an approval environment: map it in github_app.environments", d.Environment)})
 		return
 	}
