@@ -8,9 +8,17 @@
 // environment and rotate: the first key of the ring signs, every key
 // verifies, and the workflow records each verdict in history so replay does
 // not depend on which keys a worker holds later.
+//
+// Each stamp also carries an Ed25519 signature by a key derived from the
+// same secret (HKDF), whose public half is no secret: a workflow that holds
+// the public keys (recorded in its history when it started) checks a
+// signature in its own code, with no local activity and no marker per
+// message.
 package proof
 
 import (
+	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -38,6 +46,9 @@ type Stamp struct {
 	IssuedAt time.Time `json:"iat"`
 	// MAC is hex HMAC-SHA256 over the domain, key ID, time and subject.
 	MAC string `json:"mac"`
+	// Sig is base64url Ed25519 over another domain, the key ID, time and
+	// subject, by the key derived from the same secret (SignatureKey).
+	Sig string `json:"sig,omitempty"`
 }
 
 // Errors of Verify.
@@ -45,19 +56,56 @@ var (
 	ErrMissing    = errors.New("no proof of origin")
 	ErrUnknownKey = errors.New("proof made with an unknown key")
 	ErrBadMAC     = errors.New("proof does not match the message")
+	// ErrBadSignature: the signature is not the named key's over the
+	// message.
+	ErrBadSignature = errors.New("proof signature does not match the message")
 )
 
 // Keyring signs with its first key and verifies with all of them.
 type Keyring struct {
 	signID string
 	keys   map[string][]byte
+	// signers are the Ed25519 keys derived from keys.
+	signers map[string]ed25519.PrivateKey
+}
+
+// SignatureKey is the Ed25519 key derived from an HMAC key: HKDF-SHA256
+// with a label of its own, so the public half says nothing of the secret.
+func SignatureKey(secret []byte) ed25519.PrivateKey {
+	seed, err := hkdf.Key(sha256.New, secret, nil, "signoff-proof-ed25519-v1", ed25519.SeedSize)
+	if err != nil {
+		panic(fmt.Errorf("proof: derive signature key: %w", err)) // only for lengths HKDF cannot give
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// add puts a key in the ring with its derived signature key.
+func (k *Keyring) add(id string, key []byte) {
+	if k.keys == nil {
+		k.keys, k.signers = map[string][]byte{}, map[string]ed25519.PrivateKey{}
+	}
+	k.keys[id] = key
+	k.signers[id] = SignatureKey(key)
+}
+
+// PublicKeys are the public halves of the ring's signature keys, by key
+// ID: what a workflow needs to check signatures itself.
+func (k *Keyring) PublicKeys() map[string][]byte {
+	if k == nil {
+		return nil
+	}
+	out := make(map[string][]byte, len(k.signers))
+	for id, sk := range k.signers {
+		out[id] = []byte(sk.Public().(ed25519.PublicKey))
+	}
+	return out
 }
 
 var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
 
 // Parse reads a ring from its environment form.
 func Parse(spec string) (*Keyring, error) {
-	k := &Keyring{keys: map[string][]byte{}}
+	k := &Keyring{}
 	for i, part := range strings.Split(strings.TrimSpace(spec), ",") {
 		id, enc, ok := strings.Cut(strings.TrimSpace(part), ":")
 		if !ok || !keyIDPattern.MatchString(id) {
@@ -73,7 +121,7 @@ func Parse(spec string) (*Keyring, error) {
 		if _, dup := k.keys[id]; dup {
 			return nil, fmt.Errorf("%s: key id %q appears twice", KeysEnv, id)
 		}
-		k.keys[id] = key
+		k.add(id, key)
 		if i == 0 {
 			k.signID = id
 		}
@@ -88,7 +136,9 @@ func Generate() *Keyring {
 	if _, err := rand.Read(key); err != nil {
 		panic(fmt.Errorf("proof: random key: %w", err)) // crypto/rand does not fail on supported platforms
 	}
-	return &Keyring{signID: "dev", keys: map[string][]byte{"dev": key}}
+	k := &Keyring{signID: "dev"}
+	k.add("dev", key)
+	return k
 }
 
 // Encode is the ring's environment form, for handing it to child processes.
@@ -105,7 +155,8 @@ func (k *Keyring) Encode() string {
 // Sign stamps subject at time at.
 func (k *Keyring) Sign(subject []byte, at time.Time) Stamp {
 	at = at.UTC().Truncate(time.Millisecond)
-	return Stamp{KeyID: k.signID, IssuedAt: at, MAC: hex.EncodeToString(mac(k.keys[k.signID], k.signID, at, subject))}
+	return Stamp{KeyID: k.signID, IssuedAt: at, MAC: hex.EncodeToString(mac(k.keys[k.signID], k.signID, at, subject)),
+		Sig: base64.RawURLEncoding.EncodeToString(ed25519.Sign(k.signers[k.signID], signed(k.signID, at, subject)))}
 }
 
 // Verify checks a stamp against subject.
@@ -131,6 +182,30 @@ func mac(key []byte, id string, at time.Time, subject []byte) []byte {
 	fmt.Fprintf(m, "signoff-proof-v1\n%s\n%d\n", id, at.UnixMilli())
 	m.Write(subject)
 	return m.Sum(nil)
+}
+
+// signed is what a signature covers: a domain of its own (a MAC and a
+// signature are never over the same bytes), the key ID, time and subject.
+func signed(id string, at time.Time, subject []byte) []byte {
+	head := fmt.Sprintf("signoff-proof-sig-v1\n%s\n%d\n", id, at.UnixMilli())
+	return append([]byte(head), subject...)
+}
+
+// CheckSignature checks a stamp's signature over subject with public keys
+// (PublicKeys) and says what it found. It is pure: workflow code calls it,
+// and replay gives the same verdict for the same history. known is false
+// when the stamp has no signature or names a key not in keys: the caller
+// then checks the MAC with the ring instead.
+func CheckSignature(keys map[string][]byte, subject []byte, s Stamp) (v Verdict, known bool) {
+	pub, ok := keys[s.KeyID]
+	if !ok || s.Sig == "" || len(pub) != ed25519.PublicKeySize {
+		return Verdict{}, false
+	}
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(s.Sig)
+	if err != nil || !ed25519.Verify(ed25519.PublicKey(pub), signed(s.KeyID, s.IssuedAt.UTC(), subject), sig) {
+		return Verdict{Error: ErrBadSignature.Error()}, true
+	}
+	return Verdict{OK: true, KeyID: s.KeyID, IssuedAt: s.IssuedAt}, true
 }
 
 // Verdict is what a check of a stamp found. The workflow records it in

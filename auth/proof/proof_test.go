@@ -82,3 +82,48 @@ func TestParse(t *testing.T) {
 		t.Fatalf("encoded ring does not verify its own stamps: %v", err)
 	}
 }
+
+// TestSignatureChecksWithPublicKeysOnly: a stamp's signature checks with
+// the ring's public keys alone, refuses every tampering the MAC refuses,
+// and says when it cannot tell (no signature, a key it does not hold), so
+// the caller checks the MAC instead.
+func TestSignatureChecksWithPublicKeysOnly(t *testing.T) {
+	k := ring(t, "k2:"+key(2)+",k1:"+key(1))
+	pub := k.PublicKeys()
+	if len(pub) != 2 || len(pub["k1"]) != 32 || string(pub["k1"]) == string(pub["k2"]) {
+		t.Fatalf("public keys: %v", pub)
+	}
+	if string(ring(t, "k1:"+key(1)).PublicKeys()["k1"]) != string(pub["k1"]) {
+		t.Fatal("the same secret must give the same public key on every process")
+	}
+	at := time.Now()
+	subject := []byte("decide\nabc\n{\"user\":\"bob\"}")
+	good := k.Sign(subject, at)
+	if v, known := CheckSignature(pub, subject, good); !known || !v.OK || v.KeyID != "k2" {
+		t.Fatalf("own signature: %+v known=%v", v, known)
+	}
+	refused := map[string]func() (Stamp, []byte){
+		"other subject": func() (Stamp, []byte) { return good, []byte("decide\nabc\n{\"user\":\"eve\"}") },
+		"other time":    func() (Stamp, []byte) { s := good; s.IssuedAt = s.IssuedAt.Add(time.Millisecond); return s, subject },
+		"other key id":  func() (Stamp, []byte) { s := good; s.KeyID = "k1"; return s, subject },
+		"not base64":    func() (Stamp, []byte) { s := good; s.Sig = "!!"; return s, subject },
+		"another secret": func() (Stamp, []byte) {
+			return ring(t, "k2:"+key(3)).Sign(subject, at), subject
+		},
+	}
+	for name, c := range refused {
+		s, subj := c()
+		v, known := CheckSignature(pub, subj, s)
+		if !known || v.OK || v.Error != ErrBadSignature.Error() {
+			t.Errorf("%s: %+v known=%v", name, v, known)
+		}
+	}
+	unsigned := good
+	unsigned.Sig = ""
+	if _, known := CheckSignature(pub, subject, unsigned); known {
+		t.Error("a stamp without a signature must be left to the MAC")
+	}
+	if _, known := CheckSignature(map[string][]byte{"k1": pub["k1"]}, subject, good); known {
+		t.Error("a key the caller does not hold must be left to the ring")
+	}
+}
