@@ -36,6 +36,23 @@ func (t TemporalRuns) OtherRuns(ctx context.Context, workflowID, runID string) (
 	return out, nil
 }
 
+// Admit answers a Version4 start's checks in one call: the stamp, then,
+// only for a good one, the other runs under its ID and the ring's public
+// keys. A failed listing fails the call, so the approval waits (the local
+// activity is retried) rather than trusting it.
+func (a *Activities) Admit(ctx context.Context, in workflows.AdmitInput) (workflows.Admission, error) {
+	out := workflows.Admission{Verdict: a.Proofs.Check(in.Proof.Subject, in.Proof.Stamp)}
+	if !out.Verdict.OK {
+		return out, nil
+	}
+	others, err := a.EarlierRuns(ctx, in.Runs)
+	if err != nil {
+		return workflows.Admission{}, err
+	}
+	out.OtherRuns, out.PublicKeys = others, a.Proofs.PublicKeys()
+	return out, nil
+}
+
 // EarlierRuns answers the workflow's first-run check: the other runs under
 // its workflow ID. A worker without a lister fails the check, so the
 // approval waits (the local activity is retried) rather than trusting it.

@@ -172,6 +172,7 @@ func registerActivities(w sdkworker.Worker, acts *activities.Activities) {
 		workflows.ActivityNotify:      acts.Notify,
 		workflows.ActivityRunAction:   acts.RunAction,
 		workflows.ActivityVerifyProof: acts.VerifyProof,
+		workflows.ActivityAdmit:       acts.Admit,
 		workflows.ActivityCheckRego:   acts.CheckRego,
 		workflows.ActivityStampLease:  acts.StampLease,
 		workflows.ActivityStampPeople: acts.StampPeople,

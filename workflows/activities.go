@@ -22,6 +22,10 @@ const (
 	// ActivityEarlierRuns lists the other runs under an approval's
 	// workflow ID, as a local activity: a legitimate approval has one run.
 	ActivityEarlierRuns = "EarlierRuns"
+	// ActivityAdmit checks a Version4 start, as a local activity
+	// (AdmitInput → Admission): its stamp, its siblings under its ID, and
+	// the worker's public keys to check later messages with.
+	ActivityAdmit = "Admit"
 	// ActivityCheckRego evaluates a policy's Rego module, as a local
 	// activity (RegoCheck → policy.RegoVerdict).
 	ActivityCheckRego = "CheckRego"
@@ -52,8 +56,12 @@ const (
 	// AttrVersion at start instead, which `signoff approvals versions`
 	// counts by.
 	Version3 = 3
+	// Version4: the start is checked in one local activity (its stamp, its
+	// siblings, and the worker's public keys), and every later message's
+	// signature in workflow code: no marker per decision (admit.go).
+	Version4 = 4
 	// VersionLatest is what new approvals run.
-	VersionLatest = Version3
+	VersionLatest = Version4
 )
 
 // LocalNotifier and LocalAction reach nothing outside the worker: from

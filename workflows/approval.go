@@ -48,6 +48,10 @@ type approvalRun struct {
 	grantCancelled bool
 	// awaited is AttrAwaitedBy as last set (Version2): at start by intake.
 	awaited []string
+	// signatureKeys check messages' signatures in workflow code
+	// (Version4): the worker's public keys as the start's admission
+	// recorded them.
+	signatureKeys map[string][]byte
 }
 
 // notice is one notification round to send.
@@ -74,6 +78,7 @@ func Approval(keys *proof.Keyring) func(workflow.Context, Input) (*approval.Stat
 }
 
 func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval.State, error) {
+	checkVersion(in)
 	// Request.Hash marshals JSON, which sorts map keys: deterministic.
 	st := approval.New(in.ID, in.Requester, in.Request, in.Policy, in.CreatedAt) //workflowcheck:ignore
 	r := &approvalRun{in: in, st: st, logger: workflow.GetLogger(ctx), changed: workflow.NewBufferedChannel(ctx, 1), keys: keys}
@@ -87,32 +92,35 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
-	// Approvals started before starts were stamped carry no stamp.
-	if newSide(ctx, in, changeProvenStart) {
-		if _, ref := verify(ctx, in.ID, in); !ref.OK() {
-			reason := "not started through Signoff: " + ref.Message
-			r.logger.Info("start refused", "reason", reason)
-			st.RefuseStart(reason, workflow.Now(ctx))
-			r.startDone, r.startRefused = true, true
-			if err := upsertStatus(ctx, st, r.in.Version); err != nil {
-				return nil, err
-			}
-			setDetails(ctx, st)
-			return st, nil
+	refuse := func(reason string) (*approval.State, error) {
+		r.logger.Warn("start refused", "reason", reason)
+		st.RefuseStart(reason, workflow.Now(ctx))
+		r.startDone, r.startRefused = true, true
+		if err := upsertStatus(ctx, st, r.in.Version); err != nil {
+			return nil, err
 		}
+		setDetails(ctx, st)
+		return st, nil
 	}
-	if r.gateStart {
-		if reason := r.copiedRun(ctx); reason != "" {
-			r.logger.Warn("start refused", "reason", reason)
-			st.RefuseStart(reason, workflow.Now(ctx))
-			r.startDone, r.startRefused = true, true
-			if err := upsertStatus(ctx, st, r.in.Version); err != nil {
-				return nil, err
-			}
-			setDetails(ctx, st)
-			return st, nil
+	switch {
+	case in.Version >= Version4:
+		if reason := r.admit(ctx); reason != "" {
+			return refuse(reason)
 		}
 		r.startDone = true
+	default:
+		// Approvals started before starts were stamped carry no stamp.
+		if newSide(ctx, in, changeProvenStart) {
+			if _, ref := verify(ctx, in.ID, in); !ref.OK() {
+				return refuse("not started through Signoff: " + ref.Message)
+			}
+		}
+		if r.gateStart {
+			if reason := r.copiedRun(ctx); reason != "" {
+				return refuse(reason)
+			}
+			r.startDone = true
+		}
 	}
 	countCreated(ctx, st)
 

@@ -46,7 +46,7 @@ func (r *approvalRun) receive(ctx workflow.Context, req DecisionRequest) approva
 	a := AttemptOf(r.st, req)
 	place, decider := req.Origin()
 	var ref approval.Refusal
-	a.Proof, ref = verify(ctx, r.st.ID, req)
+	a.Proof, ref = proven(ctx, r, req)
 	if !ref.OK() {
 		// Recorded under an ID of its own: a forger who guesses the ID of
 		// someone's coming attempt (an idempotency key, say) must not make

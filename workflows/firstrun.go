@@ -34,20 +34,27 @@ const (
 	startMaxSkew  = 5 * time.Minute
 )
 
+// startCheckFor is how long a start's check asks visibility again before
+// it gives up (the run is then refused): a day of an unreachable or
+// overloaded visibility store, never a slow query.
+const startCheckFor = 24 * time.Hour
+
 // copiedRun returns why this run is not the approval's own, or "".
 func (r *approvalRun) copiedRun(ctx workflow.Context) string {
 	info := workflow.GetInfo(ctx)
 	if p := r.in.Proof; p != nil {
-		started := info.WorkflowStartTime
-		if d := started.Sub(p.IssuedAt); d > startMaxDelay || -d > startMaxSkew {
-			return fmt.Sprintf("started %s after it was stamped: a copy of an earlier start", d.Round(time.Second))
+		if reason := copiedStamp(info.WorkflowStartTime, p.IssuedAt); reason != "" {
+			return reason
 		}
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
-		// Until it answers: a run that cannot tell must not act.
-		RetryPolicy: &temporal.RetryPolicy{MaximumInterval: time.Minute},
-		Summary:     "check this is the approval's only run",
+		// Until it answers: a run that cannot tell must not act, and must
+		// not be refused because visibility was slow to answer (without
+		// ScheduleToClose the SDK gives a local activity one attempt).
+		ScheduleToCloseTimeout: startCheckFor,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
+		Summary:                "check this is the approval's only run",
 	})
 	var others []string
 	in := RunsInput{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
@@ -56,6 +63,15 @@ func (r *approvalRun) copiedRun(ctx workflow.Context) string {
 	}
 	if len(others) > 0 {
 		return fmt.Sprintf("another run of this approval exists (%s): this run is a copy", others[0])
+	}
+	return ""
+}
+
+// copiedStamp says why a start at started with a stamp issued at issued is
+// a copy of an earlier one, or "".
+func copiedStamp(started, issued time.Time) string {
+	if d := started.Sub(issued); d > startMaxDelay || -d > startMaxSkew {
+		return fmt.Sprintf("started %s after it was stamped: a copy of an earlier start", d.Round(time.Second))
 	}
 	return ""
 }

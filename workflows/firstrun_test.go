@@ -16,11 +16,11 @@ import (
 // never runs.
 func (s *ApprovalSuite) TestCopiedRunAsksNoOneAndRunsNothing() {
 	s.watchAction()
-	s.env.OnActivity(ActivityEarlierRuns, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in RunsInput) ([]string, error) {
-			s.NotEmpty(in.WorkflowID)
-			s.NotEmpty(in.RunID, "its own run is left out by ID")
-			return []string{"the-first-run"}, nil
+	s.env.OnActivity(ActivityAdmit, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in AdmitInput) (Admission, error) {
+			s.NotEmpty(in.Runs.WorkflowID)
+			s.NotEmpty(in.Runs.RunID, "its own run is left out by ID")
+			return admitWith([]string{"the-first-run"})(ctx, in)
 		})
 	s.signal(time.Minute, "bob", approval.DecisionApprove)
 	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(1)))

@@ -82,12 +82,25 @@ func registerActivities(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(context.Context, RunsInput) ([]string, error) {
 		return nil, nil // the approval's only run, unless a test mocks it
 	}, activity.RegisterOptions{Name: ActivityEarlierRuns})
+	env.RegisterActivityWithOptions(admitWith(nil), activity.RegisterOptions{Name: ActivityAdmit})
 	env.RegisterActivityWithOptions(func(_ context.Context, in PeopleStart) (PeopleStart, error) {
 		return Stamp(testKeys, PeopleSubject, in, env.Now()), nil
 	}, activity.RegisterOptions{Name: ActivityStampPeople})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in RegoCheck) (policy.RegoVerdict, error) {
 		return regopolicy.Evaluate(ctx, in.Module, in.Input)
 	}, activity.RegisterOptions{Name: ActivityCheckRego})
+}
+
+// admitWith stands in for the worker's Admit: the stamp checked with
+// testKeys, others as the other runs under the approval's ID.
+func admitWith(others []string) func(context.Context, AdmitInput) (Admission, error) {
+	return func(_ context.Context, in AdmitInput) (Admission, error) {
+		a := Admission{Verdict: testKeys.Check(in.Proof.Subject, in.Proof.Stamp)}
+		if a.Verdict.OK {
+			a.OtherRuns, a.PublicKeys = others, testKeys.PublicKeys()
+		}
+		return a, nil
+	}
 }
 
 // startStamped is in as intake starts it: stamped with testKeys when the

@@ -74,7 +74,7 @@ func actorOf[M Provable[M]](ctx workflow.Context, r *approvalRun, m M, user stri
 		return approval.Actor{User: user, Admin: admin, Proof: "legacy: trusted as sent"}
 	}
 	who := approval.Actor{User: user}
-	who.Proof, who.ProofRefusal = verify(ctx, r.st.ID, m)
+	who.Proof, who.ProofRefusal = proven(ctx, r, m)
 	if who.Proof != "" {
 		who.Admin = admin
 	}
