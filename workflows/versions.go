@@ -83,7 +83,7 @@ func ChangeVersion(id string, v int) string { return id + "-" + strconv.Itoa(v) 
 // older rules. Every start since changeFirstRun records first-run-1, and
 // runs on code with all of these branches' new sides.
 var Branches = []Branch{
-	{Kind: BranchInput, Name: "3", Value: Version3, ClearedFrom: Version4, Since: "HEAD",
+	{Kind: BranchInput, Name: "3", Value: Version3, ClearedFrom: Version4, Since: "27cafd3",
 		Old: "the start is checked by two local activities (its stamp, then the other runs under its ID) and every " +
 			"later message's stamp by one more: a marker in history each (ActivityVerifyProof, ActivityEarlierRuns)"},
 	{Kind: BranchInput, Name: "1", Value: Version1, ClearedFrom: Version2, Since: "ada1769",
