@@ -13,7 +13,9 @@ import (
 
 // WaitIdle blocks until the task queue has no workflow or activity backlog,
 // so a latency measured next is the steady state, not the queue draining.
-// Backlog counts are approximate and eventually consistent: it polls.
+// Backlog counts are approximate and eventually consistent: it polls, and
+// takes a queue where no task is added or dispatched as idle too (after
+// thousands of starts the approximate count can stay above zero for good).
 func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	quiet := 0
@@ -21,7 +23,7 @@ func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, tim
 		if time.Now().After(deadline) {
 			return fmt.Errorf("task queue %s still busy after %s", queue, timeout)
 		}
-		busy := int64(0)
+		busy, moving := int64(0), 0.0
 		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
 			resp, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
 				Namespace: namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: queue}, TaskQueueType: typ, ReportStats: true,
@@ -29,9 +31,11 @@ func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, tim
 			if err != nil {
 				return fmt.Errorf("describe task queue: %w", err)
 			}
-			busy += resp.GetStats().GetApproximateBacklogCount()
+			stats := resp.GetStats()
+			busy += stats.GetApproximateBacklogCount()
+			moving += float64(stats.GetTasksAddRate()) + float64(stats.GetTasksDispatchRate())
 		}
-		if busy == 0 {
+		if busy == 0 || moving == 0 {
 			quiet++
 		} else {
 			quiet = 0
@@ -56,4 +60,20 @@ func WaitVisible(ctx context.Context, c client.Client, query string, want int64,
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// Pending says what workflow wid waits on: its status and each pending
+// activity's attempt and last failure (for a bench phase that waited in
+// vain).
+func Pending(ctx context.Context, c client.Client, wid string) string {
+	d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		return "describe: " + err.Error()
+	}
+	out := d.GetWorkflowExecutionInfo().GetStatus().String()
+	for _, a := range d.GetPendingActivities() {
+		out += fmt.Sprintf("; activity %s attempt %d state %s last failure %q",
+			a.GetActivityType().GetName(), a.GetAttempt(), a.GetState(), a.GetLastFailure().GetMessage())
+	}
+	return out
 }

@@ -47,6 +47,15 @@ func (a *API) Do(ctx context.Context, method, path, token, body string, out any)
 
 // Create starts an approval as alice and returns its id.
 func (a *API) Create(ctx context.Context, env, title, webhook string) (string, error) {
+	return a.create(ctx, "dev-alice", env, title, webhook)
+}
+
+// CreateAs starts an approval as the token's owner and returns its id.
+func (a *API) CreateAs(ctx context.Context, token, env, title string) (string, error) {
+	return a.create(ctx, token, env, title, "")
+}
+
+func (a *API) create(ctx context.Context, token, env, title, webhook string) (string, error) {
 	body := fmt.Sprintf(`{"title":%q,"environment":%q,"fields":{"run":"bench"}`, title, env)
 	if webhook != "" {
 		body += fmt.Sprintf(`,"action":{"type":"webhook","url":%q}`, webhook)
@@ -56,7 +65,7 @@ func (a *API) Create(ctx context.Context, env, title, webhook string) (string, e
 		ID          string `json:"id"`
 		RequestHash string `json:"requestHash"`
 	}
-	if _, err := a.Do(ctx, http.MethodPost, "/v1/approvals", "dev-alice", body, &out); err != nil {
+	if _, err := a.Do(ctx, http.MethodPost, "/v1/approvals", token, body, &out); err != nil {
 		return "", err
 	}
 	a.seen.Store(out.ID, out.RequestHash)

@@ -41,6 +41,10 @@ type Split struct {
 	Client                    client.Client
 	Temporal, Worker, Gateway *procs.Process
 
+	// SessionKey signs the gateway's browser sessions, so the bench can
+	// open the inbox as a configured person.
+	SessionKey []byte
+
 	pg      *sql.DB
 	dbs     []string
 	stopped bool
@@ -57,6 +61,9 @@ type SplitOptions struct {
 	ServerBin, EdgeBin string
 	// Dir holds the config and the processes' logs.
 	Dir string
+	// VolumePeople adds that many people and their policies for the
+	// volume phase (VolumeConfig); 0 adds none.
+	VolumePeople int
 }
 
 // StartSplit creates the databases, migrates the schema and starts the three
@@ -78,7 +85,9 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	main := "signoff_bench_" + hex.EncodeToString(suffix)
-	s := &Split{pg: db, dbs: []string{main, main + "_vis"}}
+	sessionKey := make([]byte, 32)
+	_, _ = rand.Read(sessionKey)
+	s := &Split{pg: db, dbs: []string{main, main + "_vis"}, SessionKey: sessionKey}
 	cfgPath := filepath.Join(o.Dir, "signoff-split.yaml")
 	fail := func(err error) (*Split, error) { s.Stop(); return nil, err }
 
@@ -97,7 +106,8 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 		}
 	}
 	gwHTTP, gwGRPC, workerHealth := addr(ports[0]), addr(ports[1]), addr(ports[2])
-	cfg := splitConfig(frontend, gwHTTP, gwGRPC, workerHealth, u.Host, u.User.Username(), s.dbs[0], s.dbs[1])
+	users, policies := VolumeConfig(o.VolumePeople)
+	cfg := splitConfig(frontend, gwHTTP, gwGRPC, workerHealth, u.Host, u.User.Username(), s.dbs[0], s.dbs[1], users, policies)
 	if _, err := config.Parse([]byte(cfg)); err != nil {
 		return fail(fmt.Errorf("the bench's split config: %w", err))
 	}
@@ -105,6 +115,7 @@ func StartSplit(ctx context.Context, o SplitOptions) (*Split, error) {
 		return fail(err)
 	}
 	env := append(os.Environ(), "SIGNOFF_POSTGRES_PASSWORD="+password,
+		config.EnvSessionKey+"="+base64.StdEncoding.EncodeToString(sessionKey),
 		"SIGNOFF_PROOF_KEYS=k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 
 	migrate := exec.CommandContext(ctx, o.ServerBin, "temporal", "migrate", "--config", cfgPath)
@@ -164,10 +175,25 @@ func (s *Split) Stop() {
 	_ = s.pg.Close()
 }
 
+// DatabaseMiB is the size of the split's two databases (history and
+// visibility) as PostgreSQL counts them.
+func (s *Split) DatabaseMiB(ctx context.Context) (float64, error) {
+	var total int64
+	for _, db := range s.dbs {
+		var n int64
+		if err := s.pg.QueryRowContext(ctx, "SELECT pg_database_size($1)", db).Scan(&n); err != nil {
+			return 0, fmt.Errorf("size of %s: %w", db, err)
+		}
+		total += n
+	}
+	return float64(int(float64(total)/(1<<20)*10)) / 10, nil
+}
+
 // splitConfig is the production split's config: token hashes, the database
 // password from the environment, the log notifier, one policy per bench
-// environment as on the embedded stack.
-func splitConfig(frontend, gwHTTP, gwGRPC, workerHealth, pgAddr, pgUser, mainDB, visDB string) string {
+// environment as on the embedded stack, and the volume phase's people and
+// policies (YAML list items).
+func splitConfig(frontend, gwHTTP, gwGRPC, workerHealth, pgAddr, pgUser, mainDB, visDB, moreUsers, morePolicies string) string {
 	return fmt.Sprintf(`log: {level: warn, format: json}
 temporal:
   address: %s
@@ -187,17 +213,18 @@ gateway:
   http_address: %s
 worker:
   health_address: %s
+notifiers: [log]
 users:
   - {name: alice, email: alice@example.com, token_sha256: %s}
   - {name: bob, email: bob@example.com, token_sha256: %s}
-policies:
+%spolicies:
   - name: bench
     match: {environment: bench}
     approvers: {users: [bob]}
     required_approvals: 1
     deadline: 1h
-notifiers: [log]
-`, frontend, SplitTaskQueue, pgAddr, pgUser, mainDB, visDB, gwGRPC, gwHTTP, workerHealth, sha256Hex("dev-alice"), sha256Hex("dev-bob"))
+%s`, frontend, SplitTaskQueue, pgAddr, pgUser, mainDB, visDB, gwGRPC, gwHTTP, workerHealth, sha256Hex("dev-alice"), sha256Hex("dev-bob"),
+		moreUsers, morePolicies)
 }
 
 // freeFrontend finds a frontend address whose derived service ports are

@@ -133,8 +133,7 @@ func sum(key []byte, parts ...string) []byte {
 
 // start signs user in.
 func (s *Sessions) start(w http.ResponseWriter, user, via string) error {
-	now := s.now()
-	tok, err := seal(s.key, session{User: user, ID: randomString(), Via: via, Issued: now.Unix(), Expires: now.Add(s.ttl).Unix()})
+	tok, err := s.token(user, via)
 	if err != nil {
 		return err
 	}
@@ -143,6 +142,22 @@ func (s *Sessions) start(w http.ResponseWriter, user, via string) error {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 	return nil
+}
+
+// Cookie is a session cookie for user, as sign-in would set it: for tools
+// that hold the session key anyway (the bench opens the inbox with it).
+func (s *Sessions) Cookie(user string) (*http.Cookie, error) {
+	tok, err := s.token(user, viaOIDC)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Cookie{Name: webCookie, Value: tok}, nil
+}
+
+// token is a new session's signed cookie value.
+func (s *Sessions) token(user, via string) (string, error) {
+	now := s.now()
+	return seal(s.key, session{User: user, ID: randomString(), Via: via, Issued: now.Unix(), Expires: now.Add(s.ttl).Unix()})
 }
 
 // current is the browser's session and its person, if it has a live one.

@@ -66,7 +66,10 @@ type Results struct {
 	// PostgreSQL, server, worker and gateway as separate processes.
 	Split *SplitResult `json:"production_topology,omitempty"`
 	// Judge is the pure judge's cost of one decision as approvals grow.
-	Judge   []bench.JudgeResult `json:"judge,omitempty"`
+	Judge []bench.JudgeResult `json:"judge,omitempty"`
+	// Volume is many approvals on the production topology and the reads
+	// people make of them.
+	Volume  *VolumeResult       `json:"volume,omitempty"`
 	Targets map[string]TargetOK `json:"targets"`
 }
 
@@ -167,6 +170,9 @@ func main() {
 		"postgres:// URL of a role that may create databases: runs the API shape on the production topology "+
 			"(server on PostgreSQL, worker and gateway as separate processes); empty skips it")
 	splitOnly := flag.Bool("split-only", false, "run only the production-topology phase and print it (writes no results)")
+	volume := flag.Int("volume", 100000, "approvals in Temporal in the volume phase, on the production topology (0 skips it)")
+	volumePending := flag.Int("volume-pending", 10000, "of which pending")
+	volumeOnly := flag.Bool("volume-only", false, "run only the volume phase and print it (writes no results)")
 	flag.Parse()
 	start := time.Now()
 	// One sticky cache serves every worker in a process and is sized when
@@ -189,14 +195,18 @@ func main() {
 	step("judge: one decision on approvals of 1, 100 and 1,000 earlier attempts, amended 25 times")
 	res.Judge = bench.Judge()
 
+	plan := bench.VolumePlan{Total: *volume, Pending: min(*volumePending, *volume), People: 50, Focus: 20, Clients: 32, Reads: 100}
+	if *volumeOnly {
+		*shapeN = 0
+	}
 	split := func() {
 		if *splitPG == "" {
 			res.Split = &SplitResult{Skipped: "no PostgreSQL: set SIGNOFF_BENCH_POSTGRES_URL or -split-postgres"}
-		} else if *shapeN > 0 {
-			res.Split = splitPhase(ctx, tmp, *splitPG, *shapeN, httpClient)
+		} else if *shapeN > 0 || plan.Total > 0 {
+			res.Split, res.Volume = splitPhase(ctx, tmp, *splitPG, *shapeN, plan, httpClient)
 		}
 	}
-	if *splitOnly {
+	if *splitOnly || *volumeOnly {
 		split()
 		res.targets()
 		report(res)
@@ -307,14 +317,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "slack path: history sample: create: %v\n", err)
 	}
 
-	for _, c := range []int{1, 4, 8, 16} {
+	for _, c := range []int{1, 4, 8} {
 		step(fmt.Sprintf("sweep: %d clients", c))
 		res.Sweep = append(res.Sweep, path(max(40, c*10), c))
 		res.BaseSweep = append(res.BaseSweep, bench.Baseline(ctx, s.Client, fmt.Sprintf("sweep%d", c), max(40, c*10), c))
 	}
 
 	step("click acknowledgement at 100 clicks/s")
-	res.AckAt100 = ackAt(ctx, api, watch, click, 300, 100)
+	res.AckAt100 = ackAt(ctx, api, s.Client, watch, click, 300, 100)
 
 	idle(ctx, s)
 	step("burst: 500 creates from 32 clients")
@@ -347,11 +357,20 @@ func main() {
 
 // ackAt clicks on n prompted approvals at a fixed rate and reports how long
 // the gateway took to answer each click (what Slack's 3 s deadline counts).
-func ackAt(ctx context.Context, api *bench.API, watch *bench.SlackWatch, click bench.Clicker, n, perSecond int) AckResult {
-	ids, _, _ := bench.CreateMany(ctx, api, "bench", n, 16)
-	for _, id := range ids {
-		if id != "" {
-			<-watch.Prompted.Wait(id)
+func ackAt(ctx context.Context, api *bench.API, c client.Client, watch *bench.SlackWatch, click bench.Clicker, n, perSecond int) AckResult {
+	ids, _, _ := bench.CreateMany(ctx, api, "bench", n, 8)
+	prompted := time.NewTimer(2 * time.Minute)
+	defer prompted.Stop()
+	for i, id := range ids {
+		if id == "" {
+			continue
+		}
+		select {
+		case <-watch.Prompted.Wait(id):
+		case <-prompted.C:
+			fmt.Fprintf(os.Stderr, "click acknowledgement: no prompt for %s after 2 minutes: %s\n", id, bench.Pending(ctx, c, workflows.ApprovalWorkflowID(id)))
+			ids[i] = ""
+			prompted.Reset(time.Second)
 		}
 	}
 	var lat bench.Latencies
@@ -451,39 +470,46 @@ func idle(ctx context.Context, s *testenv.Stack) {
 	}
 }
 
-// splitPhase runs the API shape and the bare baseline on the production
-// topology: `signoff temporal` on PostgreSQL, and worker and gateway built
-// as the production image builds them (-tags nodev), each its own process.
-func splitPhase(ctx context.Context, tmp, postgresURL string, n int, httpClient *http.Client) *SplitResult {
+// splitPhase runs the API shape and the bare baseline (n approvals per
+// concurrency; 0 skips them) on the production topology: `signoff
+// temporal` on PostgreSQL, and worker and gateway built as the production
+// image builds them (-tags nodev), each its own process. Then, on the same
+// processes, the volume phase (plan.Total 0 skips it).
+func splitPhase(ctx context.Context, tmp, postgresURL string, n int, plan bench.VolumePlan, httpClient *http.Client) (*SplitResult, *VolumeResult) {
 	step("production topology: building signoff (server) and signoff -tags nodev (worker, gateway)")
 	serverBin, err := procs.Build(ctx, ".", tmp, "")
 	if err != nil {
-		return &SplitResult{Skipped: err.Error()}
+		return &SplitResult{Skipped: err.Error()}, nil
 	}
 	edgeBin, err := procs.Build(ctx, ".", tmp, "nodev")
 	if err != nil {
-		return &SplitResult{Skipped: err.Error()}
+		return &SplitResult{Skipped: err.Error()}, nil
 	}
 	step("production topology: migrate, start signoff temporal, worker, gateway")
-	s, err := bench.StartSplit(ctx, bench.SplitOptions{PostgresURL: postgresURL, ServerBin: serverBin, EdgeBin: edgeBin, Dir: tmp})
+	s, err := bench.StartSplit(ctx, bench.SplitOptions{PostgresURL: postgresURL, ServerBin: serverBin, EdgeBin: edgeBin, Dir: tmp, VolumePeople: plan.People})
 	if err != nil {
-		return &SplitResult{Skipped: err.Error()}
+		return &SplitResult{Skipped: err.Error()}, nil
 	}
 	defer s.Stop()
 	if _, err := bench.StartBaselineWorker(s.Client); err != nil {
-		return &SplitResult{Skipped: err.Error()}
+		return &SplitResult{Skipped: err.Error()}, nil
 	}
 	r := &SplitResult{}
-	api := &bench.API{Base: s.HTTPURL, Client: httpClient}
-	r.Shapes, r.PerAPIShape, _ = shapePhase(ctx, api, s.Client, "production topology", "split", n)
-	if err := bench.WaitIdle(ctx, s.Client, "default", bench.SplitTaskQueue, 5*time.Minute); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	if n > 0 {
+		api := &bench.API{Base: s.HTTPURL, Client: httpClient}
+		r.Shapes, r.PerAPIShape, _ = shapePhase(ctx, api, s.Client, "production topology", "split", n)
+		if err := bench.WaitIdle(ctx, s.Client, "default", bench.SplitTaskQueue, 5*time.Minute); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		step("production topology: resident memory at rest")
+		r.GatewayRSSMiB = bench.RSSAtRestMiB(s.Gateway)
+		r.WorkerRSSMiB = bench.RSSAtRestMiB(s.Worker)
+		r.TemporalRSSMiB = bench.RSSAtRestMiB(s.Temporal)
 	}
-	step("production topology: resident memory at rest")
-	r.GatewayRSSMiB = bench.RSSAtRestMiB(s.Gateway)
-	r.WorkerRSSMiB = bench.RSSAtRestMiB(s.Worker)
-	r.TemporalRSSMiB = bench.RSSAtRestMiB(s.Temporal)
-	return r
+	if plan.Total == 0 {
+		return r, nil
+	}
+	return r, volumePhase(ctx, s, plan, httpClient)
 }
 
 // shapePhase warms up, then runs the bare baseline and the API shape at 4
@@ -553,17 +579,20 @@ func (r *Results) targets() {
 		r.Targets["click_ack_p99_ms_at_100_per_s"] = TargetOK{"< 100", r.AckAt100.Ack.P99, r.AckAt100.Ack.P99 < 100 && r.AckAt100.Errors == 0}
 	}
 	for _, sh := range r.APIShape {
-		r.Targets[fmt.Sprintf("api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{">= 0.8", sh.Ratio, sh.Ratio >= 0.8 && sh.Signoff.Errors == 0}
+		goal := shapeGoal(sh.Signoff.Concurrency)
+		r.Targets[fmt.Sprintf("api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{fmt.Sprintf(">= %.1f", goal), sh.Ratio, sh.Ratio >= goal && sh.Signoff.Errors == 0}
 	}
 	if r.APIShapeEvents > 0 {
 		r.Targets["api_shape_events_vs_baseline"] = TargetOK{"<= 2 (aim)", r.APIShapeEvents, r.APIShapeEvents <= 2}
 	}
-	if sp := r.Split; sp != nil && sp.Skipped == "" {
+	if sp := r.Split; sp != nil && sp.Skipped == "" && len(sp.Shapes) > 0 {
 		for _, sh := range sp.Shapes {
-			r.Targets[fmt.Sprintf("split_api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{">= 0.8", sh.Ratio, sh.Ratio >= 0.8 && sh.Signoff.Errors == 0}
+			goal := shapeGoal(sh.Signoff.Concurrency)
+			r.Targets[fmt.Sprintf("split_api_shape_vs_baseline_c%d", sh.Signoff.Concurrency)] = TargetOK{fmt.Sprintf(">= %.1f", goal), sh.Ratio, sh.Ratio >= goal && sh.Signoff.Errors == 0}
 		}
 		r.Targets["split_gateway_rss_mib"] = TargetOK{"< 50", sp.GatewayRSSMiB, sp.GatewayRSSMiB < 50}
 	}
+	r.volumeTargets()
 	if r.Scale != nil {
 		r.Targets["scale_rss_mib"] = TargetOK{"< 1024", r.Scale.RSSMiB, r.Scale.RSSMiB < 1024}
 		if b := r.BarePending; b != nil && b.RSSMiB > 0 {
@@ -572,6 +601,15 @@ func (r *Results) targets() {
 		}
 		r.Targets["scale_decide_p99_ratio"] = TargetOK{"<= 1.5", r.Scale.Ratio, r.Scale.Ratio <= 1.5}
 	}
+}
+
+// shapeGoal is the API shape's throughput goal against bare Temporal: 0.9
+// at 4 clients, 0.8 at 8, where the shared two cores bind both sides.
+func shapeGoal(clients int) float64 {
+	if clients <= 4 {
+		return 0.9
+	}
+	return 0.8
 }
 
 func report(r Results) {
@@ -650,6 +688,7 @@ func report(r Results) {
 		fmt.Printf("scale: decide p99 (median of three rounds) %.1f ms at %d pending (rounds %s ms), %.1f ms at %d pending (rounds %s ms) (x%.2f)\n",
 			s.DecideAtLow.P99, s.LowPending, p99s(s.LowRounds), s.DecideAtHigh.P99, s.Pending, p99s(s.HighRounds), s.Ratio)
 	}
+	reportVolume(r.Volume)
 	for _, j := range r.Judge {
 		fmt.Printf("judge: one decision, %d earlier attempts, %d amendments: %.1f µs, %d B, %d allocations\n",
 			j.Priors, j.Amendments, j.NsPerDecision/1000, j.BytesPerDecision, j.AllocsPerDecision)

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/signoff/signoff/config"
+)
+
+// TestVolumePlanSpreadsTheApprovals: the focus person is awaited by exactly
+// Focus pending approvals, the other pending ones spread over the others,
+// the rest expire, and nobody requests what they approve.
+func TestVolumePlanSpreadsTheApprovals(t *testing.T) {
+	p := VolumePlan{Total: 1000, Pending: 300, People: 50, Focus: 20}
+	perEnv := map[string]int{}
+	for i := range p.Total {
+		env, token := p.approvalAt(i)
+		perEnv[env]++
+		if approver := env[strings.IndexByte(env, '-')+1:]; token == "vol-v"+approver {
+			t.Fatalf("approval %d: requested by its approver %s", i, approver)
+		}
+		if pending := strings.HasPrefix(env, "vol-"); pending != (i < p.Pending) {
+			t.Fatalf("approval %d in %s: pending %v", i, env, pending)
+		}
+	}
+	if perEnv["vol-00"] != p.Focus {
+		t.Fatalf("v00 awaited by %d, want %d", perEnv["vol-00"], p.Focus)
+	}
+	if perEnv["vol-01"] < 5 || perEnv["vol-49"] < 5 {
+		t.Fatalf("pending not spread: %v", perEnv)
+	}
+}
+
+// TestVolumeConfigParses: the split's config with the volume people is a
+// valid Signoff config.
+func TestVolumeConfigParses(t *testing.T) {
+	users, policies := VolumeConfig(50)
+	cfg := splitConfig("127.0.0.1:7233", "127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:9091", "127.0.0.1:5432", "signoff", "a", "b", users, policies)
+	c, err := config.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Directory.Lookup(VolumeAuditor); !ok {
+		t.Fatal("no auditor")
+	}
+}
