@@ -13,7 +13,11 @@ import (
 // as a local activity. A worker without keys refuses everything (deny by
 // default).
 func (a *Activities) VerifyProof(_ context.Context, in workflows.ProofInput) (proof.Verdict, error) {
-	return a.Proofs.Check(in.Subject, in.Stamp), nil
+	v := a.Proofs.Check(in.Subject, in.Stamp)
+	if in.WantKeys {
+		v.PublicKeys = a.Proofs.PublicKeys()
+	}
+	return v, nil
 }
 
 // StampLease stamps the state a lease workflow continues as new with, so

@@ -126,6 +126,8 @@ const (
 type ProofInput struct {
 	Subject []byte      `json:"subject"`
 	Stamp   proof.Stamp `json:"stamp"`
+	// WantKeys asks for the ring's public keys with the verdict.
+	WantKeys bool `json:"want_keys,omitempty"`
 }
 
 // RegoCheck is a policy's Rego module and the decision to check.

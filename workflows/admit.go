@@ -13,7 +13,10 @@ package workflows
 // history, so its verdict cannot change when a worker's ring does. A
 // message signed by a key the run does not hold (the ring rotated after
 // the start), or stamped by an older gateway without a signature, is
-// checked in a local activity as before.
+// checked in a local activity as before. The recorded keys are trusted
+// for signatureKeysFor; the first message after that is checked by the
+// ring, which returns its keys again: a key removed from the ring stops
+// counting in running approvals within that time.
 
 import (
 	"fmt"
@@ -79,22 +82,34 @@ func (r *approvalRun) admit(ctx workflow.Context) string {
 	if len(a.OtherRuns) > 0 {
 		return fmt.Sprintf("another run of this approval exists (%s): this run is a copy", a.OtherRuns[0])
 	}
-	r.signatureKeys = a.PublicKeys
+	r.signatureKeys, r.keysAt = a.PublicKeys, workflow.Now(ctx)
 	return ""
 }
 
+// signatureKeysFor is how long a run checks signatures with the public
+// keys it recorded before it asks the worker's ring again: a key removed
+// from the ring (a rotation after a leak) stops counting everywhere within
+// this time, as a JWKS cache would.
+const signatureKeysFor = 10 * time.Minute
+
 // proven is how m was proven, or why it counts for nothing: its signature
-// checked in workflow code when the run holds the key it names, else its
-// stamp in a local activity (verify).
+// checked in workflow code when the run holds the key it names and holds
+// it for less than signatureKeysFor; else its stamp in a local activity
+// (verify), which from Version4 brings the ring's keys back, recorded.
 func proven[M Provable[M]](ctx workflow.Context, r *approvalRun, m M) (string, approval.Refusal) {
-	if r.signatureKeys != nil {
+	now := workflow.Now(ctx)
+	if r.signatureKeys != nil && now.Sub(r.keysAt) < signatureKeysFor {
 		if stamp, ref := stampOf(m); ref.OK() {
 			if v, known := proof.CheckSignature(r.signatureKeys, ProofSubject(r.st.ID, m), *stamp); known {
-				return ProofOutcome(v, workflow.Now(ctx))
+				return ProofOutcome(v, now)
 			}
 		}
 	}
-	return verify(ctx, r.st.ID, m)
+	how, ref, keys := verifyAsking(ctx, r.st.ID, m, r.in.Version >= Version4)
+	if keys != nil {
+		r.signatureKeys, r.keysAt = keys, workflow.Now(ctx)
+	}
+	return how, ref
 }
 
 // checkVersion stops a worker from running an approval newer than it

@@ -147,3 +147,31 @@ func (s *ApprovalSuite) TestStartCheckWaitsForVisibility() {
 	s.Equal(approval.StatusApproved, st.Status, st.CancelReason)
 	s.Equal(4, failures)
 }
+
+// TestRemovedKeyStopsCountingWithinTheTTL: a run checks signatures with
+// the keys it recorded for signatureKeysFor at most; after that a message
+// goes to the worker's ring, so a key removed from the ring (a rotation
+// after a leak) stops counting in running approvals too.
+func (s *ApprovalSuite) TestRemovedKeyStopsCountingWithinTheTTL() {
+	s.expectNotify()
+	s.watchAction()
+	calls := 0
+	s.env.OnActivity(ActivityVerifyProof, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in ProofInput) (proof.Verdict, error) {
+			calls++
+			s.True(in.WantKeys, "a Version4 run asks for the keys")
+			// The ring no longer holds the key the gateway signed with.
+			return proof.Verdict{Error: proof.ErrUnknownKey.Error()}, nil
+		})
+	s.signal(time.Minute, "carol", approval.DecisionApprove)
+	s.signal(signatureKeysFor+2*time.Minute, "bob", approval.DecisionApprove)
+	s.env.RegisterDelayedCallback(func() {
+		st := s.current()
+		s.Equal(approval.StatusPending, st.Status)
+		s.Equal([]string{"carol"}, st.ApprovedBy, "within the TTL the recorded key counts")
+		s.Equal(1, calls, "after it, the ring is asked")
+		s.env.CancelWorkflow()
+	}, signatureKeysFor+3*time.Minute)
+	s.env.ExecuteWorkflow(ApprovalWorkflow, startStamped(input(2)))
+	s.Require().True(s.env.IsWorkflowCompleted())
+}

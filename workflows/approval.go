@@ -9,6 +9,7 @@ package workflows
 
 import (
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -52,6 +53,7 @@ type approvalRun struct {
 	// (Version4): the worker's public keys as the start's admission
 	// recorded them.
 	signatureKeys map[string][]byte
+	keysAt        time.Time
 }
 
 // notice is one notification round to send.

@@ -18,22 +18,30 @@ import (
 // history keeps: replay does not depend on the keys a worker holds later.
 // It returns how the message was proven, or the refusal.
 func verify[M Provable[M]](ctx workflow.Context, approvalID string, m M) (string, approval.Refusal) {
+	how, ref, _ := verifyAsking(ctx, approvalID, m, false)
+	return how, ref
+}
+
+// verifyAsking is verify that also returns the ring's public keys when
+// wantKeys (nil when the local activity failed or the worker is older).
+func verifyAsking[M Provable[M]](ctx workflow.Context, approvalID string, m M, wantKeys bool) (string, approval.Refusal, map[string][]byte) {
 	stamp, ref := stampOf(m)
 	if !ref.OK() {
-		return "", ref
+		return "", ref, nil
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "verify " + m.proofKind() + " proof",
 	})
-	in := ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp}
+	in := ProofInput{Subject: ProofSubject(approvalID, m), Stamp: *stamp, WantKeys: wantKeys}
 	var v proof.Verdict
 	err := workflow.ExecuteLocalActivity(ctx, ActivityVerifyProof, in).Get(ctx, &v)
 	if err != nil {
-		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}
+		return "", approval.Refusal{Code: approval.CodeUnproven, Message: approval.RefusedUnproven + ": " + rootMessage(err)}, nil
 	}
-	return ProofOutcome(v, workflow.Now(ctx))
+	how, ref := ProofOutcome(v, workflow.Now(ctx))
+	return how, ref, v.PublicKeys
 }
 
 // stampOf is m's stamp, or the refusal of a message that has none.

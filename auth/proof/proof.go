@@ -216,6 +216,10 @@ type Verdict struct {
 	KeyID    string    `json:"key_id,omitempty"`
 	IssuedAt time.Time `json:"issued_at,omitzero"`
 	Error    string    `json:"error,omitempty"`
+	// PublicKeys are the checking ring's public keys, when the caller
+	// asked for them (a workflow refreshing the keys it checks
+	// signatures with).
+	PublicKeys map[string][]byte `json:"public_keys,omitempty"`
 }
 
 // Check verifies a stamp over subject and says what it found. A nil ring
