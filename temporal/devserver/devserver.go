@@ -171,18 +171,27 @@ func startServer(cfg *config.Config, logger log.Logger, historyCacheSize int) (t
 // size, about a tenth of the decoded one, so it is not used.)
 const DefaultHistoryCacheSize = 1000
 
+// VisibilityRPS is how many visibility requests (list, count) a namespace
+// may make per second. Temporal's default is 10, and every approval's start
+// lists the runs under its ID (the copied-run check) besides the lists and
+// inboxes people read: at 10 the namespace stopped at about 10 approvals a
+// second, and each start beyond waited out the limiter's back-off.
+const VisibilityRPS = 500
+
 // dynamicConfig holds settings measured on small machines: one task-queue
 // partition (four left workflows 60-70 s in backlog under load), a search
-// attribute cache that sees attributes added at start-up at once, and a
-// history cache sized for an approval service
-// (DefaultHistoryCacheSize says why).
+// attribute cache that sees attributes added at start-up at once, a
+// history cache sized for an approval service (DefaultHistoryCacheSize
+// says why), and room for the visibility requests an approval service
+// makes (VisibilityRPS).
 func dynamicConfig(historyCacheSize int) dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():            historyCacheSize,
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      1,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     1,
-		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():   true,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): VisibilityRPS,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 historyCacheSize,
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():           1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():          1,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():        true,
 	}
 }
 
