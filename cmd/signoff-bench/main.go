@@ -317,7 +317,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "slack path: history sample: create: %v\n", err)
 	}
 
-	for _, c := range []int{1, 4, 8} {
+	for _, c := range []int{1, 4, 8, 16} {
 		step(fmt.Sprintf("sweep: %d clients", c))
 		res.Sweep = append(res.Sweep, path(max(40, c*10), c))
 		res.BaseSweep = append(res.BaseSweep, bench.Baseline(ctx, s.Client, fmt.Sprintf("sweep%d", c), max(40, c*10), c))
@@ -358,7 +358,7 @@ func main() {
 // ackAt clicks on n prompted approvals at a fixed rate and reports how long
 // the gateway took to answer each click (what Slack's 3 s deadline counts).
 func ackAt(ctx context.Context, api *bench.API, c client.Client, watch *bench.SlackWatch, click bench.Clicker, n, perSecond int) AckResult {
-	ids, _, _ := bench.CreateMany(ctx, api, "bench", n, 8)
+	ids, _, _ := bench.CreateMany(ctx, api, "bench", n, 16)
 	prompted := time.NewTimer(2 * time.Minute)
 	defer prompted.Stop()
 	for i, id := range ids {
