@@ -59,7 +59,8 @@ $(BIN)/temporal:
 
 ## bench: Go micro-benchmarks, then the load generator against bare Temporal on the same embedded server, and,
 ## with SIGNOFF_BENCH_POSTGRES_URL (a role that may create databases), on the production topology too
-## (signoff temporal on PostgreSQL, worker and gateway as separate processes).
+## (signoff temporal on PostgreSQL, worker and gateway as separate processes) and the volume phase there
+## (100,000 approvals, then lists and inboxes timed: most of the hour the whole bench takes; -volume 0 skips it).
 ## Prints a table; writes bench/results/latest.json and bench/results/latency.png. Not part of make test.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./approval/ ./bench/ ./policy/... ./gateway/...

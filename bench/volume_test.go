@@ -9,7 +9,7 @@ import (
 
 // TestVolumePlanSpreadsTheApprovals: the focus person is awaited by exactly
 // Focus pending approvals, the other pending ones spread over the others,
-// the rest expire, and nobody requests what they approve.
+// the rest are cancelled at once, and nobody requests what they approve.
 func TestVolumePlanSpreadsTheApprovals(t *testing.T) {
 	p := VolumePlan{Total: 1000, Pending: 300, People: 50, Focus: 20}
 	perEnv := map[string]int{}
@@ -23,8 +23,8 @@ func TestVolumePlanSpreadsTheApprovals(t *testing.T) {
 			t.Fatalf("approval %d in %s: pending %v", i, env, pending)
 		}
 	}
-	if perEnv["vol-00"] != p.Focus {
-		t.Fatalf("v00 awaited by %d, want %d", perEnv["vol-00"], p.Focus)
+	if perEnv["vol-00"] != p.Focus || perEnv["volx-00"] != 0 {
+		t.Fatalf("v00 awaited by %d pending and %d expiring, want %d and none", perEnv["vol-00"], perEnv["volx-00"], p.Focus)
 	}
 	if perEnv["vol-01"] < 5 || perEnv["vol-49"] < 5 {
 		t.Fatalf("pending not spread: %v", perEnv)

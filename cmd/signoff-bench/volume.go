@@ -23,8 +23,9 @@ type VolumeResult struct {
 	Focus           int     `json:"focus"`
 	Clients         int     `json:"clients"`
 	CreatePerSecond float64 `json:"create_per_second"`
-	CreateErrors    int     `json:"create_errors"`
-	CreateSeconds   float64 `json:"create_seconds"`
+	// CreateErrors counts creates and cancels that failed.
+	CreateErrors  int     `json:"create_errors"`
+	CreateSeconds float64 `json:"create_seconds"`
 	// Running is how many approvals Temporal counted open before the reads.
 	Running     int64        `json:"running"`
 	Reads       []bench.Read `json:"reads"`
@@ -40,7 +41,7 @@ type VolumeResult struct {
 func volumePhase(ctx context.Context, s *bench.Split, plan bench.VolumePlan, httpClient *http.Client) *VolumeResult {
 	r := &VolumeResult{Total: plan.Total, Pending: plan.Pending, People: plan.People, Focus: plan.Focus, Clients: plan.Clients}
 	api := &bench.API{Base: s.HTTPURL, Client: httpClient}
-	step(fmt.Sprintf("volume: creating %d approvals (%d pending across %d people, %d of them for v00; the rest expire a second after they start), %d clients",
+	step(fmt.Sprintf("volume: creating %d approvals (%d pending across %d people, %d of them for v00; the rest cancelled at once by their requester), %d clients",
 		plan.Total, plan.Pending, plan.People, plan.Focus, plan.Clients))
 	wall, errs := bench.CreateVolume(ctx, api, plan, func(done int) { step(fmt.Sprintf("volume: %d created", done)) })
 	r.CreateErrors, r.CreateSeconds = errs, float64(int(wall.Seconds()))
@@ -73,7 +74,7 @@ func volumePhase(ctx context.Context, s *bench.Split, plan bench.VolumePlan, htt
 }
 
 // waitRunning waits until Temporal counts want approvals open (the others
-// have expired) and returns the last count.
+// been cancelled) and returns the last count.
 func waitRunning(ctx context.Context, s *bench.Split, want int64, timeout time.Duration) int64 {
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.WorkflowName)
 	deadline := time.Now().Add(timeout)
