@@ -28,8 +28,8 @@ const (
 	VolumeAuditorToken = "vol-audit"
 )
 
-// VolumeConfig is the split's extra users and policies (YAML list items) for
-// people volume people: each person approves the approvals of environment
+// VolumeConfig is the split's extra users and policies (YAML list items)
+// for the volume phase's people, and an auditor: each person approves the approvals of environment
 // vol-NN (the pending ones) and volx-NN (those their requester cancels at
 // once, so they close in the request that asks it, with no timer and no
 // backlog of expiries behind them).
@@ -62,8 +62,8 @@ type VolumePlan struct {
 // approvalAt is the i-th approval of the plan: its environment and the
 // token of its requester. The first Pending are pending: Focus of them
 // wait for v00, the rest for v01..; the others are cancelled at once,
-// approved by v01.. too, so v00 waits for exactly Focus. The requester is the next person after the approver, never
-// the approver.
+// approved by v01.. too, so v00 waits for exactly Focus. The requester
+// is the next person after the approver, never the approver.
 func (p VolumePlan) approvalAt(i int) (env, token string) {
 	approver, prefix := 1+(i-p.Focus)%(p.People-1), "vol"
 	switch {
