@@ -116,6 +116,7 @@ func TestApprovalVersionsOnTemporal(t *testing.T) {
 	r.write(&out)
 	t.Logf("signoff approvals versions:\n%s", out.String())
 	want := map[string][2]int64{
+		"3":                    {6, 1},  // every approval here began before Version 4
 		"1":                    {5, 1},  // all but v3: no marker tells Version 1 from 2
 		"first-run":            {4, 1},  // all but new and v3
 		"cancel-revokes-grant": {-1, 1}, // cancelled-granted
