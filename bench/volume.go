@@ -111,78 +111,83 @@ func BenchSessions(key []byte) (*web.Sessions, error) {
 	return web.NewSessions(web.SessionOptions{Key: key, TTL: time.Hour, Directory: func() *identity.Directory { return nil }})
 }
 
+// Names of the reads whose rows the phase's targets check.
+const (
+	ReadAwaitingMe   = "list, awaiting me"
+	ReadInboxWaiting = "inbox, waiting"
+)
+
 // TimeReads times each read of the volume phase p.Reads times, one at a
 // time, as the focus person (and the auditor for the unfiltered list).
 func TimeReads(ctx context.Context, api *API, sessions *web.Sessions, p VolumePlan) []Read {
-	focus, other := VolumeToken(0), VolumePerson(1)
-	var next string
-	type listRead struct{ name, token, query string }
-	lists := []listRead{
-		{"list, no filter", focus, ""},
-		{"list, status pending", focus, "status=STATUS_PENDING"},
-		{"list, status cancelled", focus, "status=STATUS_CANCELLED"},
-		{"list, environment", focus, "environment=vol-00"},
-		{"list, requester", focus, "requester=" + other},
-		{"list, awaiting me", focus, "awaiting_me=true&page_size=50"},
-		{"list, next page", focus, "page_token="},
-		{"list, auditor, no filter", VolumeAuditorToken, ""},
-		{"list, auditor, status pending", VolumeAuditorToken, "status=STATUS_PENDING"},
+	focus := VolumeToken(0)
+	var next string // the unfiltered list's next page, for "next page"
+	lists := []struct {
+		name, token, query string
+		nextPage           bool
+	}{
+		{name: "list, no filter", token: focus},
+		{name: "list, status pending", token: focus, query: "status=STATUS_PENDING"},
+		{name: "list, status cancelled", token: focus, query: "status=STATUS_CANCELLED"},
+		{name: "list, environment", token: focus, query: "environment=vol-00"},
+		{name: "list, requester", token: focus, query: "requester=" + VolumePerson(1)},
+		{name: ReadAwaitingMe, token: focus, query: "awaiting_me=true&page_size=50"},
+		{name: "list, next page", token: focus, nextPage: true},
+		{name: "list, auditor, no filter", token: VolumeAuditorToken},
+		{name: "list, auditor, status pending", token: VolumeAuditorToken, query: "status=STATUS_PENDING"},
 	}
 	var out []Read
 	for _, l := range lists {
 		q := l.query
-		if q == "page_token=" {
-			q += next
+		if l.nextPage {
+			q = "page_token=" + next
 		}
-		r := Read{Name: l.name, Path: "/v1/approvals?" + q}
-		var lat Latencies
-		for range p.Reads {
+		out = append(out, timed(p.Reads, l.name, "/v1/approvals?"+q, func(path string) (int, error) {
 			var page struct {
 				Approvals     []struct{ ID string } `json:"approvals"`
 				NextPageToken string                `json:"nextPageToken"`
 			}
-			start := time.Now()
-			_, err := api.Do(ctx, http.MethodGet, r.Path, l.token, "", &page)
-			if err != nil {
-				r.Errors++
-				r.Error = err.Error()
-				continue
-			}
-			lat.Add(time.Since(start))
-			r.Rows = len(page.Approvals)
-			if l.query == "" && l.token == focus {
+			_, err := api.Do(ctx, http.MethodGet, path, l.token, "", &page)
+			if l.query == "" && !l.nextPage && l.token == focus {
 				next = page.NextPageToken
 			}
-		}
-		r.Summary = lat.Summary()
-		out = append(out, r)
+			return len(page.Approvals), err
+		}))
+	}
+	cookie, err := sessions.Cookie(VolumePerson(0))
+	if err != nil {
+		return append(out, Read{Name: "inbox", Errors: 1, Error: err.Error()})
 	}
 	for _, view := range []string{"waiting", "requests", "all"} {
-		r := Read{Name: "inbox, " + view, Path: "/inbox?view=" + view}
-		var lat Latencies
-		for range p.Reads {
-			start := time.Now()
-			rows, err := inboxRows(ctx, api, sessions, VolumePerson(0), r.Path)
-			if err != nil {
-				r.Errors++
-				r.Error = err.Error()
-				continue
-			}
-			lat.Add(time.Since(start))
-			r.Rows = rows
-		}
-		r.Summary = lat.Summary()
-		out = append(out, r)
+		out = append(out, timed(p.Reads, "inbox, "+view, "/inbox?view="+view, func(path string) (int, error) {
+			return inboxRows(ctx, api, cookie, path)
+		}))
 	}
 	return out
 }
 
-// inboxRows opens an inbox page as user and counts its rows.
-func inboxRows(ctx context.Context, api *API, sessions *web.Sessions, user, path string) (int, error) {
-	cookie, err := sessions.Cookie(user)
-	if err != nil {
-		return 0, err
+// timed runs read n times, one at a time, and keeps its latencies, the
+// rows of its last answer and its errors.
+func timed(n int, name, path string, read func(path string) (rows int, err error)) Read {
+	r := Read{Name: name, Path: path}
+	var lat Latencies
+	for range n {
+		start := time.Now()
+		rows, err := read(path)
+		if err != nil {
+			r.Errors++
+			r.Error = err.Error()
+			continue
+		}
+		lat.Add(time.Since(start))
+		r.Rows = rows
 	}
+	r.Summary = lat.Summary()
+	return r
+}
+
+// inboxRows opens an inbox page in cookie's session and counts its rows.
+func inboxRows(ctx context.Context, api *API, cookie *http.Cookie, path string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.Base+path, nil)
 	if err != nil {
 		return 0, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -21,9 +20,7 @@ import (
 // inbox asks one query per person and reads no approval's state.
 func TestWaitingForMeIsOneIndexQuery(t *testing.T) {
 	t.Parallel()
-	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
-	require.NoError(t, err)
-	s := testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
+	s := devStack(t)
 	port := approvalstore.NewTemporal(s.Client, nil, s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
 
 	code, body := s.Do(http.MethodPost, "/v1/approvals", "dev-alice", `{"title":"Deploy api","environment":"production"}`)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 
@@ -11,7 +12,19 @@ import (
 
 	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
+	"github.com/signoff/signoff/internal/testenv"
 )
+
+// devStack starts a stack with the config `make run` uses
+// (deploy/signoff.dev.yaml).
+func devStack(t *testing.T) *testenv.Stack {
+	t.Helper()
+	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
+}
 
 func protojsonUnmarshal(b []byte, m proto.Message) error {
 	return protojson.Unmarshal(b, m)

@@ -5,7 +5,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -32,9 +31,7 @@ func decodeApproval(t *testing.T, body []byte) *pb.Approval {
 // there (the other tests run on the stack's own config).
 func TestWalkingSkeleton(t *testing.T) {
 	t.Parallel()
-	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
-	require.NoError(t, err)
-	s := testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
+	s := devStack(t)
 	api := s.GRPC()
 
 	create := `{"request_id":"deploy-42","title":"Deploy api v2.3.0","environment":"production",

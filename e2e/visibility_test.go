@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-
-	"github.com/signoff/signoff/internal/testenv"
 )
 
 // TestVisibilityHasRoomForAnApprovalService: the embedded Temporal serves a
@@ -24,9 +21,7 @@ import (
 // namespace) a burst of list requests held every new approval back.
 func TestVisibilityHasRoomForAnApprovalService(t *testing.T) {
 	t.Parallel()
-	dev, err := os.ReadFile("../deploy/signoff.dev.yaml")
-	require.NoError(t, err)
-	s := testenv.Start(t, testenv.Options{ConfigYAML: string(dev)})
+	s := devStack(t)
 	// Straight to the frontend: the SDK's client would retry a throttled
 	// request and hide it.
 	conn, err := grpc.NewClient(s.Config.Temporal.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))

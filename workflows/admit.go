@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/signoff/signoff/approval"
@@ -56,15 +55,7 @@ func (r *approvalRun) admit(ctx workflow.Context) string {
 		return "not started through Signoff: " + ref.Message
 	}
 	info := workflow.GetInfo(ctx)
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		// Until it answers: a run that cannot tell must not act, and must
-		// not be refused because visibility was slow to answer (without
-		// ScheduleToClose the SDK gives a local activity one attempt).
-		ScheduleToCloseTimeout: startCheckFor,
-		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
-		Summary:                "check the start: its stamp, and that it is the approval's only run",
-	})
+	lctx := startCheck(ctx, "check the start: its stamp, and that it is the approval's only run")
 	in := AdmitInput{
 		Proof: ProofInput{Subject: ProofSubject(r.in.ID, r.in), Stamp: *stamp},
 		Runs:  RunsInput{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID},

@@ -47,15 +47,7 @@ func (r *approvalRun) copiedRun(ctx workflow.Context) string {
 			return reason
 		}
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		// Until it answers: a run that cannot tell must not act, and must
-		// not be refused because visibility was slow to answer (without
-		// ScheduleToClose the SDK gives a local activity one attempt).
-		ScheduleToCloseTimeout: startCheckFor,
-		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
-		Summary:                "check this is the approval's only run",
-	})
+	lctx := startCheck(ctx, "check this is the approval's only run")
 	var others []string
 	in := RunsInput{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID}
 	if err := workflow.ExecuteLocalActivity(lctx, ActivityEarlierRuns, in).Get(ctx, &others); err != nil {
@@ -65,6 +57,19 @@ func (r *approvalRun) copiedRun(ctx workflow.Context) string {
 		return fmt.Sprintf("another run of this approval exists (%s): this run is a copy", others[0])
 	}
 	return ""
+}
+
+// startCheck is ctx for a start's check in a local activity, asked until
+// it answers: a run that cannot tell must not act, and must not be refused
+// because visibility was slow to answer (without ScheduleToClose the SDK
+// gives a local activity one attempt).
+func startCheck(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: startCheckFor,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
+		Summary:                summary,
+	})
 }
 
 // copiedStamp says why a start at started with a stamp issued at issued is

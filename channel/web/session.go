@@ -87,13 +87,18 @@ type session struct {
 const (
 	viaOIDC = "oidc"
 	viaDev  = "dev"
+	// viaKey: minted by a holder of the session key (Cookie), not a sign-in.
+	viaKey = "key"
 )
 
 // identifiedBy is what decisions made in a session record as how the
 // person was known.
 func (s session) identifiedBy() string {
-	if s.Via == viaDev {
+	switch s.Via {
+	case viaDev:
 		return "web session (dev sign-in)"
+	case viaKey:
+		return "web session (minted with the session key)"
 	}
 	return "web session (OIDC sign-in)"
 }
@@ -144,10 +149,11 @@ func (s *Sessions) start(w http.ResponseWriter, user, via string) error {
 	return nil
 }
 
-// Cookie is a session cookie for user, as sign-in would set it: for tools
-// that hold the session key anyway (the bench opens the inbox with it).
+// Cookie is a session cookie for user, minted rather than signed in: for
+// tools that hold the session key anyway (the bench opens the inbox with
+// it). Decisions made in it say so in the audit trail.
 func (s *Sessions) Cookie(user string) (*http.Cookie, error) {
-	tok, err := s.token(user, viaOIDC)
+	tok, err := s.token(user, viaKey)
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ func waitRunning(ctx context.Context, s *bench.Split, want int64, timeout time.D
 			}
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(os.Stderr, "volume: %d approvals still running after %s (want %d)\n", n, timeout, want)
+			fmt.Fprintf(os.Stderr, "volume: %d approvals still running after %s (want %d; last count error: %v)\n", n, timeout, want, err)
 			return n
 		}
 		time.Sleep(2 * time.Second)
@@ -105,12 +105,9 @@ func (r *Results) volumeTargets() {
 	}
 	r.Targets["volume_create_errors"] = TargetOK{"= 0", float64(v.CreateErrors), v.CreateErrors == 0}
 	r.Targets["volume_read_p99_ms"] = TargetOK{"<= 200", v.WorstP99, v.WorstP99 <= 200 && len(v.Reads) > 0}
+	rowTargets := map[string]string{bench.ReadAwaitingMe: "volume_awaiting_rows", bench.ReadInboxWaiting: "volume_inbox_waiting_rows"}
 	for _, rd := range v.Reads {
-		if rd.Name == "list, awaiting me" || rd.Name == "inbox, waiting" {
-			key := "volume_awaiting_rows"
-			if rd.Name == "inbox, waiting" {
-				key = "volume_inbox_waiting_rows"
-			}
+		if key, ok := rowTargets[rd.Name]; ok {
 			r.Targets[key] = TargetOK{fmt.Sprintf("= %d", v.Focus), float64(rd.Rows), rd.Rows == v.Focus && rd.Errors == 0}
 		}
 	}
