@@ -23,6 +23,28 @@ type Actions struct {
 	// Secrets configures secret_change: the stores whose secrets may be
 	// changed after approval, and which secrets.
 	Secrets SecretTargets `yaml:"secrets"`
+	// Kubernetes configures kubernetes_rbac: time-bound RBAC bindings on
+	// the named clusters, of the named roles only (deny by default).
+	Kubernetes KubernetesRBAC `yaml:"kubernetes"`
+}
+
+// KubernetesRBAC names the clusters where kubernetes_rbac may bind roles.
+type KubernetesRBAC struct {
+	Clusters map[string]KubernetesCluster `yaml:"clusters"`
+}
+
+// KubernetesCluster is one API server: its URL (https; http only for
+// 127.0.0.1 and localhost), the environment variable with a service
+// account's bearer token (allowed to create and delete the bindings, and
+// to bind the roles), an optional CA bundle (default: the system's), and
+// what may be bound: ClusterRoles cluster-wide, and per namespace the Roles
+// in it.
+type KubernetesCluster struct {
+	Server       string              `yaml:"server"`
+	TokenEnv     string              `yaml:"token_env"`
+	CAFile       string              `yaml:"ca_file"`
+	ClusterRoles []string            `yaml:"cluster_roles"`
+	Namespaces   map[string][]string `yaml:"namespaces"`
 }
 
 // WebhookGrantTarget is one webhook_grant receiver: where Signoff grants,

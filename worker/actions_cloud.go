@@ -19,10 +19,10 @@ import (
 )
 
 // cloudActions registers aws_iam_deactivate_key, aws_iam_group,
-// postgres_role, github_workflow_dispatch and webhook_grant. None reads a
-// credential here: the IAM client, the DSNs, the GitHub token and the
-// webhook_grant keys (looked up in sec.Env) are resolved when an action
-// runs, on the worker.
+// postgres_role, github_workflow_dispatch, webhook_grant and
+// kubernetes_rbac. None reads a credential here: the IAM client, the DSNs,
+// the GitHub token, the webhook_grant keys and the Kubernetes tokens
+// (looked up in sec.Env) are resolved when an action runs, on the worker.
 func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 	ic := cfg.Actions.AWSIAM.WithDefaults()
 	if err := checkBaseURL("actions.aws_iam.endpoint", ic.Endpoint); err != nil {
@@ -72,6 +72,19 @@ func cloudActions(cfg *config.Loaded, sec Secrets, reg *action.Registry) error {
 		return err
 	}
 	reg.Register(action.WebhookGrantType, grants)
+
+	kube := &action.KubernetesRBAC{Clusters: map[string]action.KubernetesCluster{}, LookupEnv: sec.Env.Lookup}
+	for name, c := range cfg.Actions.Kubernetes.Clusters {
+		if c.Server == "" || c.TokenEnv == "" {
+			return fmt.Errorf("actions.kubernetes.clusters.%s: server and token_env are required", name)
+		}
+		kube.Clusters[name] = action.KubernetesCluster{Server: c.Server, TokenEnv: c.TokenEnv, CAFile: c.CAFile,
+			ClusterRoles: c.ClusterRoles, Namespaces: c.Namespaces}
+	}
+	if err := kube.CheckConfig(); err != nil {
+		return err
+	}
+	reg.Register(action.KubernetesRBACType, kube)
 	return nil
 }
 
@@ -108,6 +121,9 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 	names := append(slices.Clone(secretEnvs), cfg.Actions.Webhook.SecretEnv, cfg.Actions.GitHub.WithDefaults().TokenEnv, cfg.Temporal.APIKeyEnv)
 	for _, t := range cfg.Actions.WebhookGrants {
 		names = append(names, t.SecretEnv)
+	}
+	for _, c := range cfg.Actions.Kubernetes.Clusters {
+		names = append(names, c.TokenEnv)
 	}
 	gh := cfg.GitHubApp.WithDefaults()
 	names = append(names, gh.WebhookSecretEnv, gh.PrivateKeyEnv, cfg.Teams.WithDefaults().AppPasswordEnv)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +112,57 @@ func TestCloudActionsAreRegisteredAndConfigChecked(t *testing.T) {
 		"actions: {github: {approval_id_input: \"has space\"}}":               "approval_id_input",
 	}
 	for src, want := range bad {
+		if _, err := NewActions(parse(t, src), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want error containing %q, got %v", src, want, err)
+		}
+	}
+}
+
+func TestKubernetesRBACIsRegisteredAndConfigChecked(t *testing.T) {
+	cfg := parse(t, `actions:
+  kubernetes:
+    clusters:
+      prod:
+        server: https://k8s.acme.internal:6443
+        token_env: PROD_KUBE_TOKEN
+        ca_file: /etc/signoff/prod-ca.pem
+        cluster_roles: [view]
+        namespaces: {payments: [deployer]}
+      dev: {server: "http://127.0.0.1:6443", token_env: DEV_KUBE_TOKEN, cluster_roles: [edit]}
+`)
+	// The gateway validates without the tokens.
+	reg, err := NewActions(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reg.Grants(action.KubernetesRBACType) {
+		t.Fatalf("%s is not a grant action: %v", action.KubernetesRBACType, reg.Types())
+	}
+	ok := approval.Action{Type: action.KubernetesRBACType, Params: map[string]string{"cluster": "prod", "role": "deployer", "namespace": "payments", "subject": "alice"}}
+	if err := reg.Validate(ok); err != nil {
+		t.Fatal(err)
+	}
+	ok.Params["cluster"] = "dev"
+	if err := reg.Validate(ok); err == nil {
+		t.Error("a Role not configured on dev was allowed")
+	}
+	// The tokens are redacted from outputs and errors.
+	vals := secretValues(cfg, Secrets{Env: lookupIn(map[string]string{"PROD_KUBE_TOKEN": "prod-token-1234", "DEV_KUBE_TOKEN": "dev-token-5678"})})
+	for _, tok := range []string{"prod-token-1234", "dev-token-5678"} {
+		if !slices.Contains(vals, tok) {
+			t.Errorf("%s is not redacted: %v", tok, vals)
+		}
+	}
+
+	bad := map[string]string{
+		"{server: \"https://k8s.local\", cluster_roles: [view]}":                          "actions.kubernetes.clusters.c: server and token_env are required",
+		"{token_env: T, cluster_roles: [view]}":                                           "actions.kubernetes.clusters.c: server and token_env are required",
+		"{server: \"http://k8s.local\", token_env: T, cluster_roles: [view]}":             "actions.kubernetes.clusters.c.server must be an https URL",
+		"{server: \"https://k8s.local\", token_env: T}":                                   "name cluster_roles or namespaces",
+		"{server: \"https://k8s.local\", token_env: T, namespaces: {Bad_NS: [deployer]}}": "is not a namespace name",
+	}
+	for c, want := range bad {
+		src := "actions: {kubernetes: {clusters: {c: " + c + "}}}"
 		if _, err := NewActions(parse(t, src), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want error containing %q, got %v", src, want, err)
 		}
