@@ -29,7 +29,7 @@ func (a *Activities) extend(ctx context.Context, st *approval.State) (string, er
 	if a.Extender == nil {
 		return "", temporal.NewNonRetryableApplicationError("this worker cannot extend grants", "ActionFailed", nil)
 	}
-	to := st.ClosedAt.Add(st.Request.Duration)
+	to := st.ClosedAt.Add(st.GrantDuration())
 	grant, err := a.Extender.ExtendGrant(ctx, st.Request.Extends, workflows.ExtendGrantRequest{Extension: st.ID, To: to})
 	if errors.Is(err, ErrExtensionRefused) {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), "ActionFailed", nil)

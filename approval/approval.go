@@ -105,6 +105,10 @@ type Request struct {
 	// Duration is how long access is asked for (grant actions): it is
 	// revoked that long after the approval, whatever happens between.
 	Duration time.Duration `json:"duration,omitempty"`
+	// StartAt, for a grant, is when access should start (at most
+	// MaxStartAhead after the request): approved before it, the access is
+	// granted then and revoked at StartAt + Duration. Zero: at approval.
+	StartAt time.Time `json:"start_at,omitzero"`
 	// Extends names the granted approval this request extends: approved,
 	// that grant's revoke time moves to this approval's time plus
 	// Duration. Its action is the grant's, for the approvers to see; it
@@ -162,6 +166,9 @@ type Attempt struct {
 	IdentifiedBy string `json:"identified_by,omitempty"`
 	// OnBehalfOf is the approver User decided for, as their delegate.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Duration, on an approval of a grant, approves less time than was
+	// asked: the grant uses the narrowest approved (GrantDuration).
+	Duration time.Duration `json:"duration,omitempty"`
 	// Memberships are the outside groups people were in at the decision,
 	// as the gateway read them (Policy.RecheckGroups); judged, not kept.
 	Memberships map[string][]string `json:"-"`

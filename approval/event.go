@@ -19,11 +19,15 @@ const (
 	EventAction           EventKind = "action"
 	// Access grants: granted, revoke asked for early, a revoke attempt
 	// that failed (it is tried again), revoked.
-	EventGranted         EventKind = "granted"
-	EventRevokeRequested EventKind = "revoke_requested"
-	EventRevokeRefused   EventKind = "revoke_refused"
-	EventRevokeFailed    EventKind = "revoke_failed"
-	EventRevoked         EventKind = "revoked"
+	EventGranted EventKind = "granted"
+	// A scheduled grant: it waits for its start, or its window ended
+	// before the approval (nothing granted).
+	EventGrantScheduled    EventKind = "grant_scheduled"
+	EventGrantWindowPassed EventKind = "grant_window_passed"
+	EventRevokeRequested   EventKind = "revoke_requested"
+	EventRevokeRefused     EventKind = "revoke_refused"
+	EventRevokeFailed      EventKind = "revoke_failed"
+	EventRevoked           EventKind = "revoked"
 	// Grants, continued: an extension approved (or refused, when it came
 	// too late), the grantee told the end is near, a failing revoke taken
 	// over by an admin (or that refused).

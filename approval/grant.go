@@ -2,15 +2,20 @@ package approval
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
 
 // Grant is what an access grant did and will do.
 type Grant struct {
-	// RevokeAt is approval time + Request.Duration: a grant that happened
-	// late (a worker was down) ends when it would have anyway.
-	RevokeAt  time.Time `json:"revoke_at"`
+	// RevokeAt is approval time + Request.Duration (StartAt + Duration for
+	// a scheduled grant): a grant that happened late (a worker was down)
+	// ends when it would have anyway.
+	RevokeAt time.Time `json:"revoke_at"`
+	// StartAt is when a scheduled grant starts (Request.StartAt, when the
+	// approval came before it); zero: at approval.
+	StartAt   time.Time `json:"start_at,omitzero"`
 	GrantedAt time.Time `json:"granted_at,omitzero"`
 	// RevokeRequestedBy/At: someone asked for the revoke before RevokeAt.
 	RevokeRequestedBy string    `json:"revoke_requested_by,omitempty"`
@@ -60,9 +65,68 @@ const (
 	CodeNotAllowedToAck    Code = "not_allowed_to_acknowledge"
 )
 
-// StartGrant records the revoke time, once the approval is granted.
+// GrantDuration is how long the approval grants access: what was asked,
+// or less when an approver approved for less (the narrowest approved
+// terms; approving more than was asked is refused by the judge).
+func (s *State) GrantDuration() time.Duration {
+	d := s.Request.Duration
+	for a := range s.counting() {
+		if a.Decision == DecisionApprove && a.Duration > 0 && a.Duration < d {
+			d = a.Duration
+		}
+	}
+	return d
+}
+
+// MaxStartAhead bounds how far ahead a grant may be scheduled.
+const MaxStartAhead = 7 * 24 * time.Hour
+
+// StartGrant records the revoke time, once the approval is granted. A
+// scheduled grant keeps the window asked for, [StartAt, StartAt +
+// Duration]: approved before it, it waits for StartAt; approved inside
+// it, it starts now and ends with the window; approved after it, there is
+// nothing left to grant (WindowPassed).
 func (s *State) StartGrant(approvedAt time.Time) {
-	s.Grant = &Grant{RevokeAt: approvedAt.Add(s.Request.Duration)}
+	start, d := s.Request.StartAt, s.GrantDuration()
+	if start.IsZero() {
+		s.Grant = &Grant{RevokeAt: approvedAt.Add(d)}
+		return
+	}
+	s.Grant = &Grant{RevokeAt: start.Add(d)}
+	if start.After(approvedAt) {
+		s.Grant.StartAt = start
+	}
+}
+
+// ParseStart reads a grant's start as people write it: an RFC 3339 time
+// (2026-12-12T09:00:00Z), or "+" and a delay from now (+2h, +90m).
+func ParseStart(v string, now time.Time) (time.Time, error) {
+	if d, ok := strings.CutPrefix(v, "+"); ok {
+		delay, err := time.ParseDuration(d)
+		if err != nil || delay <= 0 {
+			return time.Time{}, fmt.Errorf("%q: want a positive delay such as +2h or +90m", v)
+		}
+		return now.Add(delay).UTC().Truncate(time.Second), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time (2026-12-12T09:00:00Z) or a delay (+2h)", v)
+	}
+	return t.UTC(), nil
+}
+
+// Scheduled reports whether the grant waits for its start at now: it is
+// scheduled, approved (or bypassed), not granted yet, and not cancelled.
+func (s *State) Scheduled(now time.Time) bool {
+	g := s.Grant
+	return g != nil && !g.StartAt.IsZero() && g.GrantedAt.IsZero() && now.Before(g.StartAt) &&
+		(s.Status == StatusApproved || s.Status == StatusBypassed)
+}
+
+// WindowPassed reports that a scheduled grant's window ended by now:
+// nothing is granted.
+func (s *State) WindowPassed(now time.Time) bool {
+	return s.Grant != nil && !s.Request.StartAt.IsZero() && !now.Before(s.Grant.RevokeAt)
 }
 
 // MarkGranted records that access was granted at now.

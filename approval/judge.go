@@ -82,6 +82,8 @@ func (s *State) Judge(a Attempt, place *Place, now time.Time) Refusal {
 		return refuse(CodeUnknownDecision, RefusedUnknownDecision)
 	case !s.validChoice(a):
 		return refuse(CodeInvalidChoice, RefusedInvalidChoice)
+	case a.Duration != 0 && (a.Decision != DecisionApprove || s.Request.Duration <= 0 || a.Duration < 0 || a.Duration > s.Request.Duration):
+		return refuse(CodeInvalidDuration, RefusedInvalidDuration)
 	case a.OnBehalfOf != "" && (s.Rules < RulesDelegation || a.User == a.OnBehalfOf):
 		return refuse(CodeNotDelegate, RefusedNotDelegate)
 	case a.OnBehalfOf != "" && s.RequestedBy(a.User):

@@ -58,6 +58,16 @@ func TestJudgeEveryCodeEveryChannel(t *testing.T) {
 			s.Attempts = append(s.Attempts, Attempt{ID: "x", User: "bob", Decision: DecisionApprove, Accepted: true, Stage: 0})
 		}, a: ok("bob"), code: CodeEarlierStage},
 		{name: "comment required", a: with(ok("bob"), func(a *Attempt) { a.Decision, a.Values = DecisionReject, []string{"stop"} }), code: CodeCommentRequired},
+		{name: "shorter, not a grant", a: with(ok("bob"), func(a *Attempt) { a.Duration = time.Minute }), code: CodeInvalidDuration},
+		{name: "shorter grant", setup: func(s *State) { s.Request.Duration = time.Hour },
+			a: with(ok("bob"), func(a *Attempt) { a.Duration = time.Minute }), code: ""},
+		{name: "longer than asked", setup: func(s *State) { s.Request.Duration = time.Hour },
+			a: with(ok("bob"), func(a *Attempt) { a.Duration = 2 * time.Hour }), code: CodeInvalidDuration},
+		{name: "shorter on a rejection", setup: func(s *State) { s.Request.Duration = time.Hour },
+			a: with(ok("bob"), func(a *Attempt) {
+				a.Decision, a.Values, a.Comment, a.Duration = DecisionReject, []string{"stop"}, "no", time.Minute
+			}),
+			code: CodeInvalidDuration},
 	}
 	channels := []struct {
 		name  string

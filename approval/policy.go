@@ -46,6 +46,9 @@ type Policy struct {
 	OutsideGroups map[string][]string `json:"outside_groups,omitempty"`
 	// MaxDuration bounds Request.Duration (grant actions need it).
 	MaxDuration time.Duration `json:"max_duration,omitempty"`
+	// MaxStartAhead bounds how far ahead a grant may start
+	// (Request.StartAt); zero: MaxStartAhead, 7 days.
+	MaxStartAhead time.Duration `json:"max_start_ahead,omitempty"`
 	// RecheckGroups: an approver only through an outside group must still
 	// be in it (as the gateway read it at the decision); Direct are the
 	// approvers through the config alone, who are not rechecked.

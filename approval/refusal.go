@@ -28,6 +28,9 @@ const (
 	CodePolicyDenied    Code = "policy_denied"
 	CodeNotDelegate     Code = "not_delegate"
 	CodeLeftGroup       Code = "left_group"
+	// CodeInvalidDuration: a shorter grant was approved where none can be
+	// (not a grant, not an approval, or not shorter than asked).
+	CodeInvalidDuration Code = "invalid_duration"
 	// CodeInvalidMessage: the message is malformed or oversized; it was
 	// turned away before history and is not recorded.
 	CodeInvalidMessage Code = "invalid_message"
@@ -62,7 +65,7 @@ func (c Code) Class() Class {
 		CodeEarlierStage, CodeNo2FA, CodeChannel, CodeNotPromptedHere, CodePolicyDenied,
 		CodeNotAllowedToCancel, CodeNotRequester, CodeHardEnforcement, CodeNotAllowedToRevoke, CodeNotAllowedToAck:
 		return ClassPermission
-	case CodeUnknownDecision, CodeInvalidChoice, CodeCommentRequired, CodeReasonRequired, CodeInvalidMessage:
+	case CodeUnknownDecision, CodeInvalidChoice, CodeCommentRequired, CodeReasonRequired, CodeInvalidMessage, CodeInvalidDuration:
 		return ClassInvalid
 	}
 	return ClassPrecondition

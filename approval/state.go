@@ -19,6 +19,7 @@ const (
 	RefusedEarlierStage     = "already approved an earlier stage: each stage needs other people"
 	RefusedUnknownDecision  = "unknown decision"
 	RefusedInvalidChoice    = "not one of the offered options"
+	RefusedInvalidDuration  = "a shorter duration is for approving access grants only, and must be positive and no longer than asked"
 	RefusedCommentToApprove = "a comment is required to approve"
 	RefusedCommentToReject  = "a comment is required to reject"
 	// RefusedByPolicy prefixes refusals by the policy's Rego check.
@@ -216,13 +217,15 @@ func (s *State) validChoice(a Attempt) bool {
 	return true
 }
 
-// Cancel ends a pending approval when asked by the requester or an admin.
-// Every attempt, allowed or not, lands in Events.
+// Cancel ends a pending approval, or an approved grant that has not started
+// yet (nothing is granted), when asked by the requester or an admin. Every
+// attempt, allowed or not, lands in Events.
 func (s *State) Cancel(who Actor, reason string, now time.Time) error {
 	ref := s.proofRefusal(who)
+	scheduled := s.Scheduled(now)
 	switch {
 	case !ref.OK():
-	case s.Status.Final():
+	case s.Status.Final() && !scheduled:
 		ref = refuse(CodeNotPending, RefusedNotPending)
 	case who.User != s.Requester && !who.Admin:
 		ref = refuse(CodeNotAllowedToCancel, ErrNotAllowedToCancel.Error())
@@ -232,6 +235,13 @@ func (s *State) Cancel(who Actor, reason string, now time.Time) error {
 	}
 	s.CancelledBy = who.User
 	s.CancelReason = boundText(reason, MaxCommentRunes)
+	if scheduled {
+		// Approved, not started: nothing is granted. ClosedAt stays the
+		// approval's time.
+		s.Status = StatusCancelled
+		s.Record(now, EventCancelled, who.User, "before the grant's start, nothing granted: "+s.CancelReason)
+		return nil
+	}
 	s.close(StatusCancelled, now)
 	s.Record(now, EventCancelled, who.User, s.CancelReason)
 	return nil

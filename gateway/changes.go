@@ -70,8 +70,9 @@ func (s *Service) AmendApproval(ctx context.Context, req *pb.AmendApprovalReques
 	if err := s.actions.Validate(r.Action); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	// The access duration is not amended: it stays what was asked.
-	r.Duration = before.Request.Duration
+	// The access duration and start are not amended: they stay what was
+	// asked.
+	r.Duration, r.StartAt = before.Request.Duration, before.Request.StartAt
 	if err := intake.CheckDuration(s.actions, r, before.Policy); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

@@ -47,12 +47,16 @@ func ts(t time.Time) *timestamppb.Timestamp {
 }
 
 func attemptToProto(a approval.Attempt) *pb.DecisionAttempt {
-	return &pb.DecisionAttempt{
+	out := &pb.DecisionAttempt{
 		User: a.User, Decision: decisionToProto(a.Decision), Comment: a.Comment, Time: ts(a.Time),
 		Channel: a.Channel, Accepted: a.Accepted, RefusalReason: a.RefusalReason, Values: a.Values,
 		Stage: int32(a.Stage), Voided: a.Voided, Verdict: a.Verdict, RefusalCode: string(a.RefusalCode), Proof: a.Proof,
 		OnBehalfOf: a.OnBehalfOf,
 	}
+	if a.Duration > 0 {
+		out.Duration = approval.ShortDuration(a.Duration)
+	}
+	return out
 }
 
 func toProto(st *approval.State) *pb.Approval {
@@ -72,12 +76,16 @@ func toProto(st *approval.State) *pb.Approval {
 	if st.Request.Duration > 0 {
 		out.Duration = st.Request.Duration.String()
 	}
+	if !st.Request.StartAt.IsZero() {
+		out.StartTime = ts(st.Request.StartAt)
+	}
 	if g := st.Grant; g != nil {
 		out.Grant = &pb.Grant{
 			RevokeTime: ts(g.RevokeAt), GrantTime: ts(g.GrantedAt), RevokedTime: ts(g.RevokedAt),
 			RevokeRequestedBy: g.RevokeRequestedBy, RevokeReason: g.RevokeReason, RevokeOutput: g.RevokeOutput,
 			RevokeFailures: int32(g.RevokeFailures),
 			AcknowledgedBy: g.AcknowledgedBy, AcknowledgedReason: g.AcknowledgedReason, AcknowledgedTime: ts(g.AcknowledgedAt),
+			StartTime: ts(g.StartAt),
 		}
 		for _, e := range g.Extensions {
 			out.Grant.Extensions = append(out.Grant.Extensions, &pb.GrantExtension{ApprovalId: e.Approval, FromTime: ts(e.From), ToTime: ts(e.To)})

@@ -61,7 +61,7 @@ func (p *PolicyService) EvaluatePolicy(ctx context.Context, req *pb.EvaluatePoli
 	case errors.Is(err, policy.ErrNoPolicy):
 		out.Refusal = err.Error() + ": refused (deny by default)"
 		return out, nil
-	case errors.Is(err, policy.ErrUnreachable):
+	case errors.Is(err, policy.ErrUnreachable), errors.Is(err, policy.ErrNotRequester):
 		out.Refusal = err.Error()
 	case err != nil:
 		return nil, status.Error(codes.Internal, "resolve policy failed")

@@ -16,7 +16,7 @@ import (
 )
 
 // proposeSecretWeb is the web form's proposal: ProposeSecret, its
-// refusals told in the API's words (web.SecretRefused, with the HTTP
+// refusals told in the API's words (web.Refused, with the HTTP
 // status the REST API would answer, but 422 for a form the rules refuse,
 // as the other forms answer).
 func (s *Service) proposeSecretWeb(ctx context.Context, user *identity.User, requestID string, p web.SecretProposal) (*approval.State, error) {
@@ -32,7 +32,7 @@ func (s *Service) proposeSecretWeb(ctx context.Context, user *identity.User, req
 	case codes.FailedPrecondition:
 		code = http.StatusConflict // as httpErrorHandler answers it
 	}
-	return nil, &web.SecretRefused{Code: code, Reason: sts.Message()}
+	return nil, &web.Refused{Code: code, Reason: sts.Message()}
 }
 
 // secretTargets are the stores of the config in force, for the form.

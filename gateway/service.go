@@ -186,6 +186,11 @@ func (s *Service) DecideApproval(ctx context.Context, req *pb.DecideApprovalRequ
 		ApprovalID: req.GetId(), AttemptID: attemptID, Person: user, IdentifiedBy: caller.IdentifiedBy, Channel: caller.Channel,
 		Decision: d, Comment: req.GetComment(), Values: req.GetValues(), SeenHash: req.GetRequestHash(), OnBehalfOf: req.GetOnBehalfOf(),
 	}
+	if v := strings.TrimSpace(req.GetDuration()); v != "" {
+		if b.Duration, err = parseDuration(v); err != nil {
+			return nil, err
+		}
+	}
 	if err := ballot.Check(b); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -462,6 +467,12 @@ func requestFromProto(req *pb.CreateApprovalRequest) (approval.Request, error) {
 		if r.Duration, err = parseDuration(d); err != nil {
 			return r, err
 		}
+	}
+	if t := req.GetStartTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return r, status.Error(codes.InvalidArgument, "start_time is not a valid time")
+		}
+		r.StartAt = t.AsTime().UTC()
 	}
 	return r, nil
 }

@@ -67,6 +67,8 @@ func mountWeb(mux *http.ServeMux, d Deps) error {
 		o.Extend = d.Service.Extend
 		// "Propose a secret change" proposes as the API does.
 		o.ProposeSecret, o.SecretTargets = d.Service.proposeSecretWeb, d.Service.secretTargets
+		// "Request access" lists the caller's catalog and requests as the API does.
+		o.Catalog, o.RequestAccess = d.Service.webCatalog, d.Service.requestAccessWeb
 	}
 	if d.Sessions != nil {
 		o.SignIn = d.Authn.SignIn(d.Config.OIDC.ClientID, d.Secrets.OIDCClientSecret, strings.TrimSuffix(d.Config.Gateway.PublicURL, "/")+"/auth/callback")

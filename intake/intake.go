@@ -142,6 +142,13 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	if err := CheckDuration(s.Actions, r.Request, pol); err != nil {
 		return Result{}, err
 	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	if err := CheckStart(r.Request, pol, now()); err != nil {
+		return Result{}, err
+	}
 	if pol.RequireJustification && strings.TrimSpace(r.Justification) == "" {
 		return Result{}, fmt.Errorf("%w: policy %q requires a justification", ErrInvalid, pol.Name)
 	}
@@ -149,10 +156,6 @@ func (s *Starter) Start(ctx context.Context, r Request) (Result, error) {
 	id := NewID()
 	if r.RequestID != "" {
 		id = ApprovalID(r.Requester.Name, r.RequestID)
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
 	}
 	in := workflows.Input{
 		ID: id, Requester: r.Requester.Name, Request: r.Request, Policy: pol,
@@ -203,6 +206,30 @@ func (s *Starter) delegates(ctx context.Context, pol approval.Policy, requester 
 		}
 	}
 	return out
+}
+
+// CheckStart: a start time is for a grant (a request with a duration, not
+// an extension), after now and at most the policy's max_start_ahead (7 days
+// without one) ahead.
+func CheckStart(req approval.Request, pol approval.Policy, now time.Time) error {
+	if req.StartAt.IsZero() {
+		return nil
+	}
+	limit := approval.MaxStartAhead
+	if pol.MaxStartAhead > 0 {
+		limit = min(limit, pol.MaxStartAhead)
+	}
+	switch {
+	case req.Duration <= 0 || req.Extends != "":
+		return fmt.Errorf("%w: start_time is only for access grants (with a duration)", ErrInvalid)
+	case !req.StartAt.After(now):
+		return fmt.Errorf("%w: start_time %s is not in the future: leave it out to start at approval", ErrInvalid,
+			req.StartAt.UTC().Format(time.RFC3339))
+	case req.StartAt.Sub(now) > limit:
+		return fmt.Errorf("%w: start_time is more than %s ahead (policy %q allows at most that)", ErrInvalid,
+			approval.ShortDuration(limit), pol.Name)
+	}
+	return nil
 }
 
 // CheckDuration: a grant action needs a duration within the policy's

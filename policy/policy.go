@@ -47,13 +47,19 @@ type Policy struct {
 	// MaxDuration bounds the access a grant action may ask for; a policy
 	// without it allows no grants.
 	MaxDuration Duration `yaml:"max_duration" json:"max_duration,omitempty"`
-	OnDeadline  string   `yaml:"on_deadline" json:"on_deadline,omitempty"`
-	Enforcement string   `yaml:"enforcement" json:"enforcement,omitempty"`
-	Rego        string   `yaml:"rego" json:"rego,omitempty"`
+	// MaxStartAhead bounds how far ahead a grant may be scheduled to
+	// start (at most, and by default, 7 days).
+	MaxStartAhead Duration `yaml:"max_start_ahead" json:"max_start_ahead,omitempty"`
+	OnDeadline    string   `yaml:"on_deadline" json:"on_deadline,omitempty"`
+	Enforcement   string   `yaml:"enforcement" json:"enforcement,omitempty"`
+	Rego          string   `yaml:"rego" json:"rego,omitempty"`
 	// RecheckGroups: someone who is an approver only through an outside
 	// group (Slack user group, identity-provider group) must still be in
 	// it when they decide.
 	RecheckGroups bool `yaml:"recheck_groups" json:"recheck_groups,omitempty"`
+	// Requesters, when set, are the only people who may request what the
+	// policy governs; empty lets anyone configured request it.
+	Requesters Requesters `yaml:"requesters" json:"requesters,omitzero"`
 	// Line is where the policy starts in the config file, for errors.
 	Line int `yaml:"-" json:"-"`
 }
@@ -237,6 +243,7 @@ func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set
 			bad("match.resource %q is not a valid glob", p.Match.Resource)
 		}
 		s.checkApprovers(p, bad)
+		s.checkPeople("requesters", Approvers{Users: p.Requesters.Users, Groups: p.Requesters.Groups}, bad)
 		if p.Deadline <= 0 {
 			bad("deadline must be a positive duration")
 		}
@@ -245,6 +252,9 @@ func NewSet(policies []Policy, dir *identity.Directory, rego RegoCompiler) (*Set
 		}
 		if p.MaxDuration < 0 || p.MaxDuration.Std() > 90*24*time.Hour {
 			bad("max_duration must be between 0 and 90d")
+		}
+		if p.MaxStartAhead < 0 || p.MaxStartAhead.Std() > approval.MaxStartAhead {
+			bad("max_start_ahead must be between 0 and 7d")
 		}
 		var prev Duration
 		for j, e := range p.Escalation {
@@ -441,6 +451,9 @@ func (s *Set) ResolveWith(ctx context.Context, req approval.Request, requester s
 		return approval.Policy{}, fmt.Errorf("%w (environment %q, action %q, resource %q)",
 			ErrNoPolicy, req.Environment, req.Action.Type, req.Resource)
 	}
+	if err := s.mayRequest(idx, requester); err != nil {
+		return approval.Policy{}, err
+	}
 	members := map[string][]string{}
 	if outside != nil {
 		for _, g := range s.outsideGroups(idx) {
@@ -556,6 +569,7 @@ func (s *Set) snapshot(idx int, outside map[string][]string) approval.Policy {
 		Rego:                     p.Rego,
 		RecheckGroups:            p.RecheckGroups,
 		MaxDuration:              p.MaxDuration.Std(),
+		MaxStartAhead:            p.MaxStartAhead.Std(),
 	}
 	if len(p.Stages) == 0 {
 		out.Approvers = s.expand(p.Approvers, outside)

@@ -60,8 +60,13 @@ const (
 	// siblings, and the worker's public keys), and every later message's
 	// signature in workflow code: no marker per decision (admit.go).
 	Version4 = 4
+	// Version5: a grant may start later (Request.StartAt, schedule.go).
+	// No older path changes: the number stops a worker that does not know
+	// StartAt (it refuses versions above its own) from granting a
+	// scheduled request at once.
+	Version5 = 5
 	// VersionLatest is what new approvals run.
-	VersionLatest = Version4
+	VersionLatest = Version5
 )
 
 // LocalNotifier and LocalAction reach nothing outside the worker: from

@@ -150,6 +150,8 @@ type DecisionRequest struct {
 	// Teams card); Slack clicks are bound by the prompt's revision instead
 	// (Place.Revision).
 	SeenHash string `json:"seen_hash,omitempty"`
+	// Duration approves a grant for less time than asked (approval.Attempt).
+	Duration time.Duration `json:"duration,omitempty"`
 	// IdentifiedBy says how the gateway tied the request to User (a bearer
 	// token, a signed email link, a Slack user ID), for the evidence.
 	IdentifiedBy string `json:"identified_by,omitempty"`

@@ -163,26 +163,37 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 	if st.Status.Granted() {
 		if st.Request.Duration > 0 && st.Request.Extends == "" {
 			// Access for a while: the revoke time is set before the grant
-			// runs, from when it was approved.
+			// runs, from when it was approved (or the start it asked for).
 			st.StartGrant(st.ClosedAt)
 		}
-		phase := ""
-		if st.Request.Extends != "" {
-			phase = PhaseExtend
-		}
-		// A grant cancelled in Temporal while it runs is waited for, so
-		// the revoke that follows cannot overtake it (since changeFirstRun).
-		actx := ctx
-		if r.gateStart && st.Grant != nil {
-			actx = workflow.WithWaitForCancellation(ctx, true)
-		}
-		st.ActionResult = runAction(actx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction && phase == "", phase)
-		st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
-		setDetails(ctx, st)
+		run := true
 		if st.Grant != nil {
+			// A scheduled grant waits for its start; cancelled before it,
+			// or its window ended, it is not granted at all.
 			var err error
-			if ctx, err = r.grantPeriod(ctx); err != nil {
+			if ctx, run, err = r.awaitGrantStart(ctx); err != nil {
 				return nil, err
+			}
+		}
+		if run {
+			phase := ""
+			if st.Request.Extends != "" {
+				phase = PhaseExtend
+			}
+			// A grant cancelled in Temporal while it runs is waited for, so
+			// the revoke that follows cannot overtake it (since changeFirstRun).
+			actx := ctx
+			if r.gateStart && st.Grant != nil {
+				actx = workflow.WithWaitForCancellation(ctx, true)
+			}
+			st.ActionResult = runAction(actx, st, in.Version >= Version1 && st.Request.Action.Type == LocalAction && phase == "", phase)
+			st.Record(workflow.Now(ctx), approval.EventAction, "", actionSummary(st.ActionResult))
+			setDetails(ctx, st)
+			if st.Grant != nil {
+				var err error
+				if ctx, err = r.grantPeriod(ctx); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

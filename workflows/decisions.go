@@ -76,7 +76,7 @@ func AttemptOf(st *approval.State, req DecisionRequest) approval.Attempt {
 	a := approval.Attempt{
 		ID: req.AttemptID, User: req.User, Decision: req.Decision, Comment: req.Comment, Values: req.Values,
 		Channel: req.Channel, SeenHash: req.SeenHash, RefusalReason: req.Refusal, IdentifiedBy: req.IdentifiedBy,
-		Memberships: req.Memberships,
+		Memberships: req.Memberships, Duration: req.Duration,
 	}
 	if req.FromPrompt() && a.Decision == "" && len(a.Values) == 1 {
 		if o, ok := st.Request.Input.Option(a.Values[0]); ok {

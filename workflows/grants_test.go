@@ -49,7 +49,7 @@ func (s *ApprovalSuite) mockGrant(script map[string][]error) *grantCalls {
 				}
 			}
 			return approval.ActionResult{Type: in.Approval.Request.Action.Type, Success: true, Output: phase + " verified"}, nil
-		})
+		}).Maybe() // every test says which phases ran (g.at), none included
 	return g
 }
 

@@ -188,6 +188,8 @@ func Timeline(in Input) []Entry {
 			detail = string(a.Decision) + ": refused: " + a.RefusalReason
 		case a.Voided:
 			detail = string(a.Decision) + ": accepted, later voided by an amendment"
+		case a.Duration > 0:
+			detail += " for " + approval.ShortDuration(a.Duration) + " only"
 		}
 		out = append(out, Entry{Time: a.Time, Type: "decision", Actor: a.Who(), Channel: a.Channel,
 			IdentifiedBy: identifiedBy(st, a), Detail: detail, Attempt: &a})

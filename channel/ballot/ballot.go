@@ -11,6 +11,7 @@ package ballot
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
@@ -55,6 +56,8 @@ type Ballot struct {
 	Comment    string
 	SeenHash   string
 	OnBehalfOf string
+	// Duration approves a grant for less time than asked; zero: as asked.
+	Duration time.Duration
 	// Place is the prompt the decision was made on (nil off prompts).
 	Place *approval.Place
 	// Decider, when set, is the person with the channel's facts for the

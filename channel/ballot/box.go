@@ -66,7 +66,7 @@ func (x *Box) Request(ctx context.Context, b Ballot) workflows.DecisionRequest {
 	req := workflows.DecisionRequest{
 		AttemptID: b.AttemptID, User: b.User(), Decision: b.Decision, Comment: b.Comment, Values: b.Values,
 		Channel: b.Channel, SeenHash: b.SeenHash, IdentifiedBy: b.IdentifiedBy, Refusal: b.Refusal,
-		OnBehalfOf: b.OnBehalfOf, Place: b.Place,
+		OnBehalfOf: b.OnBehalfOf, Place: b.Place, Duration: b.Duration,
 	}
 	if b.Person != nil && b.Refusal == "" {
 		d := policy.DeciderOf(b.Person)

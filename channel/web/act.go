@@ -16,6 +16,7 @@ import (
 	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/workflows"
 )
@@ -31,11 +32,14 @@ type acts struct {
 	Attempt     string
 	RequestHash string
 	Decide      bool
-	Prompt      string
-	Choices     []choiceView
-	Multi       bool
-	Single      bool
-	TextInput   bool
+	// AskedFor is a grant's duration as asked: an approver may approve
+	// less.
+	AskedFor  string
+	Prompt    string
+	Choices   []choiceView
+	Multi     bool
+	Single    bool
+	TextInput bool
 	// CommentApprove and CommentReject say the policy needs a comment.
 	CommentApprove, CommentReject bool
 	Cancel                        bool
@@ -70,6 +74,10 @@ func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, stan
 			a.Ends, a.JustificationRequired = formatTime(st.Grant.RevokeAt), st.Policy.RequireJustification
 		}
 	}
+	if st.Scheduled(h.now()) {
+		// Approved for later: it may still be called off, granting nothing.
+		a.Cancel = st.Requester == u.Name || u.Admin
+	}
 	if st.Status != approval.StatusPending {
 		return a
 	}
@@ -83,6 +91,9 @@ func (h *Handler) actsFor(st *approval.State, u *identity.User, ss session, stan
 		}
 	}
 	a.Decide = a.Own || len(a.For) > 0
+	if st.Request.Duration > 0 {
+		a.AskedFor = approval.ShortDuration(st.Request.Duration)
+	}
 	a.Cancel = st.Requester == u.Name || u.Admin
 	a.Bypass = st.Requester == u.Name && st.Policy.Soft()
 	a.CommentApprove, a.CommentReject = st.Policy.RequireComment.Approve, st.Policy.RequireComment.Reject
@@ -113,6 +124,8 @@ var doneMessages = map[string]string{
 		"unless they approve before; then it lasts the time you asked for, from their approval.",
 	"secret_proposed": "Your secret change was proposed: the values are sealed and staged, and are never shown again. " +
 		"Approvers decide on the diff below; once approved, the secret is written once.",
+	"access_requested": "Your access request was made: its approvers are asked now. Once approved, the access is granted " +
+		"for the time you asked for, then taken back.",
 }
 
 var attemptPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
@@ -182,6 +195,14 @@ func (h *Handler) webDecide(w http.ResponseWriter, r *http.Request) {
 		ApprovalID: st.ID, AttemptID: ChannelWeb + ":" + intake.ApprovalID(u.Name, attempt), Person: u, IdentifiedBy: ss.identifiedBy(),
 		Channel: ChannelWeb, Decision: d, Comment: comment, Values: values, SeenHash: r.PostFormValue("request_hash"),
 		OnBehalfOf: r.PostFormValue("on_behalf_of"),
+	}
+	if v := strings.TrimSpace(r.PostFormValue("duration")); v != "" && d == approval.DecisionApprove && formErr == "" {
+		// Approving a grant for less time than asked; the judge checks it.
+		var pd policy.Duration
+		if err := pd.UnmarshalText([]byte(v)); err != nil || pd <= 0 {
+			formErr = "Give a shorter duration such as 30m or 1h, or leave it empty to approve the time asked for."
+		}
+		b.Duration = pd.Std()
 	}
 	if formErr == "" {
 		if err := ballot.CheckForm(b, st); err != nil {

@@ -20,6 +20,8 @@
 //	POST /approvals/{id}/extend        ask for more time on granted access (grantee): a new approval
 //	GET  /secret-changes/new           the form to propose a secret change
 //	POST /secret-changes               propose it: values sealed and staged, an approval of the diff
+//	GET  /access                       request access: the catalog of what the signed-in person may ask for
+//	POST /access                       request one catalog item: an approval, as the API's
 //	GET  /delegations                  delegations by and to the signed-in person
 //	POST /delegations, /delegations/{id}/revoke   make one, end one
 //	GET  /d/{token}                    email link: confirmation page (sets a CSRF cookie)
@@ -50,6 +52,7 @@ import (
 	"github.com/signoff/signoff/channel/email/linktoken"
 	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/intake"
+	"github.com/signoff/signoff/policy/catalog"
 	"github.com/signoff/signoff/store/approvalstore"
 	"github.com/signoff/signoff/store/peoplestore"
 )
@@ -102,6 +105,11 @@ type Options struct {
 	// SecretTargets are the stores of the config in force that the form
 	// offers.
 	SecretTargets func() []SecretTarget
+	// Catalog is what a person may request under the config in force, for
+	// "Request access"; RequestAccess starts one (the gateway's intake).
+	// Nil leaves the page off.
+	Catalog       func(u *identity.User) []catalog.Item
+	RequestAccess RequestAccessFunc
 }
 
 // Handler serves the pages.
@@ -126,6 +134,9 @@ type Handler struct {
 	// propose and secretTargets serve the secret change form.
 	propose       ProposeSecretFunc
 	secretTargets func() []SecretTarget
+	// catalog and requestAccess serve "Request access".
+	catalog       func(u *identity.User) []catalog.Item
+	requestAccess RequestAccessFunc
 }
 
 // New checks the options.
@@ -142,6 +153,7 @@ func New(o Options) (*Handler, error) {
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", timeout: o.Timeout, proofs: o.Proofs, now: o.Now,
 		sessions: o.Sessions, signin: o.SignIn, devSignIn: o.DevSignIn && o.Sessions != nil, people: o.People,
 		members: o.Memberships, extend: o.Extend, propose: o.ProposeSecret, secretTargets: o.SecretTargets,
+		catalog: o.Catalog, requestAccess: o.RequestAccess,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -185,6 +197,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("POST /approvals/{id}/extend", h.page(h.webExtend))
 		mux.HandleFunc("GET /secret-changes/new", h.page(h.secretForm))
 		mux.HandleFunc("POST /secret-changes", h.page(h.webProposeSecret))
+		mux.HandleFunc("GET /access", h.page(h.accessPage))
+		mux.HandleFunc("POST /access", h.page(h.webRequestAccess))
 		mux.HandleFunc("GET /delegations", h.page(h.delegations))
 		mux.HandleFunc("POST /delegations", h.page(h.createDelegation))
 		mux.HandleFunc("POST /delegations/{id}/revoke", h.page(h.revokeDelegation))
@@ -201,7 +215,7 @@ var pages = parsePages()
 // parsePages parses every page with the layout.
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations", "secretchange"} {
+	for _, name := range []string{"confirm", "message", "approval", "signin", "inbox", "delegations", "secretchange", "access"} {
 		out[name] = template.Must(template.ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return out

@@ -26,18 +26,8 @@ type SecretProposal struct {
 // ProposeSecretFunc stages, as user, the values of p (sealed, in the
 // target store) and starts the approval of its redacted diff, once per
 // requestID (the gateway's Service.ProposeSecret). Its refusals are
-// *SecretRefused; any other error is an outage or a bug.
+// *Refused; any other error is an outage or a bug.
 type ProposeSecretFunc func(ctx context.Context, user *identity.User, requestID string, p SecretProposal) (*approval.State, error)
-
-// SecretRefused is a proposal that was not made: nothing is staged or
-// started. Reason is meant for the person (it names keys, never a value);
-// Code is the HTTP status of the page that says so.
-type SecretRefused struct {
-	Code   int
-	Reason string
-}
-
-func (e *SecretRefused) Error() string { return e.Reason }
 
 // SecretTarget is one configured store a change may name, with the
 // secrets (path.Match patterns) that may be changed there.
@@ -182,7 +172,7 @@ func (h *Handler) webProposeSecret(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.callContext(r.Context())
 	defer cancel()
 	st, err := h.propose(ctx, u, "web:secret:"+attempt, p)
-	var refused *SecretRefused
+	var refused *Refused
 	switch {
 	case errors.As(err, &refused):
 		h.logger.Info("web secret change refused", "user", u.Name, "target", p.Target, "secret", p.Secret, "reason", refused.Reason)

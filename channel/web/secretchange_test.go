@@ -75,11 +75,18 @@ type secretFixture struct {
 
 	mu     sync.Mutex
 	calls  []secretCall
-	refuse *SecretRefused
+	refuse *Refused
 	fail   error
 }
 
 func secretSetup(t *testing.T, on bool, targets ...SecretTarget) *secretFixture {
+	t.Helper()
+	return formSetup(t, on, nil, targets...)
+}
+
+// formSetup is secretSetup with mod changing the options before the
+// handler is built (the other forms' own fakes).
+func formSetup(t *testing.T, on bool, mod func(*Options, *secretFixture), targets ...SecretTarget) *secretFixture {
 	t.Helper()
 	dir, err := identity.NewDirectory([]identity.User{{Name: "alice"}, {Name: "bob"}, {Name: "carol"}, {Name: "walt"}})
 	if err != nil {
@@ -107,6 +114,9 @@ func secretSetup(t *testing.T, on bool, targets ...SecretTarget) *secretFixture 
 	if on {
 		o.ProposeSecret = f.propose
 	}
+	if mod != nil {
+		mod(&o, f)
+	}
 	f.h, err = New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +143,7 @@ func (f *secretFixture) propose(ctx context.Context, user *identity.User, reques
 	current := map[string]string{"DB_PASSWORD": oldPassword, "OLD_KEY": "old-key-value"}
 	diff, err := secretchange.Diff(f.fp, p.Target, p.Secret, current, p.Edits)
 	if err != nil {
-		return nil, &SecretRefused{Code: http.StatusUnprocessableEntity, Reason: err.Error()}
+		return nil, &Refused{Code: http.StatusUnprocessableEntity, Reason: err.Error()}
 	}
 	change := &secretchange.Change{Target: p.Target, Secret: p.Secret, Keys: diff, BaseVersion: "7", KeyID: f.fp.ID}
 	id := intake.ApprovalID(user.Name, requestID)
@@ -456,7 +466,7 @@ func TestWebProposeSecretRefusals(t *testing.T) {
 
 	// The store down, and a failure: said, without values.
 	f.mu.Lock()
-	f.refuse = &SecretRefused{Code: http.StatusServiceUnavailable, Reason: "the target store could not be read or written; nothing was proposed, retry later"}
+	f.refuse = &Refused{Code: http.StatusServiceUnavailable, Reason: "the target store could not be read or written; nothing was proposed, retry later"}
 	f.mu.Unlock()
 	rec = alice.do(http.MethodPost, "/secret-changes", secretForm(page, nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `data-result="unavailable"`) ||

@@ -104,6 +104,10 @@ func Deciders(st *approval.State, d approval.Decision, f Format) string {
 		if a.OnBehalfOf != "" {
 			s += " for " + f.person(a.OnBehalfOf)
 		}
+		if a.Duration > 0 {
+			// Approved for less time than asked.
+			s += " (" + approval.ShortDuration(a.Duration) + " only)"
+		}
 		if f.Chosen != nil {
 			if labels := f.Chosen(st, a); labels != "" {
 				s += " (" + labels + ")"

@@ -64,10 +64,11 @@ type clientCommand struct {
 }
 
 var clientCommands = []clientCommand{
-	{"request", "--title T --environment E [flags]", "ask for an approval; --wait gates a CI job on it", runRequest},
+	{"request", "--title T --environment E [flags]", "ask for an approval; --wait gates a CI job on it; --start for later access", runRequest},
 	{"get", "ID [--json]", "show an approval", runGet},
 	{"list", "[--status S] [--environment E] [--waiting]", "list approvals", runList},
-	{"approve", "ID [--comment C] [--for P]", "approve an approval (--for: as P's delegate)", runDecide},
+	{"catalog", "[--environment E] [--action T] [--json]", "list what you may request, with the request for each", runCatalog},
+	{"approve", "ID [--comment C] [--for P] [--duration D]", "approve an approval (--for: as P's delegate; --duration: grant less time)", runDecide},
 	{"reject", "ID [--comment C] [--for P]", "reject an approval", runDecide},
 	{"cancel", "ID [--reason R]", "cancel an approval (requester or admin)", runCancel},
 	{"revoke", "ID [--reason R]", "revoke granted access now (grantee or admin)", runCancel},

@@ -179,6 +179,9 @@ func runDecide(c *cli, args []string) int {
 	fs.Var(&values, "value", "a chosen option value, or the text of a text input (repeatable)")
 	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: a retry with the same key counts once")
 	fs.StringVar(&req.OnBehalfOf, "for", "", "decide in this approver's place, under their delegation to you")
+	if c.name == "approve" {
+		fs.StringVar(&req.Duration, "duration", "", "approve access for less time than asked (30m, 2h)")
+	}
 	fs.StringVar(&req.RequestHash, "request-hash", "",
 		"the request_hash of the content you reviewed (default: read the approval now, show it, and decide on that)")
 	fs.BoolVar(&asJSON, "json", false, "print the approval as JSON")

@@ -10,7 +10,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/signoff/signoff/approval"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -33,6 +35,7 @@ func runRequest(c *cli, args []string) int {
 		wait, asJSON  bool
 		timeout       time.Duration
 		requestIDFlag string
+		start         string
 	)
 	fs.StringVar(&req.Title, "title", "", "what is asked (required)")
 	fs.StringVar(&req.Environment, "environment", "", "environment, which selects the policy (required)")
@@ -48,6 +51,7 @@ func runRequest(c *cli, args []string) int {
 	fs.BoolVar(&wait, "wait", false, "wait for the outcome: exit 0 approved or bypassed, 1 rejected, expired or cancelled")
 	fs.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (exit 1); implies --wait")
 	fs.BoolVar(&asJSON, "json", false, "print the final approval as JSON on stdout")
+	fs.StringVar(&start, "start", "", "when granted access should start: RFC 3339 (2026-12-12T09:00:00Z) or a delay (+2h); default at approval")
 	pos, code, ok := c.parse(fs, args)
 	if !ok {
 		return code
@@ -63,6 +67,13 @@ func runRequest(c *cli, args []string) int {
 		return c.errorf("--timeout must be positive")
 	}
 	wait = wait || timeout > 0
+	if start != "" {
+		t, err := approval.ParseStart(start, time.Now())
+		if err != nil {
+			return c.errorf("--start: %v", err)
+		}
+		req.StartTime = timestamppb.New(t)
+	}
 	if len(fields) > 0 {
 		req.Fields = fields
 	}

@@ -13,6 +13,7 @@ import (
 var domain = map[string]string{
 	"approval":           "the judge and the state of an approval",
 	"policy":             "who may decide what",
+	"policy/catalog":     "what a person may request, under the policies",
 	"people":             "people, groups and delegations as values",
 	"grantlease":         "the lease of granted access",
 	"secretchange":       "sealed secret changes (crypto only)",

@@ -389,6 +389,9 @@ func (r Render) OutcomeLine(st *approval.State) string {
 	if !st.ClosedAt.IsZero() {
 		at = " at " + Date(st.ClosedAt)
 	}
+	if g := st.Grant; g != nil && !g.StartAt.IsZero() && g.GrantedAt.IsZero() && (st.Status == approval.StatusApproved || st.Status == approval.StatusBypassed) {
+		return fmt.Sprintf("%s *%s*%s · access from %s until %s", icon, Escape(string(st.Status)), at, Date(g.StartAt), Date(g.RevokeAt))
+	}
 	switch st.Status {
 	case approval.StatusGranted, approval.StatusRevoked:
 		if st.Grant != nil {

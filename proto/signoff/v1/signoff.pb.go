@@ -694,7 +694,12 @@ type CreateApprovalRequest struct {
 	// How long access is asked for ("2h", "90m", "1d"): required by grant
 	// actions (postgres_role), at most the policy's max_duration. Access is
 	// revoked that long after the approval.
-	Duration      string `protobuf:"bytes,10,opt,name=duration,proto3" json:"duration,omitempty"`
+	Duration string `protobuf:"bytes,10,opt,name=duration,proto3" json:"duration,omitempty"`
+	// When access should start, for a grant: at most 7 days ahead (or the
+	// policy's max_start_ahead). Approved before it, the access is granted
+	// then and revoked at start_time + duration; cancelled before it,
+	// nothing is granted. Empty: at approval.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -797,6 +802,13 @@ func (x *CreateApprovalRequest) GetDuration() string {
 		return x.Duration
 	}
 	return ""
+}
+
+func (x *CreateApprovalRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
 }
 
 type BypassApprovalRequest struct {
@@ -1197,6 +1209,282 @@ func (x *EvaluatePolicyResponse) GetRefusal() string {
 	return ""
 }
 
+type ListCatalogRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this environment; empty lists all.
+	Environment string `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
+	// Only this action type (postgres_role, aws_iam_group, ...); empty
+	// lists all.
+	ActionType    string `protobuf:"bytes,2,opt,name=action_type,json=actionType,proto3" json:"action_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCatalogRequest) Reset() {
+	*x = ListCatalogRequest{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCatalogRequest) ProtoMessage() {}
+
+func (x *ListCatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCatalogRequest.ProtoReflect.Descriptor instead.
+func (*ListCatalogRequest) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListCatalogRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *ListCatalogRequest) GetActionType() string {
+	if x != nil {
+		return x.ActionType
+	}
+	return ""
+}
+
+type ListCatalogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*CatalogItem         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCatalogResponse) Reset() {
+	*x = ListCatalogResponse{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCatalogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCatalogResponse) ProtoMessage() {}
+
+func (x *ListCatalogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCatalogResponse.ProtoReflect.Descriptor instead.
+func (*ListCatalogResponse) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListCatalogResponse) GetItems() []*CatalogItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// CatalogItem is one thing the caller may request. To request it, create
+// an approval with its environment and action, the action's params plus
+// each of ask filled in, and a duration up to max_duration.
+type CatalogItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable for the same config: "postgres_role:role=orders_read,target=orders@database".
+	Id          string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title       string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Environment string `protobuf:"bytes,3,opt,name=environment,proto3" json:"environment,omitempty"`
+	// The action type and the params the config fixes.
+	Action *Action `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The params the requester fills in (whose login, which access).
+	Ask        []*CatalogField `protobuf:"bytes,5,rep,name=ask,proto3" json:"ask,omitempty"`
+	PolicyName string          `protobuf:"bytes,6,opt,name=policy_name,json=policyName,proto3" json:"policy_name,omitempty"`
+	// Who approves each stage, and how many must.
+	Stages []*Stage `protobuf:"bytes,7,rep,name=stages,proto3" json:"stages,omitempty"`
+	// The longest grant the policy allows ("8h").
+	MaxDuration          string `protobuf:"bytes,8,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	RequireJustification bool   `protobuf:"varint,9,opt,name=require_justification,json=requireJustification,proto3" json:"require_justification,omitempty"`
+	// The policy also has a Rego rule, checked when the request is made.
+	HasRego       bool `protobuf:"varint,10,opt,name=has_rego,json=hasRego,proto3" json:"has_rego,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogItem) Reset() {
+	*x = CatalogItem{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogItem) ProtoMessage() {}
+
+func (x *CatalogItem) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogItem.ProtoReflect.Descriptor instead.
+func (*CatalogItem) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CatalogItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CatalogItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CatalogItem) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *CatalogItem) GetAction() *Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *CatalogItem) GetAsk() []*CatalogField {
+	if x != nil {
+		return x.Ask
+	}
+	return nil
+}
+
+func (x *CatalogItem) GetPolicyName() string {
+	if x != nil {
+		return x.PolicyName
+	}
+	return ""
+}
+
+func (x *CatalogItem) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *CatalogItem) GetMaxDuration() string {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return ""
+}
+
+func (x *CatalogItem) GetRequireJustification() bool {
+	if x != nil {
+		return x.RequireJustification
+	}
+	return false
+}
+
+func (x *CatalogItem) GetHasRego() bool {
+	if x != nil {
+		return x.HasRego
+	}
+	return false
+}
+
+type CatalogField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Param         string                 `protobuf:"bytes,1,opt,name=param,proto3" json:"param,omitempty"`
+	Hint          string                 `protobuf:"bytes,2,opt,name=hint,proto3" json:"hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogField) Reset() {
+	*x = CatalogField{}
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogField) ProtoMessage() {}
+
+func (x *CatalogField) ProtoReflect() protoreflect.Message {
+	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogField.ProtoReflect.Descriptor instead.
+func (*CatalogField) Descriptor() ([]byte, []int) {
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CatalogField) GetParam() string {
+	if x != nil {
+		return x.Param
+	}
+	return ""
+}
+
+func (x *CatalogField) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
 type Policy struct {
 	state                   protoimpl.MessageState `protogen:"open.v1"`
 	Name                    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1226,7 +1514,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1526,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[16]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1539,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{16}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Policy) GetName() string {
@@ -1413,7 +1701,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1713,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[17]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1726,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{17}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Stage) GetName() string {
@@ -1481,7 +1769,7 @@ type Escalation struct {
 
 func (x *Escalation) Reset() {
 	*x = Escalation{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1781,7 @@ func (x *Escalation) String() string {
 func (*Escalation) ProtoMessage() {}
 
 func (x *Escalation) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[18]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1794,7 @@ func (x *Escalation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
 func (*Escalation) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{18}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Escalation) GetAfter() string {
@@ -1549,7 +1837,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1849,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[19]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1862,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{19}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1614,7 +1902,7 @@ type GetApprovalRequest struct {
 
 func (x *GetApprovalRequest) Reset() {
 	*x = GetApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1914,7 @@ func (x *GetApprovalRequest) String() string {
 func (*GetApprovalRequest) ProtoMessage() {}
 
 func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[20]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1927,7 @@ func (x *GetApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApprovalRequest.ProtoReflect.Descriptor instead.
 func (*GetApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{20}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetApprovalRequest) GetId() string {
@@ -1668,7 +1956,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1968,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[21]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1981,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{21}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListApprovalsRequest) GetStatus() Status {
@@ -1748,7 +2036,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +2048,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[22]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +2061,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{22}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -1808,14 +2096,18 @@ type DecideApprovalRequest struct {
 	// Decide in this person's place, under a delegation from them to the
 	// caller in force now. Empty: as the caller, or, when the caller is not
 	// awaited in their own right, for the one they stand in for.
-	OnBehalfOf    string `protobuf:"bytes,7,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	OnBehalfOf string `protobuf:"bytes,7,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	// Approve access for less time than asked ("30m"): the grant uses the
+	// shortest duration its approvers approved. Only on approvals of
+	// grants, and no longer than asked.
+	Duration      string `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecideApprovalRequest) Reset() {
 	*x = DecideApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2119,7 @@ func (x *DecideApprovalRequest) String() string {
 func (*DecideApprovalRequest) ProtoMessage() {}
 
 func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[23]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2132,7 @@ func (x *DecideApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalRequest.ProtoReflect.Descriptor instead.
 func (*DecideApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{23}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DecideApprovalRequest) GetId() string {
@@ -1892,6 +2184,13 @@ func (x *DecideApprovalRequest) GetOnBehalfOf() string {
 	return ""
 }
 
+func (x *DecideApprovalRequest) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
 type DecideApprovalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The attempt as recorded: accepted, or refused with a reason.
@@ -1903,7 +2202,7 @@ type DecideApprovalResponse struct {
 
 func (x *DecideApprovalResponse) Reset() {
 	*x = DecideApprovalResponse{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2214,7 @@ func (x *DecideApprovalResponse) String() string {
 func (*DecideApprovalResponse) ProtoMessage() {}
 
 func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[24]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2227,7 @@ func (x *DecideApprovalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideApprovalResponse.ProtoReflect.Descriptor instead.
 func (*DecideApprovalResponse) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{24}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DecideApprovalResponse) GetAttempt() *DecisionAttempt {
@@ -1955,7 +2254,7 @@ type CancelApprovalRequest struct {
 
 func (x *CancelApprovalRequest) Reset() {
 	*x = CancelApprovalRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2266,7 @@ func (x *CancelApprovalRequest) String() string {
 func (*CancelApprovalRequest) ProtoMessage() {}
 
 func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[25]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2279,7 @@ func (x *CancelApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelApprovalRequest.ProtoReflect.Descriptor instead.
 func (*CancelApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{25}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelApprovalRequest) GetId() string {
@@ -2021,14 +2320,16 @@ type DecisionAttempt struct {
 	// it was not: such an attempt never counts.
 	Proof string `protobuf:"bytes,13,opt,name=proof,proto3" json:"proof,omitempty"`
 	// The approver this decision was made for, by their delegate (user).
-	OnBehalfOf    string `protobuf:"bytes,14,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	OnBehalfOf string `protobuf:"bytes,14,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	// Approved access for this long only, less than asked ("30m").
+	Duration      string `protobuf:"bytes,15,opt,name=duration,proto3" json:"duration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecisionAttempt) Reset() {
 	*x = DecisionAttempt{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2341,7 @@ func (x *DecisionAttempt) String() string {
 func (*DecisionAttempt) ProtoMessage() {}
 
 func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[26]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2354,7 @@ func (x *DecisionAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionAttempt.ProtoReflect.Descriptor instead.
 func (*DecisionAttempt) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{26}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DecisionAttempt) GetUser() string {
@@ -2154,6 +2455,13 @@ func (x *DecisionAttempt) GetOnBehalfOf() string {
 	return ""
 }
 
+func (x *DecisionAttempt) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
 type ActionResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -2167,7 +2475,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2487,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[27]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2500,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{27}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ActionResult) GetType() string {
@@ -2275,14 +2583,17 @@ type Approval struct {
 	// The granted approval this one extends (an extension request).
 	Extends string `protobuf:"bytes,35,opt,name=extends,proto3" json:"extends,omitempty"`
 	// A secret change's redacted diff: never a value.
-	SecretChange  *SecretChange `protobuf:"bytes,36,opt,name=secret_change,json=secretChange,proto3" json:"secret_change,omitempty"`
+	SecretChange *SecretChange `protobuf:"bytes,36,opt,name=secret_change,json=secretChange,proto3" json:"secret_change,omitempty"`
+	// When a grant was asked to start (scheduled grants); grant.start_time
+	// once approved before it.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2605,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[28]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2618,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{28}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Approval) GetId() string {
@@ -2562,6 +2873,13 @@ func (x *Approval) GetSecretChange() *SecretChange {
 	return nil
 }
 
+func (x *Approval) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
 // SecretChange is what a secret change request changes.
 type SecretChange struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2578,7 +2896,7 @@ type SecretChange struct {
 
 func (x *SecretChange) Reset() {
 	*x = SecretChange{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2908,7 @@ func (x *SecretChange) String() string {
 func (*SecretChange) ProtoMessage() {}
 
 func (x *SecretChange) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[29]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2921,7 @@ func (x *SecretChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretChange.ProtoReflect.Descriptor instead.
 func (*SecretChange) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{29}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SecretChange) GetTarget() string {
@@ -2661,7 +2979,7 @@ type SecretKeyChange struct {
 
 func (x *SecretKeyChange) Reset() {
 	*x = SecretKeyChange{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2991,7 @@ func (x *SecretKeyChange) String() string {
 func (*SecretKeyChange) ProtoMessage() {}
 
 func (x *SecretKeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[30]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +3004,7 @@ func (x *SecretKeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeyChange.ProtoReflect.Descriptor instead.
 func (*SecretKeyChange) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{30}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SecretKeyChange) GetKey() string {
@@ -2756,13 +3074,16 @@ type Grant struct {
 	AcknowledgedBy     string                 `protobuf:"bytes,9,opt,name=acknowledged_by,json=acknowledgedBy,proto3" json:"acknowledged_by,omitempty"`
 	AcknowledgedReason string                 `protobuf:"bytes,10,opt,name=acknowledged_reason,json=acknowledgedReason,proto3" json:"acknowledged_reason,omitempty"`
 	AcknowledgedTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=acknowledged_time,json=acknowledgedTime,proto3" json:"acknowledged_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// A scheduled grant's start: the access waits for it (the approval came
+	// before it).
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +3095,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[31]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +3108,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{31}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Grant) GetRevokeTime() *timestamppb.Timestamp {
@@ -2867,6 +3188,13 @@ func (x *Grant) GetAcknowledgedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Grant) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
 // GrantExtension is one approved extension.
 type GrantExtension struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2880,7 +3208,7 @@ type GrantExtension struct {
 
 func (x *GrantExtension) Reset() {
 	*x = GrantExtension{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2892,7 +3220,7 @@ func (x *GrantExtension) String() string {
 func (*GrantExtension) ProtoMessage() {}
 
 func (x *GrantExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[32]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2905,7 +3233,7 @@ func (x *GrantExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantExtension.ProtoReflect.Descriptor instead.
 func (*GrantExtension) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{32}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GrantExtension) GetApprovalId() string {
@@ -2939,7 +3267,7 @@ type RevokeGrantRequest struct {
 
 func (x *RevokeGrantRequest) Reset() {
 	*x = RevokeGrantRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2951,7 +3279,7 @@ func (x *RevokeGrantRequest) String() string {
 func (*RevokeGrantRequest) ProtoMessage() {}
 
 func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[33]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2964,7 +3292,7 @@ func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrantRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGrantRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{33}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RevokeGrantRequest) GetId() string {
@@ -2997,7 +3325,7 @@ type ExtendGrantRequest struct {
 
 func (x *ExtendGrantRequest) Reset() {
 	*x = ExtendGrantRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3337,7 @@ func (x *ExtendGrantRequest) String() string {
 func (*ExtendGrantRequest) ProtoMessage() {}
 
 func (x *ExtendGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[34]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3350,7 @@ func (x *ExtendGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendGrantRequest.ProtoReflect.Descriptor instead.
 func (*ExtendGrantRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{34}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExtendGrantRequest) GetId() string {
@@ -3064,7 +3392,7 @@ type AcknowledgeRevokeFailureRequest struct {
 
 func (x *AcknowledgeRevokeFailureRequest) Reset() {
 	*x = AcknowledgeRevokeFailureRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3076,7 +3404,7 @@ func (x *AcknowledgeRevokeFailureRequest) String() string {
 func (*AcknowledgeRevokeFailureRequest) ProtoMessage() {}
 
 func (x *AcknowledgeRevokeFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[35]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3089,7 +3417,7 @@ func (x *AcknowledgeRevokeFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRevokeFailureRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRevokeFailureRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{35}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AcknowledgeRevokeFailureRequest) GetId() string {
@@ -3124,7 +3452,7 @@ type ProposeSecretChangeRequest struct {
 
 func (x *ProposeSecretChangeRequest) Reset() {
 	*x = ProposeSecretChangeRequest{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3464,7 @@ func (x *ProposeSecretChangeRequest) String() string {
 func (*ProposeSecretChangeRequest) ProtoMessage() {}
 
 func (x *ProposeSecretChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[36]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3477,7 @@ func (x *ProposeSecretChangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeSecretChangeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeSecretChangeRequest) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{36}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ProposeSecretChangeRequest) GetRequestId() string {
@@ -3223,7 +3551,7 @@ type SecretEdit struct {
 
 func (x *SecretEdit) Reset() {
 	*x = SecretEdit{}
-	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3235,7 +3563,7 @@ func (x *SecretEdit) String() string {
 func (*SecretEdit) ProtoMessage() {}
 
 func (x *SecretEdit) ProtoReflect() protoreflect.Message {
-	mi := &file_signoff_v1_signoff_proto_msgTypes[37]
+	mi := &file_signoff_v1_signoff_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3248,7 +3576,7 @@ func (x *SecretEdit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEdit.ProtoReflect.Descriptor instead.
 func (*SecretEdit) Descriptor() ([]byte, []int) {
-	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{37}
+	return file_signoff_v1_signoff_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SecretEdit) GetKey() string {
@@ -3326,7 +3654,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
 	"\x05style\x18\x03 \x01(\tR\x05style\x120\n" +
-	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\xc5\x03\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\"\x80\x04\n" +
 	"\x15CreateApprovalRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -3339,7 +3667,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x05input\x18\b \x01(\v2\x11.signoff.v1.InputR\x05input\x12$\n" +
 	"\rjustification\x18\t \x01(\tR\rjustification\x12\x1a\n" +
 	"\bduration\x18\n" +
-	" \x01(\tR\bduration\x1a9\n" +
+	" \x01(\tR\bduration\x129\n" +
+	"\n" +
+	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
@@ -3370,7 +3700,29 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x12.signoff.v1.PolicyR\x06policy\x12)\n" +
 	"\x06stages\x18\x02 \x03(\v2\x11.signoff.v1.StageR\x06stages\x126\n" +
 	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x18\n" +
-	"\arefusal\x18\x04 \x01(\tR\arefusal\"\xcf\x06\n" +
+	"\arefusal\x18\x04 \x01(\tR\arefusal\"W\n" +
+	"\x12ListCatalogRequest\x12 \n" +
+	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x1f\n" +
+	"\vaction_type\x18\x02 \x01(\tR\n" +
+	"actionType\"D\n" +
+	"\x13ListCatalogResponse\x12-\n" +
+	"\x05items\x18\x01 \x03(\v2\x17.signoff.v1.CatalogItemR\x05items\"\xec\x02\n" +
+	"\vCatalogItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\venvironment\x18\x03 \x01(\tR\venvironment\x12*\n" +
+	"\x06action\x18\x04 \x01(\v2\x12.signoff.v1.ActionR\x06action\x12*\n" +
+	"\x03ask\x18\x05 \x03(\v2\x18.signoff.v1.CatalogFieldR\x03ask\x12\x1f\n" +
+	"\vpolicy_name\x18\x06 \x01(\tR\n" +
+	"policyName\x12)\n" +
+	"\x06stages\x18\a \x03(\v2\x11.signoff.v1.StageR\x06stages\x12!\n" +
+	"\fmax_duration\x18\b \x01(\tR\vmaxDuration\x123\n" +
+	"\x15require_justification\x18\t \x01(\bR\x14requireJustification\x12\x19\n" +
+	"\bhas_rego\x18\n" +
+	" \x01(\bR\ahasRego\"8\n" +
+	"\fCatalogField\x12\x14\n" +
+	"\x05param\x18\x01 \x01(\tR\x05param\x12\x12\n" +
+	"\x04hint\x18\x02 \x01(\tR\x04hint\"\xcf\x06\n" +
 	"\x06Policy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -3427,7 +3779,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"awaitingMe\"s\n" +
 	"\x15ListApprovalsResponse\x122\n" +
 	"\tapprovals\x18\x01 \x03(\v2\x14.signoff.v1.ApprovalR\tapprovals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xef\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x02\n" +
 	"\x15DecideApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -3437,13 +3789,14 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x06values\x18\x05 \x03(\tR\x06values\x12!\n" +
 	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\x12 \n" +
 	"\fon_behalf_of\x18\a \x01(\tR\n" +
-	"onBehalfOf\"\x81\x01\n" +
+	"onBehalfOf\x12\x1a\n" +
+	"\bduration\x18\b \x01(\tR\bduration\"\x81\x01\n" +
 	"\x16DecideApprovalResponse\x125\n" +
 	"\aattempt\x18\x01 \x01(\v2\x1b.signoff.v1.DecisionAttemptR\aattempt\x120\n" +
 	"\bapproval\x18\x02 \x01(\v2\x14.signoff.v1.ApprovalR\bapproval\"?\n" +
 	"\x15CancelApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb9\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd5\x03\n" +
 	"\x0fDecisionAttempt\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x120\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x14.signoff.v1.DecisionR\bdecision\x12\x18\n" +
@@ -3460,14 +3813,15 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\frefusal_code\x18\f \x01(\tR\vrefusalCode\x12\x14\n" +
 	"\x05proof\x18\r \x01(\tR\x05proof\x12 \n" +
 	"\fon_behalf_of\x18\x0e \x01(\tR\n" +
-	"onBehalfOf\"\xa7\x01\n" +
+	"onBehalfOf\x12\x1a\n" +
+	"\bduration\x18\x0f \x01(\tR\bduration\"\xa7\x01\n" +
 	"\fActionResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12\x16\n" +
 	"\x06output\x18\x03 \x01(\tR\x06output\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12;\n" +
 	"\vfinish_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xed\v\n" +
+	"finishTime\"\xa8\f\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -3510,7 +3864,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\bduration\x18! \x01(\tR\bduration\x12'\n" +
 	"\x05grant\x18\" \x01(\v2\x11.signoff.v1.GrantR\x05grant\x12\x18\n" +
 	"\aextends\x18# \x01(\tR\aextends\x12=\n" +
-	"\rsecret_change\x18$ \x01(\v2\x18.signoff.v1.SecretChangeR\fsecretChange\x1a9\n" +
+	"\rsecret_change\x18$ \x01(\v2\x18.signoff.v1.SecretChangeR\fsecretChange\x129\n" +
+	"\n" +
+	"start_time\x18% \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x01\n" +
@@ -3529,7 +3885,7 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"old_length\x18\x05 \x01(\x05R\toldLength\x12'\n" +
 	"\x0fnew_fingerprint\x18\x06 \x01(\tR\x0enewFingerprint\x12\x1d\n" +
 	"\n" +
-	"new_length\x18\a \x01(\x05R\tnewLength\"\xc0\x04\n" +
+	"new_length\x18\a \x01(\x05R\tnewLength\"\xfb\x04\n" +
 	"\x05Grant\x12;\n" +
 	"\vrevoke_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"revokeTime\x129\n" +
@@ -3546,7 +3902,9 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\x0facknowledged_by\x18\t \x01(\tR\x0eacknowledgedBy\x12/\n" +
 	"\x13acknowledged_reason\x18\n" +
 	" \x01(\tR\x12acknowledgedReason\x12G\n" +
-	"\x11acknowledged_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x10acknowledgedTime\"\x9f\x01\n" +
+	"\x11acknowledged_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x10acknowledgedTime\x129\n" +
+	"\n" +
+	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x9f\x01\n" +
 	"\x0eGrantExtension\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x127\n" +
@@ -3604,11 +3962,12 @@ const file_signoff_v1_signoff_proto_rawDesc = "" +
 	"\vRevokeGrant\x12\x1e.signoff.v1.RevokeGrantRequest\x1a\x14.signoff.v1.Approval\x12C\n" +
 	"\vExtendGrant\x12\x1e.signoff.v1.ExtendGrantRequest\x1a\x14.signoff.v1.Approval\x12]\n" +
 	"\x18AcknowledgeRevokeFailure\x12+.signoff.v1.AcknowledgeRevokeFailureRequest\x1a\x14.signoff.v1.Approval\x12S\n" +
-	"\x13ProposeSecretChange\x12&.signoff.v1.ProposeSecretChangeRequest\x1a\x14.signoff.v1.Approval2\xfa\x01\n" +
+	"\x13ProposeSecretChange\x12&.signoff.v1.ProposeSecretChangeRequest\x1a\x14.signoff.v1.Approval2\xca\x02\n" +
 	"\rPolicyService\x12Q\n" +
 	"\fListPolicies\x12\x1f.signoff.v1.ListPoliciesRequest\x1a .signoff.v1.ListPoliciesResponse\x12=\n" +
 	"\tGetPolicy\x12\x1c.signoff.v1.GetPolicyRequest\x1a\x12.signoff.v1.Policy\x12W\n" +
-	"\x0eEvaluatePolicy\x12!.signoff.v1.EvaluatePolicyRequest\x1a\".signoff.v1.EvaluatePolicyResponse2\x91\x02\n" +
+	"\x0eEvaluatePolicy\x12!.signoff.v1.EvaluatePolicyRequest\x1a\".signoff.v1.EvaluatePolicyResponse\x12N\n" +
+	"\vListCatalog\x12\x1e.signoff.v1.ListCatalogRequest\x1a\x1f.signoff.v1.ListCatalogResponse2\x91\x02\n" +
 	"\x11DelegationService\x12O\n" +
 	"\x10CreateDelegation\x12#.signoff.v1.CreateDelegationRequest\x1a\x16.signoff.v1.Delegation\x12Z\n" +
 	"\x0fListDelegations\x12\".signoff.v1.ListDelegationsRequest\x1a#.signoff.v1.ListDelegationsResponse\x12O\n" +
@@ -3627,7 +3986,7 @@ func file_signoff_v1_signoff_proto_rawDescGZIP() []byte {
 }
 
 var file_signoff_v1_signoff_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_signoff_v1_signoff_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_signoff_v1_signoff_proto_goTypes = []any{
 	(Status)(0),                             // 0: signoff.v1.Status
 	(Decision)(0),                           // 1: signoff.v1.Decision
@@ -3647,128 +4006,141 @@ var file_signoff_v1_signoff_proto_goTypes = []any{
 	(*GetPolicyRequest)(nil),                // 15: signoff.v1.GetPolicyRequest
 	(*EvaluatePolicyRequest)(nil),           // 16: signoff.v1.EvaluatePolicyRequest
 	(*EvaluatePolicyResponse)(nil),          // 17: signoff.v1.EvaluatePolicyResponse
-	(*Policy)(nil),                          // 18: signoff.v1.Policy
-	(*Stage)(nil),                           // 19: signoff.v1.Stage
-	(*Escalation)(nil),                      // 20: signoff.v1.Escalation
-	(*AuditEvent)(nil),                      // 21: signoff.v1.AuditEvent
-	(*GetApprovalRequest)(nil),              // 22: signoff.v1.GetApprovalRequest
-	(*ListApprovalsRequest)(nil),            // 23: signoff.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),           // 24: signoff.v1.ListApprovalsResponse
-	(*DecideApprovalRequest)(nil),           // 25: signoff.v1.DecideApprovalRequest
-	(*DecideApprovalResponse)(nil),          // 26: signoff.v1.DecideApprovalResponse
-	(*CancelApprovalRequest)(nil),           // 27: signoff.v1.CancelApprovalRequest
-	(*DecisionAttempt)(nil),                 // 28: signoff.v1.DecisionAttempt
-	(*ActionResult)(nil),                    // 29: signoff.v1.ActionResult
-	(*Approval)(nil),                        // 30: signoff.v1.Approval
-	(*SecretChange)(nil),                    // 31: signoff.v1.SecretChange
-	(*SecretKeyChange)(nil),                 // 32: signoff.v1.SecretKeyChange
-	(*Grant)(nil),                           // 33: signoff.v1.Grant
-	(*GrantExtension)(nil),                  // 34: signoff.v1.GrantExtension
-	(*RevokeGrantRequest)(nil),              // 35: signoff.v1.RevokeGrantRequest
-	(*ExtendGrantRequest)(nil),              // 36: signoff.v1.ExtendGrantRequest
-	(*AcknowledgeRevokeFailureRequest)(nil), // 37: signoff.v1.AcknowledgeRevokeFailureRequest
-	(*ProposeSecretChangeRequest)(nil),      // 38: signoff.v1.ProposeSecretChangeRequest
-	(*SecretEdit)(nil),                      // 39: signoff.v1.SecretEdit
-	nil,                                     // 40: signoff.v1.Action.ParamsEntry
-	nil,                                     // 41: signoff.v1.CreateApprovalRequest.FieldsEntry
-	nil,                                     // 42: signoff.v1.AmendApprovalRequest.FieldsEntry
-	nil,                                     // 43: signoff.v1.Approval.FieldsEntry
-	(*timestamppb.Timestamp)(nil),           // 44: google.protobuf.Timestamp
+	(*ListCatalogRequest)(nil),              // 18: signoff.v1.ListCatalogRequest
+	(*ListCatalogResponse)(nil),             // 19: signoff.v1.ListCatalogResponse
+	(*CatalogItem)(nil),                     // 20: signoff.v1.CatalogItem
+	(*CatalogField)(nil),                    // 21: signoff.v1.CatalogField
+	(*Policy)(nil),                          // 22: signoff.v1.Policy
+	(*Stage)(nil),                           // 23: signoff.v1.Stage
+	(*Escalation)(nil),                      // 24: signoff.v1.Escalation
+	(*AuditEvent)(nil),                      // 25: signoff.v1.AuditEvent
+	(*GetApprovalRequest)(nil),              // 26: signoff.v1.GetApprovalRequest
+	(*ListApprovalsRequest)(nil),            // 27: signoff.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),           // 28: signoff.v1.ListApprovalsResponse
+	(*DecideApprovalRequest)(nil),           // 29: signoff.v1.DecideApprovalRequest
+	(*DecideApprovalResponse)(nil),          // 30: signoff.v1.DecideApprovalResponse
+	(*CancelApprovalRequest)(nil),           // 31: signoff.v1.CancelApprovalRequest
+	(*DecisionAttempt)(nil),                 // 32: signoff.v1.DecisionAttempt
+	(*ActionResult)(nil),                    // 33: signoff.v1.ActionResult
+	(*Approval)(nil),                        // 34: signoff.v1.Approval
+	(*SecretChange)(nil),                    // 35: signoff.v1.SecretChange
+	(*SecretKeyChange)(nil),                 // 36: signoff.v1.SecretKeyChange
+	(*Grant)(nil),                           // 37: signoff.v1.Grant
+	(*GrantExtension)(nil),                  // 38: signoff.v1.GrantExtension
+	(*RevokeGrantRequest)(nil),              // 39: signoff.v1.RevokeGrantRequest
+	(*ExtendGrantRequest)(nil),              // 40: signoff.v1.ExtendGrantRequest
+	(*AcknowledgeRevokeFailureRequest)(nil), // 41: signoff.v1.AcknowledgeRevokeFailureRequest
+	(*ProposeSecretChangeRequest)(nil),      // 42: signoff.v1.ProposeSecretChangeRequest
+	(*SecretEdit)(nil),                      // 43: signoff.v1.SecretEdit
+	nil,                                     // 44: signoff.v1.Action.ParamsEntry
+	nil,                                     // 45: signoff.v1.CreateApprovalRequest.FieldsEntry
+	nil,                                     // 46: signoff.v1.AmendApprovalRequest.FieldsEntry
+	nil,                                     // 47: signoff.v1.Approval.FieldsEntry
+	(*timestamppb.Timestamp)(nil),           // 48: google.protobuf.Timestamp
 }
 var file_signoff_v1_signoff_proto_depIdxs = []int32{
-	44, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
-	44, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
-	44, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	44, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
-	44, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
+	48, // 0: signoff.v1.Delegation.start_time:type_name -> google.protobuf.Timestamp
+	48, // 1: signoff.v1.Delegation.end_time:type_name -> google.protobuf.Timestamp
+	48, // 2: signoff.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	48, // 3: signoff.v1.Delegation.revoke_time:type_name -> google.protobuf.Timestamp
+	48, // 4: signoff.v1.CreateDelegationRequest.start_time:type_name -> google.protobuf.Timestamp
+	48, // 5: signoff.v1.CreateDelegationRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: signoff.v1.ListDelegationsResponse.delegations:type_name -> signoff.v1.Delegation
-	40, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
+	44, // 7: signoff.v1.Action.params:type_name -> signoff.v1.Action.ParamsEntry
 	9,  // 8: signoff.v1.Input.options:type_name -> signoff.v1.Option
 	1,  // 9: signoff.v1.Option.decision:type_name -> signoff.v1.Decision
-	41, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
+	45, // 10: signoff.v1.CreateApprovalRequest.fields:type_name -> signoff.v1.CreateApprovalRequest.FieldsEntry
 	7,  // 11: signoff.v1.CreateApprovalRequest.action:type_name -> signoff.v1.Action
 	8,  // 12: signoff.v1.CreateApprovalRequest.input:type_name -> signoff.v1.Input
-	42, // 13: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
-	7,  // 14: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
-	8,  // 15: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
-	18, // 16: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
-	7,  // 17: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
-	18, // 18: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
-	19, // 19: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
-	44, // 20: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
-	19, // 21: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
-	20, // 22: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
-	44, // 23: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 24: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
-	30, // 25: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
-	1,  // 26: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
-	28, // 27: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
-	30, // 28: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
-	1,  // 29: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
-	44, // 30: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
-	44, // 31: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
-	43, // 32: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
-	0,  // 33: signoff.v1.Approval.status:type_name -> signoff.v1.Status
-	28, // 34: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
-	44, // 35: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	44, // 36: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
-	44, // 37: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
-	7,  // 38: signoff.v1.Approval.action:type_name -> signoff.v1.Action
-	29, // 39: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
-	8,  // 40: signoff.v1.Approval.input:type_name -> signoff.v1.Input
-	19, // 41: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
-	21, // 42: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
-	33, // 43: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
-	31, // 44: signoff.v1.Approval.secret_change:type_name -> signoff.v1.SecretChange
-	32, // 45: signoff.v1.SecretChange.keys:type_name -> signoff.v1.SecretKeyChange
-	44, // 46: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
-	44, // 47: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
-	44, // 48: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
-	34, // 49: signoff.v1.Grant.extensions:type_name -> signoff.v1.GrantExtension
-	44, // 50: signoff.v1.Grant.acknowledged_time:type_name -> google.protobuf.Timestamp
-	44, // 51: signoff.v1.GrantExtension.from_time:type_name -> google.protobuf.Timestamp
-	44, // 52: signoff.v1.GrantExtension.to_time:type_name -> google.protobuf.Timestamp
-	39, // 53: signoff.v1.ProposeSecretChangeRequest.changes:type_name -> signoff.v1.SecretEdit
-	10, // 54: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
-	22, // 55: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
-	23, // 56: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
-	25, // 57: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
-	27, // 58: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
-	11, // 59: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
-	12, // 60: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
-	35, // 61: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
-	36, // 62: signoff.v1.ApprovalService.ExtendGrant:input_type -> signoff.v1.ExtendGrantRequest
-	37, // 63: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:input_type -> signoff.v1.AcknowledgeRevokeFailureRequest
-	38, // 64: signoff.v1.ApprovalService.ProposeSecretChange:input_type -> signoff.v1.ProposeSecretChangeRequest
-	13, // 65: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
-	15, // 66: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
-	16, // 67: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
-	3,  // 68: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
-	4,  // 69: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
-	6,  // 70: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
-	30, // 71: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
-	30, // 72: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
-	24, // 73: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
-	26, // 74: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
-	30, // 75: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
-	30, // 76: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
-	30, // 77: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
-	30, // 78: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
-	30, // 79: signoff.v1.ApprovalService.ExtendGrant:output_type -> signoff.v1.Approval
-	30, // 80: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:output_type -> signoff.v1.Approval
-	30, // 81: signoff.v1.ApprovalService.ProposeSecretChange:output_type -> signoff.v1.Approval
-	14, // 82: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
-	18, // 83: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
-	17, // 84: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
-	2,  // 85: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
-	5,  // 86: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
-	2,  // 87: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
-	71, // [71:88] is the sub-list for method output_type
-	54, // [54:71] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	48, // 13: signoff.v1.CreateApprovalRequest.start_time:type_name -> google.protobuf.Timestamp
+	46, // 14: signoff.v1.AmendApprovalRequest.fields:type_name -> signoff.v1.AmendApprovalRequest.FieldsEntry
+	7,  // 15: signoff.v1.AmendApprovalRequest.action:type_name -> signoff.v1.Action
+	8,  // 16: signoff.v1.AmendApprovalRequest.input:type_name -> signoff.v1.Input
+	22, // 17: signoff.v1.ListPoliciesResponse.policies:type_name -> signoff.v1.Policy
+	7,  // 18: signoff.v1.EvaluatePolicyRequest.action:type_name -> signoff.v1.Action
+	22, // 19: signoff.v1.EvaluatePolicyResponse.policy:type_name -> signoff.v1.Policy
+	23, // 20: signoff.v1.EvaluatePolicyResponse.stages:type_name -> signoff.v1.Stage
+	48, // 21: signoff.v1.EvaluatePolicyResponse.deadline:type_name -> google.protobuf.Timestamp
+	20, // 22: signoff.v1.ListCatalogResponse.items:type_name -> signoff.v1.CatalogItem
+	7,  // 23: signoff.v1.CatalogItem.action:type_name -> signoff.v1.Action
+	21, // 24: signoff.v1.CatalogItem.ask:type_name -> signoff.v1.CatalogField
+	23, // 25: signoff.v1.CatalogItem.stages:type_name -> signoff.v1.Stage
+	23, // 26: signoff.v1.Policy.stages:type_name -> signoff.v1.Stage
+	24, // 27: signoff.v1.Policy.escalations:type_name -> signoff.v1.Escalation
+	48, // 28: signoff.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 29: signoff.v1.ListApprovalsRequest.status:type_name -> signoff.v1.Status
+	34, // 30: signoff.v1.ListApprovalsResponse.approvals:type_name -> signoff.v1.Approval
+	1,  // 31: signoff.v1.DecideApprovalRequest.decision:type_name -> signoff.v1.Decision
+	32, // 32: signoff.v1.DecideApprovalResponse.attempt:type_name -> signoff.v1.DecisionAttempt
+	34, // 33: signoff.v1.DecideApprovalResponse.approval:type_name -> signoff.v1.Approval
+	1,  // 34: signoff.v1.DecisionAttempt.decision:type_name -> signoff.v1.Decision
+	48, // 35: signoff.v1.DecisionAttempt.time:type_name -> google.protobuf.Timestamp
+	48, // 36: signoff.v1.ActionResult.finish_time:type_name -> google.protobuf.Timestamp
+	47, // 37: signoff.v1.Approval.fields:type_name -> signoff.v1.Approval.FieldsEntry
+	0,  // 38: signoff.v1.Approval.status:type_name -> signoff.v1.Status
+	32, // 39: signoff.v1.Approval.decisions:type_name -> signoff.v1.DecisionAttempt
+	48, // 40: signoff.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	48, // 41: signoff.v1.Approval.deadline:type_name -> google.protobuf.Timestamp
+	48, // 42: signoff.v1.Approval.close_time:type_name -> google.protobuf.Timestamp
+	7,  // 43: signoff.v1.Approval.action:type_name -> signoff.v1.Action
+	33, // 44: signoff.v1.Approval.action_result:type_name -> signoff.v1.ActionResult
+	8,  // 45: signoff.v1.Approval.input:type_name -> signoff.v1.Input
+	23, // 46: signoff.v1.Approval.stages:type_name -> signoff.v1.Stage
+	25, // 47: signoff.v1.Approval.events:type_name -> signoff.v1.AuditEvent
+	37, // 48: signoff.v1.Approval.grant:type_name -> signoff.v1.Grant
+	35, // 49: signoff.v1.Approval.secret_change:type_name -> signoff.v1.SecretChange
+	48, // 50: signoff.v1.Approval.start_time:type_name -> google.protobuf.Timestamp
+	36, // 51: signoff.v1.SecretChange.keys:type_name -> signoff.v1.SecretKeyChange
+	48, // 52: signoff.v1.Grant.revoke_time:type_name -> google.protobuf.Timestamp
+	48, // 53: signoff.v1.Grant.grant_time:type_name -> google.protobuf.Timestamp
+	48, // 54: signoff.v1.Grant.revoked_time:type_name -> google.protobuf.Timestamp
+	38, // 55: signoff.v1.Grant.extensions:type_name -> signoff.v1.GrantExtension
+	48, // 56: signoff.v1.Grant.acknowledged_time:type_name -> google.protobuf.Timestamp
+	48, // 57: signoff.v1.Grant.start_time:type_name -> google.protobuf.Timestamp
+	48, // 58: signoff.v1.GrantExtension.from_time:type_name -> google.protobuf.Timestamp
+	48, // 59: signoff.v1.GrantExtension.to_time:type_name -> google.protobuf.Timestamp
+	43, // 60: signoff.v1.ProposeSecretChangeRequest.changes:type_name -> signoff.v1.SecretEdit
+	10, // 61: signoff.v1.ApprovalService.CreateApproval:input_type -> signoff.v1.CreateApprovalRequest
+	26, // 62: signoff.v1.ApprovalService.GetApproval:input_type -> signoff.v1.GetApprovalRequest
+	27, // 63: signoff.v1.ApprovalService.ListApprovals:input_type -> signoff.v1.ListApprovalsRequest
+	29, // 64: signoff.v1.ApprovalService.DecideApproval:input_type -> signoff.v1.DecideApprovalRequest
+	31, // 65: signoff.v1.ApprovalService.CancelApproval:input_type -> signoff.v1.CancelApprovalRequest
+	11, // 66: signoff.v1.ApprovalService.BypassApproval:input_type -> signoff.v1.BypassApprovalRequest
+	12, // 67: signoff.v1.ApprovalService.AmendApproval:input_type -> signoff.v1.AmendApprovalRequest
+	39, // 68: signoff.v1.ApprovalService.RevokeGrant:input_type -> signoff.v1.RevokeGrantRequest
+	40, // 69: signoff.v1.ApprovalService.ExtendGrant:input_type -> signoff.v1.ExtendGrantRequest
+	41, // 70: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:input_type -> signoff.v1.AcknowledgeRevokeFailureRequest
+	42, // 71: signoff.v1.ApprovalService.ProposeSecretChange:input_type -> signoff.v1.ProposeSecretChangeRequest
+	13, // 72: signoff.v1.PolicyService.ListPolicies:input_type -> signoff.v1.ListPoliciesRequest
+	15, // 73: signoff.v1.PolicyService.GetPolicy:input_type -> signoff.v1.GetPolicyRequest
+	16, // 74: signoff.v1.PolicyService.EvaluatePolicy:input_type -> signoff.v1.EvaluatePolicyRequest
+	18, // 75: signoff.v1.PolicyService.ListCatalog:input_type -> signoff.v1.ListCatalogRequest
+	3,  // 76: signoff.v1.DelegationService.CreateDelegation:input_type -> signoff.v1.CreateDelegationRequest
+	4,  // 77: signoff.v1.DelegationService.ListDelegations:input_type -> signoff.v1.ListDelegationsRequest
+	6,  // 78: signoff.v1.DelegationService.RevokeDelegation:input_type -> signoff.v1.RevokeDelegationRequest
+	34, // 79: signoff.v1.ApprovalService.CreateApproval:output_type -> signoff.v1.Approval
+	34, // 80: signoff.v1.ApprovalService.GetApproval:output_type -> signoff.v1.Approval
+	28, // 81: signoff.v1.ApprovalService.ListApprovals:output_type -> signoff.v1.ListApprovalsResponse
+	30, // 82: signoff.v1.ApprovalService.DecideApproval:output_type -> signoff.v1.DecideApprovalResponse
+	34, // 83: signoff.v1.ApprovalService.CancelApproval:output_type -> signoff.v1.Approval
+	34, // 84: signoff.v1.ApprovalService.BypassApproval:output_type -> signoff.v1.Approval
+	34, // 85: signoff.v1.ApprovalService.AmendApproval:output_type -> signoff.v1.Approval
+	34, // 86: signoff.v1.ApprovalService.RevokeGrant:output_type -> signoff.v1.Approval
+	34, // 87: signoff.v1.ApprovalService.ExtendGrant:output_type -> signoff.v1.Approval
+	34, // 88: signoff.v1.ApprovalService.AcknowledgeRevokeFailure:output_type -> signoff.v1.Approval
+	34, // 89: signoff.v1.ApprovalService.ProposeSecretChange:output_type -> signoff.v1.Approval
+	14, // 90: signoff.v1.PolicyService.ListPolicies:output_type -> signoff.v1.ListPoliciesResponse
+	22, // 91: signoff.v1.PolicyService.GetPolicy:output_type -> signoff.v1.Policy
+	17, // 92: signoff.v1.PolicyService.EvaluatePolicy:output_type -> signoff.v1.EvaluatePolicyResponse
+	19, // 93: signoff.v1.PolicyService.ListCatalog:output_type -> signoff.v1.ListCatalogResponse
+	2,  // 94: signoff.v1.DelegationService.CreateDelegation:output_type -> signoff.v1.Delegation
+	5,  // 95: signoff.v1.DelegationService.ListDelegations:output_type -> signoff.v1.ListDelegationsResponse
+	2,  // 96: signoff.v1.DelegationService.RevokeDelegation:output_type -> signoff.v1.Delegation
+	79, // [79:97] is the sub-list for method output_type
+	61, // [61:79] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_signoff_v1_signoff_proto_init() }
@@ -3782,7 +4154,7 @@ func file_signoff_v1_signoff_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_signoff_v1_signoff_proto_rawDesc), len(file_signoff_v1_signoff_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   42,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -562,6 +562,7 @@ const (
 	PolicyService_ListPolicies_FullMethodName   = "/signoff.v1.PolicyService/ListPolicies"
 	PolicyService_GetPolicy_FullMethodName      = "/signoff.v1.PolicyService/GetPolicy"
 	PolicyService_EvaluatePolicy_FullMethodName = "/signoff.v1.PolicyService/EvaluatePolicy"
+	PolicyService_ListCatalog_FullMethodName    = "/signoff.v1.PolicyService/ListCatalog"
 )
 
 // PolicyServiceClient is the client API for PolicyService service.
@@ -574,6 +575,11 @@ type PolicyServiceClient interface {
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*Policy, error)
 	// EvaluatePolicy says what would govern a would-be request.
 	EvaluatePolicy(ctx context.Context, in *EvaluatePolicyRequest, opts ...grpc.CallOption) (*EvaluatePolicyResponse, error)
+	// ListCatalog lists what the caller may request: each thing the config
+	// lets a grant action grant, in each environment the policies name, with
+	// the policy that governs it for the caller, who approves and the
+	// longest grant. What is not listed cannot be requested.
+	ListCatalog(ctx context.Context, in *ListCatalogRequest, opts ...grpc.CallOption) (*ListCatalogResponse, error)
 }
 
 type policyServiceClient struct {
@@ -614,6 +620,16 @@ func (c *policyServiceClient) EvaluatePolicy(ctx context.Context, in *EvaluatePo
 	return out, nil
 }
 
+func (c *policyServiceClient) ListCatalog(ctx context.Context, in *ListCatalogRequest, opts ...grpc.CallOption) (*ListCatalogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCatalogResponse)
+	err := c.cc.Invoke(ctx, PolicyService_ListCatalog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyServiceServer is the server API for PolicyService service.
 // All implementations must embed UnimplementedPolicyServiceServer
 // for forward compatibility.
@@ -624,6 +640,11 @@ type PolicyServiceServer interface {
 	GetPolicy(context.Context, *GetPolicyRequest) (*Policy, error)
 	// EvaluatePolicy says what would govern a would-be request.
 	EvaluatePolicy(context.Context, *EvaluatePolicyRequest) (*EvaluatePolicyResponse, error)
+	// ListCatalog lists what the caller may request: each thing the config
+	// lets a grant action grant, in each environment the policies name, with
+	// the policy that governs it for the caller, who approves and the
+	// longest grant. What is not listed cannot be requested.
+	ListCatalog(context.Context, *ListCatalogRequest) (*ListCatalogResponse, error)
 	mustEmbedUnimplementedPolicyServiceServer()
 }
 
@@ -642,6 +663,9 @@ func (UnimplementedPolicyServiceServer) GetPolicy(context.Context, *GetPolicyReq
 }
 func (UnimplementedPolicyServiceServer) EvaluatePolicy(context.Context, *EvaluatePolicyRequest) (*EvaluatePolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EvaluatePolicy not implemented")
+}
+func (UnimplementedPolicyServiceServer) ListCatalog(context.Context, *ListCatalogRequest) (*ListCatalogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCatalog not implemented")
 }
 func (UnimplementedPolicyServiceServer) mustEmbedUnimplementedPolicyServiceServer() {}
 func (UnimplementedPolicyServiceServer) testEmbeddedByValue()                       {}
@@ -718,6 +742,24 @@ func _PolicyService_EvaluatePolicy_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyService_ListCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyServiceServer).ListCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyService_ListCatalog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyServiceServer).ListCatalog(ctx, req.(*ListCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyService_ServiceDesc is the grpc.ServiceDesc for PolicyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -736,6 +778,10 @@ var PolicyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EvaluatePolicy",
 			Handler:    _PolicyService_EvaluatePolicy_Handler,
+		},
+		{
+			MethodName: "ListCatalog",
+			Handler:    _PolicyService_ListCatalog_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
