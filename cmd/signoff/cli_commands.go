@@ -63,6 +63,14 @@ func (c *cli) describe(a *pb.Approval) {
 	line("created", timeText(a.GetCreateTime().AsTime(), a.GetCreateTime() != nil))
 	line("deadline", timeText(a.GetDeadline().AsTime(), a.GetDeadline() != nil))
 	line("closed", timeText(a.GetCloseTime().AsTime(), a.GetCloseTime() != nil))
+	line("access for", a.GetDuration())
+	line("access from", timeText(a.GetStartTime().AsTime(), a.GetStartTime() != nil))
+	if g := a.GetGrant(); g != nil {
+		line("grant starts", timeText(g.GetStartTime().AsTime(), g.GetStartTime() != nil))
+		line("granted", timeText(g.GetGrantTime().AsTime(), g.GetGrantTime() != nil))
+		line("revoke at", timeText(g.GetRevokeTime().AsTime(), g.GetRevokeTime() != nil))
+		line("revoked", timeText(g.GetRevokedTime().AsTime(), g.GetRevokedTime() != nil))
+	}
 	if act := a.GetAction(); act != nil && act.GetType() != "" {
 		v := approval.Action{Type: act.GetType(), URL: act.GetUrl(), Params: act.GetParams()}.View()
 		line("action", v.Headline())
@@ -86,6 +94,9 @@ func (c *cli) describe(a *pb.Approval) {
 		verdict := "accepted"
 		if !d.GetAccepted() {
 			verdict = "refused: " + d.GetRefusalReason()
+		}
+		if d.GetDuration() != "" {
+			verdict += ", for " + d.GetDuration() + " only"
 		}
 		line("decision", fmt.Sprintf("%s %s (%s, %s) %s", d.GetUser(), strings.ToLower(strings.TrimPrefix(d.GetDecision().String(), "DECISION_")),
 			d.GetChannel(), verdict, d.GetComment()))

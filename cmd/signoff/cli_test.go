@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
@@ -154,6 +157,23 @@ func TestDescribeShowsTheAction(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "\x1b") {
 			t.Errorf("a raw escape character reached the terminal:\n%q", out.String())
+		}
+	}
+}
+
+// `signoff get` of a scheduled grant approved for less: when it starts,
+// when it is revoked, and who approved for how long.
+func TestDescribeShowsTheGrantsTerms(t *testing.T) {
+	start := time.Date(2026, 12, 12, 9, 0, 0, 0, time.UTC)
+	var out bytes.Buffer
+	c := &cli{getenv: envOf(), stdout: &out}
+	c.describe(&pb.Approval{Id: "abc", Title: "Saturday window", Duration: "2h0m0s", StartTime: timestamppb.New(start),
+		Grant: &pb.Grant{StartTime: timestamppb.New(start), RevokeTime: timestamppb.New(start.Add(30 * time.Minute))},
+		Decisions: []*pb.DecisionAttempt{{User: "bob", Decision: pb.Decision_DECISION_APPROVE, Channel: "api", Accepted: true, Duration: "30m"}}})
+	flat := spaces.ReplaceAllString(out.String(), " ")
+	for _, w := range []string{"access for: 2h0m0s", "grant starts: 2026-12-12", "revoke at: 2026-12-12", "bob approve (api, accepted, for 30m only)"} {
+		if !strings.Contains(flat, w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
 	}
 }
