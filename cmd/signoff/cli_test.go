@@ -168,7 +168,7 @@ func TestDescribeShowsTheGrantsTerms(t *testing.T) {
 	var out bytes.Buffer
 	c := &cli{getenv: envOf(), stdout: &out}
 	c.describe(&pb.Approval{Id: "abc", Title: "Saturday window", Duration: "2h0m0s", StartTime: timestamppb.New(start),
-		Grant: &pb.Grant{StartTime: timestamppb.New(start), RevokeTime: timestamppb.New(start.Add(30 * time.Minute))},
+		Grant:     &pb.Grant{StartTime: timestamppb.New(start), RevokeTime: timestamppb.New(start.Add(30 * time.Minute))},
 		Decisions: []*pb.DecisionAttempt{{User: "bob", Decision: pb.Decision_DECISION_APPROVE, Channel: "api", Accepted: true, Duration: "30m"}}})
 	flat := spaces.ReplaceAllString(out.String(), " ")
 	for _, w := range []string{"access for: 2h0m0s", "grant starts: 2026-12-12", "revoke at: 2026-12-12", "bob approve (api, accepted, for 30m only)"} {
