@@ -12,7 +12,6 @@ import (
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/policy/regopolicy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -31,20 +30,16 @@ func TestCatalogDiffersAsTheConfigSays(t *testing.T) {
 				"orders": {URLEnv: "SIGNOFF_TEST_UNUSED_DB_URL", Roles: []string{"orders_read"}},
 			}
 			c.Actions.AWSIAM.Groups = []string{"auditors"}
-			pols := append([]policy.Policy{{
+			putPolicies(t, c, policy.Policy{
 				Name: "database-access", Match: policy.Match{Environment: "database", Action: "postgres_role"},
 				Requesters: policy.Requesters{Users: []string{"alice"}},
 				Approvers:  policy.Approvers{Groups: []string{"platform"}}, RequiredApprovals: 1,
 				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(2 * time.Hour),
-			}, {
+			}, policy.Policy{
 				Name: "iam-access", Match: policy.Match{Environment: "database", Action: "aws_iam_group"},
 				Approvers: policy.Approvers{Users: []string{"bob"}}, RequiredApprovals: 1, RequireJustification: true,
 				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(time.Hour),
-			}}, c.Config.Policies...)
-			c.Config.Policies = pols
-			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
-			require.NoError(t, err)
-			c.Policies = set
+			})
 		},
 	})
 	catalogOf := func(token, query string) []*pb.CatalogItem {

@@ -86,15 +86,11 @@ func newRoleGrants(t *testing.T) *roleGrants {
 			c.Actions.Postgres.Targets = map[string]config.PostgresTarget{
 				"orders": {URLEnv: "SIGNOFF_TEST_GRANT_DB_URL", Roles: []string{g.role}},
 			}
-			pols := append([]policy.Policy{{
+			putPolicies(t, c, policy.Policy{
 				Name: "database-access", Match: policy.Match{Environment: "database"},
 				Approvers: policy.Approvers{Groups: []string{"platform"}}, RequiredApprovals: 1,
 				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(2 * time.Hour),
-			}}, c.Config.Policies...)
-			c.Config.Policies = pols
-			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
-			require.NoError(t, err)
-			c.Policies = set
+			})
 		},
 	})
 	return g

@@ -13,6 +13,8 @@ import (
 	"github.com/signoff/signoff/channel/slack/slackfake"
 	"github.com/signoff/signoff/config"
 	"github.com/signoff/signoff/internal/testenv"
+	"github.com/signoff/signoff/policy"
+	"github.com/signoff/signoff/policy/regopolicy"
 )
 
 // devStack starts a stack with the config `make run` uses
@@ -79,4 +81,16 @@ func startOnceReceiver(t *testing.T) (rc *onceReceiver, url string, release func
 	release = func() { once.Do(func() { close(rc.release) }) }
 	t.Cleanup(release) // runs before srv.Close, which waits for handlers
 	return rc, srv.URL, release
+}
+
+// putPolicies adds pols before c's policies, validated as a config load
+// validates them (the most specific match governs, wherever it stands).
+func putPolicies(t testing.TB, c *config.Loaded, pols ...policy.Policy) {
+	t.Helper()
+	all := append(pols, c.Config.Policies...)
+	set, err := policy.NewSet(all, c.Directory, regopolicy.Check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Config.Policies, c.Policies = all, set
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/signoff/signoff/internal/fakecloud"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/policy/regopolicy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -30,15 +29,11 @@ func TestKubernetesBinding(t *testing.T) {
 			c.Actions.Kubernetes.Clusters = map[string]config.KubernetesCluster{
 				"prod": {Server: kube.URL, TokenEnv: "SIGNOFF_TEST_KUBE_TOKEN", ClusterRoles: []string{"view"}},
 			}
-			pols := append([]policy.Policy{{
+			putPolicies(t, c, policy.Policy{
 				Name: "cluster-access", Match: policy.Match{Environment: "kubernetes", Action: "kubernetes_rbac"},
 				Approvers: policy.Approvers{Groups: []string{"platform"}}, RequiredApprovals: 1,
 				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(2 * time.Hour),
-			}}, c.Config.Policies...)
-			c.Config.Policies = pols
-			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
-			require.NoError(t, err)
-			c.Policies = set
+			})
 		},
 	})
 	code, body := s.Do(http.MethodGet, "/v1/catalog?action_type=kubernetes_rbac", "dev-alice", "")

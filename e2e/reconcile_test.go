@@ -19,7 +19,6 @@ import (
 	"github.com/signoff/signoff/intake"
 	"github.com/signoff/signoff/internal/testenv"
 	"github.com/signoff/signoff/policy"
-	"github.com/signoff/signoff/policy/regopolicy"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 	"github.com/signoff/signoff/workflows"
 )
@@ -58,15 +57,11 @@ func TestGrantRevokedAfterWorkflowTerminated(t *testing.T) {
 			c.Actions.Postgres.Targets = map[string]config.PostgresTarget{
 				"orders": {URLEnv: "SIGNOFF_TEST_GRANT_DB_URL", Roles: []string{role}},
 			}
-			pols := append([]policy.Policy{{
+			putPolicies(t, c, policy.Policy{
 				Name: "database-access", Match: policy.Match{Environment: "database"},
 				Approvers: policy.Approvers{Groups: []string{"platform"}}, RequiredApprovals: 1,
 				Deadline: policy.Duration(time.Hour), MaxDuration: policy.Duration(2 * time.Hour),
-			}}, c.Config.Policies...)
-			c.Config.Policies = pols
-			set, err := policy.NewSet(pols, c.Directory, regopolicy.Check)
-			require.NoError(t, err)
-			c.Policies = set
+			})
 		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
