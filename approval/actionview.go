@@ -81,6 +81,13 @@ func (a Action) target() string {
 		return a.withURL(or(a.param("access"), "?") + " for " + or(a.param("subject"), "?") + " through " + or(a.param("target"), "?"))
 	case "secret_change":
 		return a.withURL("secret " + or(a.param("secret"), "?") + " on " + or(a.param("target"), "?"))
+	case "kubernetes_rbac":
+		where, role := "cluster-wide", "ClusterRole "
+		if ns := a.param("namespace"); ns != "" {
+			where, role = "in namespace "+ns, "Role "
+		}
+		return a.withURL(role + or(a.param("role"), "?") + " for " + strings.ToLower(or(a.param("subject_kind"), "User")) + " " +
+			or(a.param("subject"), "?") + " on cluster " + or(a.param("cluster"), "?") + ", " + where)
 	}
 	// An unknown type shows its URL; its params follow in Params.
 	return or(shown(a.URL), "no URL")
