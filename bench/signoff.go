@@ -35,7 +35,8 @@ func (a *API) Do(ctx context.Context, method, path, token, body string, out any)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return resp.StatusCode, &HTTPError{Status: resp.StatusCode,
+			Msg: fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -44,6 +45,14 @@ func (a *API) Do(ctx context.Context, method, path, token, body string, out any)
 	}
 	return resp.StatusCode, nil
 }
+
+// HTTPError is an answer other than 200.
+type HTTPError struct {
+	Status int
+	Msg    string
+}
+
+func (e *HTTPError) Error() string { return e.Msg }
 
 // Create starts an approval as alice and returns its id.
 func (a *API) Create(ctx context.Context, env, title, webhook string) (string, error) {

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,22 +78,55 @@ func (p VolumePlan) approvalAt(i int) (env, token string) {
 }
 
 // CreateVolume creates the plan's approvals, and cancels the ones past
-// Pending as their requester; it returns how long that took and how many
-// creates or cancels failed.
-func CreateVolume(ctx context.Context, api *API, p VolumePlan, progress func(done int)) (time.Duration, int) {
+// Pending as their requester; it returns how long that took and the
+// creates or cancels that failed, counted by kind ("cancel: 504",
+// "create: transport").
+func CreateVolume(ctx context.Context, api *API, p VolumePlan, progress func(done int)) (time.Duration, map[string]int) {
 	var done atomic.Int64
 	wall, errs := runConcurrently(p.Total, p.Clients, func(i int) error {
 		env, token := p.approvalAt(i)
 		id, err := api.CreateAs(ctx, token, env, fmt.Sprintf("volume %d", i))
+		step := "create"
 		if err == nil && i >= p.Pending {
+			step = "cancel"
 			_, err = api.Do(ctx, http.MethodPost, "/v1/approvals/"+id+":cancel", token, `{"reason":"volume"}`, nil)
 		}
 		if n := done.Add(1); progress != nil && n%10000 == 0 {
 			progress(int(n))
 		}
-		return err
+		if err != nil {
+			return &stepError{step: step, err: err}
+		}
+		return nil
 	})
-	return wall, len(errs)
+	kinds := map[string]int{}
+	for _, err := range errs {
+		kinds[errorKind(err)]++
+	}
+	return wall, kinds
+}
+
+// stepError is a failed call of the volume plan, with the step it failed at.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+
+// errorKind names an error by step and HTTP status ("cancel: 504"), or
+// "transport" when no answer came.
+func errorKind(err error) string {
+	step, code := "call", "transport"
+	var se *stepError
+	if errors.As(err, &se) {
+		step = se.step
+		var he *HTTPError
+		if errors.As(se.err, &he) {
+			code = strconv.Itoa(he.Status)
+		}
+	}
+	return step + ": " + code
 }
 
 // Read is one timed read.

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,5 +44,19 @@ func TestVolumeConfigParses(t *testing.T) {
 	}
 	if _, ok := c.Directory.Lookup(VolumeAuditor); !ok {
 		t.Fatal("no auditor")
+	}
+}
+
+// TestErrorKinds: a failed call of the volume plan is counted by its step
+// and HTTP status, or as a transport error when nothing answered.
+func TestErrorKinds(t *testing.T) {
+	for err, want := range map[error]string{
+		&stepError{step: "cancel", err: &HTTPError{Status: 504, Msg: "POST x: 504"}}:               "cancel: 504",
+		&stepError{step: "create", err: fmt.Errorf("post: %w", &HTTPError{Status: 503, Msg: "y"})}: "create: 503",
+		&stepError{step: "create", err: errors.New("connection reset")}:                            "create: transport",
+	} {
+		if got := errorKind(err); got != want {
+			t.Errorf("%v: %q, want %q", err, got, want)
+		}
 	}
 }

@@ -24,8 +24,10 @@ type VolumeResult struct {
 	Clients         int     `json:"clients"`
 	CreatePerSecond float64 `json:"create_per_second"`
 	// CreateErrors counts creates and cancels that failed.
-	CreateErrors  int     `json:"create_errors"`
-	CreateSeconds float64 `json:"create_seconds"`
+	CreateErrors int `json:"create_errors"`
+	// CreateErrorKinds counts them by step and HTTP status.
+	CreateErrorKinds map[string]int `json:"create_error_kinds,omitempty"`
+	CreateSeconds    float64        `json:"create_seconds"`
 	// Running is how many approvals Temporal counted open before the reads.
 	Running     int64        `json:"running"`
 	Reads       []bench.Read `json:"reads"`
@@ -43,8 +45,12 @@ func volumePhase(ctx context.Context, s *bench.Split, plan bench.VolumePlan, htt
 	api := &bench.API{Base: s.HTTPURL, Client: httpClient}
 	step(fmt.Sprintf("volume: creating %d approvals (%d pending across %d people, %d of them for v00; the rest cancelled at once by their requester), %d clients",
 		plan.Total, plan.Pending, plan.People, plan.Focus, plan.Clients))
-	wall, errs := bench.CreateVolume(ctx, api, plan, func(done int) { step(fmt.Sprintf("volume: %d created", done)) })
-	r.CreateErrors, r.CreateSeconds = errs, float64(int(wall.Seconds()))
+	wall, kinds := bench.CreateVolume(ctx, api, plan, func(done int) { step(fmt.Sprintf("volume: %d created", done)) })
+	errs := 0
+	for _, n := range kinds {
+		errs += n
+	}
+	r.CreateErrors, r.CreateErrorKinds, r.CreateSeconds = errs, kinds, float64(int(wall.Seconds()))
 	r.CreatePerSecond = float64(int(float64(plan.Total-errs)/wall.Seconds()*10)) / 10
 
 	step("volume: waiting until only the pending approvals run")
@@ -120,6 +126,9 @@ func reportVolume(v *VolumeResult) {
 	}
 	fmt.Printf("\nvolume (production topology): %d approvals (%d pending across %d people, %d for v00), created at %.1f/s from %d clients in %.0f s, %d errors; %d running before the reads\n",
 		v.Total, v.Pending, v.People, v.Focus, v.CreatePerSecond, v.Clients, v.CreateSeconds, v.CreateErrors, v.Running)
+	if len(v.CreateErrorKinds) > 0 {
+		fmt.Printf("volume: errors by kind: %v\n", v.CreateErrorKinds)
+	}
 	fmt.Printf("volume: database %.0f MiB; RSS at rest: gateway %.0f MiB, worker %.0f MiB, temporal %.0f MiB\n",
 		v.DatabaseMiB, v.GatewayRSSMiB, v.WorkerRSSMiB, v.TemporalRSSMiB)
 	fmt.Printf("%-34s %6s %10s %10s %10s %s\n", "read", "rows", "p50 ms", "p95 ms", "p99 ms", "errors")
