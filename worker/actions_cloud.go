@@ -139,6 +139,20 @@ func secretValues(cfg *config.Loaded, sec Secrets) []string {
 			out = append(out, v)
 		}
 	}
+	// The grant targets' DSNs, and each one's password alone: a driver's
+	// error may quote it without the rest.
+	for _, t := range cfg.Actions.Postgres.Targets {
+		dsn := sec.Env.Get(t.URLEnv)
+		if dsn == "" {
+			continue
+		}
+		out = append(out, dsn)
+		if u, err := url.Parse(dsn); err == nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				out = append(out, pw)
+			}
+		}
+	}
 	// Codec and proof keys as written (base64); a malformed list is
 	// reported by its parser, not here.
 	for _, env := range keyListEnvs {

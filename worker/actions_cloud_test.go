@@ -51,6 +51,10 @@ func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
 		codec.EnvKeys:            "k1:" + codecKey,
 		proof.KeysEnv:            "p1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
 		config.EnvEmailLinkKey:   base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{6}, 32)),
+		// A grant target's DSN, and its password alone (a driver error
+		// may quote one without the other).
+		"ORDERS_DB_URL": "postgres://grantor:db-pass-4242@db.internal:5432/orders",
+		"DB_PASSWORD":   "db-pass-4242",
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		for name, v := range secrets {
@@ -64,6 +68,7 @@ func TestActionOutputsAreRedactedWithTheWorkersSecrets(t *testing.T) {
 	cfg := parse(t, `actions:
   webhook: {allowed_url_prefixes: ["http://127.0.0.1:"]}
   github: {token_env: MY_GH_TOKEN}
+  postgres: {targets: {orders: {url_env: ORDERS_DB_URL, roles: [orders_read]}}}
 `)
 	reg, err := NewActions(cfg, lookupIn(secrets))
 	if err != nil {
