@@ -14,12 +14,16 @@ import (
 // WaitIdle blocks until the task queue has no workflow or activity backlog,
 // so a latency measured next is the steady state, not the queue draining.
 // Backlog counts are approximate and eventually consistent: it polls, and
-// takes a queue where no task is added or dispatched as idle too (after
-// thousands of starts the approximate count can stay above zero for good).
+// takes a queue whose backlog reads the same while no task is added or
+// dispatched for stalledSamples polls in a row as idle too (after thousands
+// of starts the approximate count can stay above zero for good). A rate
+// that reads zero once is not enough: the rates are approximate too, and a
+// round of decisions started on one such reading queued behind 10,000
+// creates for 19 s.
 func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	quiet := 0
-	for quiet < 3 {
+	quiet, stalled, prev := 0, 0, int64(-1)
+	for quiet < 3 && stalled < stalledSamples {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("task queue %s still busy after %s", queue, timeout)
 		}
@@ -35,15 +39,23 @@ func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, tim
 			busy += stats.GetApproximateBacklogCount()
 			moving += float64(stats.GetTasksAddRate()) + float64(stats.GetTasksDispatchRate())
 		}
-		if busy == 0 || moving == 0 {
-			quiet++
-		} else {
-			quiet = 0
+		switch {
+		case busy == 0:
+			quiet, stalled = quiet+1, 0
+		case moving == 0 && busy == prev:
+			quiet, stalled = 0, stalled+1
+		default:
+			quiet, stalled = 0, 0
 		}
+		prev = busy
 		time.Sleep(200 * time.Millisecond)
 	}
 	return nil
 }
+
+// stalledSamples polls (2 s) of an unchanged backlog with nothing moving
+// count as idle.
+const stalledSamples = 10
 
 // WaitVisible blocks until visibility counts at least want workflows for
 // query: the server's visibility queue has caught up with a burst of
