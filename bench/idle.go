@@ -16,9 +16,9 @@ import (
 // Backlog counts are approximate and eventually consistent: it polls, and
 // takes a queue whose backlog reads the same while no task is added or
 // dispatched for stalledSamples polls in a row as idle too (after thousands
-// of starts the approximate count can stay above zero for good). A rate
-// that reads zero once is not enough: the rates are approximate too, and a
-// round of decisions started on one such reading queued behind 10,000
+// of starts the approximate count can stay above zero for good). Rates
+// that read zero for 600 ms were not enough: they are approximate too, and
+// a round of decisions started on such readings queued behind 10,000
 // creates for 19 s.
 func WaitIdle(ctx context.Context, c client.Client, namespace, queue string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
