@@ -97,7 +97,10 @@ func (h *Handler) renderAccess(w http.ResponseWriter, code int, ss session, u *i
 			Approvers: stagesText(it.Stages()), MaxDuration: approval.ShortDuration(it.MaxDuration()),
 			RequireJustification: it.Policy.Snapshot.RequireJustification, Duration: approval.ShortDuration(min(time.Hour, it.MaxDuration()))}
 		if it.ID == sent.Item {
-			ai.Duration, ai.Justify = approval.ShortDuration(sent.Duration), sent.Justification
+			ai.Justify = sent.Justification
+			if sent.Duration > 0 {
+				ai.Duration = approval.ShortDuration(sent.Duration)
+			}
 			if !sent.StartAt.IsZero() {
 				ai.Start = sent.StartAt.UTC().Format(time.RFC3339)
 			}
