@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/signoff/signoff/approval"
 	"github.com/signoff/signoff/channel/web"
 	"github.com/signoff/signoff/config/identity"
@@ -84,12 +80,7 @@ func (s *Service) requestAccessWeb(ctx context.Context, user *identity.User, req
 	res, err := s.starter.Start(ctx, intake.Request{Requester: user, RequestID: requestID, Request: req, Justification: r.Justification})
 	switch {
 	case errors.Is(err, intake.ErrInvalid), errors.Is(err, intake.ErrDenied), errors.Is(err, intake.ErrConflict), errors.Is(err, intake.ErrUnavailable):
-		sts := status.Convert(s.startStatus(ctx, user, "request access", err))
-		code := runtime.HTTPStatusFromCode(sts.Code())
-		if sts.Code() == codes.InvalidArgument {
-			code = http.StatusUnprocessableEntity
-		}
-		return nil, &web.Refused{Code: code, Reason: sts.Message()}
+		return nil, webRefused(s.startStatus(ctx, user, "request access", err))
 	case err != nil:
 		return nil, fmt.Errorf("request access %s: %w", it.ID, err)
 	case res.Existing:

@@ -24,7 +24,14 @@ func (s *Service) proposeSecretWeb(ctx context.Context, user *identity.User, req
 	if err == nil {
 		return st, nil
 	}
-	sts := status.Convert(s.proposalStatus(ctx, user, err))
+	return nil, webRefused(s.proposalStatus(ctx, user, err))
+}
+
+// webRefused tells a form the API's refusal (a gRPC status error) in its
+// words, with the HTTP status the REST API would answer, but 422 for a form
+// the rules refuse, as the other forms answer.
+func webRefused(err error) *web.Refused {
+	sts := status.Convert(err)
 	code := runtime.HTTPStatusFromCode(sts.Code())
 	switch sts.Code() {
 	case codes.InvalidArgument:
@@ -32,7 +39,7 @@ func (s *Service) proposeSecretWeb(ctx context.Context, user *identity.User, req
 	case codes.FailedPrecondition:
 		code = http.StatusConflict // as httpErrorHandler answers it
 	}
-	return nil, &web.Refused{Code: code, Reason: sts.Message()}
+	return &web.Refused{Code: code, Reason: sts.Message()}
 }
 
 // secretTargets are the stores of the config in force, for the form.

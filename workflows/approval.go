@@ -148,7 +148,7 @@ func runApproval(ctx workflow.Context, in Input, keys *proof.Keyring) (*approval
 		// Cancelled from Temporal itself (UI or CLI): record it and still
 		// tell people, on a context that is not cancelled.
 		ctx, _ = workflow.NewDisconnectedContext(ctx)
-		_ = st.Cancel(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"},
+		_ = st.Cancel(temporalCanceller,
 			"workflow cancelled in Temporal", workflow.Now(ctx))
 	}
 	countClosed(ctx, st)

@@ -149,7 +149,7 @@ func (r *approvalRun) askRevokeForCancel(ctx workflow.Context) {
 	}
 	reason := "workflow cancelled in Temporal: the access ends now"
 	if st.Status == approval.StatusGranted {
-		if err := st.RequestRevoke(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}, reason, now); err != nil {
+		if err := st.RequestRevoke(temporalCanceller, reason, now); err != nil {
 			r.logger.Warn("revoke for the cancellation not recorded", "error", err)
 		}
 	} else {

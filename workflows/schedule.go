@@ -48,7 +48,7 @@ func (r *approvalRun) awaitGrantStart(ctx workflow.Context) (workflow.Context, b
 		// Cancelled in Temporal before the start: recorded like the API's
 		// cancel, and nothing is granted.
 		ctx, _ = workflow.NewDisconnectedContext(ctx)
-		_ = st.Cancel(approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"},
+		_ = st.Cancel(temporalCanceller,
 			"workflow cancelled in Temporal", workflow.Now(ctx))
 	case err != nil:
 		return ctx, false, err
@@ -62,6 +62,10 @@ func (r *approvalRun) awaitGrantStart(ctx workflow.Context) (workflow.Context, b
 	}
 	return ctx, true, nil
 }
+
+// temporalCanceller is who acts when Temporal itself cancels the workflow
+// (UI or CLI): recorded as an admin, its proof the cancellation request.
+var temporalCanceller = approval.Actor{User: "temporal", Admin: true, Proof: "Temporal cancellation request"}
 
 // startSummary is the start timer as the Temporal UI shows it.
 func startSummary(st *approval.State) string {
