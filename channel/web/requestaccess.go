@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/wording"
 	"github.com/signoff/signoff/config/identity"
 	"github.com/signoff/signoff/policy"
 	"github.com/signoff/signoff/policy/catalog"
@@ -94,7 +95,7 @@ func (h *Handler) renderAccess(w http.ResponseWriter, code int, ss session, u *i
 	}
 	for i, it := range items {
 		ai := accessItem{N: i, ID: it.ID, Title: it.Title, Env: it.Environment, Policy: it.Policy.Policy.Name,
-			Approvers: stagesText(it.Stages()), MaxDuration: approval.ShortDuration(it.MaxDuration()),
+			Approvers: wording.StageApprovers(it.Stages()), MaxDuration: approval.ShortDuration(it.MaxDuration()),
 			RequireJustification: it.Policy.Snapshot.RequireJustification, Duration: approval.ShortDuration(min(time.Hour, it.MaxDuration()))}
 		if it.ID == sent.Item {
 			ai.Justify = sent.Justification
@@ -119,15 +120,6 @@ func (h *Handler) renderAccess(w http.ResponseWriter, code int, ss session, u *i
 		d.ErrorItem = ""
 	}
 	h.render(w, code, "access", d)
-}
-
-// stagesText says who approves: "2 of alice, bob; then 1 of carol".
-func stagesText(stages []approval.Stage) string {
-	parts := make([]string, len(stages))
-	for i, st := range stages {
-		parts[i] = fmt.Sprintf("%d of %s", st.RequiredApprovals, strings.Join(st.Approvers, ", "))
-	}
-	return strings.Join(parts, "; then ")
 }
 
 // webRequestAccess serves a catalog item's form: the approval starts

@@ -214,3 +214,13 @@ func DecidersOrNobody(st *approval.State, d approval.Decision, f Format) string 
 func TooMany(retryAfter time.Duration) string {
 	return fmt.Sprintf("Not counted: too many attempts on this approval. Try again in %s.", max(retryAfter.Round(time.Second), time.Second))
 }
+
+// StageApprovers says who approves each stage: "2 of alice, bob; then 1
+// of carol".
+func StageApprovers(stages []approval.Stage) string {
+	parts := make([]string, len(stages))
+	for i, st := range stages {
+		parts[i] = fmt.Sprintf("%d of %s", st.RequiredApprovals, strings.Join(st.Approvers, ", "))
+	}
+	return strings.Join(parts, "; then ")
+}

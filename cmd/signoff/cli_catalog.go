@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/signoff/signoff/approval"
+	"github.com/signoff/signoff/channel/wording"
 	pb "github.com/signoff/signoff/proto/signoff/v1"
 )
 
@@ -48,19 +50,10 @@ func runCatalog(c *cli, args []string) int {
 	fmt.Fprintln(w, "ENVIRONMENT\tITEM\tPOLICY\tAPPROVERS\tAT MOST\tREQUEST WITH")
 	for _, it := range resp.GetItems() {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.GetEnvironment(), it.GetTitle(), it.GetPolicyName(),
-			stagesLine(it.GetStages()), it.GetMaxDuration(), requestLine(it))
+			stageApprovers(it.GetStages()), it.GetMaxDuration(), requestLine(it))
 	}
 	_ = w.Flush()
 	return exitOK
-}
-
-// stagesLine says who approves: "2 of alice, bob; then 1 of carol".
-func stagesLine(stages []*pb.Stage) string {
-	parts := make([]string, len(stages))
-	for i, st := range stages {
-		parts[i] = fmt.Sprintf("%d of %s", st.GetRequiredApprovals(), strings.Join(st.GetApprovers(), ", "))
-	}
-	return strings.Join(parts, "; then ")
 }
 
 // requestLine is the request command's flags for an item, with a
@@ -75,4 +68,13 @@ func requestLine(it *pb.CatalogItem) string {
 		parts = append(parts, "--param "+f.GetParam()+"=<"+f.GetParam()+">")
 	}
 	return strings.Join(append(parts, "--duration <up to "+it.GetMaxDuration()+">"), " ")
+}
+
+// stageApprovers says who approves, in the channels' words.
+func stageApprovers(stages []*pb.Stage) string {
+	out := make([]approval.Stage, len(stages))
+	for i, st := range stages {
+		out[i] = approval.Stage{Name: st.GetName(), Approvers: st.GetApprovers(), RequiredApprovals: int(st.GetRequiredApprovals())}
+	}
+	return wording.StageApprovers(out)
 }
